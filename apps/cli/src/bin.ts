@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { run } from './program.js';
+
+// A reader that stops early (`keymint create --help | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+await run(process.argv);

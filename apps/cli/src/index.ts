@@ -1,0 +1,2 @@
+export { buildProgram, run } from './program.js';
+export { EXIT_CODES, exitCodeOf } from './exit-codes.js';

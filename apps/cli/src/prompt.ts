@@ -1,0 +1,78 @@
+import { openSync, closeSync } from 'node:fs';
+import { ReadStream, WriteStream } from 'node:tty';
+import { ErrorCode, KeymintError } from '@keymint/core';
+
+/** Thrown when the user presses Ctrl-C or Ctrl-D at a prompt. */
+export class PromptInterrupted extends Error {}
+
+function openTerminal(): { input: ReadStream; output: WriteStream; close: () => void } | undefined {
+  let fd: number;
+  try {
+    fd = openSync('/dev/tty', 'r+');
+  } catch {
+    return undefined;
+  }
+  const input = new ReadStream(fd);
+  const output = new WriteStream(fd);
+  return {
+    input,
+    output,
+    close: () => {
+      input.setRawMode(false);
+      input.destroy();
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed by the stream
+      }
+    },
+  };
+}
+
+/**
+ * Reads a secret from the controlling terminal with echo off. The terminal is used even when
+ * stdin and stdout are redirected, so `keymint ... - < payload` can still ask.
+ * @throws KeymintError ERR_PASSWORD_REQUIRED when there is no terminal
+ */
+export async function promptSecret(question: string, noTerminal: () => KeymintError): Promise<string> {
+  const tty = openTerminal();
+  if (tty === undefined) throw noTerminal();
+  const { input, output } = tty;
+  output.write(question);
+  input.setRawMode(true);
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let answer = '';
+      input.on('data', (chunk: Buffer) => {
+        for (const ch of chunk.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') {
+            output.write('\n');
+            resolve(answer);
+            return;
+          }
+          if (ch === '\u0003' || ch === '\u0004') {
+            output.write('\n');
+            reject(new PromptInterrupted());
+            return;
+          }
+          if (ch === '\u007f' || ch === '\b') answer = [...answer].slice(0, -1).join('');
+          else if (ch >= ' ') answer += ch;
+        }
+      });
+    });
+  } finally {
+    tty.close();
+  }
+}
+
+/**
+ * Asks for a new password twice on the terminal and checks the two agree.
+ * @throws KeymintError ERR_PASSWORD_REQUIRED (no terminal), ERR_PARAM_INVALID (mismatch or empty)
+ */
+export async function promptNewPassword(what: string, noTerminal: () => KeymintError): Promise<string> {
+  const first = await promptSecret(`Please enter the password to encrypt ${what}: `, noTerminal);
+  if (first.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password');
+  const second = await promptSecret('Please enter the same password again: ', noTerminal);
+  if (first !== second) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the two passwords do not match');
+  return first;
+}

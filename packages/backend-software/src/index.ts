@@ -1,0 +1,4 @@
+import { softwareBackend } from './software-backend.js';
+
+export { softwareBackend, type SoftwareBackendOptions } from './software-backend.js';
+export default softwareBackend;

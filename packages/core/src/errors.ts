@@ -1,0 +1,62 @@
+/**
+ * Stable error codes. A code, once published, is never renamed: programs match on it and the CLI
+ * maps it to an exit code.
+ */
+export const ErrorCode = {
+  /** The command line is malformed: unknown flag, missing argument, conflicting flags. */
+  USAGE: 'ERR_USAGE',
+  /** A key parameter (kty, crv, size, alg, use, kid, pbes2 count) is not acceptable. */
+  PARAM_INVALID: 'ERR_PARAM_INVALID',
+  /** The backend (or the token behind it) cannot make or use this kind of key. */
+  ALG_NOT_SUPPORTED: 'ERR_ALG_NOT_SUPPORTED',
+  /** The backend cannot be loaded or reached (missing native library, no keychain, no module). */
+  BACKEND_UNAVAILABLE: 'ERR_BACKEND_UNAVAILABLE',
+  /** A password is needed and there is no way to get one (no file, no TTY). */
+  PASSWORD_REQUIRED: 'ERR_PASSWORD_REQUIRED',
+  /** Decryption failed: wrong password or tampered ciphertext. */
+  DECRYPT_FAILED: 'ERR_DECRYPT_FAILED',
+  /** Input data (PEM, JWK, JWE, key reference) is malformed or refused as unsafe. */
+  INPUT_INVALID: 'ERR_INPUT_INVALID',
+  /** An output file exists and --force was not given. */
+  FILE_EXISTS: 'ERR_FILE_EXISTS',
+  /** A file could not be read or written: missing, a directory, no permission. */
+  IO: 'ERR_IO',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface KeymintErrorOptions {
+  cause?: unknown;
+  /** A short suggestion of what to do next, shown after the message. */
+  hint?: string;
+}
+
+/**
+ * The one error class keymint throws on purpose. Its message is a single line that names what was
+ * wrong and what is accepted; it never contains a password, PIN or private key.
+ */
+export class KeymintError extends Error {
+  override readonly name = 'KeymintError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: KeymintErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/**
+ * True when `error` is a KeymintError, optionally with the given code.
+ * @example if (isKeymintError(e, ErrorCode.FILE_EXISTS)) retryWithForce();
+ */
+export function isKeymintError(error: unknown, code?: ErrorCode): error is KeymintError {
+  return error instanceof KeymintError && (code === undefined || error.code === code);
+}
+
+/** Formats a list of accepted values for an error message: `a, b or c`. */
+export function oneOf(values: readonly string[]): string {
+  if (values.length <= 1) return values.join('');
+  return `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+}

@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { link, lstat, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ErrorCode, KeymintError } from './errors.js';
+
+/** Private key files: owner read/write only, whatever the umask. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Public key files: readable by all. */
+export const PUBLIC_FILE_MODE = 0o644;
+/** Key files are small; anything larger is refused before it is read. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+export interface OutputFile {
+  path: string;
+  content: string;
+  mode: number;
+}
+
+export interface WriteOptions {
+  /** Replace files that exist. */
+  force?: boolean;
+}
+
+function ioError(message: string, cause?: unknown): KeymintError {
+  return new KeymintError(ErrorCode.IO, message, cause === undefined ? {} : { cause });
+}
+
+function describeFsError(path: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return `${path}: no such file or directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${path}: permission denied`;
+    case 'EISDIR':
+      return `${path}: is a directory, not a file`;
+    case 'ENOTDIR':
+      return `${path}: a part of the path is not a directory`;
+    case 'ENOSPC':
+      return `${path}: no space left on the device`;
+    case 'EROFS':
+      return `${path}: the file system is read-only`;
+    default:
+      return `${path}: ${code ?? 'cannot be accessed'}`;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that every output can be written, before anything is: distinct paths, no directory,
+ * an existing parent directory, and no existing file unless `force`.
+ * @throws KeymintError ERR_USAGE for the same path twice, ERR_FILE_EXISTS, ERR_IO
+ */
+export async function checkOutputs(paths: readonly string[], options: WriteOptions = {}): Promise<void> {
+  const resolved = paths.map((p) => resolve(p));
+  if (new Set(resolved).size !== resolved.length) {
+    throw new KeymintError(ErrorCode.USAGE, `the output files must be two different files: ${paths.join(' and ')}`);
+  }
+  for (const path of paths) {
+    let info;
+    try {
+      info = await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(describeFsError(path, error), error);
+    }
+    if (info?.isDirectory()) throw ioError(`${path}: is a directory: give a file name`);
+    if (info !== undefined && !options.force) {
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
+    }
+    const parent = dirname(resolve(path));
+    try {
+      const dir = await stat(parent);
+      if (!dir.isDirectory()) throw ioError(`${path}: ${parent} is not a directory`);
+    } catch (error) {
+      if (error instanceof KeymintError) throw error;
+      throw ioError(`${path}: the directory ${parent} does not exist`, error);
+    }
+  }
+}
+
+function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.keymint-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+async function writeTemp(file: OutputFile): Promise<string> {
+  const temp = tempPathFor(file.path);
+  let handle;
+  try {
+    handle = await open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, file.mode);
+  } catch (error) {
+    throw ioError(describeFsError(file.path, error), error);
+  }
+  try {
+    // chmod after open: the mode given to open() is narrowed by the umask.
+    await handle.chmod(file.mode);
+    await handle.writeFile(file.content, 'utf8');
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(temp).catch(() => undefined);
+    throw ioError(describeFsError(file.path, error), error);
+  }
+  await handle.close();
+  return temp;
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, fsConstants.O_RDONLY);
+    await handle.sync().finally(() => handle.close());
+  } catch {
+    // Some file systems cannot fsync a directory; the rename itself is still atomic.
+  }
+}
+
+/**
+ * Writes several files as one change: each goes to a temporary file in its own directory, is
+ * fsynced, then renamed into place in the order given. An error at any step removes what this
+ * call created and puts back what it replaced, so nothing half-written is ever left behind.
+ * Without `force`, an existing file is never replaced, even one that appears meanwhile.
+ * @throws KeymintError ERR_FILE_EXISTS, ERR_IO, ERR_USAGE
+ * @example await writeFilesAtomically([{ path: 'key.json', content, mode: PRIVATE_FILE_MODE }]);
+ */
+export async function writeFilesAtomically(files: readonly OutputFile[], options: WriteOptions = {}): Promise<void> {
+  await checkOutputs(files.map((f) => f.path), options);
+  const temps: string[] = [];
+  const done: { path: string; backup: string | undefined }[] = [];
+  try {
+    for (const file of files) temps.push(await writeTemp(file));
+    for (const [i, file] of files.entries()) {
+      const temp = temps[i] as string;
+      if (options.force) {
+        let backup: string | undefined;
+        if (await exists(file.path)) {
+          backup = tempPathFor(file.path);
+          await link(file.path, backup);
+        }
+        done.push({ path: file.path, backup });
+        await rename(temp, file.path);
+      } else {
+        // link() fails if the name exists, so a file that appeared since the check survives.
+        try {
+          await link(temp, file.path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+            throw new KeymintError(ErrorCode.FILE_EXISTS, `${file.path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
+          }
+          throw error;
+        }
+        done.push({ path: file.path, backup: undefined });
+        await unlink(temp);
+      }
+    }
+  } catch (error) {
+    for (const { path, backup } of done.reverse()) {
+      if (backup !== undefined) await rename(backup, path).catch(() => undefined);
+      else await unlink(path).catch(() => undefined);
+    }
+    for (const temp of temps) await unlink(temp).catch(() => undefined);
+    if (error instanceof KeymintError) throw error;
+    throw ioError(describeFsError(files[done.length]?.path ?? files[0]?.path ?? '', error), error);
+  }
+  for (const { backup } of done) if (backup !== undefined) await unlink(backup).catch(() => undefined);
+  for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) await syncDirectory(dir);
+}
+
+/**
+ * Reads a small text file (a key, a PEM, a password), or standard input for "-".
+ * @throws KeymintError ERR_IO naming the file and what went wrong; ERR_INPUT_INVALID when too large
+ */
+export async function readInput(path: string, what = 'file', maxBytes = MAX_INPUT_BYTES): Promise<string> {
+  if (path === '-') return readStdin(what, maxBytes);
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw ioError(`${what} ${describeFsError(path, error)}`, error);
+  }
+  if (info.isDirectory()) throw ioError(`${what} ${path}: is a directory, not a file`);
+  if (info.isFile() && info.size > maxBytes) {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${path} is ${info.size} bytes: larger than the ${maxBytes} bytes a key file can be`);
+  }
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const buffer = Buffer.alloc(maxBytes + 1);
+      let length = 0;
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length > maxBytes) {
+          throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${path} is larger than the ${maxBytes} bytes a key file can be`);
+        }
+      }
+      return buffer.subarray(0, length).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (error instanceof KeymintError) throw error;
+    throw ioError(`${what} ${describeFsError(path, error)}`, error);
+  }
+}
+
+async function readStdin(what: string, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    length += buffer.length;
+    if (length > maxBytes) {
+      throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} on standard input is larger than the ${maxBytes} bytes a key file can be`);
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Reads a password file: its content with trailing whitespace and newlines removed (right side
+ * only, as step does).
+ * @throws KeymintError ERR_IO, or ERR_PARAM_INVALID when the password is empty
+ */
+export async function readPasswordFile(path: string, flag = '--password-file'): Promise<string> {
+  const text = await readInput(path, flag);
+  const password = text.replace(/\s+$/u, '');
+  if (password.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${path} is empty: it must hold the password`);
+  return password;
+}

@@ -1,0 +1,277 @@
+import { ErrorCode, KeymintError, oneOf } from './errors.js';
+
+/**
+ * The one table of key parameters: key types, curves, algorithms, uses and sizes, with their
+ * defaults. Every backend and the CLI take their rules from here.
+ * @see https://www.rfc-editor.org/rfc/rfc7518#section-6 (JWA key types)
+ * @see https://www.rfc-editor.org/rfc/rfc8037 (OKP)
+ */
+
+export const KEY_TYPES = ['EC', 'OKP', 'RSA', 'oct'] as const;
+export type Kty = (typeof KEY_TYPES)[number];
+
+export const EC_CURVES = ['P-256', 'P-384', 'P-521', 'secp256k1'] as const;
+export const OKP_CURVES = ['Ed25519', 'Ed448', 'X25519', 'X448'] as const;
+export type EcCurve = (typeof EC_CURVES)[number];
+export type OkpCurve = (typeof OKP_CURVES)[number];
+export type Curve = EcCurve | OkpCurve;
+
+/** The two uses RFC 7517 §4.2 defines; any other value is carried through unchecked. */
+export type KeyUse = 'sig' | 'enc';
+
+interface CurveRule {
+  kty: 'EC' | 'OKP';
+  /** The signature algorithm the curve is bound to; absent for key-agreement-only curves. */
+  sigAlg?: string;
+  /** Whether the curve can do ECDH key agreement. */
+  agreement: boolean;
+}
+
+const CURVE_RULES: Record<Curve, CurveRule> = {
+  'P-256': { kty: 'EC', sigAlg: 'ES256', agreement: true },
+  'P-384': { kty: 'EC', sigAlg: 'ES384', agreement: true },
+  'P-521': { kty: 'EC', sigAlg: 'ES512', agreement: true },
+  secp256k1: { kty: 'EC', sigAlg: 'ES256K', agreement: true },
+  Ed25519: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false },
+  Ed448: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false },
+  X25519: { kty: 'OKP', agreement: true },
+  X448: { kty: 'OKP', agreement: true },
+};
+
+const CURVES_BY_KTY: Record<'EC' | 'OKP', readonly Curve[]> = { EC: EC_CURVES, OKP: OKP_CURVES };
+
+const ECDH_ALGS = ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW'] as const;
+const SIG_ALGS: Record<'RSA' | 'oct', readonly string[]> = {
+  RSA: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
+  oct: ['HS256', 'HS384', 'HS512'],
+};
+const ENC_ALGS: Record<'RSA' | 'oct', readonly string[]> = {
+  RSA: ['RSA1_5', 'RSA-OAEP', 'RSA-OAEP-256'],
+  oct: ['dir', 'A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW'],
+};
+/** Algorithms accepted only with --subtle: RSA1_5 is open to padding-oracle attacks (RFC 8725 §3.2). */
+const SUBTLE_ALGS = new Set(['RSA1_5']);
+
+const DEFAULT_CRV: Record<'EC' | 'OKP', Curve> = { EC: 'P-256', OKP: 'Ed25519' };
+const DEFAULT_ALG: Record<KeyUse, Record<'RSA' | 'oct', string>> = {
+  sig: { RSA: 'RS256', oct: 'HS256' },
+  enc: { RSA: 'RSA-OAEP-256', oct: 'A256GCMKW' },
+};
+
+/**
+ * oct key sizes in bits that an algorithm dictates. `exact`: the key must be that size (AES key
+ * wrap); otherwise it is a minimum (HMAC keys must be at least the hash size, RFC 7518 §3.2).
+ */
+const OCT_ALG_SIZE: Record<string, { bits: number; exact: boolean }> = {
+  HS256: { bits: 256, exact: false },
+  HS384: { bits: 384, exact: false },
+  HS512: { bits: 512, exact: false },
+  A128KW: { bits: 128, exact: true },
+  A192KW: { bits: 192, exact: true },
+  A256KW: { bits: 256, exact: true },
+  A128GCMKW: { bits: 128, exact: true },
+  A192GCMKW: { bits: 192, exact: true },
+  A256GCMKW: { bits: 256, exact: true },
+};
+/** "dir" keys are content-encryption keys: the sizes of the A*GCM and A*CBC-HS* encryptions. */
+const DIR_SIZES = [128, 192, 256, 384, 512];
+
+export const SIZE_LIMITS = {
+  RSA: { default: 2048, min: 2048, insecureMin: 512, max: 16384 },
+  oct: { default: 128, min: 128, insecureMin: 8, max: 8192 },
+} as const;
+
+/** What a caller asks for; every field optional, strings as typed on a command line. */
+export interface KeyParamsInput {
+  kty?: string;
+  crv?: string;
+  size?: string | number;
+  alg?: string;
+  use?: string;
+  kid?: string;
+  /** Allow sizes below the secure minimums. */
+  insecure?: boolean;
+  /** Allow algorithms that are easy to misuse (RSA1_5). */
+  subtle?: boolean;
+}
+
+/** A validated request with every default applied. Backends receive only this. */
+export interface KeySpec {
+  kty: Kty;
+  crv?: Curve;
+  /** Bits, for RSA and oct keys. */
+  size?: number;
+  alg?: string;
+  use: string;
+  kid?: string;
+}
+
+function invalid(message: string, hint?: string): KeymintError {
+  return new KeymintError(ErrorCode.PARAM_INVALID, message, hint === undefined ? {} : { hint });
+}
+
+function isOneOf<T extends string>(value: string, list: readonly T[]): value is T {
+  return (list as readonly string[]).includes(value);
+}
+
+/**
+ * The algorithms a key of this type and curve may carry for a use. Empty for a use other than
+ * sig or enc (those are not checked).
+ * @example algorithmsFor('EC', 'P-384', 'sig') // ['ES384']
+ */
+export function algorithmsFor(kty: Kty, crv: Curve | undefined, use: string): readonly string[] {
+  if (use !== 'sig' && use !== 'enc') return [];
+  if (kty === 'RSA' || kty === 'oct') return use === 'sig' ? SIG_ALGS[kty] : ENC_ALGS[kty];
+  const rule = crv === undefined ? undefined : CURVE_RULES[crv];
+  if (rule === undefined) return [];
+  if (use === 'sig') return rule.sigAlg === undefined ? [] : [rule.sigAlg];
+  return rule.agreement ? ECDH_ALGS : [];
+}
+
+/** The signature algorithm a curve is bound to (ES256 for P-256 ...), if it signs at all. */
+export function signatureAlgorithmOfCurve(crv: Curve): string | undefined {
+  return CURVE_RULES[crv].sigAlg;
+}
+
+/** The use (sig or enc) an algorithm belongs to, or undefined for an unknown algorithm. */
+export function useOfAlgorithm(alg: string): KeyUse | undefined {
+  if (Object.values(SIG_ALGS).some((l) => l.includes(alg))) return 'sig';
+  if (Object.values(CURVE_RULES).some((r) => r.sigAlg === alg)) return 'sig';
+  if (Object.values(ENC_ALGS).some((l) => l.includes(alg))) return 'enc';
+  if (isOneOf(alg, ECDH_ALGS)) return 'enc';
+  return undefined;
+}
+
+export function isCurve(value: string): value is Curve {
+  return value in CURVE_RULES;
+}
+
+function parseSize(raw: string | number): number {
+  const text = String(raw).trim();
+  if (!/^[0-9]+$/.test(text)) {
+    throw invalid(`--size "${String(raw)}" is not a number: give the key size in bits, e.g. --size 2048`);
+  }
+  const bits = Number.parseInt(text, 10);
+  if (bits <= 0) throw invalid(`--size ${bits} is not a positive number of bits`);
+  return bits;
+}
+
+function resolveCurve(kty: Kty, crv: string | undefined): Curve | undefined {
+  if (kty === 'RSA' || kty === 'oct') {
+    if (crv !== undefined) throw invalid(`--crv is not allowed with --kty ${kty}: only EC and OKP keys have a curve`);
+    return undefined;
+  }
+  const curves = CURVES_BY_KTY[kty];
+  if (crv === undefined) return DEFAULT_CRV[kty];
+  if (!isOneOf(crv, curves)) {
+    throw invalid(`--crv "${crv}" is not a curve for --kty ${kty}: use ${oneOf(curves)}`);
+  }
+  return crv;
+}
+
+function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string | undefined, subtle: boolean): string | undefined {
+  if (alg !== undefined && alg.startsWith('PBES2')) {
+    throw invalid(`--alg ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`);
+  }
+  if (use !== 'sig' && use !== 'enc') return alg;
+  const accepted = algorithmsFor(kty, crv, use);
+  const what = crv === undefined ? `--kty ${kty}` : `--kty ${kty} --crv ${crv}`;
+  if (accepted.length === 0) {
+    const other = use === 'sig' ? 'enc' : 'sig';
+    const kind = use === 'sig' ? 'a key-agreement curve: it cannot sign' : 'a signing curve: it cannot encrypt';
+    const alternatives = use === 'sig' ? 'Ed25519 or Ed448' : 'X25519 or X448';
+    throw invalid(`--crv ${String(crv)} is ${kind}`, `use --use ${other}, or --crv ${alternatives} for --use ${use}`);
+  }
+  if (alg === undefined) {
+    return kty === 'RSA' || kty === 'oct' ? DEFAULT_ALG[use][kty] : accepted[0];
+  }
+  if (!accepted.includes(alg)) {
+    const otherUse = useOfAlgorithm(alg);
+    const hint =
+      otherUse !== undefined && otherUse !== use
+        ? `${alg} is an algorithm for --use ${otherUse}`
+        : kty === 'EC' && useOfAlgorithm(alg) === 'sig'
+          ? `each EC signature algorithm is bound to one curve (ES256: P-256, ES384: P-384, ES512: P-521, ES256K: secp256k1)`
+          : undefined;
+    throw invalid(`--alg "${alg}" does not fit ${what} --use ${use}: use ${oneOf(accepted)}`, hint);
+  }
+  if (SUBTLE_ALGS.has(alg) && !subtle) {
+    throw invalid(`--alg ${alg} is unsafe (padding-oracle attacks) and needs --subtle`, 'prefer RSA-OAEP-256');
+  }
+  return alg;
+}
+
+function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | undefined, insecure: boolean): number | undefined {
+  if (kty === 'EC' || kty === 'OKP') {
+    if (raw !== undefined) throw invalid(`--size is not allowed with --kty ${kty}: the curve sets the size`);
+    return undefined;
+  }
+  const limits = SIZE_LIMITS[kty];
+  const requested = raw === undefined ? undefined : parseSize(raw);
+  const dictated = kty === 'oct' && alg !== undefined ? OCT_ALG_SIZE[alg] : undefined;
+  const bits = requested ?? dictated?.bits ?? limits.default;
+  if (kty === 'oct') {
+    if (bits % 8 !== 0) throw invalid(`--size ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`);
+    if (dictated?.exact && bits !== dictated.bits) {
+      throw invalid(`--size ${bits} conflicts with --alg ${String(alg)}, which needs a ${dictated.bits}-bit key`);
+    }
+    if (dictated !== undefined && !dictated.exact && bits < dictated.bits) {
+      throw invalid(`--size ${bits} is too small for --alg ${String(alg)}: it needs at least ${dictated.bits} bits (RFC 7518 §3.2)`);
+    }
+    if (alg === 'dir' && !DIR_SIZES.includes(bits)) {
+      throw invalid(`--size ${bits} is not a content-encryption key size for --alg dir: use ${oneOf(DIR_SIZES.map(String))}`);
+    }
+  }
+  const min = insecure ? limits.insecureMin : limits.min;
+  if (bits < min) {
+    throw invalid(
+      `--size ${bits} is too small for --kty ${kty}: the minimum is ${min} bits`,
+      insecure ? undefined : `sizes down to ${limits.insecureMin} bits need --insecure`,
+    );
+  }
+  if (bits > limits.max) throw invalid(`--size ${bits} is too large for --kty ${kty}: the maximum is ${limits.max} bits`);
+  return bits;
+}
+
+/**
+ * Validates key parameters and fills in every default, as `step crypto jwk create` does.
+ * @throws KeymintError ERR_PARAM_INVALID naming the parameter and what it accepts
+ * @example resolveKeySpec({ kty: 'RSA' }) // { kty: 'RSA', size: 2048, use: 'sig', alg: 'RS256' }
+ * @see https://www.rfc-editor.org/rfc/rfc7518#section-3.1
+ */
+export function resolveKeySpec(input: KeyParamsInput): KeySpec {
+  const kty = input.kty ?? 'EC';
+  if (!isOneOf(kty, KEY_TYPES)) throw invalid(`--kty "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
+  const use = input.use ?? 'sig';
+  if (use === '') throw invalid('--use must not be empty: use sig or enc');
+  if (input.alg === '') throw invalid('--alg must not be empty');
+  if (input.kid !== undefined && input.kid.length === 0) throw invalid('--kid must not be empty');
+  const crv = resolveCurve(kty, input.crv);
+  // size before alg: "--size with EC" is the more basic mistake and is reported first.
+  if ((kty === 'EC' || kty === 'OKP') && input.size !== undefined) resolveSize(kty, input.size, undefined, false);
+  const alg = resolveAlg(kty, crv, use, input.alg, input.subtle ?? false);
+  const size = resolveSize(kty, input.size, alg, input.insecure ?? false);
+  const spec: KeySpec = { kty, use };
+  if (crv !== undefined) spec.crv = crv;
+  if (size !== undefined) spec.size = size;
+  if (alg !== undefined) spec.alg = alg;
+  if (input.kid !== undefined) spec.kid = input.kid;
+  return spec;
+}
+
+/**
+ * Fails unless `alg` is one a key of this type and curve may be used with for `use`.
+ * @throws KeymintError ERR_ALG_NOT_SUPPORTED naming the algorithms that fit
+ * @example assertAlgorithmFits({ kty: 'EC', crv: 'P-256' }, 'ES384') // throws: use ES256
+ */
+export function assertAlgorithmFits(key: { kty: string; crv?: unknown }, alg: string, use: KeyUse = 'sig'): void {
+  const kty = key.kty;
+  const crv = typeof key.crv === 'string' && isCurve(key.crv) ? key.crv : undefined;
+  const accepted = isOneOf(kty, KEY_TYPES) ? algorithmsFor(kty, crv, use) : [];
+  if (accepted.includes(alg)) return;
+  const what = crv === undefined ? kty : `${kty} ${crv}`;
+  throw new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    accepted.length === 0 ? `a ${what} key cannot be used for ${use === 'sig' ? 'signing' : 'encryption'}` : `${alg} does not fit a ${what} key: use ${oneOf(accepted)}`,
+  );
+}

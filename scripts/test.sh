@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test of keymint on a fresh machine: installs the tools the tests use, installs and
+# builds keymint, runs each package's tests, then prints one "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-tools.sh
+scripts/install.sh
+rm -f packages/*/.vitest-report.json apps/*/.vitest-report.json test/.vitest-report.json
+status=0
+pnpm exec turbo run test --concurrency=1 --continue || status=$?
+node scripts/test-summary.mjs || status=$?
+exit "$status"
