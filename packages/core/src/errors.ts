@@ -21,6 +21,22 @@ export const ErrorCode = {
   FILE_EXISTS: 'ERR_FILE_EXISTS',
   /** A file could not be read or written: missing, a directory, no permission. */
   IO: 'ERR_IO',
+  /** No token (HSM, TPM) matches the URI. */
+  TOKEN_NOT_FOUND: 'ERR_TOKEN_NOT_FOUND',
+  /** The token refused the PIN. */
+  PIN_INCORRECT: 'ERR_PIN_INCORRECT',
+  /** The token's PIN is locked after too many wrong tries. */
+  PIN_LOCKED: 'ERR_PIN_LOCKED',
+  /** The token has no room for another key. */
+  TOKEN_FULL: 'ERR_TOKEN_FULL',
+  /** The token or store cannot be written. */
+  TOKEN_READ_ONLY: 'ERR_TOKEN_READ_ONLY',
+  /** A key with that label, id or account already exists in the backend. */
+  KEY_EXISTS: 'ERR_KEY_EXISTS',
+  /** The key a reference points at is not in its backend (deleted, or the wrong token). */
+  KEY_NOT_FOUND: 'ERR_KEY_NOT_FOUND',
+  /** The backend's store is locked and cannot be unlocked without a prompt it may not show. */
+  BACKEND_LOCKED: 'ERR_BACKEND_LOCKED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

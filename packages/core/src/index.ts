@@ -9,3 +9,4 @@ export * from './backend.js';
 export * from './key-document.js';
 export * from './create-key.js';
 export * from './pem.js';
+export * from './der.js';

@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type SshPK from 'sshpk';
 import { DerTag, decodeBitString, decodeOid, derChildren, expectTag, parseDer, type DerElement } from './der.js';
 import { ErrorCode, KeymintError, isKeymintError, oneOf } from './errors.js';
@@ -38,7 +38,7 @@ const LABELS = {
   CERTIFICATE: 'certificate',
 } as const;
 type Label = keyof typeof LABELS;
-const ACCEPTED = `${oneOf(Object.keys(LABELS))} (or a one-line OpenSSH public key)`;
+const ACCEPTED = `a PEM block labelled ${oneOf(Object.keys(LABELS))}, or a one-line OpenSSH public key`;
 
 /** What keymint can express as a JWK; anything else Node parses is refused by name. */
 const KEY_TYPES_HINT = 'keymint reads RSA, EC (P-256, P-384, P-521, secp256k1) and OKP (Ed25519, Ed448, X25519, X448) keys';
@@ -84,7 +84,7 @@ export async function importPem(text: string, options: PemImportOptions = {}): P
     const line = text.trim();
     if (SSH_PUBLIC_LINE.test(line)) return importSshPublicKey(line, source);
     const what = line === '' ? 'is empty' : 'holds no PEM block';
-    throw invalid(`${source} ${what}: give one ${ACCEPTED}`);
+    throw invalid(`${source} ${what}: give ${ACCEPTED}`);
   }
   const format: string = LABELS[block.label];
   const encrypted = block.headers.get('proc-type');
@@ -116,7 +116,7 @@ function invalid(message: string, cause?: unknown): KeymintError {
 }
 
 function corrupt(block: PemBlock, source: string, cause?: unknown): KeymintError {
-  return invalid(`${source}: the ${block.label} block is corrupt: it does not decode as a ${LABELS[block.label]}`, cause);
+  return invalid(`${source}: the ${block.label} block is corrupt: its content is not a valid ${LABELS[block.label]}`, cause);
 }
 
 /** Finds the one PEM block in `text`; undefined when there is none. Text around it is ignored. */
@@ -129,7 +129,7 @@ function findPemBlock(text: string, source: string): PemBlock | undefined {
   if (!Object.hasOwn(LABELS, label)) {
     // The label comes from the input: keep it only when it looks like a label, not like data.
     const shown = /^[A-Z0-9 ]{1,40}$/.test(label) ? `a ${label} block` : 'an unknown PEM block';
-    throw invalid(`${source} holds ${shown}: give one ${ACCEPTED}`);
+    throw invalid(`${source} holds ${shown}: give ${ACCEPTED}`);
   }
   const bodyStart = begin.index + begin[0].length;
   const endAt = text.indexOf(`-----END ${label}-----`, bodyStart);
@@ -377,10 +377,33 @@ function sshPrivateToKeyObject(key: SshPK.PrivateKey, block: PemBlock, source: s
     }
     return derived;
   }
-  if (key.type !== 'rsa' && key.type !== 'ecdsa') {
+  if (key.type === 'rsa') return nodeParse(() => createPrivateKey({ key: sshRsaJwk(key, block, source), format: 'jwk' }), block, source);
+  if (key.type !== 'ecdsa') {
     throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds an OpenSSH ${key.type.toUpperCase()} key: ${KEY_TYPES_HINT}`);
   }
   return nodeParse(() => createPrivateKey(key.toString('pkcs8')), block, source);
+}
+
+/**
+ * The private JWK of an OpenSSH RSA key. OpenSSH stores no CRT exponents and sshpk's PKCS#8
+ * writer then puts zeros in their place, which OpenSSL accepts and signs wrongly with; so
+ * compute dp and dq here (RFC 8017 §3.2).
+ */
+function sshRsaJwk(key: SshPK.PrivateKey, block: PemBlock, source: string): JsonWebKey {
+  const part = (name: string): bigint => {
+    const data = key.parts.find((p) => p.name === name)?.data;
+    if (data === undefined || data.length === 0) throw corrupt(block, source);
+    return BigInt(`0x${data.toString('hex')}`);
+  };
+  const [n, e, d, p, q, qi] = ['n', 'e', 'd', 'p', 'q', 'iqmp'].map(part) as [bigint, bigint, bigint, bigint, bigint, bigint];
+  if (p < 3n || q < 3n || p * q !== n || (q * qi) % p !== 1n) {
+    throw invalid(`${source}: the OpenSSH private key is corrupt: its RSA parameters do not agree`);
+  }
+  const b64 = (value: bigint): string => {
+    const hex = value.toString(16);
+    return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex').toString('base64url');
+  };
+  return { kty: 'RSA', n: b64(n), e: b64(e), d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(qi) };
 }
 
 async function importSshPublicKey(line: string, source: string): Promise<ImportedKey> {
@@ -390,7 +413,7 @@ async function importSshPublicKey(line: string, source: string): Promise<Importe
   }
   const sshpk = await loadSshpk();
   const format = 'OpenSSH public key';
-  const fail = (cause?: unknown) => invalid(`${source}: the ${type} public key is corrupt: it does not decode as an ${format}`, cause);
+  const fail = (cause?: unknown) => invalid(`${source}: the ${type} public key is corrupt: its content is not a valid ${format}`, cause);
   let key: SshPK.Key;
   let spki: KeyObject;
   try {
