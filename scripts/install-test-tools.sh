@@ -9,6 +9,13 @@ packages=(
   jose               # the jose C tool: independent JWK thumbprints
   python3            # Debian's python3 with python3-cryptography: JWE test vectors
   python3-cryptography
+  softhsm2           # SoftHSM2: a PKCS#11 token in a directory
+  opensc             # pkcs11-tool: an independent look at a token
+  swtpm swtpm-tools  # a software TPM 2.0 ...
+  tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1 libtpm2-pkcs11-tools  # ... and its PKCS#11 module
+  dbus dbus-x11      # private session buses for tpm2-abrmd and the keyring
+  gnome-keyring libsecret-tools  # a real Secret Service, and secret-tool to look into it
+  keyutils           # kernel keyrings: keyctl
 )
 
 missing=()

@@ -14,6 +14,14 @@ export const EXIT_CODES: Record<string, number> = {
   [ErrorCode.FILE_EXISTS]: 7,
   [ErrorCode.IO]: 8,
   [ErrorCode.INPUT_INVALID]: 9,
+  [ErrorCode.TOKEN_NOT_FOUND]: 10,
+  [ErrorCode.PIN_INCORRECT]: 11,
+  [ErrorCode.PIN_LOCKED]: 12,
+  [ErrorCode.TOKEN_FULL]: 13,
+  [ErrorCode.TOKEN_READ_ONLY]: 14,
+  [ErrorCode.KEY_EXISTS]: 15,
+  [ErrorCode.KEY_NOT_FOUND]: 16,
+  [ErrorCode.BACKEND_LOCKED]: 17,
 };
 
 /** Exit code of an error keymint did not expect: a bug. */

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_PBES2_COUNT, ErrorCode, KeymintError } from '@keymint/core';
-import { BACKEND_NAMES } from './backends.js';
+import { BACKENDS, BACKEND_NAMES } from './backends/index.js';
 import { reportError, runAction } from './output.js';
 
 declare const KEYMINT_VERSION: string | undefined;
@@ -46,6 +46,13 @@ function version(): string {
   return typeof KEYMINT_VERSION === 'string' ? KEYMINT_VERSION : '0.1.0';
 }
 
+/** Adds the flags of every backend (--pkcs11-uri ...) to a command that makes or uses keys. */
+function addBackendFlags(command: Command): void {
+  for (const backend of BACKENDS) {
+    for (const flag of backend.flags) command.option(flag.flags, `[${backend.name}] ${flag.description}`, flag.defaultValue);
+  }
+}
+
 /** Builds the keymint command line. Actions import their modules only when they run. */
 export function buildProgram(): Command {
   const program = new Command('keymint')
@@ -55,7 +62,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
 
-  program
+  const create = program
     .command('create')
     .description('create a JWK: write the public key and the (encrypted) private key')
     .argument('<public-jwk-file>', 'where to write the public JWK')
@@ -77,8 +84,9 @@ export function buildProgram(): Command {
     .option('--backend <name>', `where the key is made and kept: ${BACKEND_NAMES.join(', ')}`, 'software')
     .option('--jwks', 'write the public key as a JWK Set')
     .option('--json', 'print the result as one JSON object on stdout; never prompt')
-    .addHelpText('after', CREATE_EXAMPLES)
-    .action(async (publicPath: string, privatePath: string, options) => {
+    .addHelpText('after', CREATE_EXAMPLES);
+  addBackendFlags(create);
+  create.action(async (publicPath: string, privatePath: string, options) => {
       await runAction(options.json ?? false, async () => {
         const { createCommand } = await import('./commands/create.js');
         return createCommand(publicPath, privatePath, options);

@@ -16,7 +16,8 @@ import {
   type KeyParamsInput,
   type NewKey,
 } from '@keymint/core';
-import { openBackend } from '../backends.js';
+import { openBackend } from '../backends/index.js';
+import { promptSecret } from '../prompt.js';
 import type { CommandResult } from '../output.js';
 import { existingPassword, newPassword } from '../password.js';
 
@@ -96,7 +97,11 @@ export async function createCommand(publicPath: string, privatePath: string, opt
       await checkOutputs([publicPath, privatePath], { force: options.force ?? false });
       adopted = await fromPem(options, params);
     } else {
-      backend = await openBackend(options.backend);
+      backend = await openBackend(options.backend, {
+        options: options as unknown as Record<string, unknown>,
+        noPrompt: options.json ?? false,
+        promptSecret: (question) => promptSecret(question, () => new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`)),
+      });
       assertSupported(backend, resolveKeySpec(params));
       await checkOutputs([publicPath, privatePath], { force: options.force ?? false });
     }
