@@ -37,6 +37,8 @@ export const ErrorCode = {
   KEY_NOT_FOUND: 'ERR_KEY_NOT_FOUND',
   /** The backend's store is locked and cannot be unlocked without a prompt it may not show. */
   BACKEND_LOCKED: 'ERR_BACKEND_LOCKED',
+  /** A signature or token did not verify, or a token's claims (exp, nbf) make it invalid now. */
+  SIGNATURE_INVALID: 'ERR_SIGNATURE_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

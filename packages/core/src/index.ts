@@ -10,3 +10,6 @@ export * from './key-document.js';
 export * from './create-key.js';
 export * from './pem.js';
 export * from './der.js';
+export * from './open-key.js';
+export * from './jws.js';
+export * from './verify.js';

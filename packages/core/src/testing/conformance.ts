@@ -8,7 +8,7 @@ import { isPrivateJwk, toPublicJwk, type Jwk } from '../jwk.js';
 import { resolveKeySpec } from '../params.js';
 import { thumbprint } from '../thumbprint.js';
 import { conformanceCases } from './cases.js';
-import { verifyCompactJws } from './verify.js';
+import { verifyCompactJws } from '../verify.js';
 
 export interface ConformanceOptions {
   /** RSA sizes to try: every algorithm at the first, RS256 at the rest. Default 2048, 3072, 4096. */

@@ -1,8 +1,8 @@
 import { constants, createPublicKey, createSecretKey, timingSafeEqual, createHmac, verify as nodeVerify } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { compactVerify, errors as joseErrors, importJWK } from 'jose';
-import type { Jwk } from '../jwk.js';
-import { signatureScheme } from '../jwa.js';
+import type { Jwk } from './jwk.js';
+import { signatureScheme } from './jwa.js';
 
 /** Which implementation checked a signature: jose where it knows the algorithm, else OpenSSL via Node. */
 export type Verifier = 'jose' | 'node';
