@@ -38,8 +38,9 @@ export async function promptSecret(question: string, noTerminal: () => KeymintEr
   const tty = openTerminal();
   if (tty === undefined) throw noTerminal();
   const { input, output } = tty;
-  output.write(question);
+  // Echo goes off before the question appears, so nothing typed early is shown.
   input.setRawMode(true);
+  output.write(question);
   try {
     return await new Promise<string>((resolve, reject) => {
       let answer = '';

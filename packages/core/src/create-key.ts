@@ -92,7 +92,7 @@ function conflict(flag: string, given: string, actual: string): KeymintError {
 export async function adoptKey(existing: ExistingKey, params: KeyParamsInput): Promise<NewKey> {
   const jwk = existing.publicJwk;
   if (params.kty !== undefined && params.kty !== jwk.kty) throw conflict('--kty', params.kty, jwk.kty);
-  if (params.crv !== undefined && params.crv !== jwk.crv) throw conflict('--crv', params.crv, String(jwk.crv));
+  if (params.crv !== undefined && typeof jwk.crv === 'string' && params.crv !== jwk.crv) throw conflict('--crv', params.crv, jwk.crv);
   const bits = keySizeBits(jwk);
   if (params.size !== undefined && bits !== undefined && String(params.size) !== String(bits)) {
     throw conflict('--size', String(params.size), `${jwk.kty} ${bits}`);
@@ -103,8 +103,10 @@ export async function adoptKey(existing: ExistingKey, params: KeyParamsInput): P
   const spec = resolveKeySpec({
     ...params,
     kty: jwk.kty,
-    crv: typeof jwk.crv === 'string' ? jwk.crv : undefined,
-    size: jwk.kty === 'RSA' ? bits : undefined,
+    // A --crv or --size the key type cannot have (--crv with RSA, --size with EC or OKP) is
+    // refused by the same rules as for a new key, not silently dropped.
+    crv: typeof jwk.crv === 'string' ? jwk.crv : params.crv,
+    size: jwk.kty === 'RSA' ? bits : params.size,
     use: params.use ?? existing.use,
   });
   const extra = existing.x5c === undefined ? undefined : { x5c: existing.x5c };

@@ -290,7 +290,7 @@ async function importCertificate(block: PemBlock, source: string, subtle: boolea
       : signing.length > 0
         ? `has a KeyUsage that allows both signing (${signing.join(', ')}) and encipherment (${enciphering.join(', ')})`
         : 'has a KeyUsage that allows neither signing nor encipherment';
-  throw invalid(`${source}: the certificate ${why}: give --subtle to import it without a "use"`);
+  throw invalid(`${source}: the certificate ${why}: to import it anyway give --subtle, with --use sig or --use enc (default sig)`);
 }
 
 function named(bits: boolean[] | undefined, names: Record<number, string>): string[] {

@@ -93,9 +93,12 @@ export async function createCommand(publicPath: string, privatePath: string, opt
   try {
     let adopted: NewKey | undefined;
     if (options.fromPem !== undefined) {
-      // The PEM's key decides kty, crv and size, and reading it may ask for the PEM's password.
-      await checkOutputs([publicPath, privatePath], { force: options.force ?? false });
+      // Before the PEM is read (it may ask for its password): two distinct paths that can be
+      // written, and a free public path. The private path must be free only for a private key.
+      await checkOutputs([publicPath, privatePath], { force: true });
+      await checkOutputs([publicPath], { force: options.force ?? false });
       adopted = await fromPem(options, params);
+      if (adopted.private !== undefined) await checkOutputs([privatePath], { force: options.force ?? false });
     } else {
       backend = await openBackend(options.backend, {
         options: options as unknown as Record<string, unknown>,
