@@ -127,51 +127,54 @@ export interface SaveOptions {
 
 /** What `saveKey` wrote. */
 export interface SavedFiles {
-  public: string;
+  /** Absent for an oct key kept in a backend: it has no public part and its secret stays there. */
+  public: string | undefined;
   /** Absent when there was no private key (a public PEM or certificate). */
   private: string | undefined;
   /** How the private file holds the key. */
   privateForm: 'encrypted' | 'plain' | 'reference' | undefined;
-  /** True for oct keys, whose "public" file holds the secret. */
+  /** True for oct keys in hand, whose "public" file holds the secret. */
   publicHoldsSecret: boolean;
 }
+
+const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
 
 /**
  * The files of a key: the public JWK (or JWK Set), then the private file: a JWE when a password
  * is given, the plain JWK when not, or a key reference. oct keys have no public part: as in step,
- * the public file holds the whole key and is written 0600.
+ * the public file holds the whole key and is written 0600; an oct key kept in a backend gets only
+ * its reference file, since its secret cannot leave.
  * @throws KeymintError ERR_PARAM_INVALID for an empty password
  */
 export async function keyFiles(key: NewKey, options: SaveOptions): Promise<{ files: OutputFile[]; saved: SavedFiles }> {
   const priv = key.private;
-  let publicJwk = key.publicJwk;
-  let publicMode = PUBLIC_FILE_MODE;
-  if (publicJwk === undefined) {
-    if (priv?.kind !== 'jwk') throw new KeymintError(ErrorCode.INPUT_INVALID, 'the key has neither a public part nor a private JWK to write');
-    publicJwk = priv.jwk;
-    publicMode = PRIVATE_FILE_MODE;
-  }
-  const publicText = JSON.stringify(options.jwks ? { keys: [publicJwk] } : publicJwk, null, 2) + '\n';
-  const files: OutputFile[] = [{ path: options.publicPath, content: publicText, mode: publicMode }];
+  const files: OutputFile[] = [];
+  const publicFile = (jwk: Jwk, mode: number) => files.push({ path: options.publicPath, content: json(options.jwks ? { keys: [jwk] } : jwk), mode });
+  if (key.publicJwk !== undefined) publicFile(key.publicJwk, PUBLIC_FILE_MODE);
+  else if (priv?.kind === 'jwk') publicFile(priv.jwk, PRIVATE_FILE_MODE);
+  else if (priv === undefined) throw new KeymintError(ErrorCode.INPUT_INVALID, 'the key has neither a public part nor a private part to write');
+
   let privateForm: SavedFiles['privateForm'];
   if (priv?.kind === 'jwk') {
     const content =
       options.password === null
-        ? JSON.stringify(priv.jwk, null, 2) + '\n'
+        ? json(priv.jwk)
         : await encryptJwk(priv.jwk, options.password, options.pbes2Count === undefined ? {} : { pbes2Count: options.pbes2Count });
     files.push({ path: options.privatePath, content, mode: PRIVATE_FILE_MODE });
     privateForm = options.password === null ? 'plain' : 'encrypted';
   } else if (priv?.kind === 'reference') {
-    files.push({ path: options.privatePath, content: serializeReference(priv.reference, publicJwk), mode: PRIVATE_FILE_MODE });
+    // A reference names its key's type and use even when there is no public JWK (oct).
+    const described = key.publicJwk ?? decorate({ kty: key.spec.kty }, key.spec, key.kid);
+    files.push({ path: options.privatePath, content: serializeReference(priv.reference, described), mode: PRIVATE_FILE_MODE });
     privateForm = 'reference';
   }
   return {
     files,
     saved: {
-      public: options.publicPath,
+      public: files.some((f) => f.path === options.publicPath) ? options.publicPath : undefined,
       private: privateForm === undefined ? undefined : options.privatePath,
       privateForm,
-      publicHoldsSecret: key.publicJwk === undefined,
+      publicHoldsSecret: key.publicJwk === undefined && priv?.kind === 'jwk',
     },
   };
 }

@@ -123,7 +123,10 @@ export async function createCommand(publicPath: string, privatePath: string, opt
       force: options.force ?? false,
     });
     const describedJwk = key.publicJwk ?? (key.private?.kind === 'jwk' ? key.private.jwk : undefined);
-    const notes = [`Your public key has been saved in ${saved.public}.`];
+    const notes =
+      saved.public !== undefined
+        ? [`Your public key has been saved in ${saved.public}.`]
+        : [`An oct key has no public part and its secret stays in the ${String(backend?.name)} backend: ${publicPath} was not written.`];
     if (saved.private !== undefined) notes.push(`Your private key has been saved in ${saved.private} (${saved.privateForm === 'encrypted' ? 'encrypted' : saved.privateForm === 'plain' ? 'NOT encrypted' : `a reference to the key in the ${String(backend?.name)} backend`}).`);
     else notes.push(`The PEM input holds only a public key: ${privatePath} was not written.`);
     if (saved.publicHoldsSecret) notes.push(`Note: an oct key has no public part: ${saved.public} holds the secret key and was written with mode 0600.`);
@@ -141,7 +144,7 @@ export async function createCommand(publicPath: string, privatePath: string, opt
         alg: key.spec.alg ?? null,
         use: key.spec.use,
         backend: options.fromPem !== undefined ? 'software' : (backend as KeyBackend).name,
-        files: { public: saved.public, private: saved.private ?? null },
+        files: { public: saved.public ?? null, private: saved.private ?? null },
         privateKey: saved.privateForm ?? null,
         publicHoldsSecret: saved.publicHoldsSecret,
         publicJwk: key.publicJwk ?? null,

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { softwareBackend } from '@keymint/backend-software';
+import {
+  ErrorCode,
+  KeymintError,
+  defaultKid,
+  orderJwk,
+  thumbprint,
+  type BackendCapabilities,
+  type GeneratedKey,
+  type Jwk,
+  type KeyBackend,
+  type KeySpec,
+  type PrivatePart,
+} from '@keymint/core';
+import { describeEntry } from './keychain-error.js';
+import { addToIndex } from './key-index.js';
+import { contextOf, deleteSecret, readSecret, resolvePlace, writeSecret, type KeychainPlace } from './keychain-place.js';
+import { BACKEND_NAME, keychainLocation, toReference, type KeychainLocation } from './location.js';
+import { deleteCommandFor, checkAccount, checkService, checkStore, type KeychainBackendOptions } from './options.js';
+import { assertSameKey, parseStoredJwk } from './stored-key.js';
+
+/** The private JWK as stored: kid, use and alg as core puts them on the public JWK. */
+function storedJwk(jwk: Jwk, spec: KeySpec, kid: string | undefined): Jwk {
+  const out: Jwk = { ...jwk };
+  if (kid !== undefined) out.kid = kid;
+  out.use = spec.use;
+  if (spec.alg !== undefined) out.alg = spec.alg;
+  return orderJwk(out);
+}
+
+/**
+ * Loads the private JWK a keychain reference points at, checked to be the key the reference
+ * was made for.
+ * @throws KeymintError ERR_KEY_NOT_FOUND (no entry), ERR_INPUT_INVALID (not a JWK, another key),
+ *   ERR_BACKEND_UNAVAILABLE, ERR_BACKEND_LOCKED
+ */
+export async function loadKeychainKey(location: KeychainLocation): Promise<Jwk> {
+  const place = await resolvePlace(location.service, location.store);
+  const context = contextOf(place, location.account);
+  const secret = await readSecret(place, location.account);
+  if (secret === null) {
+    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `no key in the keychain under ${describeEntry(context)}: it was deleted, or the reference comes from another user or machine`, {
+      hint: 'keymint keychain keys lists the keys that are there',
+    });
+  }
+  const jwk = parseStoredJwk(secret, context);
+  await assertSameKey(jwk, location.thumbprint, context);
+  return jwk;
+}
+
+/**
+ * A backend that keeps private keys in the operating system's keychain (macOS Keychain, Windows
+ * Credential Manager, the Secret Service or the kernel keyring on Linux) through @napi-rs/keyring.
+ * Keys are made by the software backend; the private JWK is stored as the secret of an entry
+ * (service, account = kid) and never written to disk: the private file gets a key reference.
+ * The binding is loaded on first use.
+ * @throws KeymintError ERR_PARAM_INVALID for a malformed service, account or store
+ * @example const key = await createKey(keychainBackend({ service: 'keymint' }), { kty: 'EC' });
+ */
+export function keychainBackend(options: KeychainBackendOptions = {}): KeyBackend {
+  const software = softwareBackend();
+  const service = checkService(options.service);
+  const account = options.account === undefined ? undefined : checkAccount(options.account);
+  const store = checkStore(options.store);
+  const capabilities: BackendCapabilities = { exportable: false, keyTypes: software.capabilities.keyTypes };
+  let place: Promise<KeychainPlace> | undefined;
+  const openPlace = () => {
+    place ??= resolvePlace(service, store).catch((error: unknown) => {
+      place = undefined;
+      throw error;
+    });
+    return place;
+  };
+
+  return {
+    name: BACKEND_NAME,
+    capabilities,
+    async generate(spec: KeySpec): Promise<GeneratedKey> {
+      const where = await openPlace();
+      /** Fails when the entry exists and may not be replaced; else tells whether it existed. */
+      const refuseExisting = async (name: string): Promise<boolean> => {
+        const exists = (await readSecret(where, name)) !== null;
+        if (!exists || options.overwrite) return exists;
+        throw new KeymintError(ErrorCode.KEY_EXISTS, `the keychain already holds an entry under ${describeEntry(contextOf(where, name))}`, {
+          hint: `choose another --keychain-account, delete it (${deleteCommandFor(where.service, name)}), or replace it with --force`,
+        });
+      };
+      // A given account is checked before a (slow) key is made; a kid only exists after.
+      if (account !== undefined) await refuseExisting(account);
+      const made = await software.generate(spec);
+      if (made.private.kind !== 'jwk') throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the software backend did not hand out the private key');
+      const kid = await defaultKid(spec, made.publicJwk);
+      // An oct key has no kid unless given one, and no thumbprint to name it after.
+      const name = account ?? kid ?? `oct-${randomUUID()}`;
+      checkAccount(name);
+      const existed = await refuseExisting(name);
+      try {
+        await writeSecret(where, name, JSON.stringify(storedJwk(made.private.jwk, spec, kid)));
+        await addToIndex(where, name);
+      } catch (error) {
+        // A half-done write (keyutils can create an entry it then refuses to fill) or a key
+        // keymint could not list must not stay behind; a replaced key is gone either way.
+        if (!existed) await deleteSecret(where, name).catch(() => undefined);
+        throw error;
+      }
+      const location: KeychainLocation = { service: where.service, account: name };
+      if (where.store !== undefined) location.store = where.store;
+      if (made.publicJwk !== null) location.thumbprint = await thumbprint(made.publicJwk);
+      return { publicJwk: made.publicJwk, private: { kind: 'reference', reference: toReference(location) } };
+    },
+    async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
+      if (key.kind !== 'reference') {
+        throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the keychain backend signs with the keys it holds: give it a keychain key reference, not a JWK');
+      }
+      const jwk = await loadKeychainKey(keychainLocation(key.reference));
+      return software.sign({ kind: 'jwk', jwk }, alg, data);
+    },
+    async close(): Promise<void> {
+      // The binding keeps no session open between calls: nothing to release.
+    },
+  };
+}

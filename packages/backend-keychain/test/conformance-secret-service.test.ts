@@ -1,0 +1,9 @@
+import { afterAll } from 'vitest';
+import { describeBackendConformance } from '@keymint/core/testing';
+import { keychainBackend } from '../src/index.js';
+import { removeAllKeys, uniqueService } from './support/keys.js';
+
+const service = uniqueService('conformance-ss');
+afterAll(() => removeAllKeys(service, 'secret-service'));
+
+describeBackendConformance('keychain (Secret Service)', () => keychainBackend({ service, store: 'secret-service' }));
