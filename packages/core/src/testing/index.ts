@@ -7,3 +7,4 @@
 export { describeBackendConformance, type ConformanceOptions } from './conformance.js';
 export { conformanceCases, type ConformanceCase } from './cases.js';
 export { verifyCompactJws, type Verifier } from '../verify.js';
+export { keyParamsArbitrary } from './arbitraries.js';
