@@ -1,11 +1,8 @@
-import { defineConfig } from 'vitest/config';
+import { keymintTestConfig } from '../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**'],
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
-  },
+export default keymintTestConfig({
+  include: ['**/*.test.ts'],
+  exclude: ['node_modules/**'],
+  testTimeout: 120_000,
+  hookTimeout: 300_000,
 });

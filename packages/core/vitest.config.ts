@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { keymintTestConfig } from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
-    include: ['test/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
-  },
-});
+export default keymintTestConfig();

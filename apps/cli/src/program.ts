@@ -1,9 +1,16 @@
 import { Command, CommanderError } from 'commander';
-import { DEFAULT_PBES2_COUNT, ErrorCode, KeymintError } from '@keymint/core';
+import { ErrorCode, KeymintError } from '@keymint/core';
 import { BACKENDS, BACKEND_NAMES } from './backends/index.js';
 import { reportError, runAction } from './output.js';
 
 declare const KEYMINT_VERSION: string | undefined;
+
+/**
+ * core's DEFAULT_PBES2_COUNT, for the help texts. Not imported: it sits beside the JWE code (and
+ * jose), which `keymint --help` and unencrypted keys never need to load. build.mjs fails the
+ * build if the two differ.
+ */
+const DEFAULT_PBES2_COUNT = 600_000;
 
 const CREATE_EXAMPLES = `
 Examples:
@@ -60,6 +67,8 @@ export function buildProgram(): Command {
     .version(version(), '-v, --version', 'print the keymint version')
     .showHelpAfterError(false)
     .exitOverride()
+    // Options belong to the command they follow: `jwt client-assertion --key F` gives --key to the subcommand.
+    .enablePositionalOptions()
     .configureOutput({ outputError: () => undefined });
 
   const create = program
@@ -93,7 +102,263 @@ export function buildProgram(): Command {
       });
     });
 
+  addToolboxCommands(program);
+
+  // keymint keychain keys|delete: the command module (and the native binding) load only when run.
+  const keychain = program.command('keychain').description('list and delete the keys keymint keeps in the OS keychain');
+  const keychainFlags = (command: Command) =>
+    command
+      .option('--keychain-service <name>', 'keychain service (default: keymint)')
+      .option('--keychain-store <store>', 'Linux store: secret-service or keyutils (default: the Secret Service if one answers on the D-Bus session bus, else keyutils)')
+      .option('--json', 'print the result as one JSON object on stdout; never prompt');
+  keychainFlags(keychain.command('keys').description('list the keys keymint stored in the keychain: service, account, kid, key type')).action(async (options) => {
+    await runAction(options.json ?? false, async () => (await import('./commands/keychain.js')).keychainKeysCommand(options));
+  });
+  keychainFlags(
+    keychain
+      .command('delete')
+      .description('delete a key from the keychain, by its reference file (the private file) or its account; asks first on a terminal')
+      .argument('<reference-file|account>', 'the private file written by create --backend keychain, or the keychain account')
+      .option('-f, --force', 'delete without asking (needed when there is no terminal, and with --json)'),
+  ).action(async (target: string, options) => {
+    await runAction(options.json ?? false, async () => (await import('./commands/keychain.js')).keychainDeleteCommand(target, options));
+  });
+
+  // keymint pkcs11 tokens|keys: the command module (and graphene, when a module is opened) load only when run.
+  const pkcs11 = program
+    .command('pkcs11')
+    .description('list the tokens of a PKCS#11 module (HSM, TPM) and the keys on a token')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint pkcs11 tokens --pkcs11-module /usr/lib/softhsm/libsofthsm2.so
+  $ keymint pkcs11 keys --pkcs11-uri 'pkcs11:token=demo?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:pin.txt'
+  $ keymint create --backend pkcs11 --pkcs11-uri 'pkcs11:token=demo?module-path=/usr/lib/softhsm/libsofthsm2.so' key.pub.json key.json
+
+The PIN: pin-source=file:PATH in the URI, else KEYMINT_PKCS11_PIN, else asked on the terminal.`,
+    );
+  pkcs11
+    .command('tokens')
+    .description("list a module's slots and tokens, with each token's URI and the keys keymint can make there (no PIN needed)")
+    .option('--pkcs11-module <path>', 'the PKCS#11 module (default: module-path of --pkcs11-uri or KEYMINT_PKCS11_URI, else KEYMINT_PKCS11_MODULE)')
+    .option('--pkcs11-uri <uri>', 'a PKCS#11 URI whose module-path names the module')
+    .option('--json', 'print the result as one JSON object on stdout')
+    .action(async (options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/pkcs11.js')).pkcs11TokensCommand(options));
+    });
+  pkcs11
+    .command('keys')
+    .description('list the keys on a token: label, key type, kid (RFC 7638 thumbprint), id and URI; logs in to see private keys')
+    .option('--pkcs11-uri <uri>', "the token as an RFC 7512 URI, e.g. 'pkcs11:token=NAME?module-path=/usr/lib/softhsm/libsofthsm2.so' (else KEYMINT_PKCS11_URI)")
+    .option('--json', 'print the result as one JSON object on stdout; never prompt (PIN from pin-source or KEYMINT_PKCS11_PIN)')
+    .action(async (options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/pkcs11.js')).pkcs11KeysCommand(options));
+    });
+
   return program;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+const PASSWORD_FILE_HELP = 'file holding the password of an encrypted key (else KEYMINT_PASSWORD_FILE, else asked on the terminal)';
+
+const TOOLBOX_EXAMPLES: Record<string, string> = {
+  public: `
+Examples:
+  $ keymint public key.json > key.pub.json          # the public JWK of a private key (any form)
+  $ keymint public jwks-with-private-keys.json      # a set gives the set of public keys
+  $ cat key.json | keymint public -`,
+  thumbprint: `
+Examples:
+  $ keymint thumbprint key.pub.json                 # RFC 7638, SHA-256, base64url
+  $ keymint thumbprint --uri key.pub.json           # urn:ietf:params:oauth:jwk-thumbprint:sha-256:...
+  $ keymint thumbprint --hash sha512 key.json`,
+  keyset: `
+Examples:
+  $ keymint keyset add jwks.json key.json            # adds the PUBLIC key (creates jwks.json if needed)
+  $ keymint keyset add --force jwks.json key.pub.json  # replaces the key with the same kid
+  $ keymint keyset list jwks.json
+  $ keymint keyset find jwks.json --kid client-1
+  $ keymint keyset remove jwks.json --kid client-1`,
+  sign: `
+Examples:
+  $ keymint sign --key key.json payload.json > payload.jws
+  $ echo -n hello | keymint sign --key hsm-key.json --header typ=example -`,
+  jwt: `
+Examples:
+  $ keymint jwt --key key.json --iss me --sub me --aud https://api.example.com --exp 10m
+  $ keymint jwt --key key.json --iss me --sub alice --aud api --claim scope="read write" --claim admin=false
+  $ keymint jwt client-assertion --key key.json --client-id s6BhdRkqt3 --token-endpoint https://as.example.com/token
+
+--claim and --header values that are valid JSON are taken as JSON (5, true, ["a","b"]); anything
+else is a string (write '"5"' for the string 5).`,
+  verify: `
+Examples:
+  $ keymint verify --key key.pub.json eyJhbGciOiJFUzI1NiIs...   # prints the payload or the JWT claims
+  $ keymint verify --key jwks.json - < token.txt                 # the key is chosen by the token's kid
+Exit code 0: valid; 18: not valid (signature, alg, exp, nbf).`,
+  pem: `
+Examples:
+  $ keymint pem --public key.json                                   # SPKI "PUBLIC KEY"
+  $ keymint pem --out key.pem key.json                              # PKCS#8, mode 0600
+  $ keymint pem --pem-password-file pw --out key.enc.pem key.json   # encrypted PKCS#8 (PBES2, AES-256-CBC)`,
+};
+
+/** public, thumbprint, keyset, sign, jwt, verify, pem: every action imports its module when it runs. */
+function addToolboxCommands(program: Command): void {
+  program
+    .command('public')
+    .description('print the public JWK of a key file (JWE, JWK, key reference or JWK Set)')
+    .argument('[file]', 'the key file, or - for standard input', '-')
+    .option('--subtle', 'for an oct key, print the secret key itself (it has no public part)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print JSON only; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.public as string)
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/public.js')).publicCommand(file, options));
+    });
+
+  program
+    .command('thumbprint')
+    .description('print the RFC 7638 thumbprint of a key (RFC 9278 URI with --uri)')
+    .argument('[file]', 'the key file, or - for standard input', '-')
+    .option('--hash <hash>', 'sha256, sha384 or sha512', 'sha256')
+    .option('--uri', 'print the RFC 9278 thumbprint URI')
+    .option('--subtle', 'allow the thumbprint of an oct key (a hash of the secret)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.thumbprint as string)
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/thumbprint.js')).thumbprintCommand(file, options));
+    });
+
+  const keyset = program.command('keyset').description('add, remove, list and find keys in a JWK Set file').addHelpText('after', TOOLBOX_EXAMPLES.keyset as string);
+  keyset
+    .command('add')
+    .description("add a key's PUBLIC form to a JWK Set file (created if missing); locked and written atomically")
+    .argument('<jwks-file>', 'the JWK Set file')
+    .argument('[key-file]', 'the key to add, or - for standard input', '-')
+    .option('--private', 'add the private key as it is (never for a published set)')
+    .option('-f, --force', 'replace a key with the same kid (or the same key under another kid)')
+    .option('--kid <kid>', 'the kid of the added key (default: its own, else its RFC 7638 thumbprint)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .action(async (file: string, keyFile: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/keyset.js')).keysetAddCommand(file, keyFile, options));
+    });
+  keyset
+    .command('remove')
+    .description('remove the key with a kid from a JWK Set file')
+    .argument('<jwks-file>', 'the JWK Set file')
+    .option('--kid <kid>', 'the kid of the key to remove')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/keyset.js')).keysetRemoveCommand(file, options));
+    });
+  keyset
+    .command('list')
+    .description('list the keys of a JWK Set: kid, kty, alg, use')
+    .argument('<jwks-file>', 'the JWK Set file, or - for standard input')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/keyset.js')).keysetListCommand(file));
+    });
+  keyset
+    .command('find')
+    .description('print the key with a kid from a JWK Set')
+    .argument('<jwks-file>', 'the JWK Set file, or - for standard input')
+    .option('--kid <kid>', 'the kid of the key')
+    .option('--json', 'print JSON only')
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/keyset.js')).keysetFindCommand(file, options));
+    });
+
+  const sign = program
+    .command('sign')
+    .description("sign a payload into a compact JWS (the key's kid in the header)")
+    .argument('[payload-file]', 'the payload, or - for standard input (the default)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.sign as string);
+  addBackendFlags(sign);
+  sign.action(async (payloadFile: string | undefined, options) => {
+    await runAction(options.json ?? false, async () => (await import('./commands/sign.js')).signCommand(payloadFile, options));
+  });
+
+  // --key, --iss, --sub and --aud are required, but not with requiredOption: commander would then
+  // demand them of `jwt client-assertion` too. The command checks them.
+  const jwt = program
+    .command('jwt')
+    .description('sign a JWT (RFC 7519); `jwt client-assertion` makes an OAuth client assertion (RFC 7523)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--iss <iss>', 'issuer (required)')
+    .option('--sub <sub>', 'subject (required)')
+    .option('--aud <aud>', 'audience (required; repeat for several)', collect)
+    .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '5m')
+    .option('--nbf [duration]', 'add nbf: now, or this long after now')
+    .option('--jti <jti>', 'the JWT ID; auto: a random UUID', 'auto')
+    .option('--claim <name=value>', 'another claim (repeatable)', collect)
+    .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.jwt as string);
+  addBackendFlags(jwt);
+  jwt.action(async (options) => {
+    await runAction(options.json ?? false, async () => (await import('./commands/jwt.js')).jwtCommand(options));
+  });
+  const assertion = jwt
+    .command('client-assertion')
+    .description('sign an OAuth client assertion (private_key_jwt): iss = sub = client ID, aud = token endpoint, jti, iat, exp')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--client-id <id>', 'the OAuth client ID (required)')
+    .option('--token-endpoint <url>', "the authorization server's token endpoint URL (required)")
+    .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '60s')
+    .option('--jti <jti>', 'the JWT ID; auto: a random UUID', 'auto')
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt');
+  addBackendFlags(assertion);
+  assertion.action(async (own: Record<string, unknown>, command: Command) => {
+    // A flag typed before the subcommand name (`jwt --key F client-assertion`) counts too, but not
+    // jwt's defaults (its --exp is 5m, an assertion's 60s).
+    const options = { ...own };
+    for (const [name, value] of Object.entries(jwt.opts())) {
+      if (jwt.getOptionValueSource(name) === 'cli' && command.getOptionValueSource(name) !== 'cli') options[name] = value;
+    }
+    await runAction(options.json === true, async () => (await import('./commands/jwt.js')).clientAssertionCommand(options));
+  });
+
+  program
+    .command('verify')
+    .description('verify a JWS or JWT with a public key, a key file or a JWK Set (by kid); print the payload or claims')
+    .argument('[token]', 'the token itself, a file holding it, or - for standard input (the default)')
+    .option('--key <file>', 'a public JWK, a private key file, or a JWK Set')
+    .option('--leeway <seconds>', 'clock skew allowed for exp and nbf', '60')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.verify as string)
+    .action(async (token: string | undefined, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/verify.js')).verifyCommand(token, options));
+    });
+
+  program
+    .command('pem')
+    .description('write a key as PEM: SPKI public key, PKCS#8 private key, or encrypted PKCS#8')
+    .argument('<key-file>', 'the key file, or - for standard input')
+    .option('--public', 'the public key (SPKI), also for a private key or a key reference')
+    .option('--out <file>', 'write to this file (private: mode 0600) instead of standard output')
+    .option('--pem-password-file <file>', 'encrypt the private key under the password in this file (PBES2, AES-256-CBC)')
+    .option('-f, --force', 'replace the --out file')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText('after', TOOLBOX_EXAMPLES.pem as string)
+    .action(async (file: string, options) => {
+      await runAction(options.json ?? false, async () => (await import('./commands/pem.js')).pemCommand(file, options));
+    });
 }
 
 const QUIET_EXITS = new Set(['commander.helpDisplayed', 'commander.version', 'commander.help']);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { link, lstat, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, KeymintError } from './errors.js';
 
@@ -88,8 +88,65 @@ export async function checkOutputs(paths: readonly string[], options: WriteOptio
   }
 }
 
+/** The writer's pid as 8 hex digits, then 12 random ones: a later run can tell whether the writer is gone. */
 function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.keymint-${randomBytes(6).toString('hex')}.tmp`);
+  const pid = (process.pid >>> 0).toString(16).padStart(8, '0');
+  return join(dirname(path), `.${basename(path)}.keymint-${pid}${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** A temp file older than this is left over whoever wrote it: a write takes milliseconds. */
+export const STALE_TEMP_MS = 60_000;
+
+/** True when the pid in a temp file's name is a process that no longer exists here. */
+function writerGone(hex: string): boolean {
+  // Names of 12 hex digits (keymint before the pid was added) say nothing of their writer.
+  if (hex.length !== 20) return false;
+  const pid = Number.parseInt(hex.slice(0, 8), 16);
+  if (!(pid > 0) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the process exists, under another user.
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the temp files that interrupted writes of `path` left in its directory
+ * (`.<name>.keymint-<hex>.tmp`): those changed more than a minute ago, or whose writer process is
+ * gone. Nothing else is touched: not the temp files of other names, not directories or links, not
+ * files of other users. Best effort: it never throws.
+ * @returns the paths removed
+ * @example await removeStaleTemps('key.json'); // after a killed `keymint create`
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(resolve(path));
+  const prefix = `.${basename(path)}.keymint-`;
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const hex = name.slice(prefix.length, -'.tmp'.length);
+    if (!/^(?:[0-9a-f]{12}|[0-9a-f]{20})$/.test(hex)) continue;
+    const temp = join(dir, name);
+    try {
+      const info = await lstat(temp);
+      if (!info.isFile() || (process.getuid !== undefined && info.uid !== process.getuid())) continue;
+      // ctime, not mtime: a backup is a hard link of the old file, whose mtime may be years old.
+      if (Date.now() - info.ctimeMs < STALE_TEMP_MS && !writerGone(hex)) continue;
+      await unlink(temp);
+      removed.push(temp);
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return removed;
 }
 
 async function writeTemp(file: OutputFile): Promise<string> {
@@ -127,7 +184,8 @@ async function syncDirectory(dir: string): Promise<void> {
  * Writes several files as one change: each goes to a temporary file in its own directory, is
  * fsynced, then renamed into place in the order given. An error at any step removes what this
  * call created and puts back what it replaced, so nothing half-written is ever left behind.
- * Without `force`, an existing file is never replaced, even one that appears meanwhile.
+ * Without `force`, an existing file is never replaced, even one that appears meanwhile. After a
+ * successful write, stale temp files of the same names are removed (see `removeStaleTemps`).
  * @throws KeymintError ERR_FILE_EXISTS, ERR_IO, ERR_USAGE
  * @example await writeFilesAtomically([{ path: 'key.json', content, mode: PRIVATE_FILE_MODE }]);
  */
@@ -171,15 +229,22 @@ export async function writeFilesAtomically(files: readonly OutputFile[], options
     throw ioError(describeFsError(files[done.length]?.path ?? files[0]?.path ?? '', error), error);
   }
   for (const { backup } of done) if (backup !== undefined) await unlink(backup).catch(() => undefined);
+  // What a killed earlier write of these files left behind (backups hold the old private key).
+  for (const file of files) await removeStaleTemps(file.path);
   for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) await syncDirectory(dir);
 }
 
+function tooLarge(what: string, where: string, maxBytes: number): KeymintError {
+  return new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${where} is larger than the ${maxBytes} bytes keymint reads`);
+}
+
 /**
- * Reads a small text file (a key, a PEM, a password), or standard input for "-".
+ * Reads a file as bytes, or standard input for "-", refusing anything over `maxBytes` without
+ * reading it all: the size is checked before reading and again while reading (it may grow).
  * @throws KeymintError ERR_IO naming the file and what went wrong; ERR_INPUT_INVALID when too large
  */
-export async function readInput(path: string, what = 'file', maxBytes = MAX_INPUT_BYTES): Promise<string> {
-  if (path === '-') return readStdin(what, maxBytes);
+export async function readInputBytes(path: string, what = 'file', maxBytes = MAX_INPUT_BYTES): Promise<Buffer> {
+  if (path === '-') return readStream(process.stdin, what, 'on standard input', maxBytes);
   let info;
   try {
     info = await stat(path);
@@ -187,44 +252,42 @@ export async function readInput(path: string, what = 'file', maxBytes = MAX_INPU
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }
   if (info.isDirectory()) throw ioError(`${what} ${path}: is a directory, not a file`);
-  if (info.isFile() && info.size > maxBytes) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${path} is ${info.size} bytes: larger than the ${maxBytes} bytes a key file can be`);
+  if (info.isFile() && info.size > maxBytes) throw tooLarge(what, `${path} (${info.size} bytes)`, maxBytes);
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }
   try {
-    const handle = await open(path, 'r');
-    try {
-      const buffer = Buffer.alloc(maxBytes + 1);
-      let length = 0;
-      for (;;) {
-        const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-        if (bytesRead === 0) break;
-        length += bytesRead;
-        if (length > maxBytes) {
-          throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${path} is larger than the ${maxBytes} bytes a key file can be`);
-        }
-      }
-      return buffer.subarray(0, length).toString('utf8');
-    } finally {
-      await handle.close();
-    }
+    return await readStream(handle.createReadStream({ autoClose: false }), what, path, maxBytes);
   } catch (error) {
     if (error instanceof KeymintError) throw error;
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
+  } finally {
+    await handle.close();
   }
 }
 
-async function readStdin(what: string, maxBytes: number): Promise<string> {
+async function readStream(stream: AsyncIterable<unknown>, what: string, where: string, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of process.stdin) {
+  for await (const chunk of stream) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     length += buffer.length;
-    if (length > maxBytes) {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `${what} on standard input is larger than the ${maxBytes} bytes a key file can be`);
-    }
+    if (length > maxBytes) throw tooLarge(what, where, maxBytes);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Reads a small text file (a key, a PEM, a password), or standard input for "-".
+ * @throws KeymintError ERR_IO naming the file and what went wrong; ERR_INPUT_INVALID when too large
+ * @example const text = await readInput('key.json', 'key file');
+ */
+export async function readInput(path: string, what = 'file', maxBytes = MAX_INPUT_BYTES): Promise<string> {
+  return (await readInputBytes(path, what, maxBytes)).toString('utf8');
 }
 
 /**

@@ -13,3 +13,5 @@ export * from './der.js';
 export * from './open-key.js';
 export * from './jws.js';
 export * from './verify.js';
+export * from './keyset.js';
+export * from './pem-export.js';

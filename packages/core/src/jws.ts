@@ -1,22 +1,42 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, KeymintError } from './errors.js';
 import { describeJwk, type Jwk } from './jwk.js';
 import type { OpenedKey } from './open-key.js';
-import { assertAlgorithmFits, isCurve, signatureAlgorithmOfCurve } from './params.js';
+import { assertAlgorithmFits, isCurve, signatureAlgorithmOfCurve, useOfAlgorithm } from './params.js';
 
 const DEFAULT_SIG_ALG: Record<string, string> = { RSA: 'RS256', oct: 'HS256' };
 /** Header members keymint sets itself; a caller may not override them. */
 const RESERVED_HEADERS = new Set(['alg', 'b64', 'crit']);
+/** The registered claims (RFC 7519 §4.1) that have their own options. */
+export const REGISTERED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'] as const;
 
 const b64url = (data: string | Uint8Array) => Buffer.from(data).toString('base64url');
 
+function notForSigning(jwk: Jwk, why: string): KeymintError {
+  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `this ${describeJwk(jwk)} key ${why}: it cannot sign`, {
+    hint: 'use a key made for signing (--use sig)',
+  });
+}
+
 /**
  * The algorithm a key signs with: the one asked for, else the key's own `alg`, else the default
- * of its type (ES256 for P-256 ...). It must fit the key.
+ * of its type (ES256 for P-256 ...). It must fit the key: its type and curve, its `alg` member when
+ * it has one (RFC 7517 §4.4: a verifier that knows the key expects that algorithm), and its `use`
+ * and `key_ops`, which must allow signing.
  * @throws KeymintError ERR_ALG_NOT_SUPPORTED when it does not fit
  * @example signingAlgorithm({ kty: 'EC', crv: 'P-384' }) // 'ES384'
  */
 export function signingAlgorithm(jwk: Jwk, requested?: string): string {
-  let alg = requested ?? (typeof jwk.alg === 'string' ? jwk.alg : undefined);
+  if (jwk.use === 'enc') throw notForSigning(jwk, 'is for encryption ("use": "enc")');
+  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('sign')) throw notForSigning(jwk, `has "key_ops" ${JSON.stringify(jwk.key_ops)} without "sign"`);
+  const own = typeof jwk.alg === 'string' ? jwk.alg : undefined;
+  if (own !== undefined && useOfAlgorithm(own) === 'enc') throw notForSigning(jwk, `is for ${own} (encryption)`);
+  if (requested !== undefined && own !== undefined && requested !== own) {
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `--alg ${requested} does not fit the key, whose "alg" is ${own}: verifiers that know the key expect ${own}`, {
+      hint: `leave out --alg, or use a key made for ${requested}`,
+    });
+  }
+  let alg = requested ?? own;
   if (alg === undefined) {
     alg = typeof jwk.crv === 'string' && isCurve(jwk.crv) ? signatureAlgorithmOfCurve(jwk.crv) : DEFAULT_SIG_ALG[jwk.kty];
   }
@@ -50,4 +70,135 @@ export async function signCompact(key: OpenedKey, payload: Uint8Array, options: 
   const signingInput = `${b64url(JSON.stringify(header))}.${b64url(payload)}`;
   const signature = await key.backend.sign(key.private, alg, new TextEncoder().encode(signingInput));
   return `${signingInput}.${b64url(signature)}`;
+}
+
+/**
+ * Signs a JWT: the claims as the JWS payload, `typ: JWT` in the header unless the caller sets one.
+ * @throws KeymintError as `signCompact`
+ * @example await signJwt(key, jwtClaims({ iss: 'me', sub: 'me', aud: 'you' }))
+ * @see https://www.rfc-editor.org/rfc/rfc7519#section-7.1
+ */
+export async function signJwt(key: OpenedKey, claims: Record<string, unknown>, options: SignOptions = {}): Promise<string> {
+  return signCompact(key, new TextEncoder().encode(JSON.stringify(claims)), { ...options, header: { typ: 'JWT', ...options.header } });
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * Parses a duration as given on a command line: seconds, or a number with s, m, h or d.
+ * @throws KeymintError ERR_PARAM_INVALID naming `flag`
+ * @example parseDuration('5m', '--exp') // 300
+ */
+export function parseDuration(text: string, flag: string): number {
+  const match = /^([0-9]{1,9})([smhd]?)$/.exec(text.trim());
+  const seconds = match === null ? Number.NaN : Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? Number.NaN);
+  if (!Number.isSafeInteger(seconds) || seconds <= 0) {
+    throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} "${text}" is not a duration: give a positive number of seconds, or a number with s, m, h or d (e.g. 30s, 5m, 1h)`);
+  }
+  return seconds;
+}
+
+/** The current time as a NumericDate (RFC 7519 §2): whole seconds since the epoch. */
+export function numericDate(now: Date = new Date()): number {
+  return Math.floor(now.getTime() / 1000);
+}
+
+export interface JwtClaimsInput {
+  iss?: string;
+  sub?: string;
+  /** One audience, or several (an array in the token). */
+  aud?: string | readonly string[];
+  /** Lifetime in seconds from `now`: sets exp. */
+  expiresIn?: number;
+  /** nbf: 0 (or true) means `now`; a number of seconds puts it that far after `now`. */
+  notBefore?: number | boolean;
+  /** The jti; "auto" (the default) is a random UUID; null leaves it out. */
+  jti?: string | null;
+  /** Other claims; the registered ones have their own fields and are refused here. */
+  extra?: Record<string, unknown>;
+  now?: Date;
+}
+
+function param(message: string, hint?: string): KeymintError {
+  return new KeymintError(ErrorCode.PARAM_INVALID, message, hint === undefined ? {} : { hint });
+}
+
+/**
+ * The claims of a JWT: iss, sub, aud, iat, exp, nbf, jti, then the extra claims.
+ * @throws KeymintError ERR_PARAM_INVALID for an empty value or an extra claim that is a registered one
+ * @example jwtClaims({ iss: 'a', sub: 'a', aud: 'https://as/token', expiresIn: 300 })
+ * @see https://www.rfc-editor.org/rfc/rfc7519#section-4.1
+ */
+export function jwtClaims(input: JwtClaimsInput): Record<string, unknown> {
+  const iat = numericDate(input.now);
+  const claims: Record<string, unknown> = {};
+  for (const name of ['iss', 'sub'] as const) {
+    const value = input[name];
+    if (value === undefined) continue;
+    if (value.length === 0) throw param(`--${name} must not be empty`);
+    claims[name] = value;
+  }
+  if (input.aud !== undefined) {
+    const list = typeof input.aud === 'string' ? [input.aud] : [...input.aud];
+    if (list.length === 0 || list.some((a) => a.length === 0)) throw param('--aud must not be empty');
+    claims.aud = list.length === 1 ? list[0] : list;
+  }
+  claims.iat = iat;
+  if (input.expiresIn !== undefined) claims.exp = iat + input.expiresIn;
+  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = iat + (input.notBefore === true ? 0 : input.notBefore);
+  const jti = input.jti === undefined || input.jti === 'auto' ? randomUUID() : input.jti;
+  if (jti !== null) {
+    if (jti.length === 0) throw param('--jti must not be empty: give a value, or auto for a random one');
+    claims.jti = jti;
+  }
+  for (const [name, value] of Object.entries(input.extra ?? {})) {
+    if ((REGISTERED_CLAIMS as readonly string[]).includes(name)) throw param(`the "${name}" claim has its own option: use --${name}`);
+    claims[name] = value;
+  }
+  return claims;
+}
+
+export interface ClientAssertionInput {
+  clientId: string;
+  /** The authorization server's token endpoint URL: the audience. */
+  tokenEndpoint: string;
+  /** Lifetime in seconds; default 60: an assertion is used once, right away. */
+  expiresIn?: number;
+  /** Default: a random UUID (RFC 7523 §3 item 7 lets the server refuse replays by it). */
+  jti?: string;
+  now?: Date;
+}
+
+/** Default lifetime of a client assertion, in seconds. */
+export const CLIENT_ASSERTION_LIFETIME = 60;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * The claims of an OAuth client assertion (`private_key_jwt`): iss and sub the client ID, aud the
+ * token endpoint, a unique jti, iat, and a short exp.
+ * @throws KeymintError ERR_PARAM_INVALID for an empty client ID or a token endpoint that is not an
+ *   https URL (http only for localhost)
+ * @example clientAssertionClaims({ clientId: 's6BhdRkqt3', tokenEndpoint: 'https://server.example.com/token' })
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
+ */
+export function clientAssertionClaims(input: ClientAssertionInput): Record<string, unknown> {
+  if (input.clientId.length === 0) throw param('--client-id must not be empty');
+  let url: URL;
+  try {
+    url = new URL(input.tokenEndpoint);
+  } catch {
+    throw param(`--token-endpoint "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    throw param(`--token-endpoint "${input.tokenEndpoint}" is not an https URL: a token endpoint must use TLS (RFC 6749 §3.2); http is allowed for localhost only`);
+  }
+  return jwtClaims({
+    iss: input.clientId,
+    sub: input.clientId,
+    aud: input.tokenEndpoint,
+    expiresIn: input.expiresIn ?? CLIENT_ASSERTION_LIFETIME,
+    jti: input.jti ?? 'auto',
+    ...(input.now === undefined ? {} : { now: input.now }),
+  });
 }

@@ -1,6 +1,6 @@
 import type { KeyBackend, PrivatePart } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
-import { decryptJwk } from './jwe.js';
+import { decryptJwk, inspectJwe } from './jwe.js';
 import { isPrivateJwk, orderJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
 import type { KeyDocument } from './key-document.js';
 
@@ -37,6 +37,9 @@ async function documentJwk(doc: KeyDocument, options: Pick<OpenKeyOptions, 'pass
     if (options.password === undefined) {
       throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${options.source} is encrypted and no password was given`);
     }
+    // The header is checked first, so that a malformed or hostile file (p2c of 2^31) is refused
+    // before anyone is asked for a password, let alone a key derived from it.
+    inspectJwe(doc.text);
     return decryptJwk(doc.text, await options.password());
   }
   throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds a ${doc.kind === 'jwks' ? 'JWK Set' : 'key reference'}, not a single JWK`);
@@ -88,7 +91,9 @@ export async function publicOf(
       hint: 'add --subtle to print the secret key itself',
     });
   };
-  if (doc.kind === 'reference') return orderJwk(doc.jwk);
+  // A reference holds no secret by design; its JWK goes through publicPart all the same, so that a
+  // hand-edited reference cannot publish private members.
+  if (doc.kind === 'reference') return publicPart(doc.jwk);
   if (doc.kind === 'jwks') return { ...doc.set, keys: doc.set.keys.map(publicPart) };
   return publicPart(await documentJwk(doc, options));
 }

@@ -1,4 +1,7 @@
 import { ErrorCode, KeymintError, oneOf, type BackendFactory, type KeyBackend } from '@keymint/core';
+import { promptSecret } from '../prompt.js';
+import { keychain } from './keychain.js';
+import { pkcs11 } from './pkcs11.js';
 import { software } from './software.js';
 import type { BackendContext, BackendEntry } from './types.js';
 
@@ -8,7 +11,7 @@ export type { BackendContext, BackendEntry, BackendFlag } from './types.js';
  * The backends the CLI knows. Each is imported only when used, so that `keymint --help` and
  * software keys never load a native library.
  */
-export const BACKENDS: readonly BackendEntry[] = [software];
+export const BACKENDS: readonly BackendEntry[] = [software, keychain, pkcs11];
 
 export const BACKEND_NAMES = BACKENDS.map((b) => b.name);
 
@@ -35,4 +38,14 @@ export async function openBackend(name: string, context: BackendContext): Promis
     throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the ${name} backend could not be loaded`, { cause, hint: `install it: ${entry.install}` });
   }
   return factory(await entry.factoryOptions(context));
+}
+
+/** The context a command gives backends: its flags, and the terminal unless --json. */
+export function backendContext(options: Record<string, unknown>): BackendContext {
+  return {
+    options,
+    noPrompt: options.json === true,
+    promptSecret: (question) =>
+      promptSecret(question, () => new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`)),
+  };
 }

@@ -16,8 +16,7 @@ import {
   type KeyParamsInput,
   type NewKey,
 } from '@keymint/core';
-import { openBackend } from '../backends/index.js';
-import { promptSecret } from '../prompt.js';
+import { backendContext, openBackend } from '../backends/index.js';
 import type { CommandResult } from '../output.js';
 import { existingPassword, newPassword } from '../password.js';
 
@@ -100,11 +99,7 @@ export async function createCommand(publicPath: string, privatePath: string, opt
       adopted = await fromPem(options, params);
       if (adopted.private !== undefined) await checkOutputs([privatePath], { force: options.force ?? false });
     } else {
-      backend = await openBackend(options.backend, {
-        options: options as unknown as Record<string, unknown>,
-        noPrompt: options.json ?? false,
-        promptSecret: (question) => promptSecret(question, () => new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`)),
-      });
+      backend = await openBackend(options.backend, backendContext(options as unknown as Record<string, unknown>));
       assertSupported(backend, resolveKeySpec(params));
       await checkOutputs([publicPath, privatePath], { force: options.force ?? false });
     }

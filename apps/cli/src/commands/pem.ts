@@ -1,0 +1,61 @@
+import {
+  ErrorCode,
+  KeymintError,
+  PRIVATE_FILE_MODE,
+  PUBLIC_FILE_MODE,
+  checkOutputs,
+  exportPem,
+  readPasswordFile,
+  writeFilesAtomically,
+  type Jwk,
+} from '@keymint/core';
+import type { CommandResult } from '../output.js';
+import { readKeyDocument, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+
+export interface PemOptions extends KeyInputOptions {
+  public?: boolean;
+  out?: string;
+  pemPasswordFile?: string;
+  force?: boolean;
+}
+
+/**
+ * `keymint pem <key-file|->`: the key as PEM: SPKI for a public key (or with --public), PKCS#8 for
+ * a private key, encrypted PKCS#8 with --pem-password-file. A key reference has no private PEM:
+ * its key cannot leave its backend.
+ */
+export async function pemCommand(file: string, options: PemOptions): Promise<CommandResult> {
+  if (options.public && options.pemPasswordFile !== undefined) {
+    throw new KeymintError(ErrorCode.USAGE, '--pem-password-file encrypts a private key: it cannot be used with --public');
+  }
+  if (options.force && options.out === undefined) throw new KeymintError(ErrorCode.USAGE, '--force replaces the --out file: give --out FILE');
+  if (options.out !== undefined) await checkOutputs([options.out], { force: options.force ?? false });
+  const pemPassword = options.pemPasswordFile === undefined ? undefined : await readPasswordFile(options.pemPasswordFile, '--pem-password-file');
+  return withKeyInputs(options, async (inputs) => {
+    const { doc, source } = await readKeyDocument(file);
+    let jwk: Jwk;
+    if (doc.kind === 'reference') {
+      if (!options.public) {
+        throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} is a reference to a key in the ${doc.reference.backend} backend: its private key cannot leave the backend, so it has no private PEM`, {
+          hint: 'use --public for its public key',
+        });
+      }
+      jwk = doc.jwk;
+    } else if (doc.kind === 'jwks') {
+      if (doc.set.keys.length !== 1) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of ${doc.set.keys.length} keys: pem converts one key`, { hint: 'pick one with keymint keyset find' });
+      jwk = doc.set.keys[0] as Jwk;
+    } else if (doc.kind === 'jwk') {
+      jwk = doc.jwk;
+    } else {
+      const opened = await inputs.openDocument(doc, source);
+      jwk = opened.private.kind === 'jwk' ? opened.private.jwk : opened.jwk;
+    }
+    const exported = exportPem(jwk, { publicOnly: options.public ?? false, ...(pemPassword === undefined ? {} : { password: pemPassword }) });
+    const json = { format: exported.format, private: exported.private, file: options.out ?? null };
+    if (options.out === undefined) return { stdout: exported.pem, json: { ...json, pem: exported.pem } };
+    await writeFilesAtomically([{ path: options.out, content: exported.pem, mode: exported.private ? PRIVATE_FILE_MODE : PUBLIC_FILE_MODE }], { force: options.force ?? false });
+    const notes = [`The ${exported.format} has been saved in ${options.out}${exported.private ? ' (mode 0600)' : ''}.`];
+    if (exported.private && pemPassword === undefined) notes.push('Note: the private key in it is NOT encrypted; give --pem-password-file to encrypt it.');
+    return { notes, json };
+  });
+}

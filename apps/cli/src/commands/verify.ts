@@ -1,0 +1,76 @@
+import { stat } from 'node:fs/promises';
+import { DEFAULT_LEEWAY, ErrorCode, KeymintError, readInput, verifyToken } from '@keymint/core';
+import type { CommandResult } from '../output.js';
+import { STDIN, assertOneStdin, prettyJson, readPayload, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import { requireKey } from './sign.js';
+
+export interface VerifyOptions extends KeyInputOptions {
+  key?: string;
+  leeway?: string;
+}
+
+/** Dot-separated base64url parts: a compact JWS (three), or something the decoder will name (a JWE has five). */
+const DOTTED = /^\s*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,}\s*$/;
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+/** The token: standard input for "-", a file that exists, else the argument itself when it looks like a token. */
+async function readToken(arg: string): Promise<string> {
+  let text: string;
+  if (arg === STDIN) text = Buffer.from(await readPayload(STDIN, 'token')).toString('utf8');
+  else if (!(await isFile(arg)) && DOTTED.test(arg)) text = arg;
+  else text = await readInput(arg, 'token file');
+  text = text.trim();
+  if (text.length === 0) throw new KeymintError(ErrorCode.INPUT_INVALID, `no token: ${arg === STDIN ? 'standard input' : arg} is empty`);
+  return text;
+}
+
+function parseLeeway(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LEEWAY;
+  if (!/^[0-9]{1,6}$/.test(text.trim())) throw new KeymintError(ErrorCode.PARAM_INVALID, `--leeway "${text}" is not a number of seconds`);
+  return Number(text.trim());
+}
+
+const isoTime = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString().replace('.000Z', 'Z') : undefined);
+
+/**
+ * `keymint verify --key FILE [token|-]`: checks a compact JWS or JWT against a public key, a
+ * private key file or a JWK Set (by kid) and prints the payload or the claims. An invalid token
+ * is ERR_SIGNATURE_INVALID (exit 18).
+ */
+export async function verifyCommand(tokenArg: string | undefined, options: VerifyOptions): Promise<CommandResult> {
+  const keyFile = requireKey(options, 'verify');
+  const arg = tokenArg ?? STDIN;
+  assertOneStdin([
+    [keyFile, '--key'],
+    [arg, 'the token'],
+  ]);
+  const leeway = parseLeeway(options.leeway);
+  const token = await readToken(arg);
+  return withKeyInputs(options, async (inputs) => {
+    const { value, source } = await inputs.publicForm(keyFile, { allowSecret: true, what: 'key file' });
+    const result = await verifyToken(token, value, { leeway, source });
+    const kid = typeof result.key.kid === 'string' ? result.key.kid : null;
+    const notes = [`The signature is valid: ${result.alg}, ${kid === null ? `the key in ${source}` : `key "${kid}"`}.`];
+    if (result.claims !== undefined) {
+      const exp = isoTime(result.claims.exp);
+      notes.push(exp === undefined ? 'The JWT has no expiry ("exp").' : `The JWT expires at ${exp}.`);
+      return { notes, stdout: prettyJson(result.claims), json: { valid: true, alg: result.alg, kid, header: result.header, claims: result.claims } };
+    }
+    let text: string | undefined;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(result.payload);
+    } catch {
+      text = undefined;
+    }
+    const b64 = Buffer.from(result.payload).toString('base64url');
+    if (text === undefined) notes.push('The payload is not UTF-8 text: it is printed as base64url.');
+    return {
+      notes,
+      stdout: text ?? b64,
+      json: { valid: true, alg: result.alg, kid, header: result.header, ...(text === undefined ? { payloadBase64url: b64 } : { payload: text }) },
+    };
+  });
+}

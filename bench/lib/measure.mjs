@@ -1,0 +1,77 @@
+// Timing of whole commands. The machines are shared and noisy, so the commands of one case run
+// interleaved (a, b, c, a, b, c ...): a burst of load from elsewhere hits all of them alike and
+// their ratio stays meaningful even when the absolute times drift.
+import { spawnSync } from 'node:child_process';
+
+/**
+ * Summary statistics of a list of samples (ms, or keys/s).
+ * @param {number[]} samples
+ * @returns {{ n: number, median: number, min: number, max: number, mean: number, p25: number, p75: number }}
+ */
+export function stats(samples) {
+  if (samples.length === 0) throw new Error('no samples');
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q) => {
+    const i = (s.length - 1) * q;
+    const lo = Math.floor(i);
+    const hi = Math.ceil(i);
+    return s[lo] + (s[hi] - s[lo]) * (i - lo);
+  };
+  return {
+    n: s.length,
+    median: at(0.5),
+    min: s[0],
+    max: s[s.length - 1],
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    p25: at(0.25),
+    p75: at(0.75),
+  };
+}
+
+/**
+ * Runs one command once and returns its wall time in ms. Output is discarded; a non-zero exit
+ * is an error (a benchmark of a failing command measures nothing).
+ * @param {{ cmd: string, args: string[], env?: Record<string,string>, cwd?: string, input?: string }} command
+ */
+export function timeOnce(command) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(command.cmd, command.args, {
+    cwd: command.cwd,
+    env: command.env === undefined ? process.env : { ...process.env, ...command.env },
+    input: command.input,
+    stdio: [command.input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    throw new Error(`${command.cmd} ${command.args.join(' ')} exited with ${r.status ?? r.signal}: ${String(r.stderr).trim()}`);
+  }
+  return ms;
+}
+
+/**
+ * Times several commands interleaved: `warmup` rounds are thrown away, then `runs` rounds of
+ * every command. `prepare` (if given) runs untimed before each timed run, e.g. to remove the
+ * files the previous run wrote.
+ * @template {string} K
+ * @param {Record<K, { cmd: string, args: string[], env?: Record<string,string>, cwd?: string, prepare?: () => void }>} commands
+ * @param {{ runs: number, warmup?: number, onProgress?: (done: number, total: number) => void }} options
+ * @returns {Record<K, number[]>} wall times in ms per command
+ */
+export function timeInterleaved(commands, { runs, warmup = 2, onProgress }) {
+  const names = /** @type {K[]} */ (Object.keys(commands));
+  const samples = /** @type {Record<K, number[]>} */ (Object.fromEntries(names.map((n) => [n, []])));
+  for (let round = -warmup; round < runs; round++) {
+    // Rotate the order each round so no command always runs right after the same other one.
+    const order = names.map((_, i) => names[(i + Math.max(round, 0)) % names.length]);
+    for (const name of order) {
+      const c = commands[name];
+      c.prepare?.();
+      const ms = timeOnce(c);
+      if (round >= 0) samples[name].push(ms);
+    }
+    if (round >= 0) onProgress?.(round + 1, runs);
+  }
+  return samples;
+}

@@ -1,0 +1,301 @@
+import {
+  ErrorCode,
+  KeymintError,
+  describeSpec,
+  isKeymintError,
+  resolveKeySpec,
+  supports,
+  type BackendCapabilities,
+  type KeyBackend,
+  type KeyParamsInput,
+  type KeySpec,
+  type PrivatePart,
+} from '@keymint/core';
+import { summarizeKeyTypes } from './describe-key-types.js';
+import type { TokenDescription } from './describe-slots.js';
+import { findKey } from './find-key.js';
+import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
+import { listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
+import { toKeymintError } from './map-pkcs11-error.js';
+import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
+import { acquireModule, type ModuleHandle, type ModuleInfo } from './pkcs11-module.js';
+import type { Pkcs11Uri } from './pkcs11-uri.js';
+import { quirksOf } from './module-quirks.js';
+import { resolveModulePath } from './resolve-module-path.js';
+import { isTransient, pauseBeforeRetry, retryTransient } from './retry-transient.js';
+import { pinSourcePath, type PinSources } from './resolve-pin.js';
+import { selectSlot } from './select-slot.js';
+import { signWithKey } from './sign-with-key.js';
+import { anyTokenKeyTypes } from './token-key-types.js';
+import { TokenSession } from './token-session.js';
+
+/** The environment variables the backend reads. */
+export const PKCS11_ENV = {
+  /** The token to create keys on, as a PKCS#11 URI (the CLI reads it for --pkcs11-uri). */
+  uri: 'KEYMINT_PKCS11_URI',
+  /** The module to use when a URI names none. */
+  module: 'KEYMINT_PKCS11_MODULE',
+  /** The user PIN. */
+  pin: 'KEYMINT_PKCS11_PIN',
+} as const;
+
+export interface Pkcs11BackendOptions {
+  /**
+   * The token new keys are made on, as an RFC 7512 URI: `token`, `serial` or `slot-id` choose it,
+   * `object` and `id` name the new key, `module-path` or `module-name` the module, `pin-source`
+   * or `pin-value` the PIN. Not needed to sign with a key reference, which carries its own URI.
+   */
+  uri?: string | undefined;
+  /** The module when a URI names none (default: KEYMINT_PKCS11_MODULE). */
+  modulePath?: string | undefined;
+  /** The user PIN, for programs; after the URI's own PIN source, before KEYMINT_PKCS11_PIN. */
+  pin?: string | undefined;
+  /** Asks for the PIN (echo off) when no other source has it; leave out where nobody can answer. */
+  promptPin?: ((question: string) => Promise<string>) | undefined;
+  /** Where warnings go (pin-value in a URI). Default: process.emitWarning. */
+  warn?: ((message: string) => void) | undefined;
+  /** The environment to read KEYMINT_PKCS11_* from. Default: process.env. */
+  env?: Record<string, string | undefined> | undefined;
+  /**
+   * The key the caller is about to create (the CLI passes the flags of `keymint create`): when the
+   * token cannot make it, the factory fails at once with an error naming the token. Parameters that
+   * are invalid in themselves are left for the caller to report.
+   */
+  forKey?: KeyParamsInput | undefined;
+}
+
+/** The token a backend was opened on. */
+export interface Pkcs11TokenRef {
+  module: ModuleInfo;
+  slotId: string;
+  token: TokenDescription;
+}
+
+/** The pkcs11 KeyBackend, plus what is particular to tokens. */
+export interface Pkcs11Backend extends KeyBackend {
+  /** The token of `uri`, or undefined for a backend made only to sign with key references. */
+  readonly token: Pkcs11TokenRef | undefined;
+  /**
+   * The keys on the token of `uri` (logs in to see private keys).
+   * @throws KeymintError ERR_USAGE without a token; the login errors
+   */
+  listKeys(): Promise<Pkcs11KeyInfo[]>;
+}
+
+export const PIN_VALUE_WARNING =
+  'pin-value in a PKCS#11 URI leaks the PIN into process lists and shell history: prefer pin-source=file:/path or the KEYMINT_PKCS11_PIN environment variable';
+
+function noToken(what: string): KeymintError {
+  return new KeymintError(ErrorCode.USAGE, `the pkcs11 backend needs a token to ${what}: none was given`, {
+    hint: "give --pkcs11-uri 'pkcs11:token=NAME?module-path=/path/to/module.so' or set KEYMINT_PKCS11_URI",
+  });
+}
+
+function notOnToken(spec: KeySpec, session: TokenSession): KeymintError {
+  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${describeSpec(spec)} keys are not supported by token ${session.name}: it can make ${summarizeKeyTypes(session.keyTypes)}`, {
+    hint: 'see keymint pkcs11 tokens for what each token can make',
+  });
+}
+
+/** The spec of `params`, or undefined when they are invalid (the caller reports that in its own words). */
+function specOf(params: KeyParamsInput): KeySpec | undefined {
+  try {
+    return resolveKeySpec(params);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A session with a token, and the URI it was opened for. */
+interface OpenToken {
+  /** Module path and slot id. */
+  key: string;
+  session: TokenSession;
+  uri: Pkcs11Uri;
+}
+
+/** The attributes of a URI that choose a token (not the object, not the PIN), as one string. */
+function tokenSelector(uri: Pkcs11Uri): string {
+  const { token, manufacturer, serial, model, libraryManufacturer, libraryDescription, libraryVersion, slotManufacturer, slotDescription, slotId } = uri;
+  return JSON.stringify([token, manufacturer, serial, model, libraryManufacturer, libraryDescription, libraryVersion, slotManufacturer, slotDescription, slotId]);
+}
+
+function referenceUri(key: PrivatePart): string {
+  if (key.kind !== 'reference') {
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the pkcs11 backend signs only with keys on a token (a key reference); this key is a JWK: use the software backend');
+  }
+  if (key.reference.backend !== PKCS11_BACKEND_NAME) {
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the pkcs11 backend holds no keys of backend "${key.reference.backend}"`);
+  }
+  const uri = key.reference.location.uri;
+  if (uri === undefined || uri === '') throw new KeymintError(ErrorCode.INPUT_INVALID, 'the pkcs11 key reference has no "uri" in its location');
+  return uri;
+}
+
+/**
+ * Loads the module and chooses the URI's token. SoftHSM reads its token files once, at
+ * C_Initialize: a token file that another process was rewriting at that moment is left out until
+ * the next C_Initialize. So on SoftHSM a missing token (or CKR_GENERAL_ERROR) is tried again with
+ * the module let go and loaded afresh (which reloads it when nobody else in the process uses it).
+ * @throws KeymintError ERR_TOKEN_NOT_FOUND, ERR_USAGE, ERR_BACKEND_UNAVAILABLE
+ */
+async function findSlot(path: string, uri: Pkcs11Uri): Promise<{ handle: ModuleHandle; selected: ReturnType<typeof selectSlot> }> {
+  for (let attempt = 0; ; attempt++) {
+    const handle = await acquireModule(path);
+    try {
+      return { handle, selected: selectSlot(handle, uri) };
+    } catch (error) {
+      handle.release();
+      if (!isTransient(quirksOf(handle.info), error, true) || !(await pauseBeforeRetry(attempt))) {
+        throw toKeymintError(error, { action: 'finding the token' });
+      }
+    }
+  }
+}
+
+/**
+ * Makes the pkcs11 backend. With a URI it opens that token at once (module, slot, session, no
+ * login yet) and declares what the token's mechanism list allows; without one it can only sign
+ * with key references, whose URIs name their own token and module. Every token is reached through
+ * one session, logged in on first use and reused; `close` ends them all.
+ * @throws KeymintError ERR_USAGE (malformed URI), ERR_BACKEND_UNAVAILABLE (module), ERR_TOKEN_NOT_FOUND
+ * @example
+ * const backend = await pkcs11Backend({ uri: 'pkcs11:token=test?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin' });
+ * const key = await createKey(backend, { kty: 'EC', crv: 'P-256' });
+ * await backend.close();
+ * @see https://www.rfc-editor.org/rfc/rfc7512
+ */
+export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise<Pkcs11Backend> {
+  const env = options.env ?? process.env;
+  const warn = options.warn ?? ((message: string) => process.emitWarning(message, { code: 'KEYMINT_PKCS11_PIN_VALUE' }));
+  const configured = options.uri === undefined || options.uri === '' ? undefined : parsePkcs11Uri(options.uri);
+  if (configured?.pinValue !== undefined) warn(PIN_VALUE_WARNING);
+  // Checked now, so that a bad pin-source fails before a key is made; kept in references as a path.
+  const pinSource = configured?.pinSource === undefined ? undefined : `file:${pinSourcePath(configured.pinSource)}`;
+  const defaultModule = options.modulePath ?? env[PKCS11_ENV.module];
+  const pins: PinSources = { pin: options.pin, env, promptPin: options.promptPin };
+
+  /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
+  const sessions = new Map<string, Promise<OpenToken>>();
+  /** Which session a URI's module and token attributes led to, so that a token is looked up once. */
+  const routes = new Map<string, string>();
+  let closing: Promise<void> | undefined;
+
+  async function openToken(uri: Pkcs11Uri, fallbackModule: string | undefined): Promise<OpenToken> {
+    if (closing !== undefined) throw new KeymintError(ErrorCode.USAGE, 'the pkcs11 backend is closed');
+    const path = resolveModulePath(uri, fallbackModule);
+    const route = `${path}\n${tokenSelector(uri)}`;
+    const known = routes.get(route);
+    const open = known === undefined ? undefined : sessions.get(known);
+    if (open !== undefined) return open;
+    const { handle, selected } = await findSlot(path, uri);
+    const key = `${path}#${selected.slotId}`;
+    routes.set(route, key);
+    const existing = sessions.get(key);
+    if (existing !== undefined) {
+      handle.release();
+      return existing;
+    }
+    const opening = TokenSession.open(handle, selected).then((session) => ({ key, session, uri }));
+    sessions.set(key, opening);
+    opening.catch(() => sessions.delete(key));
+    return opening;
+  }
+
+  /**
+   * Runs `operation` on the token's session, logged in. On SoftHSM a passing CKR_GENERAL_ERROR can
+   * stick to a loaded module (a token file read while another process rewrote it): then the
+   * session is closed, the module let go and loaded afresh, and the whole operation run again on a
+   * new session. Operations given here must be safe to run again: reads, signatures, and key
+   * generation, which refuses an id that exists (the id is chosen once, before the first try) and
+   * marks its errors after the key is made as final. A wrong PIN is never tried again.
+   */
+  async function onToken<T>(uri: Pkcs11Uri, fallbackModule: string | undefined, operation: (session: TokenSession) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await openToken(uri, fallbackModule);
+      try {
+        return await token.session.run(async () => {
+          // The PIN source of whoever opened the session first: the configured URI, or a reference.
+          await token.session.login(token.uri, pins);
+          return operation(token.session);
+        });
+      } catch (error) {
+        if (!isTransient(token.session.quirks, error) || !(await pauseBeforeRetry(attempt))) throw error;
+        const current = sessions.get(token.key);
+        if (current !== undefined && (await current.catch(() => undefined)) === token) sessions.delete(token.key);
+        await token.session.close();
+      }
+    }
+  }
+
+  const primary = configured === undefined ? undefined : await openToken(configured, defaultModule);
+  const capabilities: BackendCapabilities = {
+    exportable: false,
+    keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.session.keyTypes,
+  };
+  const intended = options.forKey === undefined ? undefined : specOf(options.forKey);
+  if (primary !== undefined && intended !== undefined && !supports(capabilities, intended)) {
+    await primary.session.close();
+    throw notOnToken(intended, primary.session);
+  }
+
+  async function generate(spec: KeySpec) {
+    if (primary === undefined || configured === undefined) throw noToken('create keys on');
+    if (!supports(capabilities, spec)) throw notOnToken(spec, primary.session);
+    const id = configured.id ?? newKeyId();
+    return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }));
+  }
+
+  async function sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
+    const text = referenceUri(key);
+    let uri: Pkcs11Uri;
+    try {
+      uri = parsePkcs11Uri(text);
+    } catch (error) {
+      if (isKeymintError(error)) throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference holds an ${error.message}`, { cause: error });
+      throw error;
+    }
+    if (uri.pinValue !== undefined) warn(PIN_VALUE_WARNING);
+    const fallbackModule = configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule);
+    return onToken(uri, fallbackModule, async (session) => {
+      let found;
+      try {
+        found = await retryTransient(session.quirks, () => findKey(session, uri));
+      } catch (error) {
+        throw toKeymintError(error, { action: 'finding the key', token: session.name });
+      }
+      return signWithKey(session, found, alg, data);
+    });
+  }
+
+  async function listKeys(): Promise<Pkcs11KeyInfo[]> {
+    if (primary === undefined || configured === undefined) throw noToken('list keys of');
+    return onToken(configured, defaultModule, async (session) => {
+      try {
+        return await retryTransient(session.quirks, () => listTokenKeys(session, pinSource));
+      } catch (error) {
+        throw toKeymintError(error, { action: 'listing keys', token: session.name });
+      }
+    });
+  }
+
+  return {
+    name: PKCS11_BACKEND_NAME,
+    capabilities,
+    token:
+      primary === undefined
+        ? undefined
+        : { module: primary.session.module.info, slotId: primary.session.slot.slotId, token: primary.session.slot.token },
+    generate,
+    sign,
+    listKeys,
+    close() {
+      closing ??= (async () => {
+        const open = await Promise.allSettled(sessions.values());
+        sessions.clear();
+        for (const result of open) if (result.status === 'fulfilled') await result.value.session.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import type { Module } from 'graphene-pk11';
+import { ErrorCode, KeymintError } from '@keymint/core';
+import { loadGraphene, type Graphene } from './load-graphene.js';
+import { CKR } from './pkcs11-constants.js';
+
+/** What a module says about itself (CK_INFO). */
+export interface ModuleInfo {
+  path: string;
+  manufacturer: string;
+  description: string;
+  /** "major.minor" */
+  version: string;
+  /** The Cryptoki version it implements, "major.minor". */
+  cryptokiVersion: string;
+}
+
+/** A loaded, initialized module, shared by everyone in the process that uses the same path. */
+export interface ModuleHandle {
+  graphene: Graphene;
+  module: Module;
+  info: ModuleInfo;
+  /** Gives the handle back; the last one out finalizes the module. Safe to call twice. */
+  release(): void;
+}
+
+interface Entry {
+  refs: number;
+  loaded: Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }>;
+}
+
+/**
+ * One entry per module path: C_Initialize and C_Finalize are per process, not per caller, so two
+ * backends on one module must share it and only the last one may finalize it.
+ */
+const modules = new Map<string, Entry>();
+
+/** CKF_OS_LOCKING_OK: keymint calls the module from libuv's worker threads (the async calls). */
+const CKF_OS_LOCKING_OK = 0x2;
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+function codeOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function version(v: { major: number; minor: number }): string {
+  return `${v.major}.${v.minor}`;
+}
+
+async function load(path: string): Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }> {
+  const graphene = await loadGraphene();
+  let module: Module;
+  try {
+    module = graphene.Module.load(path);
+  } catch (cause) {
+    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${path} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
+      cause,
+      hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
+    });
+  }
+  try {
+    module.initialize({ flags: CKF_OS_LOCKING_OK });
+  } catch (cause) {
+    // A module that refuses OS locking can still be used: keymint never calls it from two threads at once.
+    if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) module.initialize();
+    else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${path} failed to start (${firstLine(cause)})`, {
+        cause,
+        hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
+      });
+    }
+  }
+  const info: ModuleInfo = {
+    path,
+    manufacturer: module.manufacturerID.trim(),
+    description: module.libraryDescription.trim(),
+    version: version(module.libraryVersion),
+    cryptokiVersion: version(module.cryptokiVersion),
+  };
+  return { graphene, module, info };
+}
+
+/**
+ * Loads and initializes a PKCS#11 module, or shares the one already loaded from that path.
+ * @throws KeymintError ERR_BACKEND_UNAVAILABLE when the binding, the file or its C_Initialize fails
+ * @example const handle = await acquireModule('/usr/lib/softhsm/libsofthsm2.so'); try { ... } finally { handle.release(); }
+ */
+export async function acquireModule(path: string): Promise<ModuleHandle> {
+  let entry = modules.get(path);
+  if (entry === undefined) {
+    const created: Entry = { refs: 0, loaded: load(path) };
+    created.loaded.catch(() => {
+      if (modules.get(path) === created) modules.delete(path);
+    });
+    modules.set(path, created);
+    entry = created;
+  }
+  // Counted before the await, so that a release that races this acquire cannot finalize under it.
+  entry.refs += 1;
+  const current = entry;
+  let loaded;
+  try {
+    loaded = await current.loaded;
+  } catch (error) {
+    current.refs -= 1;
+    throw error;
+  }
+  let released = false;
+  return {
+    ...loaded,
+    release: () => {
+      if (released) return;
+      released = true;
+      current.refs -= 1;
+      if (current.refs > 0) return;
+      if (modules.get(path) === current) modules.delete(path);
+      try {
+        loaded.module.finalize();
+      } catch {
+        // Finalizing is best effort: the process may be going away, and nothing can be done about it.
+      }
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KeymintError, createKey, resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
+import './fixtures/provided.js';
+import { expectSignsAndVerifies } from './fixtures/sign-check.js';
+
+// tpm2-pkcs11 reads TPM2_PKCS11_TCTI and TPM2_PKCS11_STORE at C_Initialize, on first use below.
+const tpm = inject('tpm');
+Object.assign(process.env, tpm.env);
+const { label, pin } = tpm.token;
+const uri = `pkcs11:token=${label}?module-path=${tpm.module}`;
+
+async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, 'expected a KeymintError').toBeInstanceOf(KeymintError);
+  expect((error as KeymintError).message).not.toMatch(/\n/);
+  return error as KeymintError;
+}
+
+function tool(command: string, args: string[]): string {
+  const out = spawnSync(command, args, { env: process.env, encoding: 'utf8' });
+  if (out.error !== undefined) throw new Error(`${command}: ${out.error.message} (run scripts/install-test-tools.sh)`);
+  return `${out.stdout}${out.stderr}`;
+}
+
+/** The TPM's dictionary-attack counter: every failed authorization (a wrong PIN) adds one. */
+function lockoutCounter(): number {
+  const value = /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(tool('tpm2_getcap', ['properties-variable']))?.[1];
+  if (value === undefined) throw new Error('tpm2_getcap printed no TPM2_PT_LOCKOUT_COUNTER');
+  return Number.parseInt(value, 16);
+}
+
+describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () => {
+  let backend: Pkcs11Backend;
+  beforeAll(async () => {
+    backend = await pkcs11Backend({ uri, pin });
+  });
+  afterAll(async () => {
+    await backend.close();
+  });
+
+  it('declares what the TPM can do: EC P-256 and P-384, RSA to 3072; not Ed25519, RSA 4096 or P-521', () => {
+    const can = (params: KeyParamsInput) => supports(backend.capabilities, resolveKeySpec(params));
+    expect(backend.token?.module.manufacturer).toBe('tpm2-software.github.io');
+    expect([can({ kty: 'EC', crv: 'P-256' }), can({ kty: 'EC', crv: 'P-384' }), can({ kty: 'RSA', size: 2048 }), can({ kty: 'RSA', size: 3072 })]).toEqual([true, true, true, true]);
+    expect([can({ kty: 'OKP', crv: 'Ed25519' }), can({ kty: 'RSA', size: 4096 }), can({ kty: 'EC', crv: 'P-521' })]).toEqual([false, false, false]);
+  });
+
+  it('EC P-256: creates, signs ES256, and jose verifies; a fresh backend signs with the reference', async () => {
+    const key = await createKey(backend, { kty: 'EC', crv: 'P-256' });
+    expect(key.publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', kid: key.thumbprint });
+    await expectSignsAndVerifies(backend, key, 'ES256');
+    const fresh = await pkcs11Backend({ env: { KEYMINT_PKCS11_PIN: pin } });
+    try {
+      await expectSignsAndVerifies(fresh, key, 'ES256');
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('RSA 2048: creates, signs RS256 and PS256, and jose verifies', async () => {
+    const key = await createKey(backend, { kty: 'RSA', size: 2048 });
+    expect(Buffer.from(key.publicJwk!.n!, 'base64url')).toHaveLength(256);
+    await expectSignsAndVerifies(backend, key, 'RS256');
+    await expectSignsAndVerifies(backend, key, 'PS256');
+  });
+
+  it.each([
+    ['Ed25519', { kty: 'OKP', crv: 'Ed25519' }, 'OKP Ed25519 EdDSA'],
+    ['RSA 4096', { kty: 'RSA', size: 4096 }, 'RSA 4096 RS256'],
+    ['P-521', { kty: 'EC', crv: 'P-521' }, 'EC P-521 ES512'],
+  ] as const)('refuses %s before anything is made, naming the token', async (_name, params, described) => {
+    const before = (await backend.listKeys()).length;
+    expect((await rejection(createKey(backend, params))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    const error = await rejection(backend.generate(resolveKeySpec(params)));
+    expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(error.message).toBe(`${described} keys are not supported by token "${label}" (serial 0000000000000000): it can make RSA 1024-3072, EC P-256, EC P-384`);
+    expect((await backend.listKeys()).length).toBe(before);
+  });
+
+});
+
+// PKCS#11 logs in per process and token: these run once the backend above has closed its session,
+// so that the token is logged out and each backend here must log in itself.
+describe('PINs on the software TPM', () => {
+  it('a wrong PIN fails at once: the TPM counts exactly one failed authorization', async () => {
+    const before = lockoutCounter();
+    const wrong = await pkcs11Backend({ uri, pin: '000000' });
+    try {
+      const error = await rejection(createKey(wrong, { kty: 'EC' }));
+      expect(error.code).toBe('ERR_PIN_INCORRECT');
+      expect(error.message).toBe(`token "${label}" (serial 0000000000000000) refused the PIN`);
+    } finally {
+      await wrong.close();
+    }
+    expect(lockoutCounter()).toBe(before + 1);
+  });
+
+  it('a locked PIN (the TPM in dictionary-attack lockout) is ERR_PIN_LOCKED, even with the right PIN', async () => {
+    // swtpm allows 3 failed authorizations; pkcs11-tool makes the rest fail.
+    for (let tries = 0; tries < 5 && !/inLockout:\s+1/.test(tool('tpm2_getcap', ['properties-variable'])); tries++) {
+      tool('pkcs11-tool', ['--module', tpm.module, '--token-label', label, '--login', '--pin', '999999', '-O']);
+    }
+    expect(tool('tpm2_getcap', ['properties-variable'])).toMatch(/inLockout:\s+1/);
+    const locked = await pkcs11Backend({ uri, pin });
+    try {
+      const error = await rejection(createKey(locked, { kty: 'EC' }));
+      expect(error.code).toBe('ERR_PIN_LOCKED');
+      expect(error.message).toContain(`token "${label}"`);
+    } finally {
+      await locked.close();
+      tool('tpm2_dictionarylockout', ['--clear-lockout']);
+    }
+    expect(lockoutCounter()).toBe(0);
+  });
+});

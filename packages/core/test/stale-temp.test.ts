@@ -1,0 +1,179 @@
+import { spawn } from 'node:child_process';
+import { chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, STALE_TEMP_MS, removeStaleTemps, writeFilesAtomically } from '../src/files.js';
+
+/**
+ * A killed write leaves `.<name>.keymint-<pid><random>.tmp` files (half-written temps, and backups
+ * that are hard links of the old private key). The next successful write of the same name
+ * removes those whose writer is gone or that are over a minute old, and nothing else.
+ */
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'keymint-stale-'));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const hex8 = (pid: number) => pid.toString(16).padStart(8, '0');
+const RANDOM = 'a1b2c3d4e5f6';
+const temp = (target: string, pid: number, random = RANDOM) => `.${target}.keymint-${hex8(pid)}${random}.tmp`;
+/** A name as keymint wrote it before the pid was part of it: only its age tells. */
+const oldStyle = (target: string, random = RANDOM) => `.${target}.keymint-${random}.tmp`;
+const IS_ROOT = process.getuid?.() === 0;
+
+/** The pid of a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '0']);
+  await new Promise((resolve) => child.on('exit', resolve));
+  return child.pid as number;
+}
+
+function put(name: string, content = 'half a key'): string {
+  writeFileSync(join(dir, name), content);
+  return name;
+}
+
+async function writeKey(options: { force?: boolean } = {}): Promise<void> {
+  await writeFilesAtomically(
+    [
+      { path: join(dir, 'key.pub.json'), content: 'public', mode: PUBLIC_FILE_MODE },
+      { path: join(dir, 'key.json'), content: 'private', mode: PRIVATE_FILE_MODE },
+    ],
+    options,
+  );
+}
+
+const list = () => readdirSync(dir).sort();
+
+describe('stale keymint temp files', () => {
+  it('a write removes the temps of its own names whose writer is gone, and keeps those of a live writer', async () => {
+    const dead = await deadPid();
+    const removed = [put(temp('key.json', dead)), put(temp('key.pub.json', dead, 'ffffffffffff'))];
+    const kept = [
+      put(temp('key.json', process.pid, '000000000001')), // this process: a write in flight
+      put(temp('key.json', process.ppid, '000000000002')), // a live process
+      put(oldStyle('key.json')), // no pid, fresh
+    ];
+    await writeKey();
+    expect(list()).toEqual(['key.json', 'key.pub.json', ...kept].sort());
+    for (const name of removed) expect(list()).not.toContain(name);
+  });
+
+  it('never touches anything that is not a keymint temp file of the names written', async () => {
+    const dead = await deadPid();
+    const others = [
+      put(temp('other.json', dead)), // another target's temp
+      put(temp('key.json.bak', dead)), // another target whose name starts alike
+      put(`.key.json.keymint-${hex8(dead)}${RANDOM}.tmp.keep`), // does not end in .tmp
+      put(`key.json.keymint-${hex8(dead)}${RANDOM}.tmp`), // no leading dot
+      put(`.key.json.keymint-${hex8(dead)}${RANDOM.toUpperCase()}.tmp`), // not lowercase hex
+      put(`.key.json.keymint-${hex8(dead)}${RANDOM}0.tmp`), // 21 digits
+      put(`.key.json.keymint-${RANDOM.slice(1)}.tmp`), // 11 digits
+      put(`.key.json.keymint-zz${RANDOM.slice(2)}.tmp`), // not hex
+      put(`.key.json.keymint-.tmp`),
+      put('.key.json.tmp'),
+      put('notes.txt'),
+    ];
+    // A directory and a symbolic link with a dead writer's name: not files, not removed (and the
+    // file the link points at survives).
+    const asDir = temp('key.json', dead, '111111111111');
+    mkdirSync(join(dir, asDir));
+    writeFileSync(join(dir, asDir, 'inside'), 'x');
+    const outside = mkdtempSync(join(tmpdir(), 'keymint-stale-outside-'));
+    writeFileSync(join(outside, 'precious'), 'precious');
+    const asLink = temp('key.json', dead, '222222222222');
+    symlinkSync(join(outside, 'precious'), join(dir, asLink));
+    try {
+      await writeKey();
+      expect(list()).toEqual(['key.json', 'key.pub.json', ...others, asDir, asLink].sort());
+      expect(readFileSync(join(outside, 'precious'), 'utf8')).toBe('precious');
+      expect(readdirSync(join(dir, asDir))).toEqual(['inside']);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(IS_ROOT)("keeps another user's temp files, even with a dead writer", async () => {
+    const dead = await deadPid();
+    const theirs = put(temp('key.json', dead));
+    chownSync(join(dir, theirs), 65534, 65534);
+    await writeKey();
+    expect(list()).toEqual(['key.json', 'key.pub.json', theirs].sort());
+  });
+
+  it('after a minute any temp of the name is stale, whoever wrote it', async () => {
+    const names = [put(temp('key.json', process.ppid)), put(oldStyle('key.pub.json')), put(temp('key.json', process.pid, '000000000003'))];
+    const other = put(oldStyle('other.json'));
+    await writeKey();
+    expect(list()).toEqual(['key.json', 'key.pub.json', ...names, other].sort());
+
+    // Ages are read from the clock: a minute and a second later, the same files are stale.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + STALE_TEMP_MS + 1000);
+    await writeKey({ force: true });
+    expect(list()).toEqual(['key.json', 'key.pub.json', other].sort());
+  });
+
+  it("judges age by ctime: a backup (a hard link of an old key) is fresh however old the key's mtime", async () => {
+    put('old-key.json', 'the old private key');
+    utimesSync(join(dir, 'old-key.json'), new Date('2001-01-01'), new Date('2001-01-01'));
+    const backup = temp('key.json', process.ppid);
+    linkSync(join(dir, 'old-key.json'), join(dir, backup));
+    await writeKey();
+    expect(list()).toContain(backup);
+  });
+
+  it('a failed write removes nothing: the directory stays as it was', async () => {
+    const dead = await deadPid();
+    const stale = put(temp('key.json', dead));
+    put('key.json', 'existing');
+    await expect(writeKey()).rejects.toMatchObject({ code: 'ERR_FILE_EXISTS' });
+    expect(list()).toEqual(['key.json', stale].sort());
+    // The next successful write cleans up.
+    await writeKey({ force: true });
+    expect(list()).toEqual(['key.json', 'key.pub.json']);
+  });
+
+  it('names with characters a pattern would misread are matched literally', async () => {
+    const dead = await deadPid();
+    const target = 'a+b (1)[x].json';
+    const stale = put(temp(target, dead));
+    const lookalike = put(temp('a+b (1)[y].json', dead));
+    await writeFilesAtomically([{ path: join(dir, target), content: 'k', mode: PRIVATE_FILE_MODE }]);
+    expect(list()).toEqual([target, lookalike].sort());
+    expect(list()).not.toContain(stale);
+  });
+
+  it('the temps keymint writes carry its pid, so a later run can tell when the writer is gone', async () => {
+    const seen: string[] = [];
+    const watcher = watch(dir, (_event, name) => {
+      if (name !== null && !seen.includes(name)) seen.push(name);
+    });
+    try {
+      put('key.json', 'old');
+      await writeKey({ force: true });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      watcher.close();
+    }
+    const temps = seen.filter((name) => name.endsWith('.tmp'));
+    // A temp for each file, and a backup of the replaced key.json.
+    expect(temps.length).toBeGreaterThanOrEqual(3);
+    for (const name of temps) expect(name).toMatch(new RegExp(`^\\.key(\\.pub)?\\.json\\.keymint-${hex8(process.pid)}[0-9a-f]{12}\\.tmp$`));
+    expect(list()).toEqual(['key.json', 'key.pub.json']);
+  });
+
+  it('removeStaleTemps reports what it removed and never throws', async () => {
+    const dead = await deadPid();
+    const stale = put(temp('key.json', dead));
+    expect(await removeStaleTemps(join(dir, 'key.json'))).toEqual([join(dir, stale)]);
+    expect(await removeStaleTemps(join(dir, 'key.json'))).toEqual([]);
+    expect(await removeStaleTemps(join(dir, 'no-such-dir', 'key.json'))).toEqual([]);
+  });
+});

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, expectFailure, keymint, listDir, readJson, rfc7638, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
+
+/**
+ * The README's software TPM, driven the way the README tells a user to: scripts/software-tpm.sh
+ * starts swtpm, a private dbus-daemon and tpm2-abrmd, and makes a tpm2-pkcs11 token; then the
+ * built CLI creates, lists and signs with keys on it.
+ */
+
+const SCRIPT = join(REPO, 'packages', 'backend-pkcs11', 'scripts', 'software-tpm.sh');
+const LABEL = 'e2e-tpm';
+const PIN = '314159';
+const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-tpm-'));
+let env: Record<string, string> = {};
+let uri = '';
+
+function script(command: string, ...args: string[]): string {
+  const result = spawnSync(SCRIPT, [command, join(dir, 'tpm'), ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`software-tpm.sh ${command} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+beforeAll(() => {
+  const exports = script('start', LABEL, PIN, '27182818');
+  for (const match of exports.matchAll(/^export ([A-Z0-9_]+)='([^']*)'$/gm)) env[match[1] as string] = match[2] as string;
+  env = { ...env, KEYMINT_PKCS11_PIN: PIN };
+  uri = `pkcs11:token=${LABEL}?module-path=${env.KEYMINT_TPM_MODULE as string}`;
+});
+afterAll(() => {
+  try {
+    script('stop');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function expectOk(result: RunResult): void {
+  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
+  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
+}
+
+describe('keymint with a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () => {
+  it('pkcs11 tokens shows the TPM token and what it can make', async () => {
+    const result = await keymint(['pkcs11', 'tokens', '--pkcs11-module', env.KEYMINT_TPM_MODULE as string], { cwd: tempDir(), env });
+    expectOk(result);
+    expect(result.stdout).toMatch(new RegExp(`^Slot \\d+: token "${LABEL}" \\(serial 0+, IBM SW {3}TPM\\), login required$`, 'm'));
+    expect(result.stdout).toContain('keys: RSA 1024-3072: RS256');
+    expect(result.stdout).toContain('EC P-256: ES256');
+    expect(result.stdout).not.toContain('Ed25519');
+  });
+
+  it.each([
+    ['EC P-256', ['--kty', 'EC', '--crv', 'P-256'], 'ES256'],
+    ['RSA 2048', ['--kty', 'RSA', '--size', '2048'], 'RS256'],
+  ])('%s: create, list, sign with the reference, verify', async (name, flags, alg) => {
+    const cwd = tempDir();
+    expectOk(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, ...flags, 'k.pub.json', 'k.json'], { cwd, env }));
+    const pub = readJson<Jwk>(join(cwd, 'k.pub.json'));
+    expect(pub).toMatchObject({ kty: name.split(' ')[0], alg, kid: rfc7638(pub) });
+    const ref = readJson<{ backend: string; location: { uri: string } }>(join(cwd, 'k.json'));
+    expect(ref.backend).toBe('pkcs11');
+    expect(ref.location.uri).toContain(`token=${LABEL};`);
+    expect(ref.location.uri).not.toContain(PIN);
+
+    const listed = await keymint(['pkcs11', 'keys', '--json', '--pkcs11-uri', uri], { cwd, env });
+    expectOk(listed);
+    const keys = (JSON.parse(listed.stdout) as { keys: Array<{ kid: string; uri: string; sensitive: boolean; extractable: boolean }> }).keys;
+    expect(keys.find((k) => k.kid === pub.kid)).toMatchObject({ uri: ref.location.uri, sensitive: true, extractable: false });
+
+    writeFile(cwd, 'payload.txt', `signed in the TPM with ${alg}`);
+    const signed = await keymint(['sign', '--key', 'k.json', 'payload.txt'], { cwd, env });
+    expectOk(signed);
+    writeFile(cwd, 'p.jws', signed.stdout.trim());
+    const verified = await keymint(['verify', '--key', 'k.pub.json', 'p.jws'], { cwd, env });
+    expectOk(verified);
+    expect(verified.stdout).toContain(`signed in the TPM with ${alg}`);
+  });
+
+  it.each([
+    ['Ed25519', ['--kty', 'OKP', '--crv', 'Ed25519'], 'OKP Ed25519 EdDSA'],
+    ['RSA 4096', ['--kty', 'RSA', '--size', '4096'], 'RSA 4096 RS256'],
+    ['P-521', ['--kty', 'EC', '--crv', 'P-521'], 'EC P-521 ES512'],
+  ])('refuses %s: exit 4, naming the token, nothing written', async (_name, flags, described) => {
+    const cwd = tempDir();
+    await expectFailure(cwd, ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, ...flags, 'k.pub.json', 'k.json'], 4, [
+      new RegExp(`^keymint: ${described} keys are not supported by token "${LABEL}" \\(serial 0+\\): it can make RSA 1024-3072, EC P-256, EC P-384;`),
+    ], { env });
+    expect(listDir(cwd)).toEqual([]);
+  });
+});
