@@ -8,7 +8,7 @@
 // of files. Each command and each backend stays its own chunk (code splitting over the dynamic
 // imports), so software keys never load the PKCS#11 or keychain code, and no command loads
 // another command's code. bench/README.md has what each step buys.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
@@ -82,28 +82,47 @@ const nativeFromBackend = {
 };
 
 /**
- * The software commands and the software backend load lazily, but together: any one of them
- * needs most of core. As separate dynamic imports esbuild would make a chunk for each and one for
- * every set of them sharing code (`keymint create` then loads 16 files); one lazy chunk for the
- * lot keeps what a command loads to a few files. The PKCS#11 and keychain code stays apart.
+ * Commands that open a native backend: each stays a chunk of its own, apart from the software
+ * code, so that `keymint create` never loads PKCS#11 or keychain code and they never load each other.
  */
-const SOFTWARE_MODULES = ['./commands/create.js', './commands/public.js', './commands/thumbprint.js', './commands/keyset.js', './commands/sign.js', './commands/jwt.js', './commands/verify.js', './commands/pem.js'];
-const groupSoftware = {
-  name: 'keymint-group-software',
-  setup(b) {
-    const src = join(HERE, 'src');
-    b.onResolve({ filter: /^(\.\/commands\/[a-z0-9-]+\.js|@keymint\/backend-software)$/ }, (args) => {
-      if (args.kind !== 'dynamic-import' || dirname(args.importer) !== src && dirname(args.importer) !== join(src, 'backends')) return undefined;
-      if (args.path !== '@keymint/backend-software' && !SOFTWARE_MODULES.includes(args.path)) return undefined;
-      return { path: 'software', namespace: 'keymint-group' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'keymint-group' }, () => ({
-      loader: 'js',
-      resolveDir: src,
-      contents: [...SOFTWARE_MODULES.map((m) => `export * from ${JSON.stringify(m.replace(/\.js$/, '.ts'))};`), `export { default } from '@keymint/backend-software';`].join('\n'),
-    }));
-  },
-};
+export const NATIVE_COMMANDS = ['pkcs11', 'keychain'];
+
+/**
+ * Every other command, and the software backend, loads lazily too, but as one chunk: any one of
+ * them needs most of core. As separate dynamic imports esbuild makes a chunk for each and one more
+ * for every set of them that shares code (`keymint create` then loads 17 files instead of 12).
+ * The group re-exports every export of those modules, so a name two of them export would be
+ * ambiguous: the build fails on it instead.
+ */
+async function softwareGroup() {
+  const commands = readdirSync(join(HERE, 'src', 'commands'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !NATIVE_COMMANDS.includes(f.replace(/\.ts$/, '')))
+    .map((f) => `./commands/${f.replace(/\.ts$/, '.js')}`)
+    .sort();
+  const owner = new Map();
+  for (const m of commands) {
+    for (const name of Object.keys(await import(pathToFileURL(join(HERE, 'dist', m)).href))) {
+      if (owner.has(name)) throw new Error(`${m} and ${owner.get(name)} both export ${name}: the software chunk re-exports both (rename one)`);
+      owner.set(name, m);
+    }
+  }
+  return {
+    name: 'keymint-group-software',
+    setup(b) {
+      const src = join(HERE, 'src');
+      b.onResolve({ filter: /^(\.\/commands\/[\w-]+\.js|@keymint\/backend-software)$/ }, (args) => {
+        if (args.kind !== 'dynamic-import' || !args.importer.startsWith(src + sep)) return undefined;
+        if (args.path !== '@keymint/backend-software' && !commands.includes(args.path)) return undefined;
+        return { path: 'software', namespace: 'keymint-group' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'keymint-group' }, () => ({
+        loader: 'js',
+        resolveDir: src,
+        contents: [...commands.map((m) => `export * from ${JSON.stringify(m.replace(/\.js$/, '.ts'))};`), `export { default } from '@keymint/backend-software';`].join('\n'),
+      }));
+    },
+  };
+}
 
 /**
  * Start-up trims that are not about our code:
@@ -141,6 +160,8 @@ export async function bundleCli(options = {}) {
   const { outdir = join(HERE, 'dist'), minify, sideEffectFreeCore: sideFree, leanBuiltins: lean, groupSoftware: group, metafile = false } = { ...SHIPPED, ...options };
   const { version } = JSON.parse(readFileSync(join(HERE, 'package.json'), 'utf8'));
   await rm(join(outdir, 'chunks'), { recursive: true, force: true });
+  // tsc's source map of the bin.js this replaces would point into the wrong file.
+  await rm(join(outdir, 'bin.js.map'), { force: true });
   return build({
     absWorkingDir: HERE,
     entryPoints: { bin: 'src/bin.ts' },
@@ -158,7 +179,7 @@ export async function bundleCli(options = {}) {
     define: { KEYMINT_VERSION: JSON.stringify(version) },
     // Bundled CommonJS (commander, sshpk) calls require(): give every chunk one.
     banner: { js: `import { createRequire as __keymintRequire } from 'node:module'; const require = __keymintRequire(import.meta.url);` },
-    plugins: [nativeFromBackend, ...(group ? [groupSoftware] : []), ...(sideFree ? [sideEffectFreeCore] : []), ...(lean ? [leanBuiltins] : [])],
+    plugins: [nativeFromBackend, ...(group ? [await softwareGroup()] : []), ...(sideFree ? [sideEffectFreeCore] : []), ...(lean ? [leanBuiltins] : [])],
     metafile,
     logLevel: 'warning',
   });

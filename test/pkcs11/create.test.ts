@@ -73,6 +73,33 @@ describe('keymint create --backend pkcs11', () => {
     expect(verified.stdout).toContain('hello from the HSM');
   });
 
+  it.each([
+    ['an HMAC key (HS256): a generic secret that signs on the token', ['--kty', 'oct', '--alg', 'HS256', '--kid', 'hmac-1'], 'sig', 'HS256'],
+    ['an AES key (A256GCMKW) for encryption', ['--kty', 'oct', '--use', 'enc', '--kid', 'aes-1'], 'enc', 'A256GCMKW'],
+  ])('%s: only the reference file is written, its secret stays on the token', async (_name, flags, use, alg) => {
+    const dir = tempDir();
+    const before = softhsm.objects(TOKEN);
+    const result = await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), ...flags, 'key.pub.json', 'key.json'], { cwd: dir });
+    expectOk(result);
+    expect(result.stderr).toMatch(/An oct key has no public part and its secret stays in the pkcs11 backend: key\.pub\.json was not written/);
+    expect(listDir(dir)).toEqual(['key.json']);
+    expect(modeOf(join(dir, 'key.json'))).toBe(0o600);
+    expect(softhsm.objects(TOKEN)).toBe(before + 1);
+    const ref = readJson<Reference>(join(dir, 'key.json'));
+    expect(ref).toMatchObject({ type: 'keymint-key-reference', backend: 'pkcs11', jwk: { kty: 'oct', use, alg } });
+    expect(ref.jwk.k).toBeUndefined();
+    if (use !== 'sig') return;
+    // HMAC is deterministic: the token signs the same input the same way twice, with the kid in the header.
+    writeFile(dir, 'payload.txt', 'hmac on the token');
+    const first = await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir });
+    const second = await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir });
+    expectOk(first);
+    expect(first.stdout).toBe(second.stdout);
+    const [header, , signature] = first.stdout.trim().split('.');
+    expect(JSON.parse(Buffer.from(header ?? '', 'base64url').toString())).toEqual({ alg: 'HS256', kid: 'hmac-1' });
+    expect(Buffer.from(signature ?? '', 'base64url')).toHaveLength(32);
+  });
+
   it('--json: one JSON object on stdout with kid, thumbprint, backend and files', async () => {
     const dir = tempDir();
     const result = await keymint(['create', '--json', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), '--kid', 'json-key', 'k.pub.json', 'k.json'], { cwd: dir });

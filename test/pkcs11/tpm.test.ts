@@ -87,7 +87,7 @@ describe('keymint with a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () =>
   ])('refuses %s: exit 4, naming the token, nothing written', async (_name, flags, described) => {
     const cwd = tempDir();
     await expectFailure(cwd, ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, ...flags, 'k.pub.json', 'k.json'], 4, [
-      new RegExp(`^keymint: ${described} keys are not supported by token "${LABEL}" \\(serial 0+\\): it can make RSA 1024-3072, EC P-256, EC P-384;`),
+      new RegExp(`^keymint: ${described} keys are not supported by token "${LABEL}" \\(serial 0+\\): it can make RSA 1024-3072, EC P-256, EC P-384\\n$`),
     ], { env });
     expect(listDir(cwd)).toEqual([]);
   });

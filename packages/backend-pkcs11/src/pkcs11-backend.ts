@@ -1,17 +1,13 @@
 import {
   ErrorCode,
   KeymintError,
-  describeSpec,
+  assertSupported,
   isKeymintError,
-  resolveKeySpec,
-  supports,
   type BackendCapabilities,
   type KeyBackend,
-  type KeyParamsInput,
   type KeySpec,
   type PrivatePart,
 } from '@keymint/core';
-import { summarizeKeyTypes } from './describe-key-types.js';
 import type { TokenDescription } from './describe-slots.js';
 import { findKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
@@ -56,12 +52,6 @@ export interface Pkcs11BackendOptions {
   warn?: ((message: string) => void) | undefined;
   /** The environment to read KEYMINT_PKCS11_* from. Default: process.env. */
   env?: Record<string, string | undefined> | undefined;
-  /**
-   * The key the caller is about to create (the CLI passes the flags of `keymint create`): when the
-   * token cannot make it, the factory fails at once with an error naming the token. Parameters that
-   * are invalid in themselves are left for the caller to report.
-   */
-  forKey?: KeyParamsInput | undefined;
 }
 
 /** The token a backend was opened on. */
@@ -89,21 +79,6 @@ function noToken(what: string): KeymintError {
   return new KeymintError(ErrorCode.USAGE, `the pkcs11 backend needs a token to ${what}: none was given`, {
     hint: "give --pkcs11-uri 'pkcs11:token=NAME?module-path=/path/to/module.so' or set KEYMINT_PKCS11_URI",
   });
-}
-
-function notOnToken(spec: KeySpec, session: TokenSession): KeymintError {
-  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${describeSpec(spec)} keys are not supported by token ${session.name}: it can make ${summarizeKeyTypes(session.keyTypes)}`, {
-    hint: 'see keymint pkcs11 tokens for what each token can make',
-  });
-}
-
-/** The spec of `params`, or undefined when they are invalid (the caller reports that in its own words). */
-function specOf(params: KeyParamsInput): KeySpec | undefined {
-  try {
-    return resolveKeySpec(params);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A session with a token, and the URI it was opened for. */
@@ -233,15 +208,11 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     exportable: false,
     keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.session.keyTypes,
   };
-  const intended = options.forKey === undefined ? undefined : specOf(options.forKey);
-  if (primary !== undefined && intended !== undefined && !supports(capabilities, intended)) {
-    await primary.session.close();
-    throw notOnToken(intended, primary.session);
-  }
+  const description = primary === undefined ? undefined : `token ${primary.session.name}`;
 
   async function generate(spec: KeySpec) {
     if (primary === undefined || configured === undefined) throw noToken('create keys on');
-    if (!supports(capabilities, spec)) throw notOnToken(spec, primary.session);
+    assertSupported({ name: PKCS11_BACKEND_NAME, capabilities, description }, spec);
     const id = configured.id ?? newKeyId();
     return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }));
   }
@@ -281,6 +252,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
 
   return {
     name: PKCS11_BACKEND_NAME,
+    ...(description === undefined ? {} : { description }),
     capabilities,
     token:
       primary === undefined

@@ -32,7 +32,7 @@ function run(worker: number): Promise<Made[]> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`worker ${worker} exited with ${String(code)}: ${err}`));
-      else { if (err.includes('RETRY')) console.log(err); resolve(out.trim().split('\n').map((line) => JSON.parse(line) as Made)); }
+      else resolve(out.trim().split('\n').map((line) => JSON.parse(line) as Made));
     });
   });
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, KeymintError, oneOf } from './errors.js';
+import { ErrorCode, KeymintError } from './errors.js';
 import type { Jwk } from './jwk.js';
 import type { Curve, KeySpec, Kty, KeyUse } from './params.js';
 
@@ -51,6 +51,8 @@ export interface BackendCapabilities {
  */
 export interface KeyBackend {
   readonly name: string;
+  /** Who holds the keys, for messages, e.g. `token "ci" (serial 5d1e...)`; default `backend "<name>"`. */
+  readonly description?: string;
   readonly capabilities: BackendCapabilities;
   /**
    * Makes a new key for a spec that `resolveKeySpec` produced and `assertSupported` accepted.
@@ -89,8 +91,8 @@ export function supports(capabilities: BackendCapabilities, spec: KeySpec): bool
   );
 }
 
-/** "EC P-256", "RSA 2048-4096", "oct 128, 256" */
-function describeSupport(t: KeyTypeSupport): string {
+/** "EC P-256", "RSA 2048-4096", "oct 128/256": one declared kind of key, for messages. */
+export function describeKeyTypeSupport(t: KeyTypeSupport): string {
   let text = t.crv === undefined ? t.kty : `${t.kty} ${t.crv}`;
   if (t.sizes !== undefined) text += ' ' + ('min' in t.sizes ? `${t.sizes.min}-${t.sizes.max}` : t.sizes.join('/'));
   return text;
@@ -105,11 +107,9 @@ export function describeSpec(spec: KeySpec): string {
  * Fails unless the backend declares support for the spec.
  * @throws KeymintError ERR_ALG_NOT_SUPPORTED naming the backend and what it supports
  */
-export function assertSupported(backend: Pick<KeyBackend, 'name' | 'capabilities'>, spec: KeySpec): void {
+export function assertSupported(backend: Pick<KeyBackend, 'name' | 'capabilities' | 'description'>, spec: KeySpec): void {
   if (supports(backend.capabilities, spec)) return;
-  const offered = [...new Set(backend.capabilities.keyTypes.map(describeSupport))];
-  throw new KeymintError(
-    ErrorCode.ALG_NOT_SUPPORTED,
-    `backend "${backend.name}" cannot create ${describeSpec(spec)} keys: it supports ${oneOf(offered)}`,
-  );
+  const offered = [...new Set(backend.capabilities.keyTypes.map(describeKeyTypeSupport))];
+  const holder = backend.description ?? `backend "${backend.name}"`;
+  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${describeSpec(spec)} keys are not supported by ${holder}: it can make ${offered.join(', ')}`);
 }

@@ -1,0 +1,81 @@
+// 4. Batch through the programmatic API: N keys made with createKey and the software backend and
+// written as one JWK Set, all at once (Promise.all: Node's async keygen runs on the libuv thread
+// pool) against one after another.
+import { spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { compare, series } from '../lib/report.mjs';
+
+export const meta = { id: 'batch', number: 4, short: 'batch API', title: 'Batch key creation through the API: concurrent vs sequential' };
+
+const KINDS = [
+  { id: 'ec', label: 'EC P-256', count: 1000, quick: 200 },
+  { id: 'ed25519', label: 'Ed25519', count: 1000, quick: 200 },
+  { id: 'rsa2048', label: 'RSA 2048', count: 32, quick: 8 },
+];
+
+/** Runs the worker once; returns keys per second and the CPU time it used (all threads). */
+function measure(ctx, kind, count, mode, what, env = {}) {
+  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', 'batch.mjs'), kind, String(count), mode, what, join(ctx.tmp, `batch-${kind}.json`)], {
+    cwd: ctx.benchDir,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`batch worker ${kind} ${mode} ${what} failed: ${r.stderr}`);
+  const { ms, keys, cpuMs } = JSON.parse(r.stdout.trim().split('\n').pop());
+  return { rate: keys / (ms / 1000), cores: cpuMs / ms };
+}
+
+export async function run(ctx) {
+  const reps = ctx.quick ? 2 : 5;
+  const poolSize = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
+  const out = { series: [], comparisons: [], notes: [] };
+  const coresUsed = [];
+  const load = [];
+  for (const kind of KINDS) {
+    const count = ctx.quick ? kind.quick : kind.count;
+    ctx.log(`${kind.label}: ${count} keys × ${reps} repetitions of each mode`);
+    const modes = {
+      sequential: ['sequential', 'api'],
+      concurrent: ['concurrent', 'api'],
+      'concurrent-pool2': ['concurrent', 'api', { UV_THREADPOOL_SIZE: '2' }],
+      'raw-sequential': ['sequential', 'raw'],
+      'raw-concurrent': ['concurrent', 'raw'],
+    };
+    const rates = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
+    const cores = Object.fromEntries(Object.keys(modes).map((m) => [m, []]));
+    for (let rep = 0; rep < reps; rep++) {
+      load.push(loadavg()[0]);
+      for (const [name, [mode, what, env]] of Object.entries(modes)) {
+        const m = measure(ctx, kind.id, count, mode, what, env);
+        rates[name].push(m.rate);
+        cores[name].push(m.cores);
+      }
+    }
+    const s = {
+      sequential: series(`${kind.id}-sequential`, `${kind.label}: createKey one after another`, 'keys/s', rates.sequential),
+      concurrent: series(`${kind.id}-concurrent`, `${kind.label}: createKey all at once (Promise.all)`, 'keys/s', rates.concurrent),
+      pool2: series(`${kind.id}-concurrent-pool2`, `${kind.label}: all at once, UV_THREADPOOL_SIZE=2`, 'keys/s', rates['concurrent-pool2']),
+      rawSeq: series(`${kind.id}-raw-sequential`, `${kind.label}: crypto.generateKeyPair alone, one after another`, 'keys/s', rates['raw-sequential']),
+      rawCon: series(`${kind.id}-raw-concurrent`, `${kind.label}: crypto.generateKeyPair alone, all at once`, 'keys/s', rates['raw-concurrent']),
+    };
+    out.series.push(...Object.values(s));
+    out.comparisons.push(
+      compare(`${kind.label}: concurrent ÷ sequential (${count} keys)`, s.concurrent, s.sequential, { op: '>=', value: 1.8, text: '2 cores' }),
+      { ...compare(`${kind.label}: generateKeyPair alone, concurrent ÷ sequential`, s.rawCon, s.rawSeq), summary: false },
+      { ...compare(`${kind.label}: concurrent with a pool of 2 ÷ sequential`, s.pool2, s.sequential), summary: false },
+      { ...compare(`${kind.label}: createKey ÷ generateKeyPair alone, one after another`, s.sequential, s.rawSeq), summary: false },
+    );
+    const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    coresUsed.push(`${kind.label}: sequential ${med(cores.sequential).toFixed(2)}, concurrent ${med(cores.concurrent).toFixed(2)} (generateKeyPair alone: ${med(cores['raw-sequential']).toFixed(2)} and ${med(cores['raw-concurrent']).toFixed(2)})`);
+  }
+  out.notes.push(
+    `CPU time ÷ wall time of the timed part, all threads (how many cores the batch kept busy; 2 is all of them): ${coresUsed.join('; ')}.`,
+    `Thread pool: UV_THREADPOOL_SIZE ${poolSize}; ${cpus().length} cores; 1-minute load average while this case ran: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} (other work on the machine takes cores from the concurrent runs).`,
+  );
+  return {
+    ...meta,
+    description: `Keys per second, median of ${reps} repetitions, each in a fresh process; the timed part makes the keys and writes them as one JWK Set. Rows "generateKeyPair alone" time Node's keygen with nothing around it: the most the thread pool can give. Goal: concurrent ≥ 1.8× sequential on 2 cores.`,
+    ...out,
+  };
+}

@@ -1,0 +1,115 @@
+// 1. CLI start-up: `keymint create` of an unencrypted EC key against `node -e 0` (the floor of any
+// Node CLI) and the C tools that make the same key, then what each step of the bundling buys.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { timeInterleaved } from '../lib/measure.mjs';
+import { compare, series } from '../lib/report.mjs';
+
+export const meta = { id: 'startup', number: 1, short: 'start-up', title: 'CLI start-up' };
+
+/** The start-up steps, from tsc's output to what ships (apps/cli/build.mjs has the options). */
+const STEPS = [
+  { id: 'unbundled', label: 'unbundled (tsc output, ~100 ES modules)' },
+  { id: 'bundled', label: 'bundled, code-split per command (esbuild)', options: { minify: false, sideEffectFreeCore: false, groupSoftware: false, leanBuiltins: false } },
+  { id: 'lazy-core', label: '+ core off the start-up path (jose loads with the command)', options: { minify: false, sideEffectFreeCore: true, groupSoftware: false, leanBuiltins: false } },
+  { id: 'grouped', label: '+ one lazy chunk for the software commands', options: { minify: false, sideEffectFreeCore: true, groupSoftware: true, leanBuiltins: false } },
+  { id: 'lean', label: '+ builtins required, not imported; lazy child_process', options: { minify: false, sideEffectFreeCore: true, groupSoftware: true, leanBuiltins: true } },
+  { id: 'shipped', label: '+ minified whitespace and syntax (what ships)' },
+];
+
+export async function run(ctx) {
+  const dir = join(ctx.tmp, 'startup');
+  mkdirSync(dir, { recursive: true });
+  const pub = join(dir, 'k.pub.json');
+  const priv = join(dir, 'k.json');
+  const clean = () => {
+    rmSync(pub, { force: true });
+    rmSync(priv, { force: true });
+  };
+  const create = ['create', '--kty', 'EC', '--no-password', '--insecure', pub, priv];
+  const node = process.execPath;
+
+  // Peers, side by side.
+  const runs = ctx.quick ? 10 : 40;
+  ctx.log(`peers: ${runs} interleaved runs each`);
+  const peers = timeInterleaved(
+    {
+      node: { cmd: node, args: ['-e', '0'] },
+      keymint: { cmd: node, args: [ctx.bin, ...create], prepare: clean },
+      help: { cmd: node, args: [ctx.bin, '--help'] },
+      openssl: { cmd: 'openssl', args: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'] },
+      jose: { cmd: 'jose', args: ['jwk', 'gen', '-i', '{"alg":"ES256"}'] },
+    },
+    { runs, warmup: 3 },
+  );
+  const s = {
+    node: series('node', 'node -e 0', 'ms', peers.node, { command: 'node -e 0' }),
+    keymint: series('keymint', 'keymint create (EC P-256, unencrypted)', 'ms', peers.keymint, { command: 'keymint create --kty EC --no-password --insecure k.pub.json k.json' }),
+    help: series('help', 'keymint --help', 'ms', peers.help, { command: 'keymint --help' }),
+    openssl: series('openssl', 'openssl genpkey EC P-256', 'ms', peers.openssl, { command: 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256' }),
+    jose: series('jose', 'jose jwk gen ES256 (C)', 'ms', peers.jose, { command: `jose jwk gen -i '{"alg":"ES256"}'` }),
+  };
+
+  // What each step buys: every variant built from the same sources into a temp dir.
+  const variants = {};
+  const { bundleCli } = await import(pathToFileURL(join(ctx.root, 'apps', 'cli', 'build.mjs')).href);
+  for (const step of STEPS) {
+    const out = join(dir, step.id);
+    mkdirSync(out, { recursive: true });
+    if (step.id === 'unbundled') {
+      // tsc's bin.js is replaced by the bundle; this is it again, over tsc's program.js.
+      writeFileSync(join(out, 'bin.js'), `import { run } from ${JSON.stringify(pathToFileURL(join(ctx.root, 'apps', 'cli', 'dist', 'program.js')).href)};\nawait run(process.argv);\n`);
+      variants[step.id] = join(out, 'bin.js');
+    } else if (step.id === 'shipped') {
+      variants[step.id] = ctx.bin;
+    } else {
+      await bundleCli({ outdir: out, ...step.options });
+      variants[step.id] = join(out, 'bin.js');
+    }
+  }
+  const stepRuns = ctx.quick ? 8 : 30;
+  ctx.log(`steps: ${STEPS.length} builds × (create, --help), ${stepRuns} interleaved runs each`);
+  const stepCommands = { node: { cmd: node, args: ['-e', '0'] } };
+  for (const step of STEPS) {
+    stepCommands[`${step.id}:create`] = { cmd: node, args: [variants[step.id], ...create], prepare: clean };
+    stepCommands[`${step.id}:help`] = { cmd: node, args: [variants[step.id], '--help'] };
+  }
+  const steps = timeInterleaved(stepCommands, { runs: stepRuns, warmup: 2 });
+  const stepNode = series('steps-node', 'node -e 0 (in the steps run)', 'ms', steps.node);
+  const stepSeries = STEPS.flatMap((step) => [
+    series(`${step.id}:create`, `${step.label}: create`, 'ms', steps[`${step.id}:create`]),
+    series(`${step.id}:help`, `${step.label}: --help`, 'ms', steps[`${step.id}:help`]),
+  ]);
+
+  const goal = { op: '<=', value: 1.3 };
+  const comparisons = [
+    compare('keymint create ÷ node -e 0', s.keymint, s.node, goal),
+    { ...compare('keymint --help ÷ node -e 0', s.help, s.node), summary: false },
+    { ...compare('openssl genpkey ÷ node -e 0', s.openssl, s.node), summary: false },
+    { ...compare('jose jwk gen ÷ node -e 0', s.jose, s.node), summary: false },
+    { ...compare('keymint create ÷ openssl genpkey', s.keymint, s.openssl), summary: false },
+    ...STEPS.map((step) => ({
+      ...compare(`step: ${step.label}: create ÷ node -e 0`, stepSeries.find((x) => x.id === `${step.id}:create`), stepNode),
+      summary: false,
+    })),
+  ];
+  const stepTable = [
+    '| step | create | ÷ node -e 0 | --help | ÷ node -e 0 |',
+    '|---|---|---|---|---|',
+    ...STEPS.map((step) => {
+      const c = stepSeries.find((x) => x.id === `${step.id}:create`).stats.median;
+      const h = stepSeries.find((x) => x.id === `${step.id}:help`).stats.median;
+      return `| ${step.label} | ${c.toFixed(1)} ms | ${(c / stepNode.stats.median).toFixed(2)}× | ${h.toFixed(1)} ms | ${(h / stepNode.stats.median).toFixed(2)}× |`;
+    }),
+    `| node -e 0 | ${stepNode.stats.median.toFixed(1)} ms | 1.00× | | |`,
+  ].join('\n');
+  return {
+    ...meta,
+    description:
+      'Wall time of one process, from spawn to exit, median of interleaved runs. `keymint` is the shipped bundle (`node apps/cli/dist/bin.js`). Goal: `keymint create` within 1.3× of `node -e 0`.',
+    series: [s.node, s.keymint, s.help, s.openssl, s.jose, stepNode, ...stepSeries],
+    comparisons,
+    notes: [`What each start-up step buys (medians of ${stepRuns} interleaved runs, in one run so they compare):`, '', stepTable],
+  };
+}
