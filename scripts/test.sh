@@ -8,6 +8,7 @@ scripts/install-test-tools.sh
 scripts/install.sh
 rm -f packages/*/.vitest-report.json apps/*/.vitest-report.json test/.vitest-report.json
 status=0
+pnpm exec turbo run typecheck --output-logs=errors-only || status=$?
 pnpm exec turbo run test --concurrency=1 --continue || status=$?
 node scripts/test-summary.mjs || status=$?
 exit "$status"
