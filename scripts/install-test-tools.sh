@@ -16,6 +16,7 @@ packages=(
   dbus dbus-x11      # private session buses for tpm2-abrmd and the keyring
   gnome-keyring libsecret-tools  # a real Secret Service, and secret-tool to look into it
   keyutils           # kernel keyrings: keyctl
+  time               # /usr/bin/time: peak memory of a run, in the hostile-input tests
 )
 
 missing=()

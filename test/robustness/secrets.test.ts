@@ -70,8 +70,10 @@ function pieces(text: string, size: number, step: number): string[] {
   return out;
 }
 
+/** A password or PIN: the value, its base64url and base64, and any 8 characters of its random part. */
 function addPassword(label: string, value: string): void {
-  secrets.push({ label, needles: [value, Buffer.from(value).toString('base64url'), Buffer.from(value).toString('base64')] });
+  const random = /[0-9a-f]{16}$/.exec(value)?.[0];
+  secrets.push({ label, needles: [value, Buffer.from(value).toString('base64url'), Buffer.from(value).toString('base64'), ...(random === undefined ? [] : pieces(random, 8, 2))] });
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];

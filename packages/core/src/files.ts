@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, linkSync, renameSync } from 'node:fs';
 import { link, lstat, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, KeymintError } from './errors.js';
@@ -180,6 +180,18 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/** link() fails if the name exists, so a file that appeared since the check survives. */
+function linkNew(temp: string, path: string): void {
+  try {
+    linkSync(temp, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
+    }
+    throw error;
+  }
+}
+
 /**
  * Writes several files as one change: each goes to a temporary file in its own directory, is
  * fsynced, then renamed into place in the order given. An error at any step removes what this
@@ -192,38 +204,32 @@ async function syncDirectory(dir: string): Promise<void> {
 export async function writeFilesAtomically(files: readonly OutputFile[], options: WriteOptions = {}): Promise<void> {
   await checkOutputs(files.map((f) => f.path), options);
   const temps: string[] = [];
+  const backups: (string | undefined)[] = [];
   const done: { path: string; backup: string | undefined }[] = [];
   try {
     for (const file of files) temps.push(await writeTemp(file));
-    for (const [i, file] of files.entries()) {
-      const temp = temps[i] as string;
-      if (options.force) {
-        let backup: string | undefined;
-        if (await exists(file.path)) {
-          backup = tempPathFor(file.path);
-          await link(file.path, backup);
-        }
-        done.push({ path: file.path, backup });
-        await rename(temp, file.path);
-      } else {
-        // link() fails if the name exists, so a file that appeared since the check survives.
-        try {
-          await link(temp, file.path);
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-            throw new KeymintError(ErrorCode.FILE_EXISTS, `${file.path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
-          }
-          throw error;
-        }
-        done.push({ path: file.path, backup: undefined });
-        await unlink(temp);
+    if (options.force) {
+      for (const file of files) {
+        const backup = (await exists(file.path)) ? tempPathFor(file.path) : undefined;
+        if (backup !== undefined) await link(file.path, backup);
+        backups.push(backup);
       }
     }
+    // Everything that can be prepared is: the files now go into place synchronously, back to
+    // back, so a process killed at a random moment almost never leaves half of a key pair new.
+    for (const [i, file] of files.entries()) {
+      const temp = temps[i] as string;
+      if (options.force) renameSync(temp, file.path);
+      else linkNew(temp, file.path);
+      done.push({ path: file.path, backup: backups[i] });
+    }
+    if (!options.force) for (const temp of temps) await unlink(temp).catch(() => undefined);
   } catch (error) {
     for (const { path, backup } of done.reverse()) {
       if (backup !== undefined) await rename(backup, path).catch(() => undefined);
       else await unlink(path).catch(() => undefined);
     }
+    for (const backup of backups.slice(done.length)) if (backup !== undefined) await unlink(backup).catch(() => undefined);
     for (const temp of temps) await unlink(temp).catch(() => undefined);
     if (error instanceof KeymintError) throw error;
     throw ioError(describeFsError(files[done.length]?.path ?? files[0]?.path ?? '', error), error);

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey } from 'node:crypto';
 import { ErrorCode, KeymintError } from './errors.js';
 
 /**
@@ -90,11 +91,43 @@ export function keySizeBits(jwk: Jwk): number | undefined {
   return undefined;
 }
 
+/** Deepest JSON nesting keymint reads: a JWK Set is three levels deep; more only costs stack. */
+export const MAX_JSON_DEPTH = 32;
+
+/** How deeply arrays and objects nest in JSON text, counted without parsing it. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') deepest = Math.max(deepest, ++depth);
+    else if (ch === '}' || ch === ']') depth--;
+  }
+  return deepest;
+}
+
+/**
+ * Refuses JSON nested deeper than any key file, before it is parsed: deep nesting only serves to
+ * exhaust the stack of whoever parses or prints it.
+ * @throws KeymintError ERR_INPUT_INVALID
+ */
+export function assertJsonDepth(text: string, source: string): void {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} nests JSON more than ${MAX_JSON_DEPTH} levels deep: no key file does`);
+  }
+}
+
 /**
  * Parses text that must hold one JSON object; the message names `source` on failure.
  * @throws KeymintError ERR_INPUT_INVALID
  */
 export function parseJsonObject(text: string, source: string): Record<string, unknown> {
+  assertJsonDepth(text, source);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -105,4 +138,49 @@ export function parseJsonObject(text: string, source: string): Record<string, un
     throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a JSON object`);
   }
   return value as Record<string, unknown>;
+}
+
+/** Members that hold key material as base64url (RFC 7518 §6, RFC 8037 §2). */
+const MATERIAL_MEMBERS = ['x', 'y', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const;
+
+/**
+ * Checks that a JWK of a type keymint knows is a real key: base64url material, and for EC, OKP
+ * and RSA a key OpenSSL accepts (a known curve, a point on it, consistent private members).
+ * JWKs of other types pass unchecked.
+ * @throws KeymintError ERR_INPUT_INVALID naming `source`
+ * @example checkJwk(JSON.parse(text), 'key.json');
+ */
+export function checkJwk(jwk: Jwk, source: string): void {
+  const invalid = (why: string, cause?: unknown) =>
+    new KeymintError(ErrorCode.INPUT_INVALID, `${source} holds an invalid ${jwk.kty} key: ${why}`, cause === undefined ? {} : { cause });
+  for (const member of MATERIAL_MEMBERS) {
+    const value = jwk[member];
+    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]+$/.test(value))) throw invalid(`"${member}" is not base64url`);
+  }
+  if (jwk.kty === 'oct') {
+    if (jwk.k === undefined) throw invalid('it has no "k"');
+    return;
+  }
+  if (jwk.kty !== 'EC' && jwk.kty !== 'OKP' && jwk.kty !== 'RSA') return;
+  let matches = true;
+  try {
+    const pub = createPublicKey({ key: toPublicJwk(jwk) as JsonWebKey, format: 'jwk' });
+    if (isPrivateJwk(jwk)) {
+      // OpenSSL takes private members it cannot use (an EC "d" that is too long, a "d" of
+      // another key): exporting the key, and using it against the public half, shows which.
+      const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      key.export({ format: 'der', type: 'pkcs8' });
+      if (jwk.crv === 'X25519' || jwk.crv === 'X448') {
+        matches = (createPublicKey(key).export({ format: 'jwk' }) as Jwk).x === jwk.x;
+      } else {
+        const hash = jwk.kty === 'OKP' ? null : 'sha256';
+        const probe = Buffer.from('keymint key check');
+        matches = verify(hash, probe, pub, sign(hash, probe, key));
+      }
+    }
+  } catch (cause) {
+    const curve = typeof jwk.crv === 'string' ? ` (crv "${jwk.crv}")` : '';
+    throw invalid(`OpenSSL does not accept it${curve}`, cause);
+  }
+  if (!matches) throw invalid('its private members do not belong to its public members');
 }

@@ -1,7 +1,7 @@
 import type { KeyReference } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
 import { looksLikeJwe } from './jwe.js';
-import { orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
+import { checkJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
 
 /** The `type` of a key reference file, the private file of a key that never leaves its backend. */
 export const KEY_REFERENCE_TYPE = 'keymint-key-reference';
@@ -62,8 +62,13 @@ export function parseKeyDocument(text: string, source: string): KeyDocument {
     if (!obj.keys.every((k: unknown) => typeof (k as Jwk | null)?.kty === 'string')) {
       throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a malformed JWK Set: every member of "keys" must be a JWK with "kty"`);
     }
-    return { kind: 'jwks', set: obj as JwkSet };
+    const set = obj as JwkSet;
+    for (const [i, jwk] of set.keys.entries()) checkJwk(jwk, `${source} (keys[${i}])`);
+    return { kind: 'jwks', set };
   }
-  if (typeof obj.kty === 'string') return { kind: 'jwk', jwk: obj as Jwk };
+  if (typeof obj.kty === 'string') {
+    checkJwk(obj as Jwk, source);
+    return { kind: 'jwk', jwk: obj as Jwk };
+  }
   throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a key file: expected a JWK, a JWK Set, an encrypted JWK (JWE) or a keymint key reference`);
 }

@@ -4,7 +4,7 @@ import { link, lstat, open, readFile, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ErrorCode, KeymintError } from './errors.js';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readInput, writeFilesAtomically } from './files.js';
-import { isPrivateJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
+import { assertJsonDepth, isPrivateJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
 import { thumbprint } from './thumbprint.js';
 
 function malformedSet(source: string, what: string): KeymintError {
@@ -20,6 +20,7 @@ function malformedSet(source: string, what: string): KeymintError {
  */
 export function parseKeySet(text: string, source: string): JwkSet {
   if (text.trim().length === 0) throw malformedSet(source, 'the file is empty');
+  assertJsonDepth(text, source);
   let obj: Record<string, unknown>;
   try {
     obj = parseJsonObject(text, source);

@@ -1,7 +1,7 @@
 import type { KeyBackend, PrivatePart } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
 import { decryptJwk, inspectJwe } from './jwe.js';
-import { isPrivateJwk, orderJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
+import { checkJwk, isPrivateJwk, orderJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
 import type { KeyDocument } from './key-document.js';
 
 /** Gives the backend that holds a key: "software" for a private JWK in hand, else the reference's. */
@@ -40,7 +40,9 @@ async function documentJwk(doc: KeyDocument, options: Pick<OpenKeyOptions, 'pass
     // The header is checked first, so that a malformed or hostile file (p2c of 2^31) is refused
     // before anyone is asked for a password, let alone a key derived from it.
     inspectJwe(doc.text);
-    return decryptJwk(doc.text, await options.password());
+    const jwk = await decryptJwk(doc.text, await options.password());
+    checkJwk(jwk, options.source);
+    return jwk;
   }
   throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds a ${doc.kind === 'jwks' ? 'JWK Set' : 'key reference'}, not a single JWK`);
 }

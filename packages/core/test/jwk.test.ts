@@ -1,0 +1,49 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { KeymintError } from '../src/errors.js';
+import { MAX_JSON_DEPTH, checkJwk, parseJsonObject, toPublicJwk, type Jwk } from '../src/jwk.js';
+
+const EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+const OTHER_EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+const RSA = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'jwk' }) as Jwk;
+
+function refusal(jwk: Jwk): string {
+  try {
+    checkJwk(jwk, 'key.json');
+  } catch (error) {
+    expect(error).toBeInstanceOf(KeymintError);
+    expect((error as KeymintError).code).toBe('ERR_INPUT_INVALID');
+    return (error as KeymintError).message;
+  }
+  return 'accepted';
+}
+
+describe('checkJwk', () => {
+  it('accepts real keys, private and public, and JWKs of types it does not know', () => {
+    for (const jwk of [EC, toPublicJwk(EC), RSA, toPublicJwk(RSA), { kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' }, { kty: 'AKP', pub: 'x' }]) {
+      expect(refusal(jwk)).toBe('accepted');
+    }
+  });
+
+  it.each([
+    ['a "d" that is not base64url', { ...EC, d: `${EC.d as string}!` }, /"d" is not base64url/],
+    ['an "x" that is a number', { ...EC, x: 5 as unknown as string }, /"x" is not base64url/],
+    ['an unknown curve', { ...toPublicJwk(EC), crv: 'P-999' }, /OpenSSL does not accept it \(crv "P-999"\)/],
+    ['a point off the curve', { ...toPublicJwk(EC), y: OTHER_EC.y }, /OpenSSL does not accept it/],
+    ['a "d" too long for the curve', { ...EC, d: `${EC.d as string}AAAA` }, /OpenSSL does not accept it/],
+    ['a "d" of another key', { ...EC, d: OTHER_EC.d }, /private members do not belong to its public members/],
+    ['an RSA key without "e"', { kty: 'RSA', n: RSA.n }, /OpenSSL does not accept it/],
+    ['an oct key without "k"', { kty: 'oct' }, /has no "k"/],
+  ])('refuses %s', (_name, jwk, pattern) => {
+    expect(refusal(jwk as Jwk)).toMatch(pattern);
+  });
+});
+
+describe('parseJsonObject', () => {
+  it(`refuses nesting deeper than ${MAX_JSON_DEPTH} levels before parsing, and counts only structure`, () => {
+    const deep = (n: number) => `{"a":${'['.repeat(n - 1)}${']'.repeat(n - 1)}}`;
+    expect(() => parseJsonObject(deep(MAX_JSON_DEPTH), 'f')).not.toThrow();
+    expect(() => parseJsonObject(deep(MAX_JSON_DEPTH + 1), 'f')).toThrow(/f nests JSON more than 32 levels deep/);
+    expect(() => parseJsonObject(`{"a":"${'['.repeat(1000)}\\"["}`, 'f')).not.toThrow();
+  });
+});
