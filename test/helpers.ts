@@ -236,7 +236,7 @@ export interface PtyResult {
 
 /**
  * Runs keymint under a real pseudo-terminal (Python's pty module) and types `answers` at its
- * password prompts; a prompt with no answer left gets Ctrl-C. See fixtures/pty-driver.py.
+ * password and PIN prompts; a prompt with no answer left gets Ctrl-C. See fixtures/pty-driver.py.
  */
 export async function keymintInPty(args: readonly string[], answers: readonly string[], options: { cwd: string; timeoutSeconds?: number }): Promise<PtyResult> {
   const driver = join(FIXTURES, 'pty-driver.py');

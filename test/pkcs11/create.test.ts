@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, PYTHON, keymint, listDir, modeOf, privateMembersIn, readJson, rfc7638, runProgram, tempDir, writeFile, type Jwk, type PtyResult, type RunResult } from '../helpers.js';
+import { BIN, keymint, keymintInPty, listDir, modeOf, privateMembersIn, readJson, rfc7638, runProgram, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
 import { PIN, SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
 
 /**
@@ -12,14 +12,6 @@ import { PIN, SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
 const TOKEN = 'e2e-create';
 const softhsm = startSoftHsm([TOKEN]);
 afterAll(() => softhsm.remove());
-
-/** Runs keymint under a pseudo-terminal that types `answers` at its PIN prompts (fixtures/pty-pin-driver.py). */
-async function keymintInPty(args: readonly string[], answers: readonly string[], cwd: string): Promise<PtyResult> {
-  const driver = fileURLToPath(new URL('./fixtures/pty-pin-driver.py', import.meta.url));
-  const result = await runProgram(PYTHON, [driver, JSON.stringify(answers), '60', process.execPath, BIN, ...args], { cwd });
-  if (result.code !== 0) throw new Error(`pty driver failed (${String(result.code)}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as PtyResult;
-}
 
 function expectOk(result: RunResult): void {
   expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
@@ -131,7 +123,7 @@ describe('keymint create --backend pkcs11', () => {
 
   it('asks for the PIN on the terminal, echo off, when no other source has it', async () => {
     const dir = tempDir();
-    const result = await keymintInPty(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN, { pin: false }), 'a.pub.json', 'a.json'], [PIN], dir);
+    const result = await keymintInPty(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN, { pin: false }), 'a.pub.json', 'a.json'], [PIN], { cwd: dir });
     expect(result.timedOut).toBe(false);
     expect(result.status, result.output).toBe(0);
     expect(result.answered).toBe(1);

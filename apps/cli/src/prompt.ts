@@ -1,4 +1,5 @@
 import { openSync, closeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { ReadStream, WriteStream } from 'node:tty';
 import { ErrorCode, KeymintError } from '@keymint/core';
 
@@ -76,4 +77,25 @@ export async function promptNewPassword(what: string, noTerminal: () => KeymintE
   const second = await promptSecret('Please enter the same password again: ', noTerminal);
   if (first !== second) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the two passwords do not match');
   return first;
+}
+
+/**
+ * Asks a yes/no question on the controlling terminal, echo on; undefined when there is none.
+ * The terminal stays in its normal mode: it echoes and edits the line, and Ctrl-C interrupts.
+ * @throws PromptInterrupted on Ctrl-D (end of input)
+ */
+export async function askYesNo(question: string): Promise<boolean | undefined> {
+  const tty = openTerminal();
+  if (tty === undefined) return undefined;
+  const reader = createInterface({ input: tty.input, output: tty.output, terminal: false });
+  try {
+    return await new Promise<boolean>((resolve, reject) => {
+      reader.on('close', () => reject(new PromptInterrupted()));
+      reader.question(question, (answer) => resolve(/^y(es)?$/i.test(answer.trim())));
+    });
+  } finally {
+    reader.removeAllListeners('close');
+    reader.close();
+    tty.close();
+  }
 }

@@ -4,7 +4,7 @@ import {
   ErrorCode,
   KeymintError,
   defaultKid,
-  orderJwk,
+  withKeyMetadata,
   thumbprint,
   type BackendCapabilities,
   type GeneratedKey,
@@ -20,14 +20,6 @@ import { BACKEND_NAME, keychainLocation, toReference, type KeychainLocation } fr
 import { deleteCommandFor, checkAccount, checkService, checkStore, type KeychainBackendOptions } from './options.js';
 import { assertSameKey, parseStoredJwk } from './stored-key.js';
 
-/** The private JWK as stored: kid, use and alg as core puts them on the public JWK. */
-function storedJwk(jwk: Jwk, spec: KeySpec, kid: string | undefined): Jwk {
-  const out: Jwk = { ...jwk };
-  if (kid !== undefined) out.kid = kid;
-  out.use = spec.use;
-  if (spec.alg !== undefined) out.alg = spec.alg;
-  return orderJwk(out);
-}
 
 /**
  * Loads the private JWK a keychain reference points at, checked to be the key the reference
@@ -96,7 +88,7 @@ export function keychainBackend(options: KeychainBackendOptions = {}): KeyBacken
       checkAccount(name);
       const existed = await refuseExisting(name);
       try {
-        await writeSecret(where, name, JSON.stringify(storedJwk(made.private.jwk, spec, kid)));
+        await writeSecret(where, name, JSON.stringify(withKeyMetadata(made.private.jwk, spec, kid)));
         await addToIndex(where, name);
       } catch (error) {
         // A half-done write (keyutils can create an entry it then refuses to fill) or a key

@@ -33,7 +33,12 @@ export async function defaultKid(spec: Pick<KeySpec, 'kty' | 'kid'>, publicJwk: 
   return thumbprint(publicJwk);
 }
 
-function decorate(jwk: Jwk, spec: KeySpec, kid: string | undefined, extra: Partial<Jwk> = {}): Jwk {
+/**
+ * A JWK with keymint's metadata: the kid (if any), the use and the alg of its spec, in keymint's
+ * member order. Backends that store a private JWK themselves use it so both halves agree.
+ * @example withKeyMetadata({ kty: 'OKP', crv: 'Ed25519', x }, spec, kid)
+ */
+export function withKeyMetadata(jwk: Jwk, spec: KeySpec, kid: string | undefined, extra: Partial<Jwk> = {}): Jwk {
   const out: Jwk = { ...jwk, ...extra };
   if (kid !== undefined) out.kid = kid;
   out.use = spec.use;
@@ -43,9 +48,9 @@ function decorate(jwk: Jwk, spec: KeySpec, kid: string | undefined, extra: Parti
 
 async function finish(spec: KeySpec, material: { publicJwk: Jwk | null; private: PrivatePart | undefined }, extra?: Partial<Jwk>): Promise<NewKey> {
   const kid = await defaultKid(spec, material.publicJwk);
-  const publicJwk = material.publicJwk === null ? undefined : decorate(material.publicJwk, spec, kid, extra);
+  const publicJwk = material.publicJwk === null ? undefined : withKeyMetadata(material.publicJwk, spec, kid, extra);
   let priv = material.private;
-  if (priv?.kind === 'jwk') priv = { kind: 'jwk', jwk: decorate(priv.jwk, spec, kid, extra) };
+  if (priv?.kind === 'jwk') priv = { kind: 'jwk', jwk: withKeyMetadata(priv.jwk, spec, kid, extra) };
   return {
     spec,
     kid,
@@ -164,7 +169,7 @@ export async function keyFiles(key: NewKey, options: SaveOptions): Promise<{ fil
     privateForm = options.password === null ? 'plain' : 'encrypted';
   } else if (priv?.kind === 'reference') {
     // A reference names its key's type and use even when there is no public JWK (oct).
-    const described = key.publicJwk ?? decorate({ kty: key.spec.kty }, key.spec, key.kid);
+    const described = key.publicJwk ?? withKeyMetadata({ kty: key.spec.kty }, key.spec, key.kid);
     files.push({ path: options.privatePath, content: serializeReference(priv.reference, described), mode: PRIVATE_FILE_MODE });
     privateForm = 'reference';
   }

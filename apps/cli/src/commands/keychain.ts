@@ -1,11 +1,9 @@
-import { closeSync, openSync, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { ReadStream, WriteStream } from 'node:tty';
+import { statSync } from 'node:fs';
 import { ErrorCode, KeymintError, parseKeyDocument, readInput } from '@keymint/core';
 import type { KeychainKeyInfo, KeychainStore, KeychainTarget } from '@keymint/backend-keychain';
 import { keychain, keychainStoreFlag } from '../backends/keychain.js';
 import type { CommandResult } from '../output.js';
-import { PromptInterrupted } from '../prompt.js';
+import { askYesNo } from '../prompt.js';
 
 /** The flags of `keymint keychain keys` and `keymint keychain delete`. */
 export interface KeychainCommandOptions {
@@ -77,39 +75,6 @@ export async function keychainKeysCommand(options: KeychainCommandOptions): Prom
     ...(count === 0 ? {} : { stdout: table(rows) }),
     json: { service: listing.service, store: listing.store ?? null, keys: listing.keys.map(keyJson), warnings: listing.warnings },
   };
-}
-
-/**
- * Asks a yes/no question on the controlling terminal (echo on); undefined when there is none.
- * @throws PromptInterrupted on Ctrl-C or Ctrl-D
- */
-async function askYesNo(question: string): Promise<boolean | undefined> {
-  let fd: number;
-  try {
-    fd = openSync('/dev/tty', 'r+');
-  } catch {
-    return undefined;
-  }
-  const input = new ReadStream(fd);
-  const output = new WriteStream(fd);
-  // The terminal stays in its normal (cooked) mode: it echoes and edits the line, and Ctrl-C
-  // interrupts keymint as anywhere else.
-  const reader = createInterface({ input, output, terminal: false });
-  try {
-    return await new Promise<boolean>((resolve, reject) => {
-      reader.on('close', () => reject(new PromptInterrupted()));
-      reader.question(question, (answer) => resolve(/^y(es)?$/i.test(answer.trim())));
-    });
-  } finally {
-    reader.removeAllListeners('close');
-    reader.close();
-    input.destroy();
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed with the stream
-    }
-  }
 }
 
 function isFile(path: string): boolean {
