@@ -1,5 +1,6 @@
 // 1. CLI start-up: `keymint create` of an unencrypted EC key against `node -e 0` (the floor of any
 // Node CLI) and the C tools that make the same key, then what each step of the bundling buys.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,12 +11,12 @@ export const meta = { id: 'startup', number: 1, short: 'start-up', title: 'CLI s
 
 /** The start-up steps, from tsc's output to what ships (apps/cli/build.mjs has the options). */
 const STEPS = [
-  { id: 'unbundled', label: 'unbundled (tsc output, ~100 ES modules)' },
-  { id: 'bundled', label: 'bundled, code-split per command (esbuild)', options: { minify: false, sideEffectFreeCore: false, groupSoftware: false, leanBuiltins: false } },
-  { id: 'lazy-core', label: '+ core off the start-up path (jose loads with the command)', options: { minify: false, sideEffectFreeCore: true, groupSoftware: false, leanBuiltins: false } },
-  { id: 'grouped', label: '+ one lazy chunk for the software commands', options: { minify: false, sideEffectFreeCore: true, groupSoftware: true, leanBuiltins: false } },
-  { id: 'lean', label: '+ builtins required, not imported; lazy child_process', options: { minify: false, sideEffectFreeCore: true, groupSoftware: true, leanBuiltins: true } },
-  { id: 'shipped', label: '+ minified whitespace and syntax (what ships)' },
+  { id: 'unbundled', short: '1 unbundled', label: 'unbundled (tsc output, ~80 modules)' },
+  { id: 'split', short: '2 bundled, code-split', label: 'bundled: esbuild code splitting, a chunk per command, backend and shared part', options: { layout: 'split', sideEffectFreeCore: false, lazyBuiltins: false, minify: false } },
+  { id: 'split-lazy-core', short: '3 + core, jose off start-up', label: '+ core and jose off the start-up path', options: { layout: 'split', sideEffectFreeCore: true, lazyBuiltins: false, minify: false } },
+  { id: 'main', short: '4 main.js + lazy native chunks', label: 'software code in one file (main.js), PKCS#11, keychain and sshpk in lazy chunks', options: { layout: 'main', lazyBuiltins: false, minify: false } },
+  { id: 'main-lazy-builtins', short: '5 + lazy builtins', label: '+ child_process, readline and tty loaded on first use', options: { layout: 'main', lazyBuiltins: true, minify: false } },
+  { id: 'shipped', short: '6 + minified (ships)', label: '+ whitespace and syntax minified (what ships)' },
 ];
 
 export async function run(ctx) {
@@ -30,6 +31,22 @@ export async function run(ctx) {
   const create = ['create', '--kty', 'EC', '--no-password', '--insecure', pub, priv];
   const node = process.execPath;
 
+  // Two floors that tell what 1.3x allows: the same work with no framework at all, and commander
+  // alone (parsing `--version` in a bundle of its own, as keymint's bundle holds it).
+  const { build } = await import(pathToFileURL(join(ctx.root, 'apps', 'cli', 'node_modules', 'esbuild', 'lib', 'main.js')).href);
+  const commanderOnly = join(dir, 'commander-only.mjs');
+  await build({
+    stdin: { contents: `import { Command } from 'commander';\nconst program = new Command('x').version('1.0.0').exitOverride();\ntry { program.parse(process.argv); } catch {}\n`, resolveDir: join(ctx.root, 'apps', 'cli'), loader: 'js' },
+    outfile: commanderOnly,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    banner: { js: `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);` },
+    logLevel: 'error',
+  });
+
   // Peers, side by side.
   const runs = ctx.quick ? 10 : 40;
   ctx.log(`peers: ${runs} interleaved runs each`);
@@ -40,6 +57,8 @@ export async function run(ctx) {
       help: { cmd: node, args: [ctx.bin, '--help'] },
       openssl: { cmd: 'openssl', args: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'] },
       jose: { cmd: 'jose', args: ['jwk', 'gen', '-i', '{"alg":"ES256"}'] },
+      minimal: { cmd: node, args: [join(ctx.benchDir, 'fixtures', 'minimal-create.mjs'), pub, priv], prepare: clean },
+      commander: { cmd: node, args: [commanderOnly, '--version'] },
     },
     { runs, warmup: 3 },
   );
@@ -49,6 +68,8 @@ export async function run(ctx) {
     help: series('help', 'keymint --help', 'ms', peers.help, { command: 'keymint --help' }),
     openssl: series('openssl', 'openssl genpkey EC P-256', 'ms', peers.openssl, { command: 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256' }),
     jose: series('jose', 'jose jwk gen ES256 (C)', 'ms', peers.jose, { command: `jose jwk gen -i '{"alg":"ES256"}'` }),
+    minimal: series('minimal', 'floor: the same work in a bare Node script', 'ms', peers.minimal, { command: 'node bench/fixtures/minimal-create.mjs k.pub.json k.json' }),
+    commander: series('commander', 'floor: commander alone, bundled, parsing --version', 'ms', peers.commander),
   };
 
   // What each step buys: every variant built from the same sources into a temp dir.
@@ -82,15 +103,38 @@ export async function run(ctx) {
     series(`${step.id}:help`, `${step.label}: --help`, 'ms', steps[`${step.id}:help`]),
   ]);
 
+  // No native library for --help and software keys (graphene/pkcs11js, the keychain binding).
+  const natives = {};
+  for (const [name, args] of [
+    ['keymint --help', ['--help']],
+    ['keymint create (software)', create],
+  ]) {
+    clean();
+    const r = spawnSync(node, ['-r', join(ctx.benchDir, 'fixtures', 'record-dlopen.cjs'), ctx.bin, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
+    natives[name] = [...r.stderr.matchAll(/^keymint-bench-dlopen (.*)$/gm)].map((m) => m[1]);
+  }
+  const nativeNote = Object.entries(natives)
+    .map(([name, libs]) => `${name}: ${libs.length === 0 ? 'no native library loaded' : `loaded ${libs.join(', ')}`}`)
+    .join('; ');
+  if (Object.values(natives).some((libs) => libs.length > 0)) throw new Error(`a native library was loaded: ${nativeNote}`);
+
   const goal = { op: '<=', value: 1.3 };
   const comparisons = [
     compare('keymint create ÷ node -e 0', s.keymint, s.node, goal),
+    {
+      ...compare('keymint create ÷ node -e 0, fastest runs', { median: s.keymint.stats.min, label: 'fastest keymint create', unit: 'ms' }, { median: s.node.stats.min, label: 'fastest node -e 0', unit: 'ms' }),
+      note: 'min ÷ min: less sensitive to load from elsewhere',
+      summary: false,
+    },
     { ...compare('keymint --help ÷ node -e 0', s.help, s.node), summary: false },
     { ...compare('openssl genpkey ÷ node -e 0', s.openssl, s.node), summary: false },
     { ...compare('jose jwk gen ÷ node -e 0', s.jose, s.node), summary: false },
     { ...compare('keymint create ÷ openssl genpkey', s.keymint, s.openssl), summary: false },
+    { ...compare('floor: same work, bare script ÷ node -e 0', s.minimal, s.node), summary: false },
+    { ...compare('floor: commander alone ÷ node -e 0', s.commander, s.node), summary: false },
     ...STEPS.map((step) => ({
-      ...compare(`step: ${step.label}: create ÷ node -e 0`, stepSeries.find((x) => x.id === `${step.id}:create`), stepNode),
+      ...compare(`step ${step.short}: create ÷ node -e 0`, stepSeries.find((x) => x.id === `${step.id}:create`), stepNode),
       summary: false,
     })),
   ];
@@ -108,8 +152,12 @@ export async function run(ctx) {
     ...meta,
     description:
       'Wall time of one process, from spawn to exit, median of interleaved runs. `keymint` is the shipped bundle (`node apps/cli/dist/bin.js`). Goal: `keymint create` within 1.3× of `node -e 0`.',
-    series: [s.node, s.keymint, s.help, s.openssl, s.jose, stepNode, ...stepSeries],
+    series: [s.node, s.keymint, s.help, s.openssl, s.jose, s.minimal, s.commander, stepNode, ...stepSeries],
     comparisons,
-    notes: [`What each start-up step buys (medians of ${stepRuns} interleaved runs, in one run so they compare):`, '', stepTable],
+    stepTable,
+    notes: [
+      `Checked with a process.dlopen hook: ${nativeNote}.`,
+      `What each start-up step buys (medians of ${stepRuns} interleaved runs, in one run so they compare):\n\n${stepTable}`,
+    ],
   };
 }

@@ -29,6 +29,15 @@ export function stats(samples) {
 }
 
 /**
+ * The environment the measured commands get: ours, without what changes Node's own start-up for
+ * reasons that are not keymint's. NODE_EXTRA_CA_CERTS makes every Node process parse a CA bundle
+ * at start (here /etc/ssl/certs/ca-certificates.crt: +35 ms on 23 ms of `node -e 0`), NODE_OPTIONS
+ * could add anything. turbo passes neither to the bench task; `node bench/run.mjs` run by hand
+ * should measure the same.
+ */
+export const BENCH_ENV = Object.freeze(Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS' && name !== 'NODE_OPTIONS')));
+
+/**
  * Runs one command once and returns its wall time in ms. Output is discarded; a non-zero exit
  * is an error (a benchmark of a failing command measures nothing).
  * @param {{ cmd: string, args: string[], env?: Record<string,string>, cwd?: string, input?: string }} command
@@ -37,7 +46,7 @@ export function timeOnce(command) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(command.cmd, command.args, {
     cwd: command.cwd,
-    env: command.env === undefined ? process.env : { ...process.env, ...command.env },
+    env: { ...BENCH_ENV, ...command.env },
     input: command.input,
     stdio: [command.input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
     maxBuffer: 16 * 1024 * 1024,

@@ -114,6 +114,8 @@ export function readmeSummary(readme, result) {
     '',
     summaryTable(result.cases),
     '',
+    '![keymint against its references: ratios of medians, with the goals](bench/results/latest.svg)',
+    '',
   ].join('\n');
   return readme.slice(0, i + start.length) + body + readme.slice(j);
 }

@@ -1,6 +1,11 @@
 // The plots, as plain SVG text: no plotting library to install.
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+/** 1, 2 or 5 times a power of ten, near `raw`. */
+const niceStep = (raw) => {
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= raw) ?? 10 * p;
+};
 const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(2));
 
 /**
@@ -12,9 +17,9 @@ const fmt = (x) => (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecisi
 export function ratioChart(items, { title, subtitle = '' }) {
   const rowH = 22;
   const groupGap = 26;
-  const left = 330;
-  const width = 900;
-  const plotW = width - left - 90;
+  const left = 480;
+  const width = 1180;
+  const plotW = width - left - 230;
   const groups = [...new Set(items.map((i) => i.group))];
   const height = 80 + items.length * rowH + groups.length * groupGap + 40;
   const values = items.flatMap((i) => [i.ratio, ...(i.goal ? [i.goal.value] : [])]).filter((v) => v > 0);
@@ -47,14 +52,13 @@ export function ratioChart(items, { title, subtitle = '' }) {
       const color = item.goal === undefined ? '#9aa5b1' : item.goal.met ? '#2e9e4f' : '#d1453b';
       const bx0 = x(Math.min(1, item.ratio));
       const bx1 = x(Math.max(1, item.ratio));
-      out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(item.label)}</text>`);
+      const label = item.label.length > 70 ? `${item.label.slice(0, 69)}…` : item.label;
+      out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(label)}</text>`);
       out.push(`<rect x="${bx0}" y="${y + 3}" width="${Math.max(1, bx1 - bx0)}" height="${rowH - 8}" fill="${color}" opacity="0.85"/>`);
       const goalText = item.goal === undefined ? '' : `  (goal ${item.goal.op === '<=' ? '≤' : '≥'} ${fmt(item.goal.value)}×: ${item.goal.met ? 'met' : 'missed'})`;
-      out.push(`<text x="${bx1 + 4}" y="${y + 13}" fill="#222">${fmt(item.ratio)}×${esc(goalText)}</text>`);
-      if (item.goal !== undefined) {
-        const gx = x(item.goal.value);
-        out.push(`<line x1="${gx}" y1="${y}" x2="${gx}" y2="${y + rowH - 2}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
-      }
+      const gx = item.goal === undefined ? 0 : x(item.goal.value);
+      if (item.goal !== undefined) out.push(`<line x1="${gx}" y1="${y}" x2="${gx}" y2="${y + rowH - 2}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
+      out.push(`<text x="${Math.max(bx1, gx) + 5}" y="${y + 13}" fill="#222">${fmt(item.ratio)}×${esc(goalText)}</text>`);
       y += rowH;
     }
   }
@@ -79,19 +83,22 @@ export function scatterChart(points, { title, xLabel, yLabel, fit }) {
   const ys = points.map((p) => p.y).sort((a, b) => a - b);
   const xMax = Math.max(...xs, 1);
   // Clip the top 1% so one slow outlier does not flatten the plot.
-  const yMax = ys[Math.floor(ys.length * 0.99)] * 1.15 || 1;
+  const yTop = ys[Math.floor(ys.length * 0.99)] * 1.1 || 1;
+  const step = niceStep(yTop / 5);
+  const yMax = Math.ceil(yTop / step) * step;
   const px = (v) => left + (v / xMax) * (width - left - right);
   const py = (v) => height - bottom - (Math.min(v, yMax) / yMax) * (height - top - bottom);
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="16" y="24" font-size="15" font-weight="bold">${esc(title)}</text>`);
-  for (let i = 0; i <= 5; i++) {
-    const v = (yMax / 5) * i;
+  for (let v = 0; v <= yMax + 1e-9; v += step) {
     out.push(`<line x1="${left}" y1="${py(v)}" x2="${width - right}" y2="${py(v)}" stroke="#eee"/>`);
-    out.push(`<text x="${left - 6}" y="${py(v) + 4}" text-anchor="end" fill="#555" font-size="10">${v.toFixed(0)}</text>`);
-    const xv = (xMax / 5) * i;
-    out.push(`<text x="${px(xv)}" y="${height - bottom + 16}" text-anchor="middle" fill="#555" font-size="10">${xv.toFixed(0)}</text>`);
+    out.push(`<text x="${left - 6}" y="${py(v) + 4}" text-anchor="end" fill="#555" font-size="10">${+v.toFixed(1)}</text>`);
+  }
+  const xStep = niceStep(xMax / 8);
+  for (let v = 0; v <= xMax; v += xStep) {
+    out.push(`<text x="${px(v)}" y="${height - bottom + 16}" text-anchor="middle" fill="#555" font-size="10">${v}</text>`);
   }
   out.push(`<line x1="${left}" y1="${height - bottom}" x2="${width - right}" y2="${height - bottom}" stroke="#333"/>`);
   out.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${height - bottom}" stroke="#333"/>`);

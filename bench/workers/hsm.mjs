@@ -1,18 +1,20 @@
 // The in-process half of case 5, on a SoftHSM token (SOFTHSM2_CONF set by the caller):
-//   node hsm.mjs create <uri> <EC|RSA> <count>
-//     one backend (one session, one login), `count` keys with createKey after one warm-up key;
-//     prints { firstMs, samples: [ms per key] }
+//   node hsm.mjs create <uri> <EC|RSA>
+//     one backend (one session, one login); makes one key with createKey for each line read on
+//     stdin and answers each with one line: the ms it took (the first key: module load, session
+//     and login included). The caller interleaves these with its pkcs11-tool runs.
 //   node hsm.mjs sign <uri> <ES256|RS256> <count> <blocks>
 //     makes one key through the backend, then alternates blocks of `count` signatures through the
 //     backend and through graphene-pk11 called directly (same module, token, key and mechanism);
 //     prints { backend: [ms per signature], raw: [ms per signature] }
 import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { createKey } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend } from '@keymint/backend-pkcs11';
 import graphene from 'graphene-pk11';
 
 const [op, uri, kind, countText, blocksText] = process.argv.slice(2);
-const count = Number(countText);
+const count = Number(countText ?? 0);
 const PIN = process.env.BENCH_PKCS11_PIN ?? '';
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -20,16 +22,11 @@ if (op === 'create') {
   const params = kind === 'EC' ? { kty: 'EC', crv: 'P-256' } : { kty: 'RSA', size: 2048 };
   const backend = await pkcs11Backend({ uri, pin: PIN });
   try {
-    let t = now();
-    await createKey(backend, params);
-    const firstMs = now() - t;
-    const samples = [];
-    for (let i = 0; i < count; i++) {
-      t = now();
+    for await (const _ of createInterface({ input: process.stdin })) {
+      const t = now();
       await createKey(backend, params);
-      samples.push(now() - t);
+      process.stdout.write(`${now() - t}\n`);
     }
-    process.stdout.write(JSON.stringify({ firstMs, samples }) + '\n');
   } finally {
     await backend.close();
   }
@@ -84,5 +81,5 @@ if (op === 'create') {
   }
   process.stdout.write(JSON.stringify(result) + '\n');
 } else {
-  throw new Error('usage: hsm.mjs create <uri> <EC|RSA> <count> | sign <uri> <ES256|RS256> <count> <blocks>');
+  throw new Error('usage: hsm.mjs create <uri> <EC|RSA> | sign <uri> <ES256|RS256> <count> <blocks>');
 }
