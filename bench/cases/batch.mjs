@@ -73,7 +73,7 @@ export async function run(ctx) {
     coresUsed.push(`${kind.label}: sequential ${med(cores.sequential).toFixed(2)}, concurrent ${med(cores.concurrent).toFixed(2)} (generateKeyPair alone: ${med(cores['raw-sequential']).toFixed(2)} and ${med(cores['raw-concurrent']).toFixed(2)})`);
   }
   out.notes.push(
-    `Where the goal is missed: a batch can only go 2× faster if each key's work runs on the thread pool. "createKey ÷ generateKeyPair alone" tells how much of a key's time is keygen; the rest (parameters, JWK export, two thumbprints, each a thread-pool round trip, the JWK Set) runs on the one main thread and does not scale. And the machine must have the second core free: generateKeyPair alone, all at once, kept ${Math.max(...rawCores).toFixed(2)} cores busy at best in this run.`,
+    `What the gain depends on: a batch can only go 2× faster if each key's work runs on the thread pool. "createKey ÷ generateKeyPair alone" tells how much of a key's time is keygen; the rest (parameters, JWK export, two thumbprints, each a thread-pool round trip, the JWK Set) runs on the one main thread and does not scale. And the machine must have the second core free: generateKeyPair alone, all at once, kept ${Math.max(...rawCores).toFixed(2)} cores busy at best in this run.`,
     `CPU time ÷ wall time of the timed part, all threads (how many cores the batch kept busy; 2 is all of them): ${coresUsed.join('; ')}.`,
     `Thread pool: UV_THREADPOOL_SIZE ${poolSize}; ${cpus().length} cores; 1-minute load average while this case ran: ${Math.min(...load).toFixed(1)} to ${Math.max(...load).toFixed(1)} (other work on the machine takes cores from the concurrent runs).`,
   );
