@@ -16,6 +16,7 @@ import {
   signingAlgorithm,
 } from '../src/jws.js';
 import type { OpenedKey } from '../src/open-key.js';
+import { thrown } from './support/thrown.js';
 
 const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) => pair.privateKey.export({ format: 'jwk' }) as Jwk;
 const EC256 = { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'ec-1' };
@@ -44,16 +45,6 @@ const nodeBackend: KeyBackend = {
 
 function opened(jwk: Jwk): OpenedKey {
   return { publicJwk: toPublicJwk(jwk), jwk, private: { kind: 'jwk', jwk }, backend: nodeBackend };
-}
-
-function thrown(fn: () => unknown): KeymintError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeymintError);
-    return error as KeymintError;
-  }
-  throw new Error('expected an error');
 }
 
 const decode = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;

@@ -8,6 +8,7 @@ import { KeymintError } from '../src/errors.js';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, serializeKeySet, updateKeySetFile, withFileLock } from '../src/keyset.js';
 import { thumbprint } from '../src/thumbprint.js';
+import { thrown } from './support/thrown.js';
 
 const ec = (kid?: string): Jwk => {
   const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
@@ -21,16 +22,6 @@ function dir(): string {
   const d = join(root, String(n++));
   mkdirSync(d);
   return d;
-}
-
-function thrown(fn: () => unknown): KeymintError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeymintError);
-    return error as KeymintError;
-  }
-  throw new Error('expected an error');
 }
 
 async function rejection(promise: Promise<unknown>, code: string, message?: RegExp): Promise<KeymintError> {

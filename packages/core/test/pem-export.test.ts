@@ -5,6 +5,7 @@ import { KeymintError } from '../src/errors.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem } from '../src/pem.js';
 import { PEM_PBKDF2_COUNT, exportPem } from '../src/pem-export.js';
+import { thrown } from './support/thrown.js';
 
 const KEYS: [string, Jwk][] = [
   ['RSA 2048', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Jwk],
@@ -32,16 +33,6 @@ key = serialization.load_pem_private_key(data, password=pw)
 sys.stdout.write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
 `;
   return execFileSync('/usr/bin/python3', ['-c', script, ...(password === undefined ? [] : [password])], { input: pem }).toString();
-}
-
-function thrown(fn: () => unknown): KeymintError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeymintError);
-    return error as KeymintError;
-  }
-  throw new Error('expected an error');
 }
 
 describe('exportPem, checked with openssl and Python cryptography', () => {
