@@ -23,6 +23,7 @@ export const EXIT_CODES: Record<string, number> = {
   [ErrorCode.KEY_NOT_FOUND]: 16,
   [ErrorCode.BACKEND_LOCKED]: 17,
   [ErrorCode.SIGNATURE_INVALID]: 18,
+  [ErrorCode.MODULE_UNTRUSTED]: 19,
 };
 
 /** Exit code of an error keymint did not expect: a bug. */

@@ -39,6 +39,12 @@ export const ErrorCode = {
   BACKEND_LOCKED: 'ERR_BACKEND_LOCKED',
   /** A signature or token did not verify, or a token's claims (exp, nbf) make it invalid now. */
   SIGNATURE_INVALID: 'ERR_SIGNATURE_INVALID',
+  /**
+   * Native code (a PKCS#11 module) that keymint was asked to load is not one the user or the system
+   * trusts: it was named by a data file (a key reference), not registered, not in a system module
+   * directory and not named by the user.
+   */
+  MODULE_UNTRUSTED: 'ERR_MODULE_UNTRUSTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
