@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,12 +65,35 @@ export function runProgram(command: string, args: readonly string[], options: Ru
   });
 }
 
+let binForOthers: string | undefined;
+
+/**
+ * The built CLI as another user can run it. The clone may sit in a directory only its owner can
+ * enter (a clone in /root), so a run as `nobody` gets a world-readable copy of the bundle outside
+ * it, made once per test process.
+ */
+function binForUser(): string {
+  if (binForOthers === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'keymint-cli-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    // The bundle is ES modules: it needs its package.json ("type": "module") beside it.
+    cpSync(join(REPO, 'apps', 'cli', 'package.json'), join(dir, 'package.json'));
+    cpSync(dirname(BIN), join(dir, 'dist'), { recursive: true });
+    for (const entry of [dir, ...readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => join(dir, p))]) {
+      chmodSync(entry, statSync(entry).isDirectory() ? 0o755 : 0o644);
+    }
+    binForOthers = join(dir, 'dist', 'bin.js');
+  }
+  return binForOthers;
+}
+
 /** Runs the built `keymint` with the given arguments. */
 export function keymint(args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const bin = options.user === undefined ? BIN : binForUser();
   if (options.umask !== undefined) {
-    return runProgram('/bin/sh', ['-c', `umask ${options.umask}; exec "$0" "$@"`, process.execPath, BIN, ...args], options);
+    return runProgram('/bin/sh', ['-c', `umask ${options.umask}; exec "$0" "$@"`, process.execPath, bin, ...args], options);
   }
-  return runProgram(process.execPath, [BIN, ...args], options);
+  return runProgram(process.execPath, [bin, ...args], options);
 }
 
 /** A fresh temp dir for one test, removed when the test ends. */

@@ -55,6 +55,7 @@ const SHARED = [
   { specifier: '@keymint/core', name: 'core', exportsOf: () => requireHere.resolve('@keymint/core') },
   { specifier: '@keymint/backend-software', name: 'backendSoftware', exportsOf: () => requireHere.resolve('@keymint/backend-software') },
   { file: join(SRC, 'prompt.ts'), name: 'prompt', exportsOf: () => join(HERE, 'dist', 'prompt.js') },
+  { file: join(SRC, 'output.ts'), name: 'output', exportsOf: () => join(HERE, 'dist', 'output.js') },
   { file: join(SRC, 'backends', 'pkcs11.ts'), name: 'backendsPkcs11', exportsOf: () => join(HERE, 'dist', 'backends', 'pkcs11.js') },
   { file: join(SRC, 'backends', 'keychain.ts'), name: 'backendsKeychain', exportsOf: () => join(HERE, 'dist', 'backends', 'keychain.js') },
 ];

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
@@ -325,7 +326,8 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     it('a file that is not a keychain reference is refused by delete (9)', async () => {
       const dir = tempDir();
       writeFile(dir, 'plain.json', JSON.stringify({ kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' }));
-      writeFile(dir, 'hsm.json', JSON.stringify({ type: 'keymint-key-reference', version: 1, backend: 'pkcs11', location: { uri: 'pkcs11:object=k' }, jwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' } }));
+      const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' });
+      writeFile(dir, 'hsm.json', JSON.stringify({ type: 'keymint-key-reference', version: 1, backend: 'pkcs11', location: { uri: 'pkcs11:object=k' }, jwk }));
       expectError(await km(['keychain', 'delete', 'plain.json', '--force'], dir), EXIT.INPUT_INVALID, /plain.json is not a key reference/);
       expectError(await km(['keychain', 'delete', 'hsm.json', '--force'], dir), EXIT.INPUT_INVALID, /refers to a key in the pkcs11 backend, not in the keychain/);
     });

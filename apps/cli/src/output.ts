@@ -14,20 +14,56 @@ export interface CommandResult {
 export interface OutputStreams {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether standard output is a terminal (then data printed there is escaped too). */
+  stdoutIsTerminal?: boolean;
 }
 
 const processStreams: OutputStreams = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  get stdoutIsTerminal() {
+    return process.stdout.isTTY === true;
+  },
 };
 
+/**
+ * Characters that let text move the cursor, retitle or clear a terminal, hide what follows, or
+ * reorder a line: C0 and C1 controls, DEL, and Unicode's bidirectional and line-separator
+ * controls. Tab and newline are kept: they only lay text out.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const LINE_CONTROLS = /[\t\n]/g;
+
+const escaped = (ch: string) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text from input (a kid, a claim, a file name, a token label) made safe to show on a terminal:
+ * every control character becomes a visible `\uXXXX`, which also keeps JSON text valid JSON.
+ * With `oneLine`, tab and newline are escaped too, so a value cannot add a line of its own.
+ * @example terminalSafe('kid\u001b[2J') // 'kid\\u001b[2J'
+ */
+export function terminalSafe(text: string, oneLine = false): string {
+  const safe = text.replace(TERMINAL_CONTROLS, escaped);
+  return oneLine ? safe.replace(LINE_CONTROLS, escaped) : safe;
+}
+
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return terminalSafe(text.replace(/\s*\n\s*/g, ' ').trim(), true);
 }
 
 /** The single line a person sees for an error: the message, then the hint. */
 export function formatError(error: KeymintError): string {
   return oneLine(error.hint === undefined ? error.message : `${error.message}; ${error.hint}`);
+}
+
+/**
+ * Rows as aligned columns, for people: every cell on one line, escaped (cells hold kids, labels
+ * and other input), two spaces between columns.
+ */
+export function table(rows: readonly (readonly string[])[]): string[] {
+  const cells = rows.map((r) => r.map((cell) => terminalSafe(cell, true)));
+  const widths = cells[0]?.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length))) ?? [];
+  return cells.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
 }
 
 /**
@@ -43,7 +79,7 @@ export function reportError(error: unknown, json: boolean, out: OutputStreams = 
   const known = isKeymintError(error);
   const code = known ? error.code : 'ERR_INTERNAL';
   const message = known ? formatError(error) : `internal error: ${oneLine(error instanceof Error ? error.message : String(error))}`;
-  if (json) out.stdout(JSON.stringify({ error: { code, message } }, null, 2) + '\n');
+  if (json) out.stdout(terminalSafe(JSON.stringify({ error: { code, message } }, null, 2)) + '\n');
   else out.stderr(`keymint: ${message}\n`);
   if (!known && process.env.KEYMINT_DEBUG === '1' && error instanceof Error) out.stderr(`${error.stack ?? ''}\n`);
   process.exitCode = known ? exitCodeOf(code) : EXIT_INTERNAL;
@@ -54,11 +90,15 @@ export async function runAction(json: boolean, action: () => Promise<CommandResu
   try {
     const result = await action();
     if (json) {
-      out.stdout(JSON.stringify(result.json, null, 2) + '\n');
+      out.stdout(terminalSafe(JSON.stringify(result.json, null, 2)) + '\n');
       return;
     }
-    for (const note of result.notes ?? []) out.stderr(`${note}\n`);
-    if (result.stdout !== undefined) out.stdout(result.stdout.endsWith('\n') ? result.stdout : `${result.stdout}\n`);
+    for (const note of result.notes ?? []) out.stderr(`${oneLine(note)}\n`);
+    if (result.stdout !== undefined) {
+      // Data goes out as it is to a pipe or file (a payload, a PEM); a terminal gets it escaped.
+      const text = out.stdoutIsTerminal === true ? terminalSafe(result.stdout) : result.stdout;
+      out.stdout(text.endsWith('\n') ? text : `${text}\n`);
+    }
   } catch (error) {
     reportError(error, json, out);
   }

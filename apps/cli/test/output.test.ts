@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { EXIT_CODES, exitCodeOf } from '../src/exit-codes.js';
-import { formatError, reportError, runAction, type OutputStreams } from '../src/output.js';
+import { formatError, reportError, runAction, table, terminalSafe, type OutputStreams } from '../src/output.js';
 
 function capture(): OutputStreams & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -66,5 +66,44 @@ describe('runAction', () => {
 
   it('formats multi-line messages and hints as one line', () => {
     expect(formatError(new KeymintError(ErrorCode.IO, 'a\n  b', { hint: 'c\nd' }))).toBe('a b; c d');
+  });
+});
+
+describe('text from input on a terminal (issue 9, class 6)', () => {
+  const hostile = 'k\u001b]0;owned\u0007\u001b[2J\r\u009b31m\u202eevil\u2066x\u0000';
+
+  it('escapes every control character, keeping only tab and newline outside one-line text', () => {
+    expect(terminalSafe(hostile)).toBe('k\\u001b]0;owned\\u0007\\u001b[2J\\u000d\\u009b31m\\u202eevil\\u2066x\\u0000');
+    expect(terminalSafe('a\tb\nc')).toBe('a\tb\nc');
+    expect(terminalSafe('a\tb\nc', true)).toBe('a\\u0009b\\u000ac');
+    expect(terminalSafe('plain kid-1 é ü 日本')).toBe('plain kid-1 é ü 日本');
+  });
+
+  it('escapes notes and errors always, stdout only on a terminal, and keeps --json valid JSON', async () => {
+    const piped = capture();
+    await runAction(false, async () => ({ json: null, stdout: `payload ${hostile}`, notes: [`kid "${hostile}"\nsecond line`] }), piped);
+    expect(piped.err.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2066]/);
+    expect(piped.err).toHaveLength(1);
+    expect(piped.out.join('')).toBe(`payload ${hostile}\n`);
+
+    const terminal = { ...capture(), stdoutIsTerminal: true };
+    await runAction(false, async () => ({ json: null, stdout: `payload ${hostile}\nline 2` }), terminal);
+    expect(terminal.out.join('')).toBe(`payload ${terminalSafe(hostile)}\nline 2\n`);
+
+    const json = capture();
+    await runAction(true, async () => ({ json: { kid: hostile } }), json);
+    expect(json.out.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2066]/);
+    expect(JSON.parse(json.out.join(''))).toEqual({ kid: hostile });
+
+    const error = capture();
+    await runAction(false, async () => {
+      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `jwks.json has no key with kid "${hostile}"`);
+    }, error);
+    expect(error.err.join('')).toMatch(/^keymint: jwks\.json has no key with kid "k\\u001b\]0;owned/);
+    expect(error.err.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2066]/);
+  });
+
+  it('lays out tables with every cell on one line', () => {
+    expect(table([['KID', 'KTY'], ['a\nb', 'EC'], ['long-kid', '\u001bRSA']])).toEqual(['KID       KTY', 'a\\u000ab  EC', 'long-kid  \\u001bRSA']);
   });
 });

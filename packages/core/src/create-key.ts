@@ -1,7 +1,7 @@
 import { assertSupported, type KeyBackend, type PrivatePart } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
 import { encryptJwk } from './jwe.js';
-import { keySizeBits, orderJwk, type Jwk } from './jwk.js';
+import { checkJwk, keySizeBits, orderJwk, type Jwk } from './jwk.js';
 import { serializeReference } from './key-document.js';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, writeFilesAtomically, type OutputFile } from './files.js';
 import { resolveKeySpec, type KeyParamsInput, type KeySpec } from './params.js';
@@ -80,6 +80,8 @@ export interface ExistingKey {
   x5c?: string[];
   /** The use the source dictates (a certificate's key usage). */
   use?: 'sig' | 'enc';
+  /** Where it came from, for messages (a file name). */
+  source?: string;
 }
 
 function conflict(flag: string, given: string, actual: string): KeymintError {
@@ -114,6 +116,9 @@ export async function adoptKey(existing: ExistingKey, params: KeyParamsInput): P
     size: jwk.kty === 'RSA' ? bits : params.size,
     use: params.use ?? existing.use,
   });
+  // The rules of every key read from outside (an RSA exponent of 1 is a valid PEM); the size was
+  // checked above with --insecure's minimum, as for a new key.
+  checkJwk(existing.privateJwk ?? jwk, existing.source ?? 'the PEM input', { insecure: params.insecure ?? false });
   const extra = existing.x5c === undefined ? undefined : { x5c: existing.x5c };
   const priv: PrivatePart | undefined = existing.privateJwk === undefined ? undefined : { kind: 'jwk', jwk: existing.privateJwk };
   return finish(spec, { publicJwk: jwk, private: priv }, extra);

@@ -1,4 +1,5 @@
 import { ErrorCode, KeymintError } from './errors.js';
+import { EC_CURVES, curveBytes } from './params.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 
@@ -41,5 +42,5 @@ export function signatureScheme(alg: string): SignatureScheme {
   return { alg, ...scheme };
 }
 
-/** Byte length of each half of an ECDSA signature (r||s, RFC 7518 §3.4) by curve. */
-export const ECDSA_COMPONENT_BYTES: Record<string, number> = { 'P-256': 32, 'P-384': 48, 'P-521': 66, secp256k1: 32 };
+/** Byte length of each half of an ECDSA signature (r||s, RFC 7518 §3.4) by curve: the coordinate size. */
+export const ECDSA_COMPONENT_BYTES: Record<string, number> = Object.fromEntries(EC_CURVES.map((crv) => [crv, curveBytes(crv)]));

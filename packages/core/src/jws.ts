@@ -98,6 +98,18 @@ export function parseDuration(text: string, flag: string): number {
   return seconds;
 }
 
+/**
+ * The latest NumericDate keymint writes: 9999-12-31T23:59:59Z, the last instant an ISO 8601 date
+ * with a four-digit year can name. Later dates are valid JSON numbers, but no reader shows them.
+ */
+export const MAX_NUMERIC_DATE = 253_402_300_799;
+
+/** A NumericDate for people: the ISO 8601 time, or the number itself beyond what a date can show. */
+export function formatNumericDate(seconds: number): string {
+  if (Number.isFinite(seconds) && Math.abs(seconds) <= MAX_NUMERIC_DATE) return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+  return `${seconds} s from 1970 (beyond the dates an ISO 8601 time can show)`;
+}
+
 /** The current time as a NumericDate (RFC 7519 §2): whole seconds since the epoch. */
 export function numericDate(now: Date = new Date()): number {
   return Math.floor(now.getTime() / 1000);
@@ -144,8 +156,14 @@ export function jwtClaims(input: JwtClaimsInput): Record<string, unknown> {
     claims.aud = list.length === 1 ? list[0] : list;
   }
   claims.iat = iat;
-  if (input.expiresIn !== undefined) claims.exp = iat + input.expiresIn;
-  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = iat + (input.notBefore === true ? 0 : input.notBefore);
+  const at = (seconds: number, flag: string) => {
+    if (iat + seconds > MAX_NUMERIC_DATE) {
+      throw param(`${flag} ${seconds} s puts the token's ${flag.slice(2)} after ${formatNumericDate(MAX_NUMERIC_DATE)}, beyond the dates a verifier can show`, 'give a shorter duration');
+    }
+    return iat + seconds;
+  };
+  if (input.expiresIn !== undefined) claims.exp = at(input.expiresIn, '--exp');
+  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = at(input.notBefore === true ? 0 : input.notBefore, '--nbf');
   const jti = input.jti === undefined || input.jti === 'auto' ? randomUUID() : input.jti;
   if (jti !== null) {
     if (jti.length === 0) throw param('--jti must not be empty: give a value, or auto for a random one');

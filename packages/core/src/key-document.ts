@@ -1,7 +1,7 @@
 import type { KeyReference } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
 import { looksLikeJwe } from './jwe.js';
-import { checkJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
+import { checkJwk, isPrivateJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
 
 /** The `type` of a key reference file, the private file of a key that never leaves its backend. */
 export const KEY_REFERENCE_TYPE = 'keymint-key-reference';
@@ -56,6 +56,9 @@ export function parseKeyDocument(text: string, source: string): KeyDocument {
     if (typeof obj.backend !== 'string' || !isStringRecord(obj.location) || typeof jwk?.kty !== 'string') {
       throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a malformed key reference: it needs "backend", "location" and "jwk"`);
     }
+    // A reference is shared as harmless: its JWK must be a public key (an oct key's is metadata only).
+    if (isPrivateJwk(jwk)) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a key reference whose "jwk" holds private key material: a reference holds none`);
+    if (jwk.kty !== 'oct') checkJwk(jwk, source);
     return { kind: 'reference', reference: { backend: obj.backend, location: obj.location }, jwk };
   }
   if (Array.isArray(obj.keys)) {

@@ -25,17 +25,19 @@ interface CurveRule {
   sigAlg?: string;
   /** Whether the curve can do ECDH key agreement. */
   agreement: boolean;
+  /** Bytes of a coordinate (EC x, y, d) or of a key (OKP x, d): RFC 7518 §6.2.1.2, RFC 8037 §2. */
+  bytes: number;
 }
 
 const CURVE_RULES: Record<Curve, CurveRule> = {
-  'P-256': { kty: 'EC', sigAlg: 'ES256', agreement: true },
-  'P-384': { kty: 'EC', sigAlg: 'ES384', agreement: true },
-  'P-521': { kty: 'EC', sigAlg: 'ES512', agreement: true },
-  secp256k1: { kty: 'EC', sigAlg: 'ES256K', agreement: true },
-  Ed25519: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false },
-  Ed448: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false },
-  X25519: { kty: 'OKP', agreement: true },
-  X448: { kty: 'OKP', agreement: true },
+  'P-256': { kty: 'EC', sigAlg: 'ES256', agreement: true, bytes: 32 },
+  'P-384': { kty: 'EC', sigAlg: 'ES384', agreement: true, bytes: 48 },
+  'P-521': { kty: 'EC', sigAlg: 'ES512', agreement: true, bytes: 66 },
+  secp256k1: { kty: 'EC', sigAlg: 'ES256K', agreement: true, bytes: 32 },
+  Ed25519: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false, bytes: 32 },
+  Ed448: { kty: 'OKP', sigAlg: 'EdDSA', agreement: false, bytes: 57 },
+  X25519: { kty: 'OKP', agreement: true, bytes: 32 },
+  X448: { kty: 'OKP', agreement: true, bytes: 56 },
 };
 
 const CURVES_BY_KTY: Record<'EC' | 'OKP', readonly Curve[]> = { EC: EC_CURVES, OKP: OKP_CURVES };
@@ -143,7 +145,17 @@ export function useOfAlgorithm(alg: string): KeyUse | undefined {
 }
 
 export function isCurve(value: string): value is Curve {
-  return value in CURVE_RULES;
+  return Object.hasOwn(CURVE_RULES, value);
+}
+
+/** The key type a curve belongs to (EC or OKP). */
+export function ktyOfCurve(crv: Curve): 'EC' | 'OKP' {
+  return CURVE_RULES[crv].kty;
+}
+
+/** Bytes of each coordinate (EC) or of the key (OKP) on a curve: P-256 32, P-521 66, Ed448 57 ... */
+export function curveBytes(crv: Curve): number {
+  return CURVE_RULES[crv].bytes;
 }
 
 function parseSize(raw: string | number): number {

@@ -2,9 +2,9 @@ import { constants, createPublicKey, createSecretKey, timingSafeEqual, createHma
 import type { JsonWebKey } from 'node:crypto';
 import { compactVerify, errors as joseErrors, importJWK } from 'jose';
 import { ErrorCode, KeymintError } from './errors.js';
-import { describeJwk, parseJsonObject, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
+import { checkJwk, describeJwk, parseJsonObject, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
 import { signatureScheme } from './jwa.js';
-import { numericDate } from './jws.js';
+import { formatNumericDate, numericDate } from './jws.js';
 import { assertAlgorithmFits } from './params.js';
 
 /** Which implementation checked a signature: jose where it knows the algorithm, else OpenSSL via Node. */
@@ -138,23 +138,28 @@ function invalid(message: string, hint?: string): KeymintError {
 const JWT_TYP = /^(application\/)?([a-z0-9.-]+\+)?jwt$/i;
 const CLAIM_NAMES = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'];
 
-/** The claims of a JWT payload, or undefined when the token is a plain JWS. */
+/**
+ * The claims of a JWT payload, or undefined when the token is a plain JWS. A payload that is a JSON
+ * object carrying a registered claim is a JWT whatever its header says (RFC 7519 §5.1: typ is
+ * optional), also behind a UTF-8 byte order mark, which some encoders add and JSON.parse rejects.
+ * @throws KeymintError ERR_INPUT_INVALID for claims that name a member twice
+ */
 function jwtClaimsOf(header: Record<string, unknown>, payload: Uint8Array): Record<string, unknown> | undefined {
   const typed = typeof header.typ === 'string' && JWT_TYP.test(header.typ);
+  const text = Buffer.from(payload).toString('utf8').replace(/^\uFEFF/, '');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(payload).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     value = undefined;
   }
   const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
-  if (typed && !isObject) throw invalid(`the token says it is a JWT (typ ${String(header.typ)}) but its payload is not a JSON object of claims`);
-  if (!isObject) return undefined;
-  const claims = value as Record<string, unknown>;
-  return typed || CLAIM_NAMES.some((c) => c in claims) ? claims : undefined;
+  // Parsed again, strictly: a claim named twice, or nesting no claims set has, is refused.
+  const claims = isObject ? parseJsonObject(text, 'the token payload') : undefined;
+  if (typed && claims === undefined) throw invalid(`the token says it is a JWT (typ ${String(header.typ)}) but its payload is not a JSON object of claims`);
+  if (claims === undefined) return undefined;
+  return typed || CLAIM_NAMES.some((c) => Object.hasOwn(claims, c)) ? claims : undefined;
 }
-
-const isoTime = (seconds: number) => new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 
 /** RFC 7519 §4.1.4, §4.1.5: exp and nbf with a leeway for clock skew. */
 function checkTimes(claims: Record<string, unknown>, options: VerifyTokenOptions): void {
@@ -166,8 +171,8 @@ function checkTimes(claims: Record<string, unknown>, options: VerifyTokenOptions
   }
   const exp = claims.exp as number | undefined;
   const nbf = claims.nbf as number | undefined;
-  if (exp !== undefined && now >= exp + leeway) throw invalid(`the token expired at ${isoTime(exp)}`, `it is now ${isoTime(now)}`);
-  if (nbf !== undefined && now + leeway < nbf) throw invalid(`the token is not valid before ${isoTime(nbf)}`, `it is now ${isoTime(now)}`);
+  if (exp !== undefined && now >= exp + leeway) throw invalid(`the token expired at ${formatNumericDate(exp)}`, `it is now ${formatNumericDate(now)}`);
+  if (nbf !== undefined && now + leeway < nbf) throw invalid(`the token is not valid before ${formatNumericDate(nbf)}`, `it is now ${formatNumericDate(now)}`);
 }
 
 /** Why a key cannot have made a token's signature, or undefined when it can. */
@@ -230,6 +235,8 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
     throw invalid(`the token's alg ${alg} does not fit ${candidates.length === 1 ? describeKey(first) : `any key in ${source}`}: ${candidates.length === 1 ? unfit(first, alg) : `none is for ${alg}`}`);
   }
   for (const candidate of fitting) {
+    // A key given to the API directly has not been through the key file reader: same rules.
+    checkJwk(candidate, describeKey(candidate));
     const verifying = candidate.kty === 'oct' ? candidate : toPublicJwk(candidate);
     const { valid, verifier } = await verifyCompactJws(token.trim(), verifying, alg);
     if (!valid) continue;

@@ -8,6 +8,7 @@ import { encryptJwk } from '../src/jwe.js';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import { parseKeyDocument, serializeReference } from '../src/key-document.js';
 import { openPrivateKey, publicOf, type BackendResolver } from '../src/open-key.js';
+import { thrown } from './support/thrown.js';
 
 const PASSWORD = 'correct horse battery staple';
 const EC = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk), kid: 'ec-1', use: 'sig', alg: 'ES256' };
@@ -188,10 +189,13 @@ describe('publicOf', () => {
     expect(await publicOf(parseKeyDocument(ref, 'r'), { source: 'r' })).toEqual(EC_PUBLIC);
   });
 
-  it('never passes on private members a hand-edited reference carries', async () => {
+  it('refuses a hand-edited reference that carries private members: a reference holds no secret', () => {
     const ref = JSON.parse(serializeReference({ backend: 'pkcs11', location: { uri: 'pkcs11:object=k' } }, EC_PUBLIC)) as Record<string, unknown>;
     ref.jwk = EC;
-    expect(await publicOf(parseKeyDocument(JSON.stringify(ref), 'r'), { source: 'r' })).toEqual(EC_PUBLIC);
+    expect(thrown(() => parseKeyDocument(JSON.stringify(ref), 'r'))).toMatchObject({
+      code: 'ERR_INPUT_INVALID',
+      message: expect.stringMatching(/^r is a key reference whose "jwk" holds private key material/),
+    });
   });
 
   it('turns a set into the set of public keys, keeping its other members', async () => {

@@ -77,7 +77,7 @@ async function fromPem(options: CreateOptions, params: KeyParamsInput): Promise<
     subtle: options.subtle ?? false,
     password: () => existingPassword(source, { file: options.pemPasswordFile, noPrompt: options.json ?? false, flag: '--pem-password-file' }),
   });
-  return adoptKey(imported, params);
+  return adoptKey({ ...imported, source }, params);
 }
 
 /**

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { ErrorCode, KeymintError, parseKeyDocument, readInput } from '@keymint/core';
 import type { KeychainKeyInfo, KeychainStore, KeychainTarget } from '@keymint/backend-keychain';
 import { keychain, keychainStoreFlag } from '../backends/keychain.js';
-import type { CommandResult } from '../output.js';
+import { table, type CommandResult } from '../output.js';
 import { askYesNo } from '../prompt.js';
 
 /** The flags of `keymint keychain keys` and `keymint keychain delete`. */
@@ -35,10 +35,6 @@ function describeKey(key: KeychainKeyInfo): string {
   return [key.kty, key.crv].filter((p) => p !== undefined).join(' ');
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd()).join('\n');
-}
 
 function keyJson(key: KeychainKeyInfo): Record<string, unknown> {
   return {
@@ -72,7 +68,7 @@ export async function keychainKeysCommand(options: KeychainCommandOptions): Prom
   const rows = [['ACCOUNT', 'KID', 'KEY', 'ALG'], ...listing.keys.map((k) => [k.account, k.kid ?? '-', describeKey(k), k.alg ?? '-'])];
   return {
     notes,
-    ...(count === 0 ? {} : { stdout: table(rows) }),
+    ...(count === 0 ? {} : { stdout: table(rows).join('\n') }),
     json: { service: listing.service, store: listing.store ?? null, keys: listing.keys.map(keyJson), warnings: listing.warnings },
   };
 }

@@ -11,7 +11,7 @@ import {
   type JwkSet,
   type KeySetChange,
 } from '@keymint/core';
-import type { CommandResult } from '../output.js';
+import { table, type CommandResult } from '../output.js';
 import { STDIN, isKeySet, prettyJson, readKeyDocument, readTextInput, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 
 export interface KeysetAddOptions extends KeyInputOptions {
@@ -120,9 +120,7 @@ export async function keysetListCommand(file: string): Promise<CommandResult> {
     use: typeof k.use === 'string' ? k.use : null,
   }));
   if (rows.length === 0) return { json: { keys: [] }, notes: [`${source} holds no keys.`] };
-  const table = [['KID', 'KTY', 'ALG', 'USE'], ...rows.map((r) => [r.kid ?? '-', r.kty, r.alg ?? '-', r.use ?? '-'])];
-  const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => (row[i] as string).length)));
-  const lines = table.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd(widths[i] as number) : cell)).join('  '));
+  const lines = table([['KID', 'KTY', 'ALG', 'USE'], ...rows.map((r) => [r.kid ?? '-', r.kty, r.alg ?? '-', r.use ?? '-'])]);
   return { json: { keys: rows }, stdout: lines.join('\n') };
 }
 

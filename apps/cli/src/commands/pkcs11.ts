@@ -1,7 +1,7 @@
 import { ErrorCode, KeymintError } from '@keymint/core';
 import type { Pkcs11KeyInfo, Pkcs11SlotInfo, TokenDescription } from '@keymint/backend-pkcs11';
 import { pkcs11, pkcs11UriOption, warnOnStderr } from '../backends/pkcs11.js';
-import type { CommandResult } from '../output.js';
+import { table, type CommandResult } from '../output.js';
 import { promptSecret } from '../prompt.js';
 
 /** The flags of `keymint pkcs11 tokens` and `keymint pkcs11 keys`. */
@@ -74,10 +74,6 @@ function describeKey(key: Pkcs11KeyInfo): string {
   return [key.kty, key.crv ?? (key.size === null ? undefined : String(key.size))].filter((p) => p !== undefined).join(' ');
 }
 
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
-}
 
 /**
  * `keymint pkcs11 keys`: the keys on the token of --pkcs11-uri (or KEYMINT_PKCS11_URI): label,

@@ -1,5 +1,5 @@
 import { ErrorCode, KeymintError, THUMBPRINT_HASHES, oneOf, thumbprint, thumbprintUri, type Jwk, type ThumbprintHash } from '@keymint/core';
-import type { CommandResult } from '../output.js';
+import { terminalSafe, type CommandResult } from '../output.js';
 import { isKeySet, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 
 export interface ThumbprintOptions extends KeyInputOptions {
@@ -37,7 +37,7 @@ export async function thumbprintCommand(file: string, options: ThumbprintOptions
     }
     return {
       json: { hash, keys: results },
-      ...(results.length === 0 ? {} : { stdout: results.map((r, i) => `${shown[i] as string}\t${r.kid ?? '-'}`).join('\n') }),
+      ...(results.length === 0 ? {} : { stdout: results.map((r, i) => `${shown[i] as string}\t${terminalSafe(r.kid ?? '-', true)}`).join('\n') }),
       notes: results.length === 0 ? [`${source} holds no keys.`] : [],
     };
   });

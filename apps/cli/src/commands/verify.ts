@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { DEFAULT_LEEWAY, ErrorCode, KeymintError, readInput, verifyToken } from '@keymint/core';
+import { DEFAULT_LEEWAY, ErrorCode, KeymintError, formatNumericDate, numericDate, readInput, verifyToken } from '@keymint/core';
 import type { CommandResult } from '../output.js';
 import { STDIN, assertOneStdin, prettyJson, readPayload, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 import { requireKey } from './sign.js';
@@ -33,7 +33,13 @@ function parseLeeway(text: string | undefined): number {
   return Number(text.trim());
 }
 
-const isoTime = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString().replace('.000Z', 'Z') : undefined);
+/** What a valid JWT's exp means now: when it expires, or that it expired within the leeway. */
+function expiryNote(exp: unknown, leeway: number): string {
+  if (typeof exp !== 'number') return 'The JWT has no expiry ("exp").';
+  const ago = numericDate() - exp;
+  if (ago >= 0) return `The JWT expired ${ago} s ago, accepted within the ${leeway} s leeway.`;
+  return `The JWT expires at ${formatNumericDate(exp)}.`;
+}
 
 /**
  * `keymint verify --key FILE [token|-]`: checks a compact JWS or JWT against a public key, a
@@ -55,8 +61,7 @@ export async function verifyCommand(tokenArg: string | undefined, options: Verif
     const kid = typeof result.key.kid === 'string' ? result.key.kid : null;
     const notes = [`The signature is valid: ${result.alg}, ${kid === null ? `the key in ${source}` : `key "${kid}"`}.`];
     if (result.claims !== undefined) {
-      const exp = isoTime(result.claims.exp);
-      notes.push(exp === undefined ? 'The JWT has no expiry ("exp").' : `The JWT expires at ${exp}.`);
+      notes.push(expiryNote(result.claims.exp, leeway));
       return { notes, stdout: prettyJson(result.claims), json: { valid: true, alg: result.alg, kid, header: result.header, claims: result.claims } };
     }
     let text: string | undefined;

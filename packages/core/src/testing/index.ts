@@ -8,3 +8,4 @@ export { describeBackendConformance, type ConformanceOptions } from './conforman
 export { conformanceCases, type ConformanceCase } from './cases.js';
 export { verifyCompactJws, type Verifier } from '../verify.js';
 export { keyParamsArbitrary } from './arbitraries.js';
+export { hostileRsaJwk } from './hostile-keys.js';
