@@ -51,9 +51,18 @@ function oneLine(text: string): string {
   return terminalSafe(text.replace(/\s*\n\s*/g, ' ').trim(), true);
 }
 
-/** The single line a person sees for an error: the message, then the hint. */
+/**
+ * The flag of a parameter core names in a message: `crv` is --crv, `pbes2Count` --pbes2-count.
+ * The one place where the API's names become the command line's.
+ */
+export function flagOf(param: string): string {
+  return `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The single line a person sees for an error: the message, then the hint, parameters as flags. */
 export function formatError(error: KeymintError): string {
-  return oneLine(error.hint === undefined ? error.message : `${error.message}; ${error.hint}`);
+  const { message, hint } = typeof error.render === 'function' ? error.render(flagOf) : error;
+  return oneLine(hint === undefined ? message : `${message}; ${hint}`);
 }
 
 /**

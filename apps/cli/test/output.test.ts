@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { EXIT_CODES, exitCodeOf } from '../src/exit-codes.js';
-import { formatError, reportError, runAction, table, terminalSafe, type OutputStreams } from '../src/output.js';
+import { flagOf, formatError, reportError, runAction, table, terminalSafe, type OutputStreams } from '../src/output.js';
 
 function capture(): OutputStreams & { out: string[]; err: string[] } {
   const out: string[] = [];
@@ -105,5 +105,21 @@ describe('text from input on a terminal (issue 9, class 6)', () => {
 
   it('lays out tables with every cell on one line', () => {
     expect(table([['KID', 'KTY'], ['a\nb', 'EC'], ['long-kid', '\u001bRSA']])).toEqual(['KID       KTY', 'a\\u000ab  EC', 'long-kid  \\u001bRSA']);
+  });
+});
+
+describe('parameter names in core messages', () => {
+  it('are the API names in the message and flags on the command line', async () => {
+    const { resolveKeySpec } = await import('@keymint/core');
+    let error: KeymintError | undefined;
+    try {
+      resolveKeySpec({ kty: 'EC', crv: 'P-999' as never });
+    } catch (e) {
+      error = e as KeymintError;
+    }
+    expect(error?.message).toBe('crv "P-999" is not a curve for kty EC: use P-256, P-384, P-521 or secp256k1');
+    expect(error?.param).toBe('crv');
+    expect(formatError(error as KeymintError)).toBe('--crv "P-999" is not a curve for --kty EC: use P-256, P-384, P-521 or secp256k1');
+    expect(flagOf('pbes2Count')).toBe('--pbes2-count');
   });
 });

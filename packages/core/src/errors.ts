@@ -49,34 +49,91 @@ export const ErrorCode = {
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** A parameter's name inside a message: an API user reads `crv`, the CLI shows its flag `--crv`. */
+export interface ParamName {
+  readonly param: string;
+}
+
+/** A message as text and parameter names; `KeymintError.render` writes the names as a caller wants. */
+export type MessageParts = readonly (string | ParamName)[];
+
+/** Marks a parameter name in a message built with `message`. */
+export function param(name: string): ParamName {
+  return { param: name };
+}
+
+const isParamName = (value: unknown): value is ParamName =>
+  value !== null && typeof value === 'object' && typeof (value as ParamName).param === 'string';
+
+/**
+ * Builds a message whose parameter names stay marked: message`${param('crv')} "${crv}" is not a curve`.
+ * Values that are not `param(...)` are written as text.
+ */
+export function message(strings: TemplateStringsArray, ...values: unknown[]): MessageParts {
+  const parts: (string | ParamName)[] = [];
+  strings.forEach((text, i) => {
+    parts.push(text);
+    if (i < values.length) parts.push(isParamName(values[i]) ? (values[i] as ParamName) : String(values[i]));
+  });
+  return parts;
+}
+
+function renderParts(parts: string | MessageParts | undefined, name: (param: string) => string): string | undefined {
+  if (parts === undefined || typeof parts === 'string') return parts;
+  return parts.map((part) => (typeof part === 'string' ? part : name(part.param))).join('');
+}
+
 export interface KeymintErrorOptions {
   cause?: unknown;
   /** A short suggestion of what to do next, shown after the message. */
-  hint?: string;
+  hint?: string | MessageParts;
+  /** The parameter the error is about (`crv`, `size` ...), for programs that point at a field. */
+  param?: string;
 }
+
+/** Marks keymint's errors across copies of this package (a plug-in may bring its own @keymint/core). */
+const BRAND = Symbol.for('keymint.error');
 
 /**
  * The one error class keymint throws on purpose. Its message is a single line that names what was
- * wrong and what is accepted; it never contains a password, PIN or private key.
+ * wrong and what is accepted; it never contains a password, PIN or private key. Parameters are
+ * named as the API names them (`crv`); `render` writes them otherwise (the CLI: `--crv`).
  */
 export class KeymintError extends Error {
   override readonly name = 'KeymintError';
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  /** The parameter the error is about, when it is about one. */
+  readonly param: string | undefined;
+  readonly #parts: { message: string | MessageParts; hint: string | MessageParts | undefined };
 
-  constructor(code: ErrorCode, message: string, options: KeymintErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: ErrorCode, text: string | MessageParts, options: KeymintErrorOptions = {}) {
+    const asIs = (name: string) => name;
+    super(renderParts(text, asIs), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.hint = options.hint;
+    this.hint = renderParts(options.hint, asIs);
+    this.param = options.param;
+    this.#parts = { message: text, hint: options.hint };
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * The message and hint with each parameter name written by `name`.
+   * @example error.render((p) => `--${p}`) // { message: '--crv "P-999" is not a curve ...' }
+   */
+  render(name: (param: string) => string): { message: string; hint: string | undefined } {
+    return { message: renderParts(this.#parts.message, name) as string, hint: renderParts(this.#parts.hint, name) };
   }
 }
 
 /**
- * True when `error` is a KeymintError, optionally with the given code.
+ * True when `error` is a KeymintError (from this copy of @keymint/core or another one), optionally
+ * with the given code.
  * @example if (isKeymintError(e, ErrorCode.FILE_EXISTS)) retryWithForce();
  */
 export function isKeymintError(error: unknown, code?: ErrorCode): error is KeymintError {
-  return error instanceof KeymintError && (code === undefined || error.code === code);
+  const ours = error instanceof KeymintError || (error !== null && typeof error === 'object' && (error as Record<symbol, unknown>)[BRAND] === true);
+  return ours && (code === undefined || (error as KeymintError).code === code);
 }
 
 /** Formats a list of accepted values for an error message: `a, b or c`. */

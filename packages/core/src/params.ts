@@ -1,4 +1,4 @@
-import { ErrorCode, KeymintError, oneOf } from './errors.js';
+import { ErrorCode, KeymintError, message, oneOf, param, type MessageParts } from './errors.js';
 
 /**
  * The one table of key parameters: key types, curves, algorithms, uses and sizes, with their
@@ -108,8 +108,11 @@ export interface KeySpec {
   kid?: string;
 }
 
-function invalid(message: string, hint?: string): KeymintError {
-  return new KeymintError(ErrorCode.PARAM_INVALID, message, hint === undefined ? {} : { hint });
+/** The parameters of a key, as messages name them (the CLI writes each as its flag). */
+const P = { kty: param('kty'), crv: param('crv'), size: param('size'), alg: param('alg'), use: param('use'), kid: param('kid') } as const;
+
+function invalid(about: keyof typeof P, text: MessageParts, hint?: MessageParts | string): KeymintError {
+  return new KeymintError(ErrorCode.PARAM_INVALID, text, hint === undefined ? { param: about } : { param: about, hint });
 }
 
 function isOneOf<T extends string>(value: string, list: readonly T[]): value is T {
@@ -161,38 +164,38 @@ export function curveBytes(crv: Curve): number {
 function parseSize(raw: string | number): number {
   const text = String(raw).trim();
   if (!/^[0-9]+$/.test(text)) {
-    throw invalid(`--size "${String(raw)}" is not a number: give the key size in bits, e.g. --size 2048`);
+    throw invalid('size', message`${P.size} "${String(raw)}" is not a number: give the key size in bits, e.g. ${P.size} 2048`);
   }
   const bits = Number.parseInt(text, 10);
-  if (bits <= 0) throw invalid(`--size ${bits} is not a positive number of bits`);
+  if (bits <= 0) throw invalid('size', message`${P.size} ${bits} is not a positive number of bits`);
   return bits;
 }
 
 function resolveCurve(kty: Kty, crv: string | undefined): Curve | undefined {
   if (kty === 'RSA' || kty === 'oct') {
-    if (crv !== undefined) throw invalid(`--crv is not allowed with --kty ${kty}: only EC and OKP keys have a curve`);
+    if (crv !== undefined) throw invalid('crv', message`${P.crv} is not allowed with ${P.kty} ${kty}: only EC and OKP keys have a curve`);
     return undefined;
   }
   const curves = CURVES_BY_KTY[kty];
   if (crv === undefined) return DEFAULT_CRV[kty];
   if (!isOneOf(crv, curves)) {
-    throw invalid(`--crv "${crv}" is not a curve for --kty ${kty}: use ${oneOf(curves)}`);
+    throw invalid('crv', message`${P.crv} "${crv}" is not a curve for ${P.kty} ${kty}: use ${oneOf(curves)}`);
   }
   return crv;
 }
 
 function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string | undefined, subtle: boolean): string | undefined {
   if (alg !== undefined && alg.startsWith('PBES2')) {
-    throw invalid(`--alg ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`);
+    throw invalid('alg', message`${P.alg} ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`);
   }
   if (use !== 'sig' && use !== 'enc') return alg;
   const accepted = algorithmsFor(kty, crv, use);
-  const what = crv === undefined ? `--kty ${kty}` : `--kty ${kty} --crv ${crv}`;
+  const what = crv === undefined ? message`${P.kty} ${kty}` : message`${P.kty} ${kty} ${P.crv} ${crv}`;
   if (accepted.length === 0) {
     const other = use === 'sig' ? 'enc' : 'sig';
     const kind = use === 'sig' ? 'a key-agreement curve: it cannot sign' : 'a signing curve: it cannot encrypt';
     const alternatives = use === 'sig' ? 'Ed25519 or Ed448' : 'X25519 or X448';
-    throw invalid(`--crv ${String(crv)} is ${kind}`, `use --use ${other}, or --crv ${alternatives} for --use ${use}`);
+    throw invalid('crv', message`${P.crv} ${String(crv)} is ${kind}`, message`use ${P.use} ${other}, or ${P.crv} ${alternatives} for ${P.use} ${use}`);
   }
   if (alg === undefined) {
     return kty === 'RSA' || kty === 'oct' ? DEFAULT_ALG[use][kty] : accepted[0];
@@ -201,21 +204,21 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
     const otherUse = useOfAlgorithm(alg);
     const hint =
       otherUse !== undefined && otherUse !== use
-        ? `${alg} is an algorithm for --use ${otherUse}`
+        ? message`${alg} is an algorithm for ${P.use} ${otherUse}`
         : kty === 'EC' && useOfAlgorithm(alg) === 'sig'
           ? `each EC signature algorithm is bound to one curve (ES256: P-256, ES384: P-384, ES512: P-521, ES256K: secp256k1)`
           : undefined;
-    throw invalid(`--alg "${alg}" does not fit ${what} --use ${use}: use ${oneOf(accepted)}`, hint);
+    throw invalid('alg', [...message`${P.alg} "${alg}" does not fit `, ...what, ...message` ${P.use} ${use}: use ${oneOf(accepted)}`], hint);
   }
   if (SUBTLE_ALGS.has(alg) && !subtle) {
-    throw invalid(`--alg ${alg} is unsafe (padding-oracle attacks) and needs --subtle`, 'prefer RSA-OAEP-256');
+    throw invalid('alg', message`${P.alg} ${alg} is unsafe (padding-oracle attacks) and needs ${param('subtle')}`, 'prefer RSA-OAEP-256');
   }
   return alg;
 }
 
 function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | undefined, insecure: boolean): number | undefined {
   if (kty === 'EC' || kty === 'OKP') {
-    if (raw !== undefined) throw invalid(`--size is not allowed with --kty ${kty}: the curve sets the size`);
+    if (raw !== undefined) throw invalid('size', message`${P.size} is not allowed with ${P.kty} ${kty}: the curve sets the size`);
     return undefined;
   }
   const limits = SIZE_LIMITS[kty];
@@ -223,25 +226,26 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
   const dictated = kty === 'oct' && alg !== undefined ? OCT_ALG_SIZE[alg] : undefined;
   const bits = requested ?? dictated?.bits ?? limits.default;
   if (kty === 'oct') {
-    if (bits % 8 !== 0) throw invalid(`--size ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`);
+    if (bits % 8 !== 0) throw invalid('size', message`${P.size} ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`);
     if (dictated?.exact && bits !== dictated.bits) {
-      throw invalid(`--size ${bits} conflicts with --alg ${String(alg)}, which needs a ${dictated.bits}-bit key`);
+      throw invalid('size', message`${P.size} ${bits} conflicts with ${P.alg} ${String(alg)}, which needs a ${dictated.bits}-bit key`);
     }
     if (dictated !== undefined && !dictated.exact && bits < dictated.bits) {
-      throw invalid(`--size ${bits} is too small for --alg ${String(alg)}: it needs at least ${dictated.bits} bits (RFC 7518 §3.2)`);
+      throw invalid('size', message`${P.size} ${bits} is too small for ${P.alg} ${String(alg)}: it needs at least ${dictated.bits} bits (RFC 7518 §3.2)`);
     }
     if (alg === 'dir' && !DIR_SIZES.includes(bits)) {
-      throw invalid(`--size ${bits} is not a content-encryption key size for --alg dir: use ${oneOf(DIR_SIZES.map(String))}`);
+      throw invalid('size', message`${P.size} ${bits} is not a content-encryption key size for ${P.alg} dir: use ${oneOf(DIR_SIZES.map(String))}`);
     }
   }
   const min = insecure ? limits.insecureMin : limits.min;
   if (bits < min) {
     throw invalid(
-      `--size ${bits} is too small for --kty ${kty}: the minimum is ${min} bits`,
-      insecure ? undefined : `sizes down to ${limits.insecureMin} bits need --insecure`,
+      'size',
+      message`${P.size} ${bits} is too small for ${P.kty} ${kty}: the minimum is ${min} bits`,
+      insecure ? undefined : message`sizes down to ${limits.insecureMin} bits need ${param('insecure')}`,
     );
   }
-  if (bits > limits.max) throw invalid(`--size ${bits} is too large for --kty ${kty}: the maximum is ${limits.max} bits`);
+  if (bits > limits.max) throw invalid('size', message`${P.size} ${bits} is too large for ${P.kty} ${kty}: the maximum is ${limits.max} bits`);
   return bits;
 }
 
@@ -253,11 +257,11 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
  */
 export function resolveKeySpec(input: KeyParamsInput): KeySpec {
   const kty = input.kty ?? 'EC';
-  if (!isOneOf(kty, KEY_TYPES)) throw invalid(`--kty "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
+  if (!isOneOf(kty, KEY_TYPES)) throw invalid('kty', message`${P.kty} "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
   const use = input.use ?? 'sig';
-  if (use === '') throw invalid('--use must not be empty: use sig or enc');
-  if (input.alg === '') throw invalid('--alg must not be empty');
-  if (input.kid !== undefined && input.kid.length === 0) throw invalid('--kid must not be empty');
+  if (use === '') throw invalid('use', message`${P.use} must not be empty: use sig or enc`);
+  if (input.alg === '') throw invalid('alg', message`${P.alg} must not be empty`);
+  if (input.kid !== undefined && input.kid.length === 0) throw invalid('kid', message`${P.kid} must not be empty`);
   const crv = resolveCurve(kty, input.crv);
   // size before alg: "--size with EC" is the more basic mistake and is reported first.
   if ((kty === 'EC' || kty === 'OKP') && input.size !== undefined) resolveSize(kty, input.size, undefined, false);

@@ -100,7 +100,7 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
   });
 
   it('refuses RSA private members longer than the modulus, and primes that do not make it', () => {
-    expect(refusal({ ...RSA, d: b64(Buffer.concat([Buffer.of(1), bytesOf(RSA.d)])) })).toMatch(/"d" is longer than its modulus/);
+    expect(refusal({ ...RSA, d: b64(Buffer.alloc(257, 1)) })).toMatch(/"d" is longer than its modulus/);
     expect(refusal({ ...RSA, p: RSA.q, q: b64(big(RSA.q) + 2n) })).toMatch(/"p" and "q" do not multiply/);
     expect(refusal({ ...RSA, oth: [] })).toMatch(/multi-prime/);
   });

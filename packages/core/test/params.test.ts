@@ -11,9 +11,12 @@ function rejects(input: KeyParamsInput, pattern: RegExp): void {
   }
   expect(error).toBeInstanceOf(KeymintError);
   expect((error as KeymintError).code).toBe(ErrorCode.PARAM_INVALID);
-  const { message, hint } = error as KeymintError;
+  // Written as the CLI shows them (--crv); the API message names the parameter (crv), checked below.
+  const { message, hint } = (error as KeymintError).render((name) => `--${name}`);
   expect(hint === undefined ? message : `${message}; ${hint}`).toMatch(pattern);
   expect((error as KeymintError).message).not.toContain('\n');
+  expect((error as KeymintError).message).not.toMatch(/--(kty|crv|size|alg|use|kid)\b/);
+  expect(['kty', 'crv', 'size', 'alg', 'use', 'kid']).toContain((error as KeymintError).param);
 }
 
 describe('defaults (REFERENCE §1)', () => {
