@@ -163,7 +163,10 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   // Checked now, so that a bad pin-source fails before a key is made; kept in references as a path.
   const pinSource = configured?.pinSource === undefined ? undefined : `file:${pinSourcePath(configured.pinSource)}`;
   const defaultModule = options.modulePath ?? env[PKCS11_ENV.module];
-  const chosen = userChosenModules({ uri: configured, modulePath: options.modulePath, trustedModules: options.trustedModules }, env);
+  // Read when a module is first needed, so that a bad KEYMINT_PKCS11_MODULES fails there, as what it is.
+  let chosen: string[] | undefined;
+  const chosenModules = () =>
+    (chosen ??= userChosenModules({ uri: configured, modulePath: options.modulePath, trustedModules: options.trustedModules }, env));
   const pins: PinSources = { pin: options.pin, env, promptPin: options.promptPin };
 
   /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
@@ -179,7 +182,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     const known = routes.get(route);
     const open = known === undefined ? undefined : sessions.get(known);
     if (open !== undefined) return open;
-    const { handle, selected } = await findSlot(path, uri, chosen);
+    const { handle, selected } = await findSlot(path, uri, chosenModules());
     const key = `${path}#${selected.slotId}`;
     routes.set(route, key);
     const existing = sessions.get(key);
