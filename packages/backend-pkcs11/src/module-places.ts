@@ -53,7 +53,9 @@ export const SYSTEM_MODULE_PLACES: ModulePlaces = {
 export function moduleNameProblem(name: string): string | undefined {
   if (name === '') return 'it is empty';
   if (name.includes('..') || /[/\\]/.test(name)) return 'a module name is a bare name, not a path';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) return "a module name holds only letters, digits, '.', '_', '+' and '-'";
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) {
+    return "a module name starts with a letter or digit and holds only letters, digits, '.', '_', '+' and '-'";
+  }
   return undefined;
 }
 

@@ -6,6 +6,16 @@ import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 import { findModuleByName } from './resolve-module-path.js';
 
+/** The environment variables that name modules the user trusts. */
+export const MODULE_TRUST_ENV = {
+  /** Modules the user trusts on this machine: absolute paths separated by ':'. */
+  modules: 'KEYMINT_PKCS11_MODULES',
+  /** The module to use when a URI names none: the user chose it. */
+  module: 'KEYMINT_PKCS11_MODULE',
+  /** The token's URI: the user chose its module. */
+  uri: 'KEYMINT_PKCS11_URI',
+} as const;
+
 /** A module keymint may load. */
 export interface TrustedModule {
   /**
@@ -18,8 +28,7 @@ export interface TrustedModule {
 }
 
 /** A path as it may appear in a one-line message: quoted when it holds control characters. */
-export function shownPath(path: string): string {
-  // eslint-disable-next-line no-control-regex
+function shownPath(path: string): string {
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }
 
@@ -107,8 +116,9 @@ function registeredModules(places: ModulePlaces): Set<string> {
 
 function untrusted(named: string, real: string, why: string): KeymintError {
   const link = real === named ? '' : ` (a link to ${shownPath(real)})`;
-  return new KeymintError(ErrorCode.MODULE_UNTRUSTED, `the PKCS#11 module ${shownPath(named)}${link} is not trusted: ${why}`, {
-    hint: `if you trust it, set KEYMINT_PKCS11_MODULES=${shownPath(named)} (or register it with p11-kit)`,
+  const message = `the PKCS#11 module ${shownPath(named)}${link} is not trusted: ${why}`;
+  return new KeymintError(ErrorCode.MODULE_UNTRUSTED, message, {
+    hint: `if you trust it, set ${MODULE_TRUST_ENV.modules}=${shownPath(named)} (or register it with p11-kit)`,
   });
 }
 
@@ -120,9 +130,14 @@ function untrusted(named: string, real: string, why: string): KeymintError {
  * these by itself: it is data.
  * @throws KeymintError ERR_MODULE_UNTRUSTED naming the path and how to trust it;
  *   ERR_BACKEND_UNAVAILABLE when the path leads to no file
- * @example trustModule('/usr/lib/softhsm/libsofthsm2.so', []).file // '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so'
+ * @example trustModule('/usr/lib/softhsm/libsofthsm2.so', []).file
+ *   // '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so'
  */
-export function trustModule(path: string, chosen: readonly string[], places: ModulePlaces = SYSTEM_MODULE_PLACES): TrustedModule {
+export function trustModule(
+  path: string,
+  chosen: readonly string[],
+  places: ModulePlaces = SYSTEM_MODULE_PLACES,
+): TrustedModule {
   const named = resolve(path);
   const real = realPath(named);
   if (real === undefined) {
@@ -132,7 +147,8 @@ export function trustModule(path: string, chosen: readonly string[], places: Mod
   if (registeredModules(places).has(real)) return { file: real, reason: 'p11-kit' };
   const dir = places.moduleDirs.find((d) => named.startsWith(d.endsWith(sep) ? d : d + sep));
   if (dir === undefined) {
-    throw untrusted(named, real, 'it is not registered with p11-kit, not in a system module directory and not named by you');
+    const why = 'it is not registered with p11-kit, not in a system module directory and not named by you';
+    throw untrusted(named, real, why);
   }
   const problem = rootControlProblem(named);
   if (problem !== undefined) throw untrusted(named, real, `it is in ${dir}, but ${problem}`);
@@ -148,14 +164,6 @@ export interface ModuleChoices {
   /** Modules a program trusts (the API's trustedModules). */
   trustedModules?: readonly string[] | undefined;
 }
-
-/** The environment variables that name modules the user trusts. */
-export const MODULE_TRUST_ENV = {
-  /** Modules the user trusts on this machine: absolute paths separated by ':'. */
-  modules: 'KEYMINT_PKCS11_MODULES',
-  module: 'KEYMINT_PKCS11_MODULE',
-  uri: 'KEYMINT_PKCS11_URI',
-} as const;
 
 /**
  * The modules the user chose, for `trustModule`: those of `choices` (given for this run) and of
@@ -193,8 +201,10 @@ export function userChosenModules(choices: ModuleChoices, env: Record<string, st
   for (const entry of (env[MODULE_TRUST_ENV.modules] ?? '').split(':')) {
     if (entry === '') continue;
     if (!isAbsolute(entry)) {
-      throw new KeymintError(ErrorCode.USAGE, `${MODULE_TRUST_ENV.modules} holds the relative path ${shownPath(entry)}: it lists absolute paths of modules`, {
-        hint: `e.g. ${MODULE_TRUST_ENV.modules}=/opt/hsm/lib/libhsm.so:/usr/local/lib/libother.so`,
+      const name = MODULE_TRUST_ENV.modules;
+      const message = `${name} holds the relative path ${shownPath(entry)}: it lists absolute paths of modules`;
+      throw new KeymintError(ErrorCode.USAGE, message, {
+        hint: `e.g. ${name}=/opt/hsm/lib/libhsm.so:/usr/local/lib/libother.so`,
       });
     }
     add(entry);

@@ -87,7 +87,9 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
   if (uri.moduleName !== undefined && uri.modulePath !== undefined) throw invalid('give either module-name or module-path, not both');
   // Refused here, before any lookup: a name from a key reference must not reach outside the module directories.
   const nameProblem = typeof uri.moduleName === 'string' ? moduleNameProblem(uri.moduleName) : undefined;
-  if (nameProblem !== undefined) throw invalid(`module-name=${JSON.stringify(uri.moduleName)} is not a module name: ${nameProblem}`);
+  if (nameProblem !== undefined) {
+    throw invalid(`module-name=${JSON.stringify(uri.moduleName)} is not a module name: ${nameProblem}`);
+  }
   if (vendorPath.length > 0) uri.vendorPath = vendorPath;
   if (vendorQuery.length > 0) uri.vendorQuery = vendorQuery;
   return uri as Pkcs11Uri;

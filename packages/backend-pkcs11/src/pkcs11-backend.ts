@@ -165,8 +165,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   const defaultModule = options.modulePath ?? env[PKCS11_ENV.module];
   // Read when a module is first needed, so that a bad KEYMINT_PKCS11_MODULES fails there, as what it is.
   let chosen: string[] | undefined;
-  const chosenModules = () =>
-    (chosen ??= userChosenModules({ uri: configured, modulePath: options.modulePath, trustedModules: options.trustedModules }, env));
+  const { modulePath, trustedModules } = options;
+  const chosenModules = () => (chosen ??= userChosenModules({ uri: configured, modulePath, trustedModules }, env));
   const pins: PinSources = { pin: options.pin, env, promptPin: options.promptPin };
 
   /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */

@@ -90,7 +90,9 @@ async function load(path: string, file: string): Promise<{ graphene: Graphene; m
  * `trustModule` allows it: `chosen` are the modules the user named (see userChosenModules).
  * @throws KeymintError ERR_MODULE_UNTRUSTED before anything is loaded; ERR_BACKEND_UNAVAILABLE
  *   when the binding, the file or its C_Initialize fails
- * @example const handle = await acquireModule('/usr/lib/softhsm/libsofthsm2.so', []); try { ... } finally { handle.release(); }
+ * @example
+ * const handle = await acquireModule('/usr/lib/softhsm/libsofthsm2.so', []);
+ * try { ... } finally { handle.release(); }
  */
 export async function acquireModule(path: string, chosen: readonly string[]): Promise<ModuleHandle> {
   // Decided on every acquire, also when the module is loaded already: another caller in the

@@ -23,7 +23,8 @@ function fromP11Kit(name: string): string | undefined {
 export function findModuleByName(name: string): string | undefined {
   const problem = moduleNameProblem(name);
   if (problem !== undefined) {
-    throw new KeymintError(ErrorCode.PARAM_INVALID, `${JSON.stringify(name)} is not a PKCS#11 module name: ${problem}`, {
+    const message = `${JSON.stringify(name)} is not a PKCS#11 module name: ${problem}`;
+    throw new KeymintError(ErrorCode.PARAM_INVALID, message, {
       hint: "give a name such as 'softhsm2', or the module's path",
     });
   }

@@ -28,7 +28,8 @@ let key: NewKey;
 /** The key's reference with its module-path changed to `modulePath`: what anyone could send. */
 function referenceTo(modulePath: string | undefined, moduleName?: string): PrivatePart {
   const { modulePath: _ignored, ...uri } = parsePkcs11Uri(referenceUri(key.private));
-  const text = formatPkcs11Uri({ ...uri, ...(modulePath === undefined ? {} : { modulePath }), ...(moduleName === undefined ? {} : { moduleName }) });
+  const module = modulePath === undefined ? { moduleName } : { modulePath };
+  const text = formatPkcs11Uri({ ...uri, ...module });
   return { kind: 'reference', reference: { backend: 'pkcs11', location: { uri: text } } };
 }
 
@@ -58,7 +59,7 @@ beforeAll(async () => {
 
 // In this order: a module, once loaded, stays mapped in the process, so the refusals come first.
 describe('a key reference naming a module nobody trusts', () => {
-  it('is refused before the module is loaded: ERR_MODULE_UNTRUSTED naming the path and KEYMINT_PKCS11_MODULES', async () => {
+  it('is refused before the module is loaded: ERR_MODULE_UNTRUSTED, naming it and KEYMINT_PKCS11_MODULES', async () => {
     const error = await refusal({ env }, referenceTo(canary.path));
     expect(error.code).toBe('ERR_MODULE_UNTRUSTED');
     expect(error.message).toMatch(new RegExp(`^the PKCS#11 module ${canary.path} is not trusted: `));
@@ -80,7 +81,9 @@ describe('a key reference naming a module nobody trusts', () => {
   ])('cannot reach it through module-name (%s): ERR_INPUT_INVALID before any lookup', async (_name, moduleName) => {
     const error = await refusal({ env }, referenceTo(undefined, moduleName));
     expect(error.code).toBe('ERR_INPUT_INVALID');
-    expect(error.message).toContain(`the key reference holds an invalid PKCS#11 URI: module-name=${JSON.stringify(moduleName)} is not a module name`);
+    expect(error.message).toContain(
+      `the key reference holds an invalid PKCS#11 URI: module-name=${JSON.stringify(moduleName)} is not a module name`,
+    );
     expect(canary.loads()).toBe(0);
   });
 
@@ -123,7 +126,8 @@ describe('a module the user trusts', () => {
   it('pkcs11Backend({ trustedModules }) trusts the same file under any name, never another file', async () => {
     const toSoftHsm = join(dir, 'trusted-link-to-softhsm.so');
     symlinkSync(softhsm.module, toSoftHsm);
-    expect((await refusal({ env, trustedModules: [toSoftHsm] }, referenceTo(canary.path))).code).toBe('ERR_MODULE_UNTRUSTED');
+    const other = await refusal({ env, trustedModules: [toSoftHsm] }, referenceTo(canary.path));
+    expect(other.code).toBe('ERR_MODULE_UNTRUSTED');
     const signer = await pkcs11Backend({ env, trustedModules: [join(dir, 'link-to-canary.so')] });
     try {
       await expectSignsAndVerifies(signer, { ...key, private: referenceTo(canary.path) }, 'ES256');
@@ -133,8 +137,10 @@ describe('a module the user trusts', () => {
     }
   });
 
-  it("the module of the backend's own URI is the caller's choice for that backend only; listTokens' module too", async () => {
-    const maker = await pkcs11Backend({ uri: `pkcs11:token=${TOKEN}?module-path=${canary.path}&pin-source=file:${softhsm.pinFiles[TOKEN] as string}`, env });
+  it("the module of the backend's own URI is the caller's choice, for that backend only; listTokens' too", async () => {
+    const pinFile = softhsm.pinFiles[TOKEN] as string;
+    const uri = `pkcs11:token=${TOKEN}?module-path=${canary.path}&pin-source=file:${pinFile}`;
+    const maker = await pkcs11Backend({ uri, env });
     let made: NewKey;
     try {
       made = await createKey(maker, { kty: 'EC', crv: 'P-256' });
