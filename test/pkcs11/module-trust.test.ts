@@ -161,6 +161,13 @@ describe('a key made on a module named on the command line, then used from its r
 });
 
 describe('keymint pkcs11 tokens and keys: the module on the command line is the choice of that run', () => {
+  it('keymint pkcs11 --help says which modules keymint loads and names KEYMINT_PKCS11_MODULES', async () => {
+    const help = await run(tempDir(), ['pkcs11', '--help']);
+    expectOk(help);
+    expect(help.stdout).toContain('The module: keymint loads one only if p11-kit registers it');
+    expect(help.stdout).toContain('KEYMINT_PKCS11_MODULES=/path/a.so:/path/b.so');
+  });
+
   it('create, tokens and keys with the canary on the command line load it; a key URI keys printed is data', async () => {
     const work = tempDir();
     const loads = canary.loads();

@@ -70,6 +70,17 @@ describe('modules the system trusts', () => {
     expect(trustModule(TPM_MODULE, [])).toEqual({ file: realpathSync(TPM_MODULE), reason: 'p11-kit' });
   });
 
+  it("the places: p11-kit's two registries, and directories that hold PKCS#11 modules only", () => {
+    expect(SYSTEM_MODULE_PLACES.registries).toEqual(['/etc/pkcs11/modules', '/usr/share/p11-kit/modules']);
+    const dirs = SYSTEM_MODULE_PLACES.moduleDirs;
+    expect(dirs).toEqual(expect.arrayContaining(['/usr/lib/x86_64-linux-gnu/pkcs11', '/usr/lib/x86_64-linux-gnu/softhsm']));
+    const specific = ['/usr/lib/pkcs11', '/usr/lib64/pkcs11', '/usr/lib/softhsm', '/usr/lib64/softhsm'];
+    expect(dirs).toEqual(expect.arrayContaining([...specific, '/usr/local/lib/pkcs11', '/usr/local/lib/softhsm']));
+    for (const general of ['/usr/lib', '/usr/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/local/lib', '/opt/homebrew/lib']) {
+      expect(dirs).not.toContain(general);
+    }
+  });
+
   it('a system module directory: p11-kit-client.so, root-owned in /usr/lib/x86_64-linux-gnu/pkcs11', () => {
     expect(trustModule(P11_KIT_CLIENT, [])).toEqual({ file: P11_KIT_CLIENT, reason: 'system' });
   });

@@ -123,6 +123,20 @@ describe('a module the user trusts', () => {
     expect(canary.loads()).toBe(1);
   });
 
+  it("KEYMINT_PKCS11_MODULE and KEYMINT_PKCS11_URI's module are the user's choice; another module is not", async () => {
+    const uriOf = (module: string) => `pkcs11:token=${TOKEN}?module-path=${module}`;
+    const other = await refusal({ env: { ...env, KEYMINT_PKCS11_URI: uriOf(softhsm.module) } }, referenceTo(canary.path));
+    expect(other.code).toBe('ERR_MODULE_UNTRUSTED');
+    for (const trusting of [{ KEYMINT_PKCS11_MODULE: canary.path }, { KEYMINT_PKCS11_URI: uriOf(canary.path) }]) {
+      const signer = await pkcs11Backend({ env: { ...env, ...trusting } });
+      try {
+        await expectSignsAndVerifies(signer, { ...key, private: referenceTo(canary.path) }, 'ES256');
+      } finally {
+        await signer.close();
+      }
+    }
+  });
+
   it('pkcs11Backend({ trustedModules }) trusts the same file under any name, never another file', async () => {
     const toSoftHsm = join(dir, 'trusted-link-to-softhsm.so');
     symlinkSync(softhsm.module, toSoftHsm);
