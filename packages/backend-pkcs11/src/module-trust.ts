@@ -5,6 +5,7 @@ import { registeredModuleFile, SYSTEM_MODULE_PLACES, type ModulePlaces } from '.
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 import { findModuleByName } from './resolve-module-path.js';
+import { shownPath } from './shown-path.js';
 
 /** The environment variables that name modules the user trusts. */
 export const MODULE_TRUST_ENV = {
@@ -25,11 +26,6 @@ export interface TrustedModule {
   file: string;
   /** Why it may be loaded: registered with p11-kit, in a system module directory, or named by the user. */
   reason: 'p11-kit' | 'system' | 'user';
-}
-
-/** A path as it may appear in a one-line message: quoted when it holds control characters. */
-function shownPath(path: string): string {
-  return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }
 
 function realPath(path: string): string | undefined {

@@ -3,6 +3,7 @@ import { ErrorCode, KeymintError } from '@keymint/core';
 import { loadGraphene, type Graphene } from './load-graphene.js';
 import { trustModule } from './module-trust.js';
 import { CKR } from './pkcs11-constants.js';
+import { shownPath } from './shown-path.js';
 
 /** What a module says about itself (CK_INFO). */
 export interface ModuleInfo {
@@ -58,7 +59,7 @@ async function load(path: string, file: string): Promise<{ graphene: Graphene; m
   try {
     module = graphene.Module.load(file);
   } catch (cause) {
-    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${path} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
+    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${shownPath(path)} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
       cause,
       hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
     });
@@ -69,7 +70,7 @@ async function load(path: string, file: string): Promise<{ graphene: Graphene; m
     // A module that refuses OS locking can still be used: keymint never calls it from two threads at once.
     if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) module.initialize();
     else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${path} failed to start (${firstLine(cause)})`, {
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`, {
         cause,
         hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
       });

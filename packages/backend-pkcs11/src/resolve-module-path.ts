@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { isFile, moduleNameProblem, registeredModuleFile, SYSTEM_MODULE_PLACES } from './module-places.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
+import { shownPath } from './shown-path.js';
 
 function fromP11Kit(name: string): string | undefined {
   for (const registry of SYSTEM_MODULE_PLACES.registries) {
@@ -77,9 +78,9 @@ export function resolveModulePath(uri: Pkcs11Uri, fallback?: string): string {
     });
   }
   if (!existsSync(path)) {
-    throw unavailable(`the PKCS#11 module ${path} does not exist`, `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`);
+    throw unavailable(`the PKCS#11 module ${shownPath(path)} does not exist`, `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`);
   }
-  if (!isFile(path)) throw unavailable(`the PKCS#11 module ${path} is not a file`, `module-path must name the module's shared library${foundHint()}`);
+  if (!isFile(path)) throw unavailable(`the PKCS#11 module ${shownPath(path)} is not a file`, `module-path must name the module's shared library${foundHint()}`);
   return path;
 }
 

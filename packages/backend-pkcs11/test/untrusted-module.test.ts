@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,15 @@ describe('a key reference naming a module nobody trusts', () => {
     expect(error.code).toBe('ERR_MODULE_UNTRUSTED');
     expect(error.message).toContain(`${link} (a link to ${canary.path}) is not trusted`);
     expect(canary.loads()).toBe(0);
+  });
+
+  it('a module-path with a control character: still one line, the path quoted', async () => {
+    const missing = await refusal({ env }, referenceTo(`${dir}/x\n.so`));
+    expect(missing.message).toBe(`the PKCS#11 module ${JSON.stringify(`${dir}/x\n.so`)} does not exist`);
+    writeFileSync(join(dir, 'y\u001b[2J.so'), 'not a module');
+    const planted = await refusal({ env }, referenceTo(join(dir, 'y\u001b[2J.so')));
+    expect(planted.code).toBe('ERR_MODULE_UNTRUSTED');
+    expect(planted.message).toContain(`the PKCS#11 module ${JSON.stringify(join(dir, 'y\u001b[2J.so'))} is not trusted`);
   });
 
   it('a link under /tmp to the registered SoftHSM is SoftHSM itself: it signs', async () => {
