@@ -136,7 +136,12 @@ Examples:
   $ keymint pkcs11 keys --pkcs11-uri 'pkcs11:token=demo?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:pin.txt'
   $ keymint create --backend pkcs11 --pkcs11-uri 'pkcs11:token=demo?module-path=/usr/lib/softhsm/libsofthsm2.so' key.pub.json key.json
 
-The PIN: pin-source=file:PATH in the URI, else KEYMINT_PKCS11_PIN, else asked on the terminal.`,
+The PIN: pin-source=file:PATH in the URI, else KEYMINT_PKCS11_PIN, else asked on the terminal.
+
+The module: keymint loads one only if p11-kit registers it, it lies in a root-only system module
+directory (/usr/lib/softhsm, /usr/lib/x86_64-linux-gnu/pkcs11 ...), or you name it: on the command
+line (--pkcs11-uri, --pkcs11-module) for that run, or in KEYMINT_PKCS11_MODULES=/path/a.so:/path/b.so.
+The module a key reference names is never trusted for being named there (exit 19).`,
     );
   pkcs11
     .command('tokens')

@@ -2,6 +2,7 @@ import { describeKeyTypes } from './describe-key-types.js';
 import { describeSlots, type TokenDescription } from './describe-slots.js';
 import { formatPkcs11Uri } from './format-pkcs11-uri.js';
 import { quirksOf } from './module-quirks.js';
+import { userChosenModules } from './module-trust.js';
 import { acquireModule, type ModuleInfo } from './pkcs11-module.js';
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import { resolveModulePath } from './resolve-module-path.js';
@@ -36,6 +37,7 @@ export interface ListTokensOptions {
 
 /**
  * The slots and tokens a PKCS#11 module offers, with what each token can make. Needs no PIN.
+ * The module given in `modulePath` or `uri` counts as the caller's choice: it is loaded wherever it is.
  * @throws KeymintError ERR_USAGE (no module given), ERR_BACKEND_UNAVAILABLE (module missing or not PKCS#11)
  * @example (await listTokens({ modulePath: '/usr/lib/softhsm/libsofthsm2.so' })).slots.map((s) => s.token?.label)
  */
@@ -43,7 +45,8 @@ export async function listTokens(options: ListTokensOptions = {}): Promise<Pkcs1
   const env = options.env ?? process.env;
   const uri = options.uri === undefined ? {} : parsePkcs11Uri(options.uri);
   const path = resolveModulePath(options.modulePath === undefined ? uri : { modulePath: options.modulePath }, env.KEYMINT_PKCS11_MODULE);
-  const handle = await acquireModule(path);
+  const chosen = userChosenModules({ uri, modulePath: options.modulePath }, env);
+  const handle = await acquireModule(path, chosen);
   try {
     const quirks = quirksOf(handle.info);
     const slots = await retryTransient(quirks, () => describeSlots(handle));

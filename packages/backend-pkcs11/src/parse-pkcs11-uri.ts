@@ -1,4 +1,5 @@
 import { ErrorCode, KeymintError } from '@keymint/core';
+import { moduleNameProblem } from './module-places.js';
 import { PATH_VALUE_CHARS, QUERY_VALUE_CHARS, percentDecode, percentDecodeText } from './percent-encoding.js';
 import { PATH_ATTRIBUTES, PKCS11_OBJECT_TYPES, QUERY_ATTRIBUTES, type Pkcs11ObjectType, type Pkcs11Uri } from './pkcs11-uri.js';
 
@@ -27,7 +28,8 @@ function checkDigits(name: string, value: string, pattern: RegExp, form: string)
 /**
  * Parses an RFC 7512 PKCS#11 URI: `pkcs11:` path attributes joined by `;`, then `?` and query
  * attributes joined by `&`. Values are percent-decoded; `id` to bytes, the rest to UTF-8 text.
- * Each attribute may appear once; `type`, `slot-id` and `library-version` are checked.
+ * Each attribute may appear once; `type`, `slot-id`, `library-version` and `module-name` (a bare
+ * name: no `/`, `\`, `..`, not empty) are checked.
  * The error never repeats a value of `pin-value`.
  * @throws KeymintError ERR_USAGE naming what is malformed
  * @example parsePkcs11Uri('pkcs11:token=t;id=%01%02?module-path=/usr/lib/softhsm/libsofthsm2.so')
@@ -83,6 +85,11 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
   }
   if (uri.pinSource !== undefined && uri.pinValue !== undefined) throw invalid('give either pin-source or pin-value, not both');
   if (uri.moduleName !== undefined && uri.modulePath !== undefined) throw invalid('give either module-name or module-path, not both');
+  // Refused here, before any lookup: a name from a key reference must not reach outside the module directories.
+  const nameProblem = typeof uri.moduleName === 'string' ? moduleNameProblem(uri.moduleName) : undefined;
+  if (nameProblem !== undefined) {
+    throw invalid(`module-name=${JSON.stringify(uri.moduleName)} is not a module name: ${nameProblem}`);
+  }
   if (vendorPath.length > 0) uri.vendorPath = vendorPath;
   if (vendorQuery.length > 0) uri.vendorQuery = vendorQuery;
   return uri as Pkcs11Uri;

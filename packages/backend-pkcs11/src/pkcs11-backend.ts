@@ -17,6 +17,7 @@ import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import { acquireModule, type ModuleHandle, type ModuleInfo } from './pkcs11-module.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 import { quirksOf } from './module-quirks.js';
+import { MODULE_TRUST_ENV, userChosenModules } from './module-trust.js';
 import { resolveModulePath } from './resolve-module-path.js';
 import { isTransient, pauseBeforeRetry, retryTransient } from './retry-transient.js';
 import { pinSourcePath, type PinSources } from './resolve-pin.js';
@@ -28,9 +29,11 @@ import { TokenSession } from './token-session.js';
 /** The environment variables the backend reads. */
 export const PKCS11_ENV = {
   /** The token to create keys on, as a PKCS#11 URI (the CLI reads it for --pkcs11-uri). */
-  uri: 'KEYMINT_PKCS11_URI',
+  uri: MODULE_TRUST_ENV.uri,
   /** The module to use when a URI names none. */
-  module: 'KEYMINT_PKCS11_MODULE',
+  module: MODULE_TRUST_ENV.module,
+  /** Modules the user trusts on this machine, absolute paths separated by ':'. */
+  modules: MODULE_TRUST_ENV.modules,
   /** The user PIN. */
   pin: 'KEYMINT_PKCS11_PIN',
 } as const;
@@ -44,6 +47,12 @@ export interface Pkcs11BackendOptions {
   uri?: string | undefined;
   /** The module when a URI names none (default: KEYMINT_PKCS11_MODULE). */
   modulePath?: string | undefined;
+  /**
+   * Modules the program trusts, besides those of `uri` and `modulePath`, the ones p11-kit
+   * registers, those in system module directories and KEYMINT_PKCS11_MODULES. A key reference
+   * never makes its own module trusted: to sign with a key on a module elsewhere, name it here.
+   */
+  trustedModules?: readonly string[] | undefined;
   /** The user PIN, for programs; after the URI's own PIN source, before KEYMINT_PKCS11_PIN. */
   pin?: string | undefined;
   /** Asks for the PIN (echo off) when no other source has it; leave out where nobody can answer. */
@@ -114,9 +123,13 @@ function referenceUri(key: PrivatePart): string {
  * the module let go and loaded afresh (which reloads it when nobody else in the process uses it).
  * @throws KeymintError ERR_TOKEN_NOT_FOUND, ERR_USAGE, ERR_BACKEND_UNAVAILABLE
  */
-async function findSlot(path: string, uri: Pkcs11Uri): Promise<{ handle: ModuleHandle; selected: ReturnType<typeof selectSlot> }> {
+async function findSlot(
+  path: string,
+  uri: Pkcs11Uri,
+  chosen: readonly string[],
+): Promise<{ handle: ModuleHandle; selected: ReturnType<typeof selectSlot> }> {
   for (let attempt = 0; ; attempt++) {
-    const handle = await acquireModule(path);
+    const handle = await acquireModule(path, chosen);
     try {
       return { handle, selected: selectSlot(handle, uri) };
     } catch (error) {
@@ -132,8 +145,10 @@ async function findSlot(path: string, uri: Pkcs11Uri): Promise<{ handle: ModuleH
  * Makes the pkcs11 backend. With a URI it opens that token at once (module, slot, session, no
  * login yet) and declares what the token's mechanism list allows; without one it can only sign
  * with key references, whose URIs name their own token and module. Every token is reached through
- * one session, logged in on first use and reused; `close` ends them all.
- * @throws KeymintError ERR_USAGE (malformed URI), ERR_BACKEND_UNAVAILABLE (module), ERR_TOKEN_NOT_FOUND
+ * one session, logged in on first use and reused; `close` ends them all. A module is loaded only
+ * when it is trusted (see trustModule): the module of a key reference is data, not a choice.
+ * @throws KeymintError ERR_USAGE (malformed URI), ERR_BACKEND_UNAVAILABLE (module), ERR_TOKEN_NOT_FOUND,
+ *   ERR_MODULE_UNTRUSTED (a module nobody chose)
  * @example
  * const backend = await pkcs11Backend({ uri: 'pkcs11:token=test?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin' });
  * const key = await createKey(backend, { kty: 'EC', crv: 'P-256' });
@@ -148,6 +163,10 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   // Checked now, so that a bad pin-source fails before a key is made; kept in references as a path.
   const pinSource = configured?.pinSource === undefined ? undefined : `file:${pinSourcePath(configured.pinSource)}`;
   const defaultModule = options.modulePath ?? env[PKCS11_ENV.module];
+  // Read when a module is first needed, so that a bad KEYMINT_PKCS11_MODULES fails there, as what it is.
+  let chosen: string[] | undefined;
+  const { modulePath, trustedModules } = options;
+  const chosenModules = () => (chosen ??= userChosenModules({ uri: configured, modulePath, trustedModules }, env));
   const pins: PinSources = { pin: options.pin, env, promptPin: options.promptPin };
 
   /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
@@ -163,7 +182,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     const known = routes.get(route);
     const open = known === undefined ? undefined : sessions.get(known);
     if (open !== undefined) return open;
-    const { handle, selected } = await findSlot(path, uri);
+    const { handle, selected } = await findSlot(path, uri, chosenModules());
     const key = `${path}#${selected.slotId}`;
     routes.set(route, key);
     const existing = sessions.get(key);

@@ -1,7 +1,9 @@
 import type { Module } from 'graphene-pk11';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { loadGraphene, type Graphene } from './load-graphene.js';
+import { trustModule } from './module-trust.js';
 import { CKR } from './pkcs11-constants.js';
+import { shownPath } from './shown-path.js';
 
 /** What a module says about itself (CK_INFO). */
 export interface ModuleInfo {
@@ -50,13 +52,14 @@ function version(v: { major: number; minor: number }): string {
   return `${v.major}.${v.minor}`;
 }
 
-async function load(path: string): Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }> {
+/** Loads `file` (the checked real path of `path`), the one place where keymint runs a module's code. */
+async function load(path: string, file: string): Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }> {
   const graphene = await loadGraphene();
   let module: Module;
   try {
-    module = graphene.Module.load(path);
+    module = graphene.Module.load(file);
   } catch (cause) {
-    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${path} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
+    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${shownPath(path)} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
       cause,
       hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
     });
@@ -67,7 +70,7 @@ async function load(path: string): Promise<{ graphene: Graphene; module: Module;
     // A module that refuses OS locking can still be used: keymint never calls it from two threads at once.
     if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) module.initialize();
     else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${path} failed to start (${firstLine(cause)})`, {
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`, {
         cause,
         hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
       });
@@ -84,14 +87,21 @@ async function load(path: string): Promise<{ graphene: Graphene; module: Module;
 }
 
 /**
- * Loads and initializes a PKCS#11 module, or shares the one already loaded from that path.
- * @throws KeymintError ERR_BACKEND_UNAVAILABLE when the binding, the file or its C_Initialize fails
- * @example const handle = await acquireModule('/usr/lib/softhsm/libsofthsm2.so'); try { ... } finally { handle.release(); }
+ * Loads and initializes a PKCS#11 module, or shares the one already loaded from that path, when
+ * `trustModule` allows it: `chosen` are the modules the user named (see userChosenModules).
+ * @throws KeymintError ERR_MODULE_UNTRUSTED before anything is loaded; ERR_BACKEND_UNAVAILABLE
+ *   when the binding, the file or its C_Initialize fails
+ * @example
+ * const handle = await acquireModule('/usr/lib/softhsm/libsofthsm2.so', []);
+ * try { ... } finally { handle.release(); }
  */
-export async function acquireModule(path: string): Promise<ModuleHandle> {
+export async function acquireModule(path: string, chosen: readonly string[]): Promise<ModuleHandle> {
+  // Decided on every acquire, also when the module is loaded already: another caller in the
+  // process may trust it, this one may not.
+  const { file } = trustModule(path, chosen);
   let entry = modules.get(path);
   if (entry === undefined) {
-    const created: Entry = { refs: 0, loaded: load(path) };
+    const created: Entry = { refs: 0, loaded: load(path, file) };
     created.loaded.catch(() => {
       if (modules.get(path) === created) modules.delete(path);
     });

@@ -1,50 +1,13 @@
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ErrorCode, KeymintError } from '@keymint/core';
+import { isFile, moduleNameProblem, registeredModuleFile, SYSTEM_MODULE_PLACES } from './module-places.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
-
-/** Where Linux and macOS distributions put PKCS#11 modules. */
-const MODULE_DIRS = [
-  '/usr/lib/x86_64-linux-gnu/pkcs11',
-  '/usr/lib/aarch64-linux-gnu/pkcs11',
-  '/usr/lib/pkcs11',
-  '/usr/lib64/pkcs11',
-  '/usr/lib/softhsm',
-  '/usr/lib64/softhsm',
-  '/usr/local/lib/softhsm',
-  '/usr/lib/x86_64-linux-gnu',
-  '/usr/lib/aarch64-linux-gnu',
-  '/usr/lib64',
-  '/usr/local/lib',
-  '/opt/homebrew/lib',
-  '/opt/homebrew/lib/softhsm',
-];
-
-/** p11-kit's module registry: `<name>.module` files with a `module:` line. */
-const P11_KIT_DIRS = ['/etc/pkcs11/modules', '/usr/share/p11-kit/modules'];
-
-/** p11-kit's own default directory for relative `module:` entries. */
-const P11_KIT_MODULE_DIRS = ['/usr/lib/x86_64-linux-gnu/pkcs11', '/usr/lib/aarch64-linux-gnu/pkcs11', '/usr/lib64/pkcs11', '/usr/lib/pkcs11'];
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
+import { shownPath } from './shown-path.js';
 
 function fromP11Kit(name: string): string | undefined {
-  for (const dir of P11_KIT_DIRS) {
-    const file = join(dir, `${name}.module`);
-    if (!isFile(file)) continue;
-    const line = readFileSync(file, 'utf8')
-      .split('\n')
-      .find((l) => /^\s*module\s*:/.test(l));
-    const module = line?.replace(/^\s*module\s*:\s*/, '').trim();
-    if (module === undefined || module === '') continue;
-    if (isAbsolute(module)) return module;
-    const found = P11_KIT_MODULE_DIRS.map((d) => join(d, module)).find(isFile);
+  for (const registry of SYSTEM_MODULE_PLACES.registries) {
+    const found = registeredModuleFile(join(registry, `${name}.module`), SYSTEM_MODULE_PLACES);
     if (found !== undefined) return found;
   }
   return undefined;
@@ -52,14 +15,24 @@ function fromP11Kit(name: string): string | undefined {
 
 /**
  * Finds a module by its RFC 7512 `module-name`: a p11-kit module registration of that name, else
- * `name.so`, `libname.so` or `name` in the usual module directories.
+ * `name.so`, `libname.so` or `name` in a system module directory (/usr/lib/softhsm,
+ * /usr/lib/x86_64-linux-gnu/pkcs11 ...), never in a general library directory. Whether the file
+ * found may be loaded is decided apart, when it is loaded.
+ * @throws KeymintError ERR_PARAM_INVALID when `name` is empty, a path, or holds `..`
  * @example findModuleByName('softhsm2') // '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so'
  */
 export function findModuleByName(name: string): string | undefined {
+  const problem = moduleNameProblem(name);
+  if (problem !== undefined) {
+    const message = `${JSON.stringify(name)} is not a PKCS#11 module name: ${problem}`;
+    throw new KeymintError(ErrorCode.PARAM_INVALID, message, {
+      hint: "give a name such as 'softhsm2', or the module's path",
+    });
+  }
   const registered = fromP11Kit(name);
   if (registered !== undefined) return registered;
   const candidates = [`${name}.so`, `lib${name}.so`, `${name}.dylib`, `lib${name}.dylib`, name];
-  for (const dir of MODULE_DIRS) {
+  for (const dir of SYSTEM_MODULE_PLACES.moduleDirs) {
     for (const file of candidates) if (isFile(join(dir, file))) return join(dir, file);
   }
   return undefined;
@@ -68,7 +41,7 @@ export function findModuleByName(name: string): string | undefined {
 /** The PKCS#11 modules installed in the usual places, for hints ("found: ..."). */
 export function installedModules(): string[] {
   const found = new Set<string>();
-  for (const dir of P11_KIT_DIRS) {
+  for (const dir of SYSTEM_MODULE_PLACES.registries) {
     if (!existsSync(dir)) continue;
     for (const entry of readdirSync(dir)) {
       if (!entry.endsWith('.module')) continue;
@@ -105,9 +78,9 @@ export function resolveModulePath(uri: Pkcs11Uri, fallback?: string): string {
     });
   }
   if (!existsSync(path)) {
-    throw unavailable(`the PKCS#11 module ${path} does not exist`, `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`);
+    throw unavailable(`the PKCS#11 module ${shownPath(path)} does not exist`, `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`);
   }
-  if (!isFile(path)) throw unavailable(`the PKCS#11 module ${path} is not a file`, `module-path must name the module's shared library${foundHint()}`);
+  if (!isFile(path)) throw unavailable(`the PKCS#11 module ${shownPath(path)} is not a file`, `module-path must name the module's shared library${foundHint()}`);
   return path;
 }
 

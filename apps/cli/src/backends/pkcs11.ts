@@ -21,7 +21,9 @@ export const pkcs11: BackendEntry = {
   flags: [
     {
       flags: '--pkcs11-uri <uri>',
-      description: "the token (and the new key's label and id) as an RFC 7512 URI, e.g. 'pkcs11:token=NAME?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN-FILE' (else KEYMINT_PKCS11_URI)",
+      description:
+        "the token (and the new key's label and id) as an RFC 7512 URI, e.g. 'pkcs11:token=NAME?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:PIN-FILE' (else KEYMINT_PKCS11_URI); " +
+        'its module counts as trusted for this run (other modules: KEYMINT_PKCS11_MODULES, see keymint pkcs11 --help)',
     },
   ],
   factoryOptions: ({ options, noPrompt, promptSecret }) => {
