@@ -266,8 +266,8 @@ function checkScrypt(source: string, { n, r, p, keyLength }: Extract<Pkcs8Kdf, {
   if (memory > BigInt(MAX_SCRYPT_MEMORY)) {
     throw tooCostly(source, 'scrypt memory 128*r*(N+2+p)', `of ${memory} bytes ${shown}`, `${MAX_SCRYPT_MEMORY} bytes (32 MiB)`);
   }
-  // RFC 7914 §2: N < 2^(128*r/8). Only r = 1 gets here with N at or above it (N*r*p >= 2^32 otherwise).
-  if (n >= 1n << (16n * r)) {
+  // RFC 7914 §2: N < 2^(128*r/8). With N*r*p <= 2^20 only r = 1 can break it (N >= 2^16).
+  if (r === 1n && n >= 1n << 16n) {
     throw new KeymintError(ErrorCode.INPUT_INVALID, `${source}: the scrypt costParameter N ${show(n)} is not below 2^(16*r) for r=${show(r)} (RFC 7914 §2)`);
   }
   if (keyLength !== undefined) checkCount(source, 'scrypt key length', keyLength, MAX_KDF_KEY_LENGTH);
