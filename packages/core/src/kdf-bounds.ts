@@ -16,8 +16,10 @@ import { MAX_PBES2_COUNT } from './jwe.js';
  *   PKCS#12 PBE (SHA-1), 1,000,000 iterations, 3DES key and IV: about 0.35 s.
  *   scrypt N=16384 r=8 p=1 (`openssl pkcs8 -scrypt` defaults, 16 MiB): node 51 ms, openssl 50 ms;
  *     p=8 (N*r*p = 2^20): node 346 ms, openssl 330-360 ms, about what 1,000,000 PBKDF2-SHA256
- *     iterations cost; p=16: 688 ms, p=64: 3.6 s. The costliest input within both scrypt bounds
- *     is the degenerate N=2 r=1 p=2^18-3 (its per-lane PBKDF2 dominates): 0.7 s.
+ *     iterations cost; p=16: 688 ms, p=64: 3.6 s. Within the work and memory bounds alone, a
+ *     tiny N with a huge p (N=2 r=1 p=2^18-4, N=4 r=64 p=4090) costs 2-3 times that, in the
+ *     PBKDF2 that fills B: hence the r*p bound, which leaves N=64 r=1 p=2^14 the costliest
+ *     accepted input, within a fifth of N=16384 r=8 p=8 (measured side by side under load).
  *   bcrypt_pbkdf, 48-byte key (aes256-ctr), sshpk (JavaScript): 16 rounds (ssh-keygen's default)
  *     350 ms, 100 rounds 1.85 s, 256 rounds 4.0 s; ssh-keygen itself (C): 0.16 s, 0.89 s, 2.2 s.
  * Legacy encrypted PEM (Proc-Type: 4,ENCRYPTED) derives its key with one MD5 round
@@ -32,6 +34,11 @@ import { MAX_PBES2_COUNT } from './jwe.js';
 export const MAX_SCRYPT_MEMORY = 32 * 1024 * 1024;
 /** Highest scrypt work N*r*p: 2^20 costs about what MAX_PBES2_COUNT PBKDF2-SHA256 iterations cost. */
 export const MAX_SCRYPT_WORK = 2 ** 20;
+/**
+ * Highest scrypt r*p, the size of its B in 128-byte blocks. Each block costs a PBKDF2-HMAC-SHA256
+ * block, worth about 4 of N*r*p: at a tiny N they, not the work, set the cost (N=2 r=1 p=2^18: 0.7 s).
+ */
+export const MAX_SCRYPT_BLOCKS = 2 ** 14;
 /** Highest bcrypt_pbkdf rounds of an OpenSSH key: `ssh-keygen -a 256` reads in about 4 s here. */
 export const MAX_BCRYPT_ROUNDS = 256;
 /** Longest derived key a file may ask for, in bytes: PBKDF2's work grows with it. */
@@ -222,7 +229,8 @@ function checkCount(source: string, what: string, value: bigint, bound: number):
 /**
  * Refuses a key derivation whose cost keymint cannot bound, or whose cost is above the bounds:
  * iterations of PBKDF2, PBES1 and PKCS#12 PBE up to MAX_PBES2_COUNT (the JWE reader's bound),
- * scrypt within MAX_SCRYPT_MEMORY and MAX_SCRYPT_WORK, derived keys up to MAX_KDF_KEY_LENGTH.
+ * scrypt within MAX_SCRYPT_WORK, MAX_SCRYPT_BLOCKS and MAX_SCRYPT_MEMORY, derived keys up to
+ * MAX_KDF_KEY_LENGTH.
  * @throws KeymintError ERR_INPUT_INVALID for a cost above a bound or parameters that are not valid;
  *   ERR_ALG_NOT_SUPPORTED for a scheme, KDF, PRF or salt source keymint does not read
  * @example checkPkcs8Kdf(readPkcs8Encryption(root), 'key.pem')
@@ -262,6 +270,7 @@ function checkScrypt(source: string, { n, r, p, keyLength }: Extract<Pkcs8Kdf, {
   if (work === undefined || work > BigInt(MAX_SCRYPT_WORK)) {
     throw tooCostly(source, 'scrypt work N*r*p', work === undefined ? shown : `${work} ${shown}`, MAX_SCRYPT_WORK);
   }
+  if (r * p > BigInt(MAX_SCRYPT_BLOCKS)) throw tooCostly(source, 'scrypt r*p', `${r * p} ${shown}`, MAX_SCRYPT_BLOCKS);
   const memory = 128n * r * (n + 2n) + 128n * r * p;
   if (memory > BigInt(MAX_SCRYPT_MEMORY)) {
     throw tooCostly(source, 'scrypt memory 128*r*(N+2+p)', `of ${memory} bytes ${shown}`, `${MAX_SCRYPT_MEMORY} bytes (32 MiB)`);

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { MAX_PBES2_COUNT } from '../src/jwe.js';
-import { MAX_BCRYPT_ROUNDS, MAX_KDF_KEY_LENGTH, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
+import { MAX_BCRYPT_ROUNDS, MAX_KDF_KEY_LENGTH, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { importPem } from '../src/pem.js';
 import { derNull, integer, octets, oid, seq } from './support/der-write.js';
 
@@ -102,7 +102,7 @@ const pkcs8Cases: fc.Arbitrary<Pkcs8Case> = fc.oneof(
     kind: fc.constant('scrypt' as const),
     n: fc.oneof(fc.integer({ min: 0, max: 24 }).map((k) => 1n << BigInt(k)), fc.integer({ min: 0, max: 24 }).map((k) => (1n << BigInt(k)) + 1n), counts(MAX_SCRYPT_WORK)),
     r: smallOrCount(20, MAX_SCRYPT_WORK),
-    p: fc.oneof(fc.integer({ min: 1, max: 20 }).map(BigInt), fc.integer({ min: 1, max: 300_000 }).map(BigInt), counts(MAX_SCRYPT_WORK)),
+    p: fc.oneof(fc.integer({ min: 1, max: 20 }).map(BigInt), fc.integer({ min: 1, max: 300_000 }).map(BigInt), counts(MAX_SCRYPT_BLOCKS), counts(MAX_SCRYPT_WORK)),
     keyLength,
   }),
   fc.record({ kind: fc.constant('PBE' as const), scheme: fc.constantFrom(...PBES1, ...PKCS12), iterations: counts(MAX_PBES2_COUNT) }),
@@ -126,6 +126,7 @@ function expectedPkcs8(c: Pkcs8Case): string {
         valid &&
         n <= BigInt(MAX_SCRYPT_WORK) && r <= BigInt(MAX_SCRYPT_WORK) && p <= BigInt(MAX_SCRYPT_WORK) &&
         n * r * p <= BigInt(MAX_SCRYPT_WORK) &&
+        r * p <= BigInt(MAX_SCRYPT_BLOCKS) &&
         128n * r * (n + 2n + p) <= BigInt(MAX_SCRYPT_MEMORY) &&
         (16n * r >= 64n || n < 2n ** (16n * r));
       return fits && keyLengthOk(c.keyLength) ? ASKED : ErrorCode.INPUT_INVALID;

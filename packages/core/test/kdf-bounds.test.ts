@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDer } from '../src/der.js';
 import { ErrorCode, KeymintError } from '../src/errors.js';
-import { MAX_BCRYPT_ROUNDS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
+import { MAX_BCRYPT_ROUNDS, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { MAX_PBES2_COUNT } from '../src/jwe.js';
 import { importPem } from '../src/pem.js';
 import { at, derNull, integer, oid, replaceElement, seq } from './support/der-write.js';
@@ -98,6 +98,7 @@ beforeAll(() => {
   pkcs8('scrypt.pem', '-scrypt');
   pkcs8('scrypt-p8.pem', '-scrypt', '-scrypt_p', '8');
   pkcs8('scrypt-r15.pem', '-scrypt', '-scrypt_N', '16384', '-scrypt_r', '15');
+  pkcs8('scrypt-blocks.pem', '-scrypt', '-scrypt_N', '32', '-scrypt_r', '1', '-scrypt_p', String(MAX_SCRYPT_BLOCKS));
   pkcs8('pkcs12-3des-max.pem', '-v1', 'PBE-SHA1-3DES', '-iter', String(MAX_PBES2_COUNT));
   const legacy = ['-provider', 'legacy', '-provider', 'default'];
   pkcs8('pkcs12-rc2.pem', '-v1', 'PBE-SHA1-RC2-40', ...legacy);
@@ -201,6 +202,15 @@ describe('encrypted PKCS#8, PBES2 with scrypt (RFC 7914 §7)', () => {
       const memory = new RegExp(`the scrypt memory 128\\*r\\*\\(N\\+2\\+p\\) of \\d+ bytes \\(${shown}\\) is above ${MAX_SCRYPT_MEMORY} bytes`);
       await expectRefusedUnasked(text, ErrorCode.INPUT_INVALID, memory, TOO_LONG);
     }
+  });
+
+  it(`reads N=32 r=1 p=${MAX_SCRYPT_BLOCKS} (r*p at its bound), and refuses one more p, or a tiny N with a huge p, before asking`, async () => {
+    await expectReads(file('scrypt-blocks.pem'));
+    const text = patchPkcs8('scrypt-blocks.pem', SCRYPT.p, integer(BigInt(MAX_SCRYPT_BLOCKS) + 1n));
+    await expectRefusedUnasked(text, ErrorCode.INPUT_INVALID, /^key\.pem: the scrypt r\*p 16385 \(N=32, r=1, p=16385\) is above 16384/, TOO_LONG);
+    // Within the work and memory bounds (128*1*(2+2+262140) is exactly 32 MiB), but 2^18 PBKDF2 blocks.
+    const tiny = patchPkcs8Text(patchPkcs8('scrypt-blocks.pem', SCRYPT.n, integer(2n)), SCRYPT.p, integer(262_140n));
+    await expectRefusedUnasked(tiny, ErrorCode.INPUT_INVALID, /the scrypt r\*p 262140 \(N=2, r=1, p=262140\) is above 16384/);
   });
 
   it.each([
