@@ -21,7 +21,8 @@ const sh = (cwd: string, command: string): string => tool('/bin/sh', ['-c', comm
 beforeAll(() => {
   pems = mkdtempSync(join(tmpdir(), 'keymint-e2e-kdf-'));
   sh(pems, 'openssl genpkey -algorithm ed25519 -out ed25519.key');
-  const pkcs8 = (name: string, options: string) => sh(pems, `openssl pkcs8 -topk8 -in ed25519.key -passout pass:'${PEM_PASSWORD}' ${options} -out ${name}`);
+  const pkcs8 = (name: string, options: string) =>
+    sh(pems, `openssl pkcs8 -topk8 -in ed25519.key -passout pass:'${PEM_PASSWORD}' ${options} -out ${name}`);
   pkcs8('pbkdf2-max.pem', '-v2 aes-256-cbc -iter 1000000');
   pkcs8('scrypt.pem', '-scrypt');
   pkcs8('pkcs12-3des-max.pem', '-v1 PBE-SHA1-3DES -iter 1000000');
@@ -74,7 +75,8 @@ function toolX(input: string): string {
 
 async function expectAdopted(input: string): Promise<void> {
   const dir = dirWith(input);
-  const result = await keymint(['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, '--pem-password-file', 'right.txt', 'k.pub', 'k.json'], { cwd: dir });
+  const args = ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, '--pem-password-file', 'right.txt'];
+  const result = await keymint([...args, 'k.pub', 'k.json'], { cwd: dir });
   expect(result.code, result.stderr).toBe(0);
   expect(readJson<Jwk>(join(dir, 'k.pub'))).toMatchObject({ kty: 'OKP', crv: 'Ed25519', x: toolX(input) });
 }
@@ -85,10 +87,8 @@ async function expectRefused(text: string, code: number, ...patterns: RegExp[]):
   writeFile(dir, 'hostile.pem', text);
   for (const pemPassword of [['--pem-password-file', 'right.txt'], ['--pem-password-file', 'wrong.txt'], []]) {
     const started = performance.now();
-    await expectFailure(dir, ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'hostile.pem', ...pemPassword, 'k.pub', 'k.json'], code, [
-      /hostile\.pem/,
-      ...patterns,
-    ]);
+    const args = ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'hostile.pem', ...pemPassword, 'k.pub', 'k.json'];
+    await expectFailure(dir, args, code, [/hostile\.pem/, ...patterns]);
     // A whole CLI run, start-up included: a derivation at these counts would take minutes to years.
     expect(performance.now() - started).toBeLessThan(2000);
   }
@@ -102,32 +102,73 @@ const PBE_ITERATIONS = [0, 1, 1];
 describe('--from-pem bounds every password-based key derivation before the password', () => {
   it('PBES2/PBKDF2: `openssl pkcs8 -iter 1000000` is adopted; 1000001 and 2^31 are refused, exit 9', async () => {
     await expectAdopted('pbkdf2-max.pem');
-    await expectRefused(patchedPkcs8('pbkdf2-max.pem', PBKDF2_ITERATIONS, 1_000_001n), 9, /the PBKDF2 iteration count 1000001 is above 1000000/, TOO_LONG);
-    await expectRefused(patchedPkcs8('pbkdf2-max.pem', PBKDF2_ITERATIONS, 2n ** 31n), 9, /the PBKDF2 iteration count 2147483648 is above 1000000/, TOO_LONG);
+    await expectRefused(
+      patchedPkcs8('pbkdf2-max.pem', PBKDF2_ITERATIONS, 1_000_001n),
+      9,
+      /the PBKDF2 iteration count 1000001 is above 1000000/,
+      TOO_LONG,
+    );
+    await expectRefused(
+      patchedPkcs8('pbkdf2-max.pem', PBKDF2_ITERATIONS, 2n ** 31n),
+      9,
+      /the PBKDF2 iteration count 2147483648 is above 1000000/,
+      TOO_LONG,
+    );
   });
 
   it('PBES2/scrypt: `openssl pkcs8 -scrypt` is adopted; p = 64 and p = 2^32 - 1 are refused, exit 9', async () => {
     await expectAdopted('scrypt.pem');
-    await expectRefused(patchedPkcs8('scrypt.pem', SCRYPT_P, 64n), 9, /the scrypt work N\*r\*p 8388608 \(N=16384, r=8, p=64\) is above 1048576/, TOO_LONG);
-    await expectRefused(patchedPkcs8('scrypt.pem', SCRYPT_P, 2n ** 32n - 1n), 9, /the scrypt work N\*r\*p \(N=16384, r=8, p=4294967295\) is above/, TOO_LONG);
+    await expectRefused(
+      patchedPkcs8('scrypt.pem', SCRYPT_P, 64n),
+      9,
+      /the scrypt work N\*r\*p 8388608 \(N=16384, r=8, p=64\) is above 1048576/,
+      TOO_LONG,
+    );
+    await expectRefused(
+      patchedPkcs8('scrypt.pem', SCRYPT_P, 2n ** 32n - 1n),
+      9,
+      /the scrypt work N\*r\*p \(N=16384, r=8, p=4294967295\) is above/,
+      TOO_LONG,
+    );
   });
 
   it('PKCS#12 PBE: `openssl pkcs8 -v1 PBE-SHA1-3DES -iter 1000000` is adopted; 1000001 and 2^32 - 1 are refused, exit 9', async () => {
     await expectAdopted('pkcs12-3des-max.pem');
-    await expectRefused(patchedPkcs8('pkcs12-3des-max.pem', PBE_ITERATIONS, 1_000_001n), 9, /the PKCS#12 PBE iteration count 1000001 is above 1000000/, TOO_LONG);
-    await expectRefused(patchedPkcs8('pkcs12-3des-max.pem', PBE_ITERATIONS, 2n ** 32n - 1n), 9, /the PKCS#12 PBE iteration count 4294967295 is above 1000000/, TOO_LONG);
+    await expectRefused(
+      patchedPkcs8('pkcs12-3des-max.pem', PBE_ITERATIONS, 1_000_001n),
+      9,
+      /the PKCS#12 PBE iteration count 1000001 is above 1000000/,
+      TOO_LONG,
+    );
+    await expectRefused(
+      patchedPkcs8('pkcs12-3des-max.pem', PBE_ITERATIONS, 2n ** 32n - 1n),
+      9,
+      /the PKCS#12 PBE iteration count 4294967295 is above 1000000/,
+      TOO_LONG,
+    );
   });
 
   it('OpenSSH: `ssh-keygen -a 100` is adopted; 257 and 2^32 - 1 bcrypt rounds are refused, exit 9', async () => {
     await expectAdopted('id_a100');
     await expectRefused(patchedRounds('id_a100', 257), 9, /the OpenSSH bcrypt_pbkdf round count 257 is above 256/, TOO_LONG);
-    await expectRefused(patchedRounds('id_a100', 2 ** 32 - 1), 9, /the OpenSSH bcrypt_pbkdf round count 4294967295 is above 256/, TOO_LONG);
+    await expectRefused(
+      patchedRounds('id_a100', 2 ** 32 - 1),
+      9,
+      /the OpenSSH bcrypt_pbkdf round count 4294967295 is above 256/,
+      TOO_LONG,
+    );
   });
 
   it('what keymint cannot bound or decrypt is refused by name, exit 4: another OpenSSH KDF, `ssh-keygen -Z chacha20-poly1305`', async () => {
     const blob = body(readFileSync(join(pems, 'id_a100'), 'utf8'));
-    const scrypt = Buffer.from(blob.toString('latin1').replace('\0\0\0\x06bcrypt', '\0\0\0\x06scrypt'), 'latin1');
+    const patched = blob.toString('latin1').replace('\0\0\0\x06bcrypt', '\0\0\0\x06scrypt');
+    const scrypt = Buffer.from(patched, 'latin1');
     await expectRefused(pem('OPENSSH PRIVATE KEY', scrypt, 70), 4, /key derivation function "scrypt"/, /ssh-keygen -p/);
-    await expectRefused(readFileSync(join(pems, 'id_chacha'), 'utf8'), 4, /cipher "chacha20-poly1305@openssh\.com"/, /aes256-ctr/);
+    await expectRefused(
+      readFileSync(join(pems, 'id_chacha'), 'utf8'),
+      4,
+      /cipher "chacha20-poly1305@openssh\.com"/,
+      /aes256-ctr/,
+    );
   });
 });

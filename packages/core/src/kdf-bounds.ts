@@ -109,6 +109,10 @@ export interface OpenSshKdf {
   rounds?: number;
 }
 
+function invalidParameter(source: string, message: string): KeymintError {
+  return new KeymintError(ErrorCode.INPUT_INVALID, `${source}: ${message}`);
+}
+
 function malformed(message: string): KeymintError {
   return new KeymintError(ErrorCode.INPUT_INVALID, message);
 }
@@ -162,7 +166,10 @@ export function readPkcs8Encryption(info: DerElement): Pkcs8Encryption {
     if (rest.length > 0) throw malformed('PBE parameters have elements after the iteration count');
     return {
       scheme: pbes1 ? `PBES1 ${oidName(scheme, PBES1_SCHEMES)}` : `PKCS#12 PBE ${oidName(scheme, PKCS12_SCHEMES)}`,
-      kdf: { kind: pbes1 ? 'PBES1' : 'PKCS#12', iterations: decodeInteger(expectTag(count, DerTag.INTEGER, 'PBE iteration count')) },
+      kdf: {
+        kind: pbes1 ? 'PBES1' : 'PKCS#12',
+        iterations: decodeInteger(expectTag(count, DerTag.INTEGER, 'PBE iteration count')),
+      },
     };
   }
   if (scheme !== PBES2) return { scheme: `algorithm ${scheme}`, kdf: { kind: 'unsupported', what: `algorithm ${scheme}` } };
@@ -218,7 +225,7 @@ function readScrypt(params: DerElement | undefined): Pkcs8Kdf {
 }
 
 function positive(source: string, what: string, value: bigint): void {
-  if (value < 1n) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source}: the ${what} ${show(value)} is not a positive whole number`);
+  if (value < 1n) throw invalidParameter(source, `the ${what} ${show(value)} is not a positive whole number`);
 }
 
 function checkCount(source: string, what: string, value: bigint, bound: number): void {
@@ -241,9 +248,11 @@ export function checkPkcs8Kdf({ scheme, kdf }: Pkcs8Encryption, source: string):
     case 'unsupported':
       throw unsupported(source, kdf.what, REENCRYPT_PKCS8);
     case 'PBES1':
-    case 'PKCS#12':
-      checkCount(source, `${kdf.kind === 'PBES1' ? 'PBES1' : 'PKCS#12 PBE'} iteration count`, kdf.iterations, MAX_PBES2_COUNT);
+    case 'PKCS#12': {
+      const what = kdf.kind === 'PBES1' ? 'PBES1' : 'PKCS#12 PBE';
+      checkCount(source, `${what} iteration count`, kdf.iterations, MAX_PBES2_COUNT);
       return;
+    }
     case 'PBKDF2':
       if (!Object.hasOwn(PBKDF2_PRFS, kdf.prf)) {
         const accepted = `keymint reads PBKDF2 with ${oneOf(Object.values(PBKDF2_PRFS))}; ${REENCRYPT_PKCS8}`;
@@ -261,7 +270,7 @@ function checkScrypt(source: string, { n, r, p, keyLength }: Extract<Pkcs8Kdf, {
   positive(source, 'scrypt blockSize r', r);
   positive(source, 'scrypt parallelizationParameter p', p);
   if (n < 2n || (n & (n - 1n)) !== 0n) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source}: the scrypt costParameter N ${show(n)} is not a power of two above 1 (RFC 7914 §2)`);
+    throw invalidParameter(source, `the scrypt costParameter N ${show(n)} is not a power of two above 1 (RFC 7914 §2)`);
   }
   const shown = `(N=${show(n)}, r=${show(r)}, p=${show(p)})`;
   // Each factor is at least 1, so a factor above the bound puts the product above it: no need to
@@ -273,11 +282,12 @@ function checkScrypt(source: string, { n, r, p, keyLength }: Extract<Pkcs8Kdf, {
   if (r * p > BigInt(MAX_SCRYPT_BLOCKS)) throw tooCostly(source, 'scrypt r*p', `${r * p} ${shown}`, MAX_SCRYPT_BLOCKS);
   const memory = 128n * r * (n + 2n) + 128n * r * p;
   if (memory > BigInt(MAX_SCRYPT_MEMORY)) {
-    throw tooCostly(source, 'scrypt memory 128*r*(N+2+p)', `of ${memory} bytes ${shown}`, `${MAX_SCRYPT_MEMORY} bytes (32 MiB)`);
+    const bound = `${MAX_SCRYPT_MEMORY} bytes (32 MiB)`;
+    throw tooCostly(source, 'scrypt memory 128*r*(N+2+p)', `of ${memory} bytes ${shown}`, bound);
   }
   // RFC 7914 §2: N < 2^(128*r/8). With N*r*p <= 2^20 only r = 1 can break it (N >= 2^16).
   if (r === 1n && n >= 1n << 16n) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source}: the scrypt costParameter N ${show(n)} is not below 2^(16*r) for r=${show(r)} (RFC 7914 §2)`);
+    throw invalidParameter(source, `the scrypt costParameter N ${show(n)} is not below 2^(16*r) for r=1 (RFC 7914 §2)`);
   }
   if (keyLength !== undefined) checkCount(source, 'scrypt key length', keyLength, MAX_KDF_KEY_LENGTH);
 }
@@ -300,7 +310,8 @@ class SshReader {
   string(field: string): Uint8Array {
     const length = this.uint32(field);
     if (length > this.bytes.length - this.offset) {
-      throw malformed(`the ${this.what} claims a ${field} of ${length} bytes, only ${this.bytes.length - this.offset} remain`);
+      const left = this.bytes.length - this.offset;
+      throw malformed(`the ${this.what} claims a ${field} of ${length} bytes, only ${left} remain`);
     }
     const value = this.bytes.subarray(this.offset, this.offset + length);
     this.offset += length;
@@ -354,13 +365,15 @@ export function readOpenSshKdf(blob: Uint8Array): OpenSshKdf {
 export function checkOpenSshKdf({ cipher, kdf, rounds }: OpenSshKdf, source: string): void {
   if (kdf === 'none') return;
   if (kdf !== 'bcrypt') {
-    throw unsupported(source, `key derivation function ${shownName(kdf)}`, `keymint reads OpenSSH keys encrypted with bcrypt (ssh-keygen's); ${REENCRYPT_OPENSSH}`);
+    const accepted = `keymint reads OpenSSH keys encrypted with bcrypt (ssh-keygen's); ${REENCRYPT_OPENSSH}`;
+    throw unsupported(source, `key derivation function ${shownName(kdf)}`, accepted);
   }
   checkCount(source, 'OpenSSH bcrypt_pbkdf round count', BigInt(rounds ?? 0), MAX_BCRYPT_ROUNDS);
   if (!OPENSSH_CIPHERS.includes(cipher)) {
     throw new KeymintError(
       ErrorCode.ALG_NOT_SUPPORTED,
-      `${source} is encrypted with cipher ${shownName(cipher)}, which keymint cannot decrypt: it reads ${oneOf(OPENSSH_CIPHERS)}; ${REENCRYPT_OPENSSH}`,
+      `${source} is encrypted with cipher ${shownName(cipher)}, which keymint cannot decrypt: ` +
+        `it reads ${oneOf(OPENSSH_CIPHERS)}; ${REENCRYPT_OPENSSH}`,
     );
   }
 }
