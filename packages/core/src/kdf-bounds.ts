@@ -5,7 +5,7 @@ import { MAX_PBES2_COUNT } from './jwe.js';
 /*
  * Bounds on every password-based key derivation keymint may run while it reads a key. An
  * encrypted file chooses its own cost, and a derivation cannot be interrupted once it runs: a
- * PBKDF2 count of 2^31, scrypt p of 2^16 or 2^32-1 bcrypt rounds keep a process busy for
+ * PBKDF2 count of 2^31, scrypt p=10000 or 2^32-1 bcrypt rounds keep a process busy for
  * minutes to years, with the right password or a wrong one. So each cost is read from the file
  * and bounded before a password is asked for, with the JWE reader's message and code.
  *
@@ -36,7 +36,7 @@ export const MAX_SCRYPT_MEMORY = 32 * 1024 * 1024;
 export const MAX_SCRYPT_WORK = 2 ** 20;
 /**
  * Highest scrypt r*p, the size of its B in 128-byte blocks. Each block costs a PBKDF2-HMAC-SHA256
- * block, worth about 4 of N*r*p: at a tiny N they, not the work, set the cost (N=2 r=1 p=2^18: 0.7 s).
+ * block, worth about 4 of N*r*p: at a tiny N they, not the work, set the cost (N=2 r=1 p=2^18-4: 0.7 s).
  */
 export const MAX_SCRYPT_BLOCKS = 2 ** 14;
 /** Highest bcrypt_pbkdf rounds of an OpenSSH key: `ssh-keygen -a 256` reads in about 4 s here. */

@@ -71,8 +71,10 @@ type Password = PemImportOptions['password'];
 /**
  * Reads one key from PEM text (or a one-line OpenSSH public key) into JWKs.
  * @throws KeymintError ERR_INPUT_INVALID when the text holds no PEM block, several, an unknown
- *   label, corrupt content, or a certificate whose KeyUsage is ambiguous without `subtle`;
- *   ERR_ALG_NOT_SUPPORTED for DSA keys, curves JWK has no name for, and ciphers Node cannot decrypt;
+ *   label, corrupt content, a certificate whose KeyUsage is ambiguous without `subtle`, or an
+ *   encrypted key whose key derivation costs more than kdf-bounds.ts allows (checked before
+ *   `password` is called); ERR_ALG_NOT_SUPPORTED for DSA keys, curves JWK has no name for,
+ *   ciphers Node cannot decrypt and key derivations keymint cannot bound;
  *   ERR_PASSWORD_REQUIRED when the input is encrypted and there is no `password`;
  *   ERR_DECRYPT_FAILED for a wrong password. Errors thrown by `password` itself pass through.
  * @example const { privateJwk, publicJwk } = await importPem(await readFile('key.pem', 'utf8'), { source: 'key.pem' });
