@@ -157,6 +157,28 @@ export function decodeOid(element: DerElement): string {
 }
 
 /**
+ * Decodes an INTEGER (two's complement) exactly, whatever its size: counts read from a file are
+ * compared as bigint, so that 2^1000 is not Infinity and 2^64 + 1 is not 2^64.
+ * @throws KeymintError ERR_INPUT_INVALID when the element is not an INTEGER, is empty, or is not
+ *   minimally encoded (a leading 0x00 or 0xff octet that only repeats the sign, X.690 §8.3.2)
+ * @example decodeInteger(parseDer(Buffer.from('020300a000', 'hex'))) // 40960n
+ * @see https://www.itu.int/rec/T-REC-X.690 §8.3
+ */
+export function decodeInteger(element: DerElement): bigint {
+  expectTag(element, DerTag.INTEGER, 'INTEGER');
+  const content = element.content;
+  const first = content[0];
+  if (first === undefined) throw malformed(`empty INTEGER at offset ${element.start}`);
+  const second = content[1];
+  if (second !== undefined && ((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80))) {
+    throw malformed(`INTEGER at offset ${element.start} is not minimally encoded`);
+  }
+  // A power-of-two radix makes this linear in the length, even for a megabyte-long INTEGER.
+  const magnitude = BigInt(`0x${Buffer.from(content.buffer, content.byteOffset, content.length).toString('hex')}`);
+  return first >= 0x80 ? magnitude - (1n << BigInt(content.length * 8)) : magnitude;
+}
+
+/**
  * The content of a DER OCTET STRING that makes up all of `bytes`. PKCS#11 stores CKA_EC_POINT
  * this way: `04 41 04||X||Y` for P-256, `04 81 85 04||X||Y` for P-521, `04 20 X` for Ed25519.
  * @throws KeymintError ERR_INPUT_INVALID when `bytes` is not exactly one OCTET STRING

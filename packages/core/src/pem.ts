@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, type JsonWebKey, ty
 import type SshPK from 'sshpk';
 import { DerTag, decodeBitString, decodeOid, derChildren, expectTag, parseDer, type DerElement } from './der.js';
 import { ErrorCode, KeymintError, isKeymintError, oneOf } from './errors.js';
+import { checkOpenSshKdf, checkPkcs8Kdf, readOpenSshKdf, readPkcs8Encryption } from './kdf-bounds.js';
 import { orderJwk, type Jwk } from './jwk.js';
 
 export interface ImportedKey {
@@ -70,8 +71,10 @@ type Password = PemImportOptions['password'];
 /**
  * Reads one key from PEM text (or a one-line OpenSSH public key) into JWKs.
  * @throws KeymintError ERR_INPUT_INVALID when the text holds no PEM block, several, an unknown
- *   label, corrupt content, or a certificate whose KeyUsage is ambiguous without `subtle`;
- *   ERR_ALG_NOT_SUPPORTED for DSA keys, curves JWK has no name for, and ciphers Node cannot decrypt;
+ *   label, corrupt content, a certificate whose KeyUsage is ambiguous without `subtle`, or an
+ *   encrypted key whose key derivation costs more than kdf-bounds.ts allows (checked before
+ *   `password` is called); ERR_ALG_NOT_SUPPORTED for DSA keys, curves JWK has no name for,
+ *   ciphers Node cannot decrypt and key derivations keymint cannot bound;
  *   ERR_PASSWORD_REQUIRED when the input is encrypted and there is no `password`;
  *   ERR_DECRYPT_FAILED for a wrong password. Errors thrown by `password` itself pass through.
  * @example const { privateJwk, publicJwk } = await importPem(await readFile('key.pem', 'utf8'), { source: 'key.pem' });
@@ -222,19 +225,21 @@ async function importEncryptedPkcs8(block: PemBlock, source: string, password: P
   return { ...toJwks(key, source), format: LABELS[block.label] };
 }
 
-/** The encryption scheme of an EncryptedPrivateKeyInfo, for messages; checks its shape on the way. */
+/**
+ * The encryption scheme of an EncryptedPrivateKeyInfo, for messages, once its shape is checked and
+ * the cost of its key derivation bounded: a hostile count is refused before the password is asked.
+ */
 function describeScheme(block: PemBlock, source: string): string {
   const root = checkDer(block, source);
+  const encryption = readStructure(block, source, () => readPkcs8Encryption(root));
+  checkPkcs8Kdf(encryption, source);
+  return encryption.scheme;
+}
+
+/** Runs a reader of the block's inner structure; what it finds malformed is said to be corrupt. */
+function readStructure<T>(block: PemBlock, source: string, read: () => T): T {
   try {
-    const [algorithm, data] = derChildren(expectTag(root, DerTag.SEQUENCE, 'EncryptedPrivateKeyInfo'));
-    expectTag(data, DerTag.OCTET_STRING, 'encryptedData');
-    const [oid, params] = derChildren(expectTag(algorithm, DerTag.SEQUENCE, 'encryptionAlgorithm'));
-    const scheme = decodeOid(expectTag(oid, DerTag.OID, 'encryption algorithm'));
-    // PBES2 (RFC 8018 §A.4) names the cipher one level down, which is what a reader wants to know.
-    if (scheme !== '1.2.840.113549.1.5.13' || params === undefined) return `algorithm ${scheme}`;
-    const encryptionScheme = derChildren(expectTag(params, DerTag.SEQUENCE, 'PBES2 parameters'))[1];
-    const cipher = derChildren(expectTag(encryptionScheme, DerTag.SEQUENCE, 'encryptionScheme'))[0];
-    return `PBES2 with cipher ${decodeOid(expectTag(cipher, DerTag.OID, 'cipher'))}`;
+    return read();
   } catch (error) {
     if (!isKeymintError(error)) throw error;
     throw invalid(`${source}: the ${block.label} block is corrupt: ${error.message}`, error);
@@ -251,6 +256,8 @@ async function importLegacyEncrypted(block: PemBlock, procType: string, source: 
   }
   // Every cipher OpenSSL writes here is a block cipher in CBC mode: a body of whole blocks.
   if (block.der.length % 8 !== 0) throw invalid(`${source}: the ${block.label} block is corrupt: its ciphertext is not whole cipher blocks`);
+  // OpenSSL derives this key with one MD5 round (EVP_BytesToKey, count 1) whatever the file
+  // says: unlike PKCS#8 and OpenSSH keys, there is no cost to bound.
   const passphrase = await askPassword(password, source);
   const pem = [`-----BEGIN ${block.label}-----`, 'Proc-Type: 4,ENCRYPTED', `DEK-Info: ${dekInfo}`, '', ...wrap(block.base64, 64), `-----END ${block.label}-----`, ''].join('\n');
   let key: KeyObject;
@@ -327,6 +334,8 @@ async function loadSshpk(): Promise<typeof SshPK> {
 }
 
 async function importOpenSshPrivateKey(block: PemBlock, source: string, password: Password): Promise<ImportedKey> {
+  // sshpk derives as many bcrypt rounds as the file says: read and bound them before it runs.
+  checkOpenSshKdf(readStructure(block, source, () => readOpenSshKdf(block.der)), source);
   const sshpk = await loadSshpk();
   const pem = [`-----BEGIN ${block.label}-----`, ...wrap(block.base64, 70), `-----END ${block.label}-----`, ''].join('\n');
   let format: string = LABELS[block.label];

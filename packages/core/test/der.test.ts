@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DerTag, decodeBitString, decodeOid, derChildren, parseDer, readDer, unwrapOctetString } from '../src/der.js';
+import { DerTag, decodeBitString, decodeInteger, decodeOid, derChildren, parseDer, readDer, unwrapOctetString } from '../src/der.js';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');
@@ -144,6 +144,41 @@ describe('decodeOid', () => {
     ['an element that is not an OID', '04 01 2a'],
   ])('refuses %s', (_name, bytes) => {
     expectInvalid(() => decodeOid(parseDer(hex(bytes))));
+  });
+});
+
+describe('decodeInteger', () => {
+  it.each([
+    ['02 01 00', 0n],
+    ['02 01 01', 1n],
+    ['02 01 7f', 127n],
+    ['02 02 00 80', 128n],
+    ['02 03 0f 42 40', 1_000_000n],
+    ['02 03 0f 42 41', 1_000_001n],
+    ['02 04 7f ff ff ff', 2n ** 31n - 1n],
+    ['02 05 00 80 00 00 00', 2n ** 31n],
+    ['02 05 00 ff ff ff ff', 2n ** 32n - 1n],
+    ['02 09 01 00 00 00 00 00 00 00 01', 2n ** 64n + 1n], // a double would round it to 2^64
+    ['02 01 ff', -1n],
+    ['02 01 80', -128n],
+    ['02 02 ff 7f', -129n],
+    ['02 04 80 00 00 00', -(2n ** 31n)],
+  ])('decodes %s as %s', (bytes, value) => {
+    expect(decodeInteger(parseDer(hex(bytes)))).toBe(value);
+  });
+
+  it('decodes an INTEGER of 2^1000 exactly, as a bigint', () => {
+    const content = Buffer.concat([Buffer.of(0x01), Buffer.alloc(125)]);
+    expect(decodeInteger(parseDer(Buffer.concat([hex('02 7e'), content])))).toBe(2n ** 1000n);
+  });
+
+  it.each([
+    ['an empty INTEGER', '02 00'],
+    ['a leading 00 that only repeats the sign', '02 02 00 7f'],
+    ['a leading ff that only repeats the sign', '02 02 ff 80'],
+    ['an element that is not an INTEGER', '04 01 01'],
+  ])('refuses %s', (_name, bytes) => {
+    expectInvalid(() => decodeInteger(parseDer(hex(bytes))));
   });
 });
 
