@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDer } from '@keymint/core';
+import { parseDer } from '../packages/core/src/der.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { at, integer, replaceElement } from '../packages/core/test/support/der-write.js';
 import { FAST, expectFailure, keymint, passwordFile, readJson, tempDir, tool, writeFile, type Jwk } from './helpers.js';

@@ -18,7 +18,7 @@ if (params === undefined || !(count > 0) || !['sequential', 'concurrent'].includ
   throw new Error('usage: batch.mjs <ec|ed25519|rsa2048> <count> <sequential|concurrent> <api|raw> <out-file>');
 }
 
-const backend = softwareBackend();
+const backend = await softwareBackend();
 const keygen = promisify(generateKeyPair);
 const one = what === 'api' ? () => createKey(backend, params) : () => keygen(...RAW[kind]);
 // Warm up the code paths (and the pool's threads) before the clock starts.

@@ -157,28 +157,31 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     expectOk(text);
     expect(text.stderr).toBe(`2 keys under service "${service}" in the Secret Service.\n`);
     const lines = text.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^ACCOUNT\s+KID\s+KEY\s+ALG$/);
+    expect(lines[0]).toMatch(/^KID\s+KEY\s+ALG\s+USE\s+ID$/);
     expect(lines.slice(1).map((l) => l.split(/\s{2,}/))).toEqual(
       [
-        [a.pub.kid, a.pub.kid, 'EC P-384', 'ES384'],
-        ['ed', b.pub.kid, 'OKP Ed25519', 'EdDSA'],
-      ].sort((x, y) => ((x[0] as string) < (y[0] as string) ? -1 : 1)),
+        [a.pub.kid, 'EC P-384', 'ES384', 'sig', a.pub.kid],
+        [b.pub.kid, 'OKP Ed25519', 'EdDSA', 'sig', 'ed'],
+      ].sort((x, y) => ((x[4] as string) < (y[4] as string) ? -1 : 1)),
     );
+    // The old name is an alias of keys list for one release: the same output.
+    expect(await km(['keys', 'list', '--backend', 'keychain', '--keychain-service', service], a.dir)).toEqual(text);
     const json = await km(['keychain', 'keys', '--keychain-service', service, '--json'], a.dir);
     expectOk(json);
-    const listing = JSON.parse(json.stdout) as { service: string; store: string; keys: Array<Record<string, unknown>>; warnings: string[] };
-    expect(listing).toMatchObject({ service, store: 'secret-service', warnings: [] });
-    expect(listing.keys.find((k) => k.account === 'ed')).toEqual({
-      service,
-      account: 'ed',
-      store: 'secret-service',
+    const listing = JSON.parse(json.stdout) as { backend: string; service: string; store: string; keys: Array<Record<string, unknown>>; warnings: string[] };
+    expect(listing).toMatchObject({ backend: 'keychain', service, store: 'secret-service', warnings: [] });
+    expect(listing.keys.find((k) => k.id === 'ed')).toEqual({
+      id: 'ed',
+      name: `service "${service}", account "ed" in the Secret Service`,
       status: 'ok',
       kid: b.pub.kid,
       kty: 'OKP',
       crv: 'Ed25519',
+      size: null,
       alg: 'EdDSA',
       use: 'sig',
-      thumbprint: b.pub.kid,
+      reference: { backend: 'keychain', location: { service, account: 'ed', store: 'secret-service', thumbprint: b.pub.kid } },
+      details: { service, account: 'ed', store: 'secret-service', thumbprint: b.pub.kid },
     });
     const empty = await km(['keychain', 'keys', '--keychain-service', uniqueService('empty'), '--json'], a.dir);
     expectOk(empty);
@@ -197,7 +200,7 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
 
     const deleted = await km(['keychain', 'delete', 'key.json', '--force'], dir);
     expectOk(deleted);
-    expect(deleted.stderr).toContain(`Deleted the EC P-256 key ${pub.kid as string} from the keychain`);
+    expect(deleted.stderr).toContain(`Deleted the EC P-256 key ${pub.kid as string} (service "${service}", account "${pub.kid as string}" in the Secret Service).`);
     expect(deleted.stderr).toContain('key.json now refers to a key that is gone');
     expect(secretTool(['lookup', '--', 'service', service, 'username', pub.kid as string]).status).not.toBe(0);
     expect(listDir(dir)).toEqual(['key.json', 'key.pub.json']);
@@ -205,7 +208,13 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     const other = await create(service, ['--keychain-account', 'by-account']);
     const byAccount = await km(['keychain', 'delete', 'by-account', '--keychain-service', service, '--force', '--json'], other.dir);
     expectOk(byAccount);
-    expect(JSON.parse(byAccount.stdout)).toEqual({ deleted: true, outcome: 'deleted', service, account: 'by-account', store: 'secret-service', kid: other.pub.kid, kty: 'EC', reference: null });
+    expect(JSON.parse(byAccount.stdout)).toMatchObject({
+      deleted: true,
+      outcome: 'deleted',
+      backend: 'keychain',
+      key: { id: 'by-account', kid: other.pub.kid, kty: 'EC', details: { service, account: 'by-account', store: 'secret-service' } },
+      reference: null,
+    });
     // Nothing of keymint's is left under the service, not even its index entry.
     const left = secretTool(['search', '--all', '--', 'service', service]);
     expect(`${left.stdout}${left.stderr}`).toBe('');
@@ -215,7 +224,7 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     const service = uniqueService('confirm');
     const { dir, pub } = await create(service);
     const kept = await keymintAnswering(['keychain', 'delete', 'key.json'], 'n', { cwd: dir, env: { ...session.env } });
-    expect(kept.output).toContain(`Delete the EC P-256 key ${pub.kid as string} (service "${service}", account "${pub.kid as string}") in the Secret Service? It cannot be recovered. [y/N]`);
+    expect(kept.output).toContain(`Delete the EC P-256 key ${pub.kid as string} (service "${service}", account "${pub.kid as string}" in the Secret Service)? It cannot be recovered. [y/N]`);
     expect(kept.output).toContain('Not deleted.');
     expect(kept.status).toBe(0);
     expect(secretTool(['lookup', '--', 'service', service, 'username', pub.kid as string]).status).toBe(0);
@@ -266,7 +275,7 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
       expect(line).not.toContain('hunter2');
       const keys = await km(['keychain', 'keys', '--keychain-service', service], dir);
       expectOk(keys);
-      expect(keys.stdout).toMatch(/\(not a JWK\)/);
+      expect(keys.stdout).toMatch(/\(not a key keymint uses\)/);
     });
 
     it('no session bus: DBUS_SESSION_BUS_ADDRESS at a dead socket, Secret Service asked for (5), nothing written', async () => {
@@ -382,7 +391,7 @@ describe('keymint --backend keychain on the kernel keyring (keyutils, a fresh se
 
     const keys = await ring.keymint(['keychain', 'keys', '--keychain-store', 'keyutils', '--keychain-service', service, '--json'], { cwd: dir, env });
     expectOk(keys);
-    expect(JSON.parse(keys.stdout)).toMatchObject({ service, store: 'keyutils', keys: [{ account: pub.kid, kid: pub.kid, kty: 'EC', crv: 'P-521', status: 'ok' }] });
+    expect(JSON.parse(keys.stdout)).toMatchObject({ service, store: 'keyutils', keys: [{ id: pub.kid, kid: pub.kid, kty: 'EC', crv: 'P-521', status: 'ok', details: { account: pub.kid } }] });
 
     writeFile(dir, 'payload.txt', 'hello kernel');
     const signed = await ring.keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir, env });

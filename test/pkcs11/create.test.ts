@@ -163,15 +163,30 @@ describe('keymint pkcs11 tokens and keys', () => {
     const human = await keymint(['pkcs11', 'keys', '--pkcs11-uri', softhsm.uri(TOKEN)], { cwd: dir });
     expectOk(human);
     expect(human.stderr).toMatch(new RegExp(`^\\d+ keys? on token "${TOKEN}" \\(serial [0-9a-f]{16}\\)\\.\n$`));
-    expect(human.stdout).toMatch(/^LABEL\s+KEY\s+TYPE\s+KID\s+ID$/m);
-    expect(human.stdout).toMatch(new RegExp(`^listed-key\\s+EC P-521\\s+private\\s+${rfc7638(pub)}\\s+[0-9a-f]{32}$`, 'm'));
-    expect(human.stdout).toContain(`  ${ref.location.uri}`);
+    expect(human.stdout).toMatch(/^KID\s+KEY\s+ALG\s+USE\s+ID$/m);
+    // The id keys delete takes is the key's URI, the one its reference holds (object=listed-key).
+    const row = human.stdout.split('\n').find((line) => line.startsWith(rfc7638(pub)));
+    expect(row?.split(/\s{2,}/)).toEqual([rfc7638(pub), 'EC P-521', '-', 'sig', ref.location.uri]);
+    expect(ref.location.uri).toContain('object=listed-key');
+    // The old name is an alias of keys list for one release: the same output.
+    const modern = await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN)], { cwd: dir });
+    expect(modern).toEqual(human);
 
     const json = await keymint(['pkcs11', 'keys', '--json', '--pkcs11-uri', softhsm.uri(TOKEN)], { cwd: dir });
     expectOk(json);
-    const { token, keys } = JSON.parse(json.stdout) as { token: { token: { label: string } }; keys: Array<Record<string, unknown>> };
+    const { backend, token, keys } = JSON.parse(json.stdout) as { backend: string; token: { token: { label: string } }; keys: Array<{ details: Record<string, unknown> }> };
+    expect(backend).toBe('pkcs11');
     expect(token.token.label).toBe(TOKEN);
-    expect(keys.find((k) => k.label === 'listed-key')).toMatchObject({ type: 'private', kty: 'EC', crv: 'P-521', kid: rfc7638(pub), sensitive: true, extractable: false, usages: ['sign'], uri: ref.location.uri });
+    expect(keys.find((k) => k.details.label === 'listed-key')).toMatchObject({
+      id: ref.location.uri,
+      status: 'ok',
+      kty: 'EC',
+      crv: 'P-521',
+      kid: rfc7638(pub),
+      use: 'sig',
+      reference: { backend: 'pkcs11', location: { uri: ref.location.uri } },
+      details: { type: 'private', sensitive: true, extractable: false, usages: ['sign'], uri: ref.location.uri },
+    });
   });
 
   it('keymint --help and software keys never load the native PKCS#11 binding; a pkcs11 command does', async () => {

@@ -83,7 +83,7 @@ describe('keymint create --backend pkcs11: bad inputs', () => {
 
 describe('keymint pkcs11 tokens and keys: bad inputs', () => {
   it('tokens without a module: exit 2, naming the flag and the modules installed here', async () => {
-    await expectFailure(tempDir(), ['pkcs11', 'tokens'], USAGE, [/^keymint: keymint pkcs11 tokens needs the module: give --pkcs11-module PATH or set KEYMINT_PKCS11_MODULE; installed here: .*libsofthsm2\.so/]);
+    await expectFailure(tempDir(), ['pkcs11', 'tokens'], USAGE, [/^keymint: the PKCS#11 module to describe is not named: give --pkcs11-module PATH or set KEYMINT_PKCS11_MODULE; installed here: .*libsofthsm2\.so/]);
   });
 
   it('tokens with a module that does not exist: exit 5', async () => {
@@ -91,7 +91,7 @@ describe('keymint pkcs11 tokens and keys: bad inputs', () => {
   });
 
   it('keys without a URI: exit 2; with a wrong PIN: exit 11; with --json and no PIN: a JSON error, no prompt', async () => {
-    await expectFailure(tempDir(), ['pkcs11', 'keys'], USAGE, [/keymint pkcs11 keys needs the token: give --pkcs11-uri/]);
+    await expectFailure(tempDir(), ['pkcs11', 'keys'], USAGE, [/the pkcs11 backend needs a token to list keys of: none was given; give --pkcs11-uri/]);
     const dir = tempDir();
     writeFile(dir, 'wrong.pin', '111111\n');
     await expectFailure(dir, ['pkcs11', 'keys', '--pkcs11-uri', `pkcs11:token=${TOKEN}?module-path=${SOFTHSM_MODULE}&pin-source=file:wrong.pin`], PIN_INCORRECT, [/refused the PIN/]);

@@ -181,8 +181,8 @@ describe('keymint pkcs11 tokens and keys: the module on the command line is the 
     expectOk(keys);
     expect(canary.loads()).toBe(loads + 3);
 
-    const listed = (JSON.parse(keys.stdout) as { keys: Array<{ label: string; type: string; uri: string }> }).keys;
-    const uri = listed.find((k) => k.label === 'listed' && k.type === 'private')?.uri;
+    const listed = (JSON.parse(keys.stdout) as { keys: Array<{ details: { label: string; type: string; uri: string } }> }).keys;
+    const uri = listed.find((k) => k.details.label === 'listed' && k.details.type === 'private')?.details.uri;
     expect(uri).toContain(`module-path=${canary.path}`);
     writeFile(work, 'pasted.json', JSON.stringify({ ...readJson<Reference>(join(work, 'key.json')), location: { uri } }));
     writeFile(work, 'payload.txt', PAYLOAD);

@@ -68,8 +68,8 @@ describe('keymint with a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () =>
 
     const listed = await keymint(['pkcs11', 'keys', '--json', '--pkcs11-uri', uri], { cwd, env });
     expectOk(listed);
-    const keys = (JSON.parse(listed.stdout) as { keys: Array<{ kid: string; uri: string; sensitive: boolean; extractable: boolean }> }).keys;
-    expect(keys.find((k) => k.kid === pub.kid)).toMatchObject({ uri: ref.location.uri, sensitive: true, extractable: false });
+    const keys = (JSON.parse(listed.stdout) as { keys: Array<{ kid: string; details: { uri: string; sensitive: boolean; extractable: boolean } }> }).keys;
+    expect(keys.find((k) => k.kid === pub.kid)?.details).toMatchObject({ uri: ref.location.uri, sensitive: true, extractable: false });
 
     writeFile(cwd, 'payload.txt', `signed in the TPM with ${alg}`);
     const signed = await keymint(['sign', '--key', 'k.json', 'payload.txt'], { cwd, env });

@@ -442,7 +442,7 @@ describe('secrets never appear in what keymint prints', () => {
       }
     }
     expect(commands.map((c) => c.join(' '))).toEqual(
-      expect.arrayContaining(['create', 'public', 'thumbprint', 'keyset add', 'keyset find', 'sign', 'jwt', 'jwt client-assertion', 'verify', 'pem', 'pkcs11 keys', 'keychain delete']),
+      expect.arrayContaining(['create', 'public', 'thumbprint', 'keyset add', 'keyset find', 'sign', 'jwt', 'jwt client-assertion', 'verify', 'pem', 'keys list', 'keys delete', 'keys describe']),
     );
     const sensitive = flags.filter(({ flag }) => /pass|pin|secret|private|credential/i.test(flag));
     expect(sensitive.map((f) => f.flag)).toEqual(expect.arrayContaining(['--password-file', '--no-password', '--pem-password-file', '--private']));

@@ -1,24 +1,20 @@
-import {
-  ErrorCode,
-  KeymintError,
-  isKeymintError,
-  openPrivateKey,
-  parseKeyDocument,
-  publicOf,
-  readInput,
-  readInputBytes,
-  type BackendResolver,
-  type Jwk,
-  type JwkSet,
-  type KeyBackend,
-  type KeyDocument,
-  type OpenedKey,
-} from '@keymint/core';
-import { backendContext, openBackend } from './backends/index.js';
+import { ErrorCode, KeymintError, isKeymintError, openPrivateKey, parseKeyDocument, publicOf, type BackendResolver, type Jwk, type JwkSet, type KeyBackend, type KeyDocument, type OpenedKey } from '@keymint/core';
+import { readInput, readInputBytes } from '@keymint/core/files';
+import { installedBackends, openBackend } from './backends.js';
 import { existingPassword } from './password.js';
 
 /** The name of standard input on the command line. */
 export const STDIN = '-';
+
+/**
+ * --key, required by every command that signs or verifies (commander cannot say so for `jwt`,
+ * whose subcommand has its own flags).
+ * @throws KeymintError ERR_USAGE
+ */
+export function requireKey(options: { key?: string }, command: string): string {
+  if (options.key === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs --key FILE: the private key to sign with`, { hint: `see keymint ${command} --help` });
+  return options.key;
+}
 
 /** The flags every command that reads a key shares (and the backends' own, for key references). */
 export interface KeyInputOptions {
@@ -106,17 +102,12 @@ export class KeyInputs {
   };
 
   private async load(name: string): Promise<KeyBackend> {
-    try {
-      return await openBackend(name, backendContext(this.options));
-    } catch (error) {
-      if (isKeymintError(error, ErrorCode.USAGE)) {
-        throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which this keymint does not have`, {
-          cause: error,
-          hint: 'install a keymint with that backend',
-        });
-      }
-      throw error;
+    if (!installedBackends().some((b) => b.name === name)) {
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which this keymint does not have`, {
+        hint: `install it next to keymint: npm install --global @keymint/backend-${name}, or a third party's keymint-backend-${name}`,
+      });
     }
+    return openBackend(name, { options: this.options, noPrompt: this.options.json ?? false });
   }
 
   /** Opens a key document already read (see `openPrivate`). */

@@ -56,8 +56,11 @@ function oneLine(text: string): string {
  * The one place where the API's names become the command line's.
  */
 export function flagOf(param: string): string {
-  return `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return FLAG_EXCEPTIONS[param] ?? `--${param.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
+
+/** The parameters whose flag is not their name in kebab case. */
+const FLAG_EXCEPTIONS: Record<string, string> = { unencrypted: '--no-password' };
 
 /** The single line a person sees for an error: the message, then the hint, parameters as flags. */
 export function formatError(error: KeymintError): string {

@@ -1,4 +1,5 @@
-import { ErrorCode, KeymintError, readPasswordFile } from '@keymint/core';
+import { ErrorCode, KeymintError } from '@keymint/core';
+import { readPasswordFile } from '@keymint/core/files';
 import { promptNewPassword, promptSecret } from './prompt.js';
 
 export interface PasswordSource {

@@ -1,18 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { softwareBackend } from '@keymint/backend-software';
-import {
-  ErrorCode,
-  KeymintError,
-  defaultKid,
-  withKeyMetadata,
-  thumbprint,
-  type BackendCapabilities,
-  type GeneratedKey,
-  type Jwk,
-  type KeyBackend,
-  type KeySpec,
-  type PrivatePart,
-} from '@keymint/core';
+import { ErrorCode, KeymintError, thumbprint, type BackendCapabilities, type Deletion, type GenerateContext, type GeneratedKey, type Jwk, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey } from '@keymint/core';
+import { deleteKeychainKey, type KeychainTarget } from './delete-key.js';
+import { listKeychainKeys } from './list-keys.js';
+import type { KeychainKeyInfo } from './stored-key.js';
 import { describeEntry } from './keychain-error.js';
 import { addToIndex } from './key-index.js';
 import { contextOf, deleteSecret, readSecret, resolvePlace, writeSecret, type KeychainPlace } from './keychain-place.js';
@@ -47,15 +38,17 @@ export async function loadKeychainKey(location: KeychainLocation): Promise<Jwk> 
  * Keys are made by the software backend; the private JWK is stored as the secret of an entry
  * (service, account = kid) and never written to disk: the private file gets a key reference.
  * The binding is loaded on first use.
+ * It lists and deletes the keys keymint stored under its service (`list`, `delete`) and says
+ * which store it uses (`describe`).
  * @throws KeymintError ERR_PARAM_INVALID for a malformed service, account or store
- * @example const key = await createKey(keychainBackend({ service: 'keymint' }), { kty: 'EC' });
+ * @example const key = await createKey(await keychainBackend({ service: 'keymint' }), { kty: 'EC' });
  */
-export function keychainBackend(options: KeychainBackendOptions = {}): KeyBackend {
-  const software = softwareBackend();
+export async function keychainBackend(options: KeychainBackendOptions = {}): Promise<KeyBackend> {
+  const software = await softwareBackend();
   const service = checkService(options.service);
   const account = options.account === undefined ? undefined : checkAccount(options.account);
   const store = checkStore(options.store);
-  const capabilities: BackendCapabilities = { exportable: false, keyTypes: software.capabilities.keyTypes };
+  const capabilities: BackendCapabilities = { exportable: false, keyTypes: software.capabilities.keyTypes, operations: ['list', 'delete', 'describe'] };
   let place: Promise<KeychainPlace> | undefined;
   const openPlace = () => {
     place ??= resolvePlace(service, store).catch((error: unknown) => {
@@ -68,7 +61,7 @@ export function keychainBackend(options: KeychainBackendOptions = {}): KeyBacken
   return {
     name: BACKEND_NAME,
     capabilities,
-    async generate(spec: KeySpec): Promise<GeneratedKey> {
+    async generate(spec: KeySpec, context: GenerateContext): Promise<GeneratedKey> {
       const where = await openPlace();
       /** Fails when the entry exists and may not be replaced; else tells whether it existed. */
       const refuseExisting = async (name: string): Promise<boolean> => {
@@ -80,15 +73,15 @@ export function keychainBackend(options: KeychainBackendOptions = {}): KeyBacken
       };
       // A given account is checked before a (slow) key is made; a kid only exists after.
       if (account !== undefined) await refuseExisting(account);
-      const made = await software.generate(spec);
+      const made = await software.generate(spec, context);
       if (made.private.kind !== 'jwk') throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the software backend did not hand out the private key');
-      const kid = await defaultKid(spec, made.publicJwk);
+      const kid = await context.kid(made.publicJwk);
       // An oct key has no kid unless given one, and no thumbprint to name it after.
       const name = account ?? kid ?? `oct-${randomUUID()}`;
       checkAccount(name);
       const existed = await refuseExisting(name);
       try {
-        await writeSecret(where, name, JSON.stringify(withKeyMetadata(made.private.jwk, spec, kid)));
+        await writeSecret(where, name, JSON.stringify(context.privateJwk(made.private.jwk, kid)));
         await addToIndex(where, name);
       } catch (error) {
         // A half-done write (keyutils can create an entry it then refuses to fill) or a key
@@ -108,8 +101,55 @@ export function keychainBackend(options: KeychainBackendOptions = {}): KeyBacken
       const jwk = await loadKeychainKey(keychainLocation(key.reference));
       return software.sign({ kind: 'jwk', jwk }, alg, data);
     },
+    async list(): Promise<KeyListing> {
+      const listing = await listKeychainKeys({ service, ...(store === undefined ? {} : { store }) });
+      return {
+        where: `under ${describeService(listing.service, listing.store)}`,
+        keys: listing.keys.map(storedKey),
+        warnings: listing.warnings,
+        details: { service: listing.service, store: listing.store ?? null, searched: listing.searched },
+      };
+    },
+    async delete(target: KeyReference | string, deleteOptions = {}): Promise<Deletion> {
+      const location: KeychainTarget =
+        typeof target === 'string' ? { service, account: target, ...(store === undefined ? {} : { store }) } : keychainLocation(target);
+      const { confirm } = deleteOptions;
+      const result = await deleteKeychainKey(location, confirm === undefined ? {} : { confirm: (key) => confirm(storedKey(key)) });
+      return { key: storedKey(result.key), outcome: result.outcome };
+    },
+    async describe() {
+      const where = await openPlace();
+      const summary = `${describeService(where.service, where.store)}${where.fallback === undefined ? '' : ` (no Secret Service: ${where.fallback})`}`;
+      return { summary, lines: [], details: { service: where.service, store: where.store ?? null, fallback: where.fallback ?? null } };
+    },
     async close(): Promise<void> {
       // The binding keeps no session open between calls: nothing to release.
     },
+  };
+}
+
+/** `service "keymint", account "k1" in the Secret Service`: where an entry is, for people. */
+function describeService(service: string, store: string | undefined, account?: string): string {
+  const names = account === undefined ? `service "${service}"` : `service "${service}", account "${account}"`;
+  return store === undefined ? names : `${names} ${store === 'secret-service' ? 'in the Secret Service' : 'in the kernel keyring'}`;
+}
+
+/** A keychain entry as every backend lists keys: the account is what `delete` takes. */
+function storedKey(key: KeychainKeyInfo): StoredKey {
+  const location: KeychainLocation = { service: key.service, account: key.account };
+  if (key.store !== undefined) location.store = key.store;
+  if (key.thumbprint !== undefined) location.thumbprint = key.thumbprint;
+  return {
+    id: key.account,
+    name: describeService(key.service, key.store, key.account),
+    status: key.status,
+    kid: key.kid ?? null,
+    kty: key.kty ?? null,
+    crv: key.crv ?? null,
+    size: null,
+    alg: key.alg ?? null,
+    use: key.use ?? null,
+    reference: key.status === 'ok' ? toReference(location) : null,
+    details: { service: key.service, account: key.account, store: key.store ?? null, thumbprint: key.thumbprint ?? null },
   };
 }

@@ -7,4 +7,6 @@ const service = uniqueService('conformance-keyutils');
 beforeAll(assertKeyutilsUsable);
 afterAll(() => removeAllKeys(service, 'keyutils'));
 
-describeBackendConformance('keychain (keyutils)', () => oneKeyAtATime(keychainBackend({ service, store: 'keyutils' })));
+describeBackendConformance('keychain (keyutils)', async () => oneKeyAtATime(await keychainBackend({ service, store: 'keyutils' })), {
+  reload: { module: new URL('../dist/index.js', import.meta.url), options: { service, store: 'keyutils' } },
+});

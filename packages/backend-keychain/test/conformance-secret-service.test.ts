@@ -6,4 +6,6 @@ import { removeAllKeys, uniqueService } from './support/keys.js';
 const service = uniqueService('conformance-ss');
 afterAll(() => removeAllKeys(service, 'secret-service'));
 
-describeBackendConformance('keychain (Secret Service)', () => keychainBackend({ service, store: 'secret-service' }));
+describeBackendConformance('keychain (Secret Service)', () => keychainBackend({ service, store: 'secret-service' }), {
+  reload: { module: new URL('../dist/index.js', import.meta.url), options: { service, store: 'secret-service' } },
+});

@@ -20,7 +20,7 @@ function kernelKey(service: string, account: string): string | undefined {
 describe('keychain backend on the kernel keyring (keyutils, fresh session keyring)', () => {
   it('stores the private JWK as a user key in the session keyring; signs from the reference', async () => {
     const service = uniqueService('keyutils');
-    const key = await createKey(keychainBackend({ service, store: 'keyutils' }), { kty: 'OKP', crv: 'Ed25519' });
+    const key = await createKey(await keychainBackend({ service, store: 'keyutils' }), { kty: 'OKP', crv: 'Ed25519' });
     const reference = referenceOf(key.private);
     expect(reference.location).toEqual({ service, account: key.kid, store: 'keyutils', thumbprint: key.thumbprint });
     // An independent look with keyctl.
@@ -31,7 +31,7 @@ describe('keychain backend on the kernel keyring (keyutils, fresh session keyrin
     expect(toPublicJwk(stored)).toEqual(key.publicJwk);
     // A fresh backend with no options signs: the reference names the store.
     const input = `${Buffer.from('{"alg":"EdDSA"}').toString('base64url')}.cGF5bG9hZA`;
-    const signature = await keychainBackend().sign({ kind: 'reference', reference }, 'EdDSA', new TextEncoder().encode(input));
+    const signature = await (await keychainBackend()).sign({ kind: 'reference', reference }, 'EdDSA', new TextEncoder().encode(input));
     expect((await verifyCompactJws(`${input}.${Buffer.from(signature).toString('base64url')}`, key.publicJwk as Jwk, 'EdDSA')).valid).toBe(true);
     await removeAllKeys(service, 'keyutils');
     expect(kernelKey(service, key.kid as string)).toBeUndefined();
@@ -39,8 +39,8 @@ describe('keychain backend on the kernel keyring (keyutils, fresh session keyrin
 
   it('lists from keymint index entry, since keyutils cannot be searched', async () => {
     const service = uniqueService('keyutils-list');
-    const a = await createKey(keychainBackend({ service, store: 'keyutils', account: 'a' }), { kty: 'EC' });
-    const b = await createKey(keychainBackend({ service, store: 'keyutils', account: 'b' }), { kty: 'RSA' });
+    const a = await createKey(await keychainBackend({ service, store: 'keyutils', account: 'a' }), { kty: 'EC' });
+    const b = await createKey(await keychainBackend({ service, store: 'keyutils', account: 'b' }), { kty: 'RSA' });
     const index = JSON.parse(keyctl(['pipe', kernelKey(service, INDEX_ACCOUNT) as string]).stdout) as unknown;
     expect(index).toEqual({ type: 'keymint-keychain-index', version: 1, accounts: ['a', 'b'] });
     const listing = await listKeychainKeys({ service, store: 'keyutils' });
@@ -62,14 +62,14 @@ describe('keychain backend on the kernel keyring (keyutils, fresh session keyrin
 
   it('existing entry, missing entry and a secret that is not a JWK, in keyutils too', async () => {
     const service = uniqueService('keyutils-errors');
-    const key = await createKey(keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' });
-    await rejection(createKey(keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
+    const key = await createKey(await keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' });
+    await rejection(createKey(await keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
     const reference = referenceOf(key.private);
     const data = new Uint8Array([1, 2, 3]);
     // keyctl update replaces the payload of the key the library reads.
     expect(keyctl(['update', kernelKey(service, 'k') as string, 'garbage']).status).toBe(0);
-    await rejection(keychainBackend().sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.INPUT_INVALID);
+    await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.INPUT_INVALID);
     await deleteKeychainKey({ service, account: 'k', store: 'keyutils' });
-    await rejection(keychainBackend().sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.KEY_NOT_FOUND);
+    await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.KEY_NOT_FOUND);
   });
 });

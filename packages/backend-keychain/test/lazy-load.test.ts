@@ -11,7 +11,7 @@ describe('the native binding', () => {
     // Pointing the napi-rs loader at a file that does not exist makes the binding fail to load.
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', `
       const m = await import(${JSON.stringify(join(dirname(script), '..', '..', 'dist', 'index.js'))});
-      const backend = m.keychainBackend();
+      const backend = await m.keychainBackend();
       process.stdout.write(backend.name + '\\n');
       await import(${JSON.stringify(script)});
     `, 'service'], { encoding: 'utf8', env: { ...process.env, NAPI_RS_NATIVE_LIBRARY_PATH: '/nonexistent/keyring.node' } });

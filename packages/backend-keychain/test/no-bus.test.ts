@@ -12,7 +12,7 @@ process.env.DBUS_SESSION_BUS_ADDRESS = DEAD_BUS;
 
 describe('no D-Bus session bus', () => {
   it('the Secret Service asked for: ERR_BACKEND_UNAVAILABLE "no keychain available" with what to start', async () => {
-    const error = await rejection(createKey(keychainBackend({ service: uniqueService('no-bus'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
+    const error = await rejection(createKey(await keychainBackend({ service: uniqueService('no-bus'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
     expect(error.message).toMatch(/^no keychain available: no D-Bus session bus for the Secret Service \(nothing answers at unix:path=\/tmp\/keymint-no-bus-/);
     expect(error.hint).toContain('dbus-run-session');
     expect(error.hint).toContain('gnome-keyring-daemon --unlock');
@@ -21,14 +21,14 @@ describe('no D-Bus session bus', () => {
 
   it('signing and listing fail the same way', async () => {
     const reference = { backend: 'keychain', location: { service: 'keymint', account: 'a', store: 'secret-service' } };
-    const sign = await rejection(keychainBackend().sign({ kind: 'reference', reference }, 'ES256', new Uint8Array([1])), ErrorCode.BACKEND_UNAVAILABLE);
+    const sign = await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', new Uint8Array([1])), ErrorCode.BACKEND_UNAVAILABLE);
     expect(sign.message).toMatch(/^no keychain available/);
     await rejection(listKeychainKeys({ store: 'secret-service' }), ErrorCode.BACKEND_UNAVAILABLE);
   });
 
   it('no store asked for: falls back to the kernel keyring, as the library does, and the reference says so', async () => {
     const service = uniqueService('fallback');
-    const key = await createKey(keychainBackend({ service }), { kty: 'EC' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
     if (key.private?.kind !== 'reference') throw new Error('expected a reference');
     expect(keychainLocation(key.private.reference).store).toBe('keyutils');
     await removeAllKeys(service, 'keyutils');

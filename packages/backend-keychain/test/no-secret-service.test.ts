@@ -15,14 +15,14 @@ afterAll(() => bus?.stop());
 
 describe('a session bus without a Secret Service', () => {
   it('the Secret Service asked for: "no keychain available: no Secret Service ... on the D-Bus session bus"', async () => {
-    const error = await rejection(createKey(keychainBackend({ service: uniqueService('no-ss'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
+    const error = await rejection(createKey(await keychainBackend({ service: uniqueService('no-ss'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
     expect(error.message).toMatch(/^no keychain available: no Secret Service \(gnome-keyring, KWallet, KeePassXC\) runs on the D-Bus session bus \(.*org\.freedesktop\.secrets/);
     expect(error.hint).toContain('gnome-keyring-daemon --unlock');
   });
 
   it('no store asked for: the kernel keyring, as the library does', async () => {
     const service = uniqueService('no-ss-fallback');
-    const key = await createKey(keychainBackend({ service }), { kty: 'EC' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
     if (key.private?.kind !== 'reference') throw new Error('expected a reference');
     expect(keychainLocation(key.private.reference).store).toBe('keyutils');
     await removeAllKeys(service, 'keyutils');

@@ -9,7 +9,7 @@ const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64u
 /** Signs with a fresh backend (no options: the reference says where the key is) and verifies. */
 async function signAndVerify(reference: KeyReference, publicJwk: Jwk, alg: string): Promise<boolean> {
   const input = `${b64(JSON.stringify({ alg }))}.${b64('payload')}`;
-  const backend = keychainBackend();
+  const backend = await keychainBackend();
   try {
     const signature = await backend.sign({ kind: 'reference', reference }, alg, new TextEncoder().encode(input));
     return (await verifyCompactJws(`${input}.${b64(signature)}`, publicJwk, alg)).valid;
@@ -30,8 +30,8 @@ function lookup(service: string, account: string): string | undefined {
 }
 
 describe('keychain backend on the Secret Service (gnome-keyring)', () => {
-  it('is the default export, declares non-exportable keys of every software kind, and reports its name', () => {
-    const backend = keychainFactory();
+  it('is the default export, declares non-exportable keys of every software kind, and reports its name', async () => {
+    const backend = await keychainFactory();
     expect(backend.name).toBe('keychain');
     expect(backend.capabilities.exportable).toBe(false);
     expect(backend.capabilities.keyTypes.map((t) => `${t.kty} ${t.crv ?? ''}`.trim())).toEqual([
@@ -50,7 +50,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('stores the private JWK under the service and the kid; the reference holds no key material', async () => {
     const service = uniqueService('store');
-    const key = await createKey(keychainBackend({ service }), { kty: 'EC', crv: 'P-384' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'EC', crv: 'P-384' });
     const reference = referenceOf(key.private);
     expect(reference).toEqual({
       backend: 'keychain',
@@ -74,7 +74,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
   it('signs from a reference on a fresh backend instance with no options', async () => {
     const service = uniqueService('sign');
     for (const params of [{ kty: 'EC' }, { kty: 'OKP', crv: 'Ed25519' }, { kty: 'RSA', alg: 'PS256' }] as const) {
-      const key = await createKey(keychainBackend({ service }), params);
+      const key = await createKey(await keychainBackend({ service }), params);
       expect(await signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, key.spec.alg as string)).toBe(true);
     }
     await removeAllKeys(service, 'secret-service');
@@ -82,9 +82,9 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('uses the kid given with --kid, or the account given, as the account', async () => {
     const service = uniqueService('account');
-    const byKid = await createKey(keychainBackend({ service }), { kty: 'EC', kid: 'my key' });
+    const byKid = await createKey(await keychainBackend({ service }), { kty: 'EC', kid: 'my key' });
     expect(keychainLocation(referenceOf(byKid.private)).account).toBe('my key');
-    const byAccount = await createKey(keychainBackend({ service, account: 'ci-signer' }), { kty: 'EC', kid: 'k1' });
+    const byAccount = await createKey(await keychainBackend({ service, account: 'ci-signer' }), { kty: 'EC', kid: 'k1' });
     expect(keychainLocation(referenceOf(byAccount.private)).account).toBe('ci-signer');
     expect((JSON.parse(lookup(service, 'ci-signer') as string) as Jwk).kid).toBe('k1');
     await removeAllKeys(service, 'secret-service');
@@ -92,7 +92,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('an oct key gets an account of its own and signs HS256', async () => {
     const service = uniqueService('oct');
-    const key = await createKey(keychainBackend({ service }), { kty: 'oct', alg: 'HS256' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'oct', alg: 'HS256' });
     const location = keychainLocation(referenceOf(key.private));
     expect(location.account).toMatch(/^oct-[0-9a-f-]{36}$/);
     expect(location.thumbprint).toBeUndefined();
@@ -104,12 +104,12 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('refuses to overwrite an existing entry (ERR_KEY_EXISTS), and replaces it when told to', async () => {
     const service = uniqueService('exists');
-    const first = await createKey(keychainBackend({ service, account: 'same' }), { kty: 'EC' });
-    const error = await rejection(createKey(keychainBackend({ service, account: 'same' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
+    const first = await createKey(await keychainBackend({ service, account: 'same' }), { kty: 'EC' });
+    const error = await rejection(createKey(await keychainBackend({ service, account: 'same' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
     expect(error.message).toContain(`service "${service}", account "same"`);
     expect(error.hint).toContain('--force');
     expect(toPublicJwk(JSON.parse(lookup(service, 'same') as string) as Jwk)).toEqual(first.publicJwk);
-    const second = await createKey(keychainBackend({ service, account: 'same', overwrite: true }), { kty: 'EC' });
+    const second = await createKey(await keychainBackend({ service, account: 'same', overwrite: true }), { kty: 'EC' });
     expect(toPublicJwk(JSON.parse(lookup(service, 'same') as string) as Jwk)).toEqual(second.publicJwk);
     // The first reference now points at another key: signing with it is refused, not a bad signature.
     const replaced = await rejection(signAndVerify(referenceOf(first.private), first.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID);
@@ -120,7 +120,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('a deleted key: signing with its reference fails with ERR_KEY_NOT_FOUND', async () => {
     const service = uniqueService('missing');
-    const key = await createKey(keychainBackend({ service }), { kty: 'EC' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
     const location = keychainLocation(referenceOf(key.private));
     expect((await deleteKeychainKey(location)).outcome).toBe('deleted');
     expect(lookup(service, location.account)).toBeUndefined();
@@ -131,7 +131,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('a stored secret that is not a JWK: ERR_INPUT_INVALID, and listed as invalid', async () => {
     const service = uniqueService('garbage');
-    const key = await createKey(keychainBackend({ service, account: 'victim' }), { kty: 'EC' });
+    const key = await createKey(await keychainBackend({ service, account: 'victim' }), { kty: 'EC' });
     expect(secretTool(['store', '--label=garbage', '--', 'service', service, 'username', 'victim'], 'this is not JSON').status).toBe(0);
     const error = await rejection(signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID);
     expect(error.message).toMatch(/does not hold a private JWK: its secret is not JSON/);
@@ -144,8 +144,8 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('lists the keys it stored (service, account, kid, kty) and deletes by account', async () => {
     const service = uniqueService('list');
-    const ec = await createKey(keychainBackend({ service }), { kty: 'EC', crv: 'P-521' });
-    const ed = await createKey(keychainBackend({ service, account: 'ed' }), { kty: 'OKP', crv: 'Ed25519' });
+    const ec = await createKey(await keychainBackend({ service }), { kty: 'EC', crv: 'P-521' });
+    const ed = await createKey(await keychainBackend({ service, account: 'ed' }), { kty: 'OKP', crv: 'Ed25519' });
     const listing = await listKeychainKeys({ service });
     expect(listing).toMatchObject({ service, store: 'secret-service', searched: true, warnings: [] });
     expect(listing.keys).toEqual(
@@ -168,8 +168,8 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('refuses to delete, by reference, an entry that now holds another key', async () => {
     const service = uniqueService('delete-other');
-    const old = await createKey(keychainBackend({ service, account: 'a' }), { kty: 'EC' });
-    await createKey(keychainBackend({ service, account: 'a', overwrite: true }), { kty: 'EC' });
+    const old = await createKey(await keychainBackend({ service, account: 'a' }), { kty: 'EC' });
+    await createKey(await keychainBackend({ service, account: 'a', overwrite: true }), { kty: 'EC' });
     await rejection(deleteKeychainKey(keychainLocation(referenceOf(old.private))), ErrorCode.INPUT_INVALID);
     expect(lookup(service, 'a')).toBeDefined();
     await removeAllKeys(service, 'secret-service');
@@ -177,8 +177,8 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('keeps listing when keymint index entry is lost, damaged, or names a key deleted behind its back', async () => {
     const service = uniqueService('index');
-    const a = await createKey(keychainBackend({ service, account: 'a' }), { kty: 'EC' });
-    await createKey(keychainBackend({ service, account: 'b' }), { kty: 'EC' });
+    const a = await createKey(await keychainBackend({ service, account: 'a' }), { kty: 'EC' });
+    await createKey(await keychainBackend({ service, account: 'b' }), { kty: 'EC' });
     // Lost: the Secret Service is searched too.
     expect(secretTool(['clear', '--', 'service', service, 'username', INDEX_ACCOUNT]).status).toBe(0);
     expect((await listKeychainKeys({ service })).keys.map((k) => k.account)).toEqual(['a', 'b']);
@@ -187,7 +187,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     const damaged = await listKeychainKeys({ service });
     expect(damaged.keys.map((k) => k.account)).toEqual(['a', 'b']);
     expect(damaged.warnings.join(' ')).toMatch(/index entry .* is damaged/);
-    await createKey(keychainBackend({ service, account: 'c' }), { kty: 'EC' });
+    await createKey(await keychainBackend({ service, account: 'c' }), { kty: 'EC' });
     expect(JSON.parse(lookup(service, INDEX_ACCOUNT) as string)).toEqual({ type: 'keymint-keychain-index', version: 1, accounts: ['a', 'b', 'c'] });
     // Deleted outside keymint: listed as missing; delete takes it off the index.
     secretTool(['clear', '--', 'service', service, 'username', 'a']);
@@ -200,10 +200,10 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
   });
 
   it('rejects malformed options and references', async () => {
-    await rejection(Promise.resolve().then(() => keychainBackend({ store: 'wallet' as 'keyutils' })), ErrorCode.PARAM_INVALID);
-    await rejection(Promise.resolve().then(() => keychainBackend({ service: '' })), ErrorCode.PARAM_INVALID);
-    await rejection(Promise.resolve().then(() => keychainBackend({ account: INDEX_ACCOUNT })), ErrorCode.PARAM_INVALID);
-    const backend = keychainBackend();
+    await rejection(keychainBackend({ store: 'wallet' as 'keyutils' }), ErrorCode.PARAM_INVALID);
+    await rejection(keychainBackend({ service: '' }), ErrorCode.PARAM_INVALID);
+    await rejection(keychainBackend({ account: INDEX_ACCOUNT }), ErrorCode.PARAM_INVALID);
+    const backend = await keychainBackend();
     const data = new Uint8Array([1]);
     await rejection(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:' } } }, 'ES256', data), ErrorCode.INPUT_INVALID);
     await rejection(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: { service: 'keymint' } } }, 'ES256', data), ErrorCode.INPUT_INVALID);
@@ -213,7 +213,7 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
 
   it('without a store asked for, uses the Secret Service when the session bus answers', async () => {
     const service = uniqueService('auto');
-    const key = await createKey(keychainBackend({ service }), { kty: 'EC' });
+    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
     expect(keychainLocation(referenceOf(key.private)).store).toBe(process.platform === 'linux' ? 'secret-service' : undefined);
     await removeAllKeys(service, 'secret-service');
   });

@@ -1,4 +1,4 @@
-import { DerTag, ErrorCode, KeymintError, decodeOid, parseDer, type Curve } from '@keymint/core';
+import { ErrorCode, KeymintError, type Curve } from '@keymint/core';
 
 /** A curve keymint can make on a token: its DER CKA_EC_PARAMS and coordinate size. */
 export interface TokenCurve {
@@ -23,8 +23,8 @@ export const TOKEN_CURVES: readonly TokenCurve[] = [
   { crv: 'Ed25519', kty: 'OKP', params: hex('06032b6570'), oid: '1.3.101.112', bits: 255, bytes: 32 },
 ];
 
-/** CKA_EC_PARAMS of Edwards keys may also be the PrintableString "edwards25519" (PKCS#11 3.0 §2.3.10). */
-const PRINTABLE_STRING = 0x13;
+/** CKA_EC_PARAMS of Edwards keys may also be the PrintableString "edwards25519" (PKCS#11 3.0 §2.3.10), DER-encoded. */
+const EDWARDS25519_NAME = Buffer.concat([Buffer.of(0x13, 12), Buffer.from('edwards25519', 'latin1')]);
 
 /** The curve of a key of this type, or undefined. */
 export function tokenCurve(crv: string | undefined): TokenCurve | undefined {
@@ -38,14 +38,9 @@ export function tokenCurve(crv: string | undefined): TokenCurve | undefined {
  * @example curveOfParams(Buffer.from('06032b6570', 'hex')).crv // 'Ed25519'
  */
 export function curveOfParams(params: Uint8Array): TokenCurve {
-  const element = parseDer(params);
-  let found: TokenCurve | undefined;
-  if (element.tag === DerTag.OID) {
-    const oid = decodeOid(element);
-    found = TOKEN_CURVES.find((c) => c.oid === oid);
-  } else if (element.tag === PRINTABLE_STRING && Buffer.from(element.content).toString('latin1') === 'edwards25519') {
-    found = tokenCurve('Ed25519');
-  }
+  // DER is canonical: a named curve has exactly one encoding, so comparing bytes is comparing OIDs.
+  const bytes = Buffer.from(params);
+  const found = EDWARDS25519_NAME.equals(bytes) ? tokenCurve('Ed25519') : TOKEN_CURVES.find((c) => bytes.equals(c.params));
   if (found === undefined) {
     throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the key's curve (CKA_EC_PARAMS ${Buffer.from(params).toString('hex')}) is not one keymint uses: P-256, P-384, P-521 or Ed25519`);
   }

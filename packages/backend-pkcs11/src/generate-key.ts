@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Session } from 'graphene-pk11';
-import { ErrorCode, KeymintError, defaultKid, describeSpec, type GeneratedKey, type Jwk, type KeySpec } from '@keymint/core';
+import { ErrorCode, KeymintError, describeSpec, type GenerateContext, type GeneratedKey, type Jwk, type KeySpec } from '@keymint/core';
 import { findObjects } from './find-objects.js';
 import { formatPkcs11Uri } from './format-pkcs11-uri.js';
 import { keyTemplates } from './key-templates.js';
@@ -109,9 +109,9 @@ export function newKeyId(): Uint8Array {
  * public JWK and a reference holding the key's URI (no PIN). An error once the key exists says so,
  * with its id, and is never one to try again (its cause is not the module's error).
  * @throws KeymintError ERR_KEY_EXISTS, ERR_TOKEN_READ_ONLY, ERR_TOKEN_FULL, ERR_ALG_NOT_SUPPORTED ...
- * @example await generateOnToken(token, resolveKeySpec({ kty: 'EC' }), { id: newKeyId() })
+ * @example await generateOnToken(token, spec, { id: newKeyId() }, generateContext)
  */
-export async function generateOnToken(token: TokenSession, spec: KeySpec, names: KeyNames): Promise<GeneratedKey> {
+export async function generateOnToken(token: TokenSession, spec: KeySpec, names: KeyNames, core: Pick<GenerateContext, 'kid'>): Promise<GeneratedKey> {
   // Every kty (EC, OKP, RSA, oct) is read with a vowel sound: "an".
   const context = { action: `creating an ${describeSpec(spec)} key`, token: token.name };
   if (token.slot.token.writeProtected) {
@@ -141,7 +141,7 @@ export async function generateOnToken(token: TokenSession, spec: KeySpec, names:
       const publicKey = new graphene.SessionObject(made.publicHandle, token.session, token.session.lib);
       publicJwk = await retryTransient(quirks, () => publicJwkOf(publicKey, made.keyType));
       if (asked === undefined) {
-        const kid = (await defaultKid(spec, publicJwk)) as string;
+        const kid = (await core.kid(publicJwk)) as string;
         label = await relabel(token, [made.publicHandle, made.keyHandle], provisional, kid);
       }
     }

@@ -55,13 +55,12 @@ interface Found {
   id: Buffer | null;
 }
 
+function foundOf(object: SessionObject, keyClass: number): Found {
+  return { object, keyClass, label: attribute<string>(object, 'label'), id: attribute<Buffer>(object, 'id') };
+}
+
 function found(token: TokenSession, keyClass: number): Found[] {
-  return findObjects(token, { class: keyClass }).map((object) => ({
-    object,
-    keyClass,
-    label: attribute<string>(object, 'label'),
-    id: attribute<Buffer>(object, 'id'),
-  }));
+  return findObjects(token, { class: keyClass }).map((object) => foundOf(object, keyClass));
 }
 
 function sameKey(a: Found, b: Found): boolean {
@@ -108,6 +107,31 @@ async function describe(token: TokenSession, key: Found, publicHalf: Found | und
     usages: USAGES.filter((u) => attribute<boolean>(key.object, u) === true),
     uri: formatPkcs11Uri(uri),
   };
+}
+
+/**
+ * One key on a logged-in token, described as in a listing: its private or secret object, with the
+ * public JWK and kid from the public object beside it (same label and id), if there is one.
+ */
+export async function describeTokenKey(token: TokenSession, object: SessionObject, keyClass: number, pinSource?: string): Promise<Pkcs11KeyInfo> {
+  const key = foundOf(object, keyClass);
+  return describe(token, key, publicHalvesOf(token, key)[0], pinSource);
+}
+
+/** The public objects beside a key (same label and id): the other half of its pair. */
+function publicHalvesOf(token: TokenSession, key: Found): Found[] {
+  return found(token, CKO.PUBLIC_KEY).filter((p) => sameKey(p, key));
+}
+
+/**
+ * Destroys a key on a logged-in token: its private or secret object and the public objects beside
+ * it (same label and id), the private half first, so that a failure never leaves a private key
+ * without the public key that finds it.
+ */
+export function destroyTokenKey(token: TokenSession, object: SessionObject, keyClass: number): void {
+  const halves = keyClass === CKO.PRIVATE_KEY ? publicHalvesOf(token, foundOf(object, keyClass)) : [];
+  object.destroy();
+  for (const half of halves) half.object.destroy();
 }
 
 /**

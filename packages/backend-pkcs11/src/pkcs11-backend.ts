@@ -1,17 +1,10 @@
-import {
-  ErrorCode,
-  KeymintError,
-  assertSupported,
-  isKeymintError,
-  type BackendCapabilities,
-  type KeyBackend,
-  type KeySpec,
-  type PrivatePart,
-} from '@keymint/core';
+import { ErrorCode, KeymintError, assertSupported, isKeymintError, type BackendCapabilities, type BackendDescription, type BackendOptions, type DeleteOptions, type Deletion, type GenerateContext, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey } from '@keymint/core';
 import type { TokenDescription } from './describe-slots.js';
 import { findKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
-import { listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
+import { describeTokenKey, destroyTokenKey, listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
+import { describeModule } from './describe-module.js';
+import { CKO } from './pkcs11-constants.js';
 import { toKeymintError } from './map-pkcs11-error.js';
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import { acquireModule, type ModuleHandle, type ModuleInfo } from './pkcs11-module.js';
@@ -38,7 +31,7 @@ export const PKCS11_ENV = {
   pin: 'KEYMINT_PKCS11_PIN',
 } as const;
 
-export interface Pkcs11BackendOptions {
+export interface Pkcs11BackendOptions extends BackendOptions {
   /**
    * The token new keys are made on, as an RFC 7512 URI: `token`, `serial` or `slot-id` choose it,
    * `object` and `id` name the new key, `module-path` or `module-name` the module, `pin-source`
@@ -53,14 +46,8 @@ export interface Pkcs11BackendOptions {
    * never makes its own module trusted: to sign with a key on a module elsewhere, name it here.
    */
   trustedModules?: readonly string[] | undefined;
-  /** The user PIN, for programs; after the URI's own PIN source, before KEYMINT_PKCS11_PIN. */
+  /** The user PIN, for programs; after the URI's own PIN source, before KEYMINT_PKCS11_PIN. `promptSecret` asks last. */
   pin?: string | undefined;
-  /** Asks for the PIN (echo off) when no other source has it; leave out where nobody can answer. */
-  promptPin?: ((question: string) => Promise<string>) | undefined;
-  /** Where warnings go (pin-value in a URI). Default: process.emitWarning. */
-  warn?: ((message: string) => void) | undefined;
-  /** The environment to read KEYMINT_PKCS11_* from. Default: process.env. */
-  env?: Record<string, string | undefined> | undefined;
 }
 
 /** The token a backend was opened on. */
@@ -167,7 +154,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   let chosen: string[] | undefined;
   const { modulePath, trustedModules } = options;
   const chosenModules = () => (chosen ??= userChosenModules({ uri: configured, modulePath, trustedModules }, env));
-  const pins: PinSources = { pin: options.pin, env, promptPin: options.promptPin };
+  const pins: PinSources = { pin: options.pin, env, promptPin: options.promptSecret };
 
   /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
   const sessions = new Map<string, Promise<OpenToken>>();
@@ -226,18 +213,19 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   const capabilities: BackendCapabilities = {
     exportable: false,
     keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.session.keyTypes,
+    operations: ['list', 'delete', 'describe'],
   };
   const description = primary === undefined ? undefined : `token ${primary.session.name}`;
 
-  async function generate(spec: KeySpec) {
+  async function generate(spec: KeySpec, context: GenerateContext) {
     if (primary === undefined || configured === undefined) throw noToken('create keys on');
     assertSupported({ name: PKCS11_BACKEND_NAME, capabilities, description }, spec);
     const id = configured.id ?? newKeyId();
-    return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }));
+    return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }, context));
   }
 
-  async function sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
-    const text = referenceUri(key);
+  /** The URI of a key reference, parsed; a malformed one is the reference's fault, not a usage error. */
+  function uriOfReference(text: string): Pkcs11Uri {
     let uri: Pkcs11Uri;
     try {
       uri = parsePkcs11Uri(text);
@@ -246,6 +234,11 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
       throw error;
     }
     if (uri.pinValue !== undefined) warn(PIN_VALUE_WARNING);
+    return uri;
+  }
+
+  /** Runs `operation` with the one key a URI names, found on its token. */
+  function withKey<T>(uri: Pkcs11Uri, operation: (session: TokenSession, key: ReturnType<typeof findKey>) => Promise<T>): Promise<T> {
     const fallbackModule = configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule);
     return onToken(uri, fallbackModule, async (session) => {
       let found;
@@ -254,8 +247,52 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
       } catch (error) {
         throw toKeymintError(error, { action: 'finding the key', token: session.name });
       }
-      return signWithKey(session, found, alg, data);
+      return operation(session, found);
     });
+  }
+
+  async function sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
+    return withKey(uriOfReference(referenceUri(key)), (session, found) => signWithKey(session, found, alg, data));
+  }
+
+  async function list(): Promise<KeyListing> {
+    const keys = await listKeys();
+    const token = primary?.session.slot.token;
+    return {
+      where: `on token ${primary?.session.name ?? ''}`,
+      // Tokens find objects in no fixed order: by label, then URI, a listing reads the same each time.
+      keys: keys.map((k) => storedKey(k, primary?.session.name ?? '')).sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
+      warnings: [],
+      details: { token: token === undefined ? null : { module: primary?.session.module.info, slotId: primary?.session.slot.slotId, token } },
+    };
+  }
+
+  /** A key named for deletion: a reference (data), a PKCS#11 URI, or the label of a key on the configured token. */
+  function targetUri(target: KeyReference | string): Pkcs11Uri {
+    if (typeof target !== 'string') return uriOfReference(referenceUri({ kind: 'reference', reference: target }));
+    if (/^pkcs11:/i.test(target)) return uriOfReference(target);
+    if (configured === undefined) throw noToken('find the key labelled ' + JSON.stringify(target) + ' on');
+    return { ...configured, object: target, id: undefined, type: undefined };
+  }
+
+  async function deleteKey(target: KeyReference | string, deleteOptions: DeleteOptions = {}): Promise<Deletion> {
+    if (typeof target !== 'string' && target.backend !== PKCS11_BACKEND_NAME) {
+      throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference points at the ${target.backend} backend, not at a PKCS#11 token`);
+    }
+    return withKey(targetUri(target), async (session, found) => {
+      const key = storedKey(await describeTokenKey(session, found.object, found.keyClass, pinSource), session.name);
+      if (deleteOptions.confirm !== undefined && !(await deleteOptions.confirm(key))) return { key, outcome: 'declined' };
+      try {
+        await retryTransient(session.quirks, () => destroyTokenKey(session, found.object, found.keyClass));
+      } catch (error) {
+        throw toKeymintError(error, { action: 'deleting the key', token: session.name });
+      }
+      return { key, outcome: 'deleted' };
+    });
+  }
+
+  async function describeBackend(): Promise<BackendDescription> {
+    return describeModule({ modulePath: options.modulePath, uri: options.uri, env });
   }
 
   async function listKeys(): Promise<Pkcs11KeyInfo[]> {
@@ -280,6 +317,9 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     generate,
     sign,
     listKeys,
+    list,
+    delete: deleteKey,
+    describe: describeBackend,
     close() {
       closing ??= (async () => {
         const open = await Promise.allSettled(sessions.values());
@@ -288,5 +328,24 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
       })();
       return closing;
     },
+  };
+}
+
+/** A key on a token as every backend lists keys: its URI is what `delete` takes, and what a reference holds. */
+function storedKey(key: Pkcs11KeyInfo, token: string): StoredKey {
+  const signs = key.usages.includes('sign');
+  const enciphers = ['decrypt', 'unwrap', 'derive'].some((u) => key.usages.includes(u));
+  return {
+    id: key.uri,
+    name: [key.label === null ? undefined : `label ${JSON.stringify(key.label)}`, key.id === null ? undefined : `id ${key.id}`].filter((p) => p !== undefined).join(', ') + ` on token ${token}`,
+    status: key.kty === null ? 'invalid' : 'ok',
+    kid: key.kid,
+    kty: key.kty,
+    crv: key.crv,
+    size: key.size,
+    alg: null,
+    use: signs && !enciphers ? 'sig' : enciphers && !signs ? 'enc' : null,
+    reference: key.type === 'public' ? null : { backend: PKCS11_BACKEND_NAME, location: { uri: key.uri } },
+    details: { label: key.label, id: key.id, type: key.type, usages: key.usages, sensitive: key.sensitive, extractable: key.extractable, uri: key.uri, publicJwk: key.publicJwk },
   };
 }

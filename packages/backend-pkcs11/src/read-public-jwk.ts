@@ -1,5 +1,6 @@
 import type { SessionObject } from 'graphene-pk11';
-import { ErrorCode, KeymintError, isKeymintError, unwrapOctetString, type Jwk } from '@keymint/core';
+import { ErrorCode, KeymintError, isKeymintError, type Jwk } from '@keymint/core';
+import { unwrapOctetString } from '@keymint/core/pem';
 import { curveOfParams, type TokenCurve } from './ec-curves.js';
 import { CKK } from './pkcs11-constants.js';
 

@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
-import { ErrorCode, KeymintError, isKeymintError, readInput } from '@keymint/core';
+import { ErrorCode, KeymintError, isKeymintError } from '@keymint/core';
+import { readInput } from '@keymint/core/files';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 
 /** Where a PIN may come from besides the URI. */

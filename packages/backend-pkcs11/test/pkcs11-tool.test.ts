@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKey, type KeyParamsInput, type NewKey } from '@keymint/core';
+import { createKey, type KeyParams, type NewKey } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from './fixtures/provided.js';
 import { referenceUri } from './fixtures/sign-check.js';
@@ -49,7 +49,7 @@ function publicKeyFromToken(id: string): JsonWebKey {
   return createPublicKey(pem).export({ format: 'jwk' });
 }
 
-const KEYS: Array<[string, KeyParamsInput, string]> = [
+const KEYS: Array<[string, KeyParams, string]> = [
   ['EC P-256 sig', { kty: 'EC', crv: 'P-256' }, 'sign'],
   ['EC P-521 sig', { kty: 'EC', crv: 'P-521' }, 'sign'],
   ['Ed25519 sig', { kty: 'OKP', crv: 'Ed25519' }, 'sign'],

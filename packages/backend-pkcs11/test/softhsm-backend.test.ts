@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeymintError, createKey, resolveKeySpec, type NewKey } from '@keymint/core';
+import { generateContext } from '@keymint/core/testing';
 import { PIN_VALUE_WARNING, parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from './fixtures/provided.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
@@ -160,7 +161,8 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
   it('refuses what the token cannot do before anything is made, naming the token', async () => {
     const before = objectCount(TOKEN);
     expect((await rejection(createKey(backend, { kty: 'OKP', crv: 'X25519', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
-    const direct = await rejection(backend.generate(resolveKeySpec({ kty: 'EC', crv: 'secp256k1' })));
+    const k1 = resolveKeySpec({ kty: 'EC', crv: 'secp256k1' });
+    const direct = await rejection(backend.generate(k1, generateContext(k1)));
     expect(direct.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(direct.message).toMatch(new RegExp(`^EC secp256k1 ES256K keys are not supported by token "${TOKEN}" \\(serial [0-9a-f]+\\): it can make RSA 512-16384, EC P-256, `));
     expect(objectCount(TOKEN)).toBe(before);

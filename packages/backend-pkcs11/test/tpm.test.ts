@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KeymintError, createKey, resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import './fixtures/provided.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
@@ -76,7 +77,8 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
   ] as const)('refuses %s before anything is made, naming the token', async (_name, params, described) => {
     const before = (await backend.listKeys()).length;
     expect((await rejection(createKey(backend, params))).code).toBe('ERR_ALG_NOT_SUPPORTED');
-    const error = await rejection(backend.generate(resolveKeySpec(params)));
+    const spec = resolveKeySpec(params);
+    const error = await rejection(backend.generate(spec, generateContext(spec)));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(error.message).toBe(`${described} keys are not supported by token "${label}" (serial 0000000000000000): it can make RSA 1024-3072, EC P-256, EC P-384`);
     expect((await backend.listKeys()).length).toBe(before);

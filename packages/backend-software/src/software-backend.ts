@@ -1,21 +1,7 @@
 import { constants, createHmac, createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, sign as nodeSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import {
-  EC_CURVES,
-  ErrorCode,
-  KeymintError,
-  OKP_CURVES,
-  assertAlgorithmFits,
-  signatureScheme,
-  type BackendCapabilities,
-  type Curve,
-  type GeneratedKey,
-  type Jwk,
-  type KeyBackend,
-  type KeySpec,
-  type PrivatePart,
-} from '@keymint/core';
+import { EC_CURVES, ErrorCode, KeymintError, OKP_CURVES, assertAlgorithmFits, signatureScheme, type BackendCapabilities, type BackendOptions, type Curve, type GeneratedKey, type Jwk, type KeyBackend, type KeySpec, type PrivatePart } from '@keymint/core';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 
@@ -32,8 +18,8 @@ const CAPABILITIES: BackendCapabilities = {
   ],
 };
 
-// Options are reserved for later (an engine, a FIPS provider); none are needed today.
-export type SoftwareBackendOptions = Record<string, never>;
+/** The software backend needs nothing beyond what every backend takes. */
+export type SoftwareBackendOptions = BackendOptions;
 
 function exportJwk(key: KeyObject): Jwk {
   return key.export({ format: 'jwk' }) as Jwk;
@@ -55,7 +41,7 @@ async function generateAsymmetric(spec: KeySpec): Promise<{ publicKey: KeyObject
 
 function privateJwkOf(key: PrivatePart): Jwk {
   if (key.kind !== 'jwk') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend holds no keys of backend "${key.reference.backend}"`);
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend signs with private JWKs, not with keys of backend "${key.reference.backend}"`);
   }
   return key.jwk;
 }
@@ -83,9 +69,9 @@ function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
  * A backend that makes keys with Node's crypto (OpenSSL) and hands the private JWK out.
  * Supports every key type keymint knows: EC P-256/P-384/P-521/secp256k1, OKP
  * Ed25519/Ed448/X25519/X448, RSA of any size, and oct keys from the CSPRNG.
- * @example const key = await createKey(softwareBackend(), { kty: 'OKP' });
+ * @example const key = await createKey(await softwareBackend(), { kty: 'OKP' });
  */
-export function softwareBackend(_options: SoftwareBackendOptions = {}): KeyBackend {
+export async function softwareBackend(_options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
   return {
     name: 'software',
     capabilities: CAPABILITIES,

@@ -38,16 +38,81 @@ export interface KeyTypeSupport {
   algs?: readonly string[];
 }
 
+/** The operations a backend may offer beyond making and using keys: declared, never guessed. */
+export const BACKEND_OPERATIONS = ['list', 'delete', 'describe'] as const;
+export type BackendOperation = (typeof BACKEND_OPERATIONS)[number];
+
 export interface BackendCapabilities {
   /** Whether the private key can be handed out as a JWK (and so must be encrypted on disk). */
   exportable: boolean;
   /** Every kind of key the backend can make. */
   keyTypes: readonly KeyTypeSupport[];
+  /** The optional operations it offers; the conformance suite runs each one. Default none. */
+  operations?: readonly BackendOperation[];
+}
+
+/** What core tells a backend while it makes a key: answers core decides, asked for by the backend. */
+export interface GenerateContext {
+  /** The kid of the new key (the spec's, else its RFC 7638 thumbprint; none for oct keys). */
+  kid(publicJwk: Jwk | null): Promise<string | undefined>;
+  /** A private JWK as keymint stores it: kid, use and alg set, members in keymint's order. */
+  privateJwk(jwk: Jwk, kid: string | undefined): Jwk;
+}
+
+/** A key a backend holds, as `list` reports it. */
+export interface StoredKey {
+  /** What `delete` takes to name it here: a keychain account, a PKCS#11 URI ... */
+  id: string;
+  /** Where it is, for people: `service "keymint", account "k1" in the Secret Service`, `label "k1" on token "ci"`. */
+  name: string;
+  /** `ok`; `missing` (listed, but gone from the store); `invalid` (there, but not a key keymint can use). */
+  status: 'ok' | 'missing' | 'invalid';
+  kid: string | null;
+  kty: string | null;
+  crv: string | null;
+  /** Bits of an RSA modulus or an oct key. */
+  size: number | null;
+  alg: string | null;
+  use: string | null;
+  /** A reference that signs with the key, where the backend can give one. */
+  reference: KeyReference | null;
+  /** What else the backend knows of it (label, store, URI, usages ...), as it names those facts. */
+  details: Record<string, unknown>;
+}
+
+export interface KeyListing {
+  /** Where the keys are, for people: `token "ci" (serial 5d1e...)`, `service "keymint" in the Secret Service`. */
+  where: string;
+  keys: StoredKey[];
+  /** What a user should know: a damaged index, keys deleted behind keymint's back. */
+  warnings: string[];
+  /** Facts about the place itself (the token, the service), for programs. */
+  details: Record<string, unknown>;
+}
+
+export interface BackendDescription {
+  /** One line for people: the module and its tokens, the keychain and its store. */
+  summary: string;
+  /** More lines for people. */
+  lines: string[];
+  /** The same, for programs. */
+  details: Record<string, unknown>;
+}
+
+export interface DeleteOptions {
+  /** Asked with the key about to go; false keeps it. Not called when there is nothing to delete. */
+  confirm?: (key: StoredKey) => boolean | Promise<boolean>;
+}
+
+export interface Deletion {
+  key: StoredKey;
+  /** `deleted`; `declined` (confirm said no); `unlisted` (already gone from the store: taken off keymint's list). */
+  outcome: 'deleted' | 'declined' | 'unlisted';
 }
 
 /**
  * The contract every backend implements. Backends only create, hold and use keys: validation,
- * defaults, kid, thumbprints and file formats are decided in core.
+ * defaults, kid, thumbprints and file formats are decided in core (`planKey`).
  */
 export interface KeyBackend {
   readonly name: string;
@@ -55,23 +120,91 @@ export interface KeyBackend {
   readonly description?: string;
   readonly capabilities: BackendCapabilities;
   /**
-   * Makes a new key for a spec that `resolveKeySpec` produced and `assertSupported` accepted.
-   * A backend that names stored keys after their kid gets it from `defaultKid`.
+   * Makes a new key for a spec that core planned and found supported. A backend that names stored
+   * keys after their kid asks `context` for it.
    * @throws KeymintError ERR_ALG_NOT_SUPPORTED when the key cannot be made here after all
    */
-  generate(spec: KeySpec): Promise<GeneratedKey>;
+  generate(spec: KeySpec, context: GenerateContext): Promise<GeneratedKey>;
   /**
    * Signs the JWS signing input with a key this backend holds; returns the JWS signature bytes
    * (r||s for ECDSA, RFC 7518 §3.4).
-   * @throws KeymintError ERR_ALG_NOT_SUPPORTED when the key or backend cannot sign with `alg`
+   * @throws KeymintError ERR_ALG_NOT_SUPPORTED when the key or backend cannot sign with `alg`, or
+   *   the key belongs to another backend
    */
   sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array>;
+  /** The keys this backend holds (offered when `capabilities.operations` has `list`). */
+  list?(): Promise<KeyListing>;
+  /**
+   * Deletes a key this backend holds, named by its reference or by the `id` that `list` gives
+   * (offered when `capabilities.operations` has `delete`).
+   * @throws KeymintError ERR_KEY_NOT_FOUND, ERR_INPUT_INVALID for another backend's reference
+   */
+  delete?(target: KeyReference | string, options?: DeleteOptions): Promise<Deletion>;
+  /** What the backend is connected to (offered when `capabilities.operations` has `describe`). */
+  describe?(): Promise<BackendDescription>;
   /** Releases sessions and handles. Safe to call more than once. */
   close(): Promise<void>;
 }
 
-/** A backend package default-exports one of these. */
-export type BackendFactory<Options = Record<string, unknown>> = (options?: Options) => KeyBackend | Promise<KeyBackend>;
+/** What every backend factory takes, beside its own options: how to ask and how to warn. */
+export interface BackendOptions {
+  /** Asks for a secret (a PIN) with echo off; leave out where nobody can answer. */
+  promptSecret?: ((question: string) => Promise<string>) | undefined;
+  /** Where warnings go (a PIN in a URI). Default: process.emitWarning. */
+  warn?: ((message: string) => void) | undefined;
+  /** The environment to read the backend's variables from. Default: process.env. */
+  env?: Record<string, string | undefined> | undefined;
+}
+
+/** A backend package default-exports one of these: every factory has this shape. */
+export type BackendFactory<Options extends BackendOptions = BackendOptions> = (options?: Options) => Promise<KeyBackend>;
+
+/** Any backend's factory, its options unknown to the caller (the CLI builds them from the manifest's flags). */
+export type AnyBackendFactory = (options?: never) => Promise<KeyBackend>;
+
+/** A command-line flag of a backend, and the factory option it sets. */
+export interface BackendFlag {
+  /** As commander writes it: `--pkcs11-uri <uri>`. */
+  flags: string;
+  description: string;
+  /** The factory option the value goes to. */
+  option: string;
+  /** An environment variable read when the flag is not given. */
+  env?: string;
+  /** The values it accepts: anything else is a usage error before the backend loads. */
+  choices?: readonly string[];
+}
+
+/** The version of the contract a manifest is written for; keymint refuses others by name. */
+export const BACKEND_API_VERSION = 1;
+
+/**
+ * How keymint knows a backend without loading it: a package exports it as `./manifest`, a module
+ * that loads nothing native. The CLI derives `--backend`, its flags, help, install hints and the
+ * `keys` commands from it.
+ */
+export interface BackendManifest {
+  apiVersion: typeof BACKEND_API_VERSION;
+  /** The name in `--backend` and in key references: lower case letters, digits and dashes. */
+  name: string;
+  /** One line: what the backend keeps keys in. */
+  summary: string;
+  /** How to install it, as a user types it. */
+  install: string;
+  flags: readonly BackendFlag[];
+  /** The environment variables it reads, for help. */
+  environment: readonly { name: string; description: string }[];
+  /** The optional operations its backends offer. */
+  operations: readonly BackendOperation[];
+  /** Flags that key-making commands have anyway and that it reads too, by flag name: `{ force: 'overwrite' }`. */
+  commonFlags?: Readonly<Record<string, string>>;
+  /** Old command names kept for one release: `keymint <name> <command>` runs `keymint keys <operation>`. */
+  aliases?: Readonly<Record<string, BackendOperation>>;
+  /** More help for people, shown with the backend's flags (what it loads, where its PIN comes from). */
+  help?: string;
+  /** Loads the backend itself (and with it any native library): its package's default export. */
+  load(): Promise<AnyBackendFactory>;
+}
 
 function sizeFits(sizes: KeyTypeSupport['sizes'], size: number | undefined): boolean {
   if (sizes === undefined || size === undefined) return true;

@@ -2,16 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { FlattenedEncrypt, compactDecrypt, flattenedDecrypt, generalDecrypt, errors as joseErrors } from 'jose';
 import type { FlattenedJWE, GeneralJWE } from 'jose';
 import { ErrorCode, KeymintError, oneOf } from './errors.js';
+import { checkPassword, checkPbes2Count, DEFAULT_PBES2_COUNT, MAX_PBES2_COUNT, MIN_P2S_BYTES } from './password.js';
+export { looksLikeJwe } from './key-document.js';
 import { parseJsonObject, type Jwk } from './jwk.js';
-
-/** PBES2 iteration count written by default (OWASP's 2023 figure for PBKDF2-HMAC-SHA256). */
-export const DEFAULT_PBES2_COUNT = 600_000;
-/** Highest PBES2 iteration count keymint reads or writes: a bound against denial of service. */
-export const MAX_PBES2_COUNT = 1_000_000;
-/** Lowest count keymint writes: RFC 7518 §4.8.1.2 recommends at least 1000. */
-export const MIN_PBES2_COUNT = 1000;
-/** Shortest salt keymint reads, in bytes (RFC 7518 §4.8.1.1). */
-export const MIN_P2S_BYTES = 8;
 
 const KEY_MANAGEMENT_ALGS = ['PBES2-HS256+A128KW', 'PBES2-HS384+A192KW', 'PBES2-HS512+A256KW'];
 const CONTENT_ENCRYPTION_ALGS = ['A128GCM', 'A192GCM', 'A256GCM', 'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512'];
@@ -28,24 +21,8 @@ function invalid(message: string, cause?: unknown): KeymintError {
   return new KeymintError(ErrorCode.INPUT_INVALID, message, cause === undefined ? {} : { cause });
 }
 
-/**
- * Checks a PBES2 iteration count given by a user.
- * @throws KeymintError ERR_PARAM_INVALID outside 1000..1000000
- */
-export function checkPbes2Count(count: number | string): number {
-  const n = typeof count === 'number' ? count : /^[0-9]+$/.test(count.trim()) ? Number(count.trim()) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < MIN_PBES2_COUNT || n > MAX_PBES2_COUNT) {
-    throw new KeymintError(
-      ErrorCode.PARAM_INVALID,
-      `--pbes2-count "${String(count)}" is out of range: use a whole number from ${MIN_PBES2_COUNT} to ${MAX_PBES2_COUNT}`,
-    );
-  }
-  return n;
-}
-
-function checkPassword(password: string): Uint8Array {
-  if (password.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password');
-  return utf8.encode(password);
+function passwordBytes(password: string): Uint8Array {
+  return utf8.encode(checkPassword(password));
 }
 
 /**
@@ -60,7 +37,7 @@ export async function encryptJwk(jwk: Jwk, password: string, options: EncryptOpt
   const jwe = await new FlattenedEncrypt(utf8.encode(JSON.stringify(jwk)))
     .setProtectedHeader({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', cty: 'jwk+json' })
     .setKeyManagementParameters({ p2c, p2s: randomBytes(16) })
-    .encrypt(checkPassword(password));
+    .encrypt(passwordBytes(password));
   // The member order of RFC 7516 §7.2.2 (and of step's files), not jose's.
   const { protected: prot, encrypted_key, iv, ciphertext, tag } = jwe;
   return JSON.stringify({ protected: prot, encrypted_key, iv, ciphertext, tag }, null, 2) + '\n';
@@ -81,13 +58,6 @@ function plainHeader(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`the JWE ${what} is not a JSON object`);
   return value as Record<string, unknown>;
-}
-
-/** True when text looks like a JWE in any serialization (it may still be malformed). */
-export function looksLikeJwe(text: string): boolean {
-  const t = text.trim();
-  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t)) return true;
-  return t.startsWith('{') && /"ciphertext"\s*:/.test(t);
 }
 
 function parseJwe(text: string): Parsed {
@@ -152,7 +122,7 @@ export function inspectJwe(text: string): Record<string, unknown> {
 export async function decryptJwk(text: string, password: string): Promise<Jwk> {
   const parsed = parseJwe(text);
   checkHeader(parsed.header);
-  const key = checkPassword(password);
+  const key = passwordBytes(password);
   const options = {
     keyManagementAlgorithms: KEY_MANAGEMENT_ALGS,
     contentEncryptionAlgorithms: CONTENT_ENCRYPTION_ALGS,

@@ -1,6 +1,6 @@
 import { DerTag, decodeInteger, decodeOid, derChildren, expectTag, type DerElement } from './der.js';
 import { ErrorCode, KeymintError, oneOf } from './errors.js';
-import { MAX_PBES2_COUNT } from './jwe.js';
+import { MAX_PBES2_COUNT } from './password.js';
 
 /*
  * Bounds on every password-based key derivation keymint may run while it reads a key. An

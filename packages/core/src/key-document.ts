@@ -1,6 +1,5 @@
 import type { KeyReference } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
-import { looksLikeJwe } from './jwe.js';
 import { checkJwk, isPrivateJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
 
 /** The `type` of a key reference file, the private file of a key that never leaves its backend. */
@@ -23,6 +22,13 @@ export type KeyDocument =
   | { kind: 'jwk'; jwk: Jwk }
   | { kind: 'jwks'; set: JwkSet }
   | { kind: 'reference'; reference: KeyReference; jwk: Jwk };
+
+/** True when text looks like a JWE in any serialization (it may still be malformed). */
+export function looksLikeJwe(text: string): boolean {
+  const t = text.trim();
+  if (/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t)) return true;
+  return t.startsWith('{') && /"ciphertext"\s*:/.test(t);
+}
 
 /** Serializes a key reference with its public JWK, indented as keymint writes JSON. */
 export function serializeReference(reference: KeyReference, publicJwk: Jwk): string {

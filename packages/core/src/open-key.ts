@@ -1,8 +1,11 @@
-import type { KeyBackend, PrivatePart } from './backend.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { BackendOptions, KeyBackend, PrivatePart } from './backend.js';
 import { ErrorCode, KeymintError } from './errors.js';
-import { decryptJwk, inspectJwe } from './jwe.js';
+import { readInput } from './files.js';
 import { checkJwk, isPrivateJwk, orderJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
-import type { KeyDocument } from './key-document.js';
+import { parseKeyDocument, type KeyDocument } from './key-document.js';
 
 /** Gives the backend that holds a key: "software" for a private JWK in hand, else the reference's. */
 export type BackendResolver = (name: string) => Promise<KeyBackend>;
@@ -39,6 +42,7 @@ async function documentJwk(doc: KeyDocument, options: Pick<OpenKeyOptions, 'pass
     }
     // The header is checked first, so that a malformed or hostile file (p2c of 2^31) is refused
     // before anyone is asked for a password, let alone a key derived from it.
+    const { decryptJwk, inspectJwe } = await import('./jwe.js');
     inspectJwe(doc.text);
     const jwk = await decryptJwk(doc.text, await options.password());
     checkJwk(jwk, options.source);
@@ -98,4 +102,77 @@ export async function publicOf(
   if (doc.kind === 'reference') return publicPart(doc.jwk);
   if (doc.kind === 'jwks') return { ...doc.set, keys: doc.set.keys.map(publicPart) };
   return publicPart(await documentJwk(doc, options));
+}
+
+/** The package a backend comes in: keymint's own, or anyone's by the naming convention. */
+const backendPackages = (name: string) => [`@keymint/backend-${name}`, `keymint-backend-${name}`];
+
+/** Imports a package from where core is installed, else from the current directory's project. */
+async function importInstalled(specifier: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (await import(specifier)) as Record<string, unknown>;
+  } catch {
+    try {
+      const path = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
+      return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * A resolver that makes each backend a key file names from its installed package
+ * (`@keymint/backend-<name>`, else `keymint-backend-<name>`), once, with the given options.
+ * @throws KeymintError ERR_BACKEND_UNAVAILABLE when no such package is installed
+ * @example const backends = installedBackends({ promptSecret: askPin });
+ */
+export function installedBackends(options: BackendOptions = {}): BackendResolver & { close(): Promise<void> } {
+  const opened = new Map<string, Promise<KeyBackend>>();
+  const resolve = (name: string): Promise<KeyBackend> => {
+    let backend = opened.get(name);
+    if (backend === undefined) {
+      backend = (async () => {
+        for (const specifier of backendPackages(name)) {
+          const module = await importInstalled(specifier);
+          const factory = module?.default as ((o: BackendOptions) => Promise<KeyBackend>) | undefined;
+          if (typeof factory === 'function') return factory(options);
+        }
+        throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which is not installed`, {
+          hint: `install ${backendPackages(name).join(' or ')}`,
+        });
+      })();
+      opened.set(name, backend);
+    }
+    return backend;
+  };
+  return Object.assign(resolve, {
+    close: async () => {
+      for (const backend of opened.values()) await backend.then((b) => b.close(), () => undefined);
+    },
+  });
+}
+
+export interface OpenKeyFileOptions {
+  /** The password of an encrypted key file, or a function that asks for it (called only then). */
+  password?: string | (() => Promise<string>);
+  /** The backends that hold referenced keys; default: `installedBackends()`. */
+  backends?: BackendResolver;
+}
+
+/**
+ * Opens a key file of any form for signing, in one call: an encrypted JWK (with its password), a
+ * plain JWK, a JWK Set of one private key, or a reference to a key in an HSM or keychain.
+ * @throws KeymintError ERR_IO, ERR_INPUT_INVALID, ERR_PASSWORD_REQUIRED, ERR_DECRYPT_FAILED,
+ *   ERR_BACKEND_UNAVAILABLE, and the backend's own errors
+ * @example const key = await openKeyFile('client.json', { password }); await signJwt(key, claims);
+ */
+export async function openKeyFile(path: string, options: OpenKeyFileOptions = {}): Promise<OpenedKey> {
+  const doc = parseKeyDocument(await readInput(path, 'key file'), path);
+  const { password } = options;
+  return openPrivateKey(doc, {
+    source: path,
+    ...(password === undefined ? {} : { password: typeof password === 'string' ? async () => password : password }),
+    backends: options.backends ?? installedBackends(),
+  });
 }

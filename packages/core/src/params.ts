@@ -22,7 +22,7 @@ export type KeyUse = 'sig' | 'enc';
 interface CurveRule {
   kty: 'EC' | 'OKP';
   /** The signature algorithm the curve is bound to; absent for key-agreement-only curves. */
-  sigAlg?: string;
+  sigAlg?: SignatureAlgorithm;
   /** Whether the curve can do ECDH key agreement. */
   agreement: boolean;
   /** Bytes of a coordinate (EC x, y, d) or of a key (OKP x, d): RFC 7518 §6.2.1.2, RFC 8037 §2. */
@@ -40,14 +40,25 @@ const CURVE_RULES: Record<Curve, CurveRule> = {
   X448: { kty: 'OKP', agreement: true, bytes: 56 },
 };
 
+/** The JWS algorithms a key can be for (RFC 7518 §3.1, RFC 8037 §3.1, RFC 8812 §3.2). */
+export const SIGNATURE_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'ES256K', 'EdDSA'] as const;
+/** The JWE key management algorithms a key can be for (RFC 7518 §4.1), PBES2 aside: those are for passwords. */
+export const KEY_MANAGEMENT_ALGORITHMS = [
+  'dir', 'A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW', 'RSA1_5', 'RSA-OAEP', 'RSA-OAEP-256',
+  'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW',
+] as const;
+export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
+export type KeyManagementAlgorithm = (typeof KEY_MANAGEMENT_ALGORITHMS)[number];
+export type KeyAlgorithm = SignatureAlgorithm | KeyManagementAlgorithm;
+
 const CURVES_BY_KTY: Record<'EC' | 'OKP', readonly Curve[]> = { EC: EC_CURVES, OKP: OKP_CURVES };
 
 const ECDH_ALGS = ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW'] as const;
-const SIG_ALGS: Record<'RSA' | 'oct', readonly string[]> = {
+const SIG_ALGS: Record<'RSA' | 'oct', readonly SignatureAlgorithm[]> = {
   RSA: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
   oct: ['HS256', 'HS384', 'HS512'],
 };
-const ENC_ALGS: Record<'RSA' | 'oct', readonly string[]> = {
+const ENC_ALGS: Record<'RSA' | 'oct', readonly KeyManagementAlgorithm[]> = {
   RSA: ['RSA1_5', 'RSA-OAEP', 'RSA-OAEP-256'],
   oct: ['dir', 'A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW'],
 };
@@ -55,7 +66,7 @@ const ENC_ALGS: Record<'RSA' | 'oct', readonly string[]> = {
 const SUBTLE_ALGS = new Set(['RSA1_5']);
 
 const DEFAULT_CRV: Record<'EC' | 'OKP', Curve> = { EC: 'P-256', OKP: 'Ed25519' };
-const DEFAULT_ALG: Record<KeyUse, Record<'RSA' | 'oct', string>> = {
+const DEFAULT_ALG: Record<KeyUse, Record<'RSA' | 'oct', KeyAlgorithm>> = {
   sig: { RSA: 'RS256', oct: 'HS256' },
   enc: { RSA: 'RSA-OAEP-256', oct: 'A256GCMKW' },
 };
@@ -83,7 +94,28 @@ export const SIZE_LIMITS = {
   oct: { default: 128, min: 128, insecureMin: 8, max: 8192 },
 } as const;
 
-/** What a caller asks for; every field optional, strings as typed on a command line. */
+/**
+ * What a program asks for: every field optional, every value typed, so that a typo
+ * (`kty: 'ECC'`, `alg: 'ES265'`) fails to compile. Values are checked again at run time.
+ */
+export interface KeyParams {
+  kty?: Kty;
+  crv?: Curve;
+  /** Bits: RSA 2048..16384, oct 128..8192. */
+  size?: number;
+  alg?: KeyAlgorithm;
+  use?: KeyUse;
+  kid?: string;
+  /** Allow sizes below the secure minimums. */
+  insecure?: boolean;
+  /** Allow algorithms that are easy to misuse (RSA1_5). */
+  subtle?: boolean;
+}
+
+/**
+ * The same request as strings typed on a command line: validated by the same rules. A `use`
+ * other than sig and enc is carried through, as step does.
+ */
 export interface KeyParamsInput {
   kty?: string;
   crv?: string;
@@ -124,7 +156,7 @@ function isOneOf<T extends string>(value: string, list: readonly T[]): value is 
  * sig or enc (those are not checked).
  * @example algorithmsFor('EC', 'P-384', 'sig') // ['ES384']
  */
-export function algorithmsFor(kty: Kty, crv: Curve | undefined, use: string): readonly string[] {
+export function algorithmsFor(kty: Kty, crv: Curve | undefined, use: string): readonly KeyAlgorithm[] {
   if (use !== 'sig' && use !== 'enc') return [];
   if (kty === 'RSA' || kty === 'oct') return use === 'sig' ? SIG_ALGS[kty] : ENC_ALGS[kty];
   const rule = crv === undefined ? undefined : CURVE_RULES[crv];
@@ -134,16 +166,14 @@ export function algorithmsFor(kty: Kty, crv: Curve | undefined, use: string): re
 }
 
 /** The signature algorithm a curve is bound to (ES256 for P-256 ...), if it signs at all. */
-export function signatureAlgorithmOfCurve(crv: Curve): string | undefined {
+export function signatureAlgorithmOfCurve(crv: Curve): SignatureAlgorithm | undefined {
   return CURVE_RULES[crv].sigAlg;
 }
 
 /** The use (sig or enc) an algorithm belongs to, or undefined for an unknown algorithm. */
 export function useOfAlgorithm(alg: string): KeyUse | undefined {
-  if (Object.values(SIG_ALGS).some((l) => l.includes(alg))) return 'sig';
-  if (Object.values(CURVE_RULES).some((r) => r.sigAlg === alg)) return 'sig';
-  if (Object.values(ENC_ALGS).some((l) => l.includes(alg))) return 'enc';
-  if (isOneOf(alg, ECDH_ALGS)) return 'enc';
+  if (isOneOf(alg, SIGNATURE_ALGORITHMS)) return 'sig';
+  if (isOneOf(alg, KEY_MANAGEMENT_ALGORITHMS)) return 'enc';
   return undefined;
 }
 
@@ -200,7 +230,7 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
   if (alg === undefined) {
     return kty === 'RSA' || kty === 'oct' ? DEFAULT_ALG[use][kty] : accepted[0];
   }
-  if (!accepted.includes(alg)) {
+  if (!isOneOf(alg, accepted)) {
     const otherUse = useOfAlgorithm(alg);
     const hint =
       otherUse !== undefined && otherUse !== use
@@ -255,7 +285,7 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
  * @example resolveKeySpec({ kty: 'RSA' }) // { kty: 'RSA', size: 2048, use: 'sig', alg: 'RS256' }
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-3.1
  */
-export function resolveKeySpec(input: KeyParamsInput): KeySpec {
+export function resolveKeySpec(input: KeyParams | KeyParamsInput): KeySpec {
   const kty = input.kty ?? 'EC';
   if (!isOneOf(kty, KEY_TYPES)) throw invalid('kty', message`${P.kty} "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
   const use = input.use ?? 'sig';
@@ -284,7 +314,7 @@ export function assertAlgorithmFits(key: { kty: string; crv?: unknown }, alg: st
   const kty = key.kty;
   const crv = typeof key.crv === 'string' && isCurve(key.crv) ? key.crv : undefined;
   const accepted = isOneOf(kty, KEY_TYPES) ? algorithmsFor(kty, crv, use) : [];
-  if (accepted.includes(alg)) return;
+  if (isOneOf(alg, accepted)) return;
   const what = crv === undefined ? kty : `${kty} ${crv}`;
   throw new KeymintError(
     ErrorCode.ALG_NOT_SUPPORTED,

@@ -1,6 +1,7 @@
 import { createCipheriv, createPrivateKey, createPublicKey, pbkdf2Sync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { ErrorCode, KeymintError } from './errors.js';
 import { describeJwk, isPrivateJwk, toPublicJwk, type Jwk } from './jwk.js';
+import { checkPassword } from './password.js';
 
 /**
  * PBKDF2 iterations of an encrypted PKCS#8 export. OpenSSL's own default is 2048, far below what
@@ -119,7 +120,7 @@ export function exportPem(jwk: Jwk, options: PemExportOptions = {}): ExportedPem
   const wantPrivate = !options.publicOnly && isPrivateJwk(jwk);
   if (options.password !== undefined) {
     if (!wantPrivate) throw new KeymintError(ErrorCode.PARAM_INVALID, 'a password encrypts private keys only: a public key is written as it is');
-    if (options.password.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password');
+    checkPassword(options.password);
   }
   if (!wantPrivate) {
     const key: KeyObject = nodeKey(jwk, () => createPublicKey({ key: toPublicJwk(jwk) as JsonWebKey, format: 'jwk' }));

@@ -3,7 +3,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KeymintError } from '../src/errors.js';
-import { DEFAULT_PBES2_COUNT, checkPbes2Count, decryptJwk, encryptJwk, inspectJwe, looksLikeJwe } from '../src/jwe.js';
+import { decryptJwk, encryptJwk, inspectJwe, looksLikeJwe } from '../src/jwe.js';
+import { DEFAULT_PBES2_COUNT, checkPbes2Count } from '../src/password.js';
 import type { Jwk } from '../src/jwk.js';
 
 const PASSWORD = 'correct horse battery staple';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KeymintError } from '../src/errors.js';
-import { MAX_PBES2_COUNT } from '../src/jwe.js';
+import { MAX_PBES2_COUNT } from '../src/password.js';
 import { MAX_BCRYPT_ROUNDS, MAX_KDF_KEY_LENGTH, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { importPem } from '../src/pem.js';
 import { derNull, integer, octets, oid, seq } from './support/der-write.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseDer } from '../src/der.js';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { MAX_BCRYPT_ROUNDS, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
-import { MAX_PBES2_COUNT } from '../src/jwe.js';
+import { MAX_PBES2_COUNT } from '../src/password.js';
 import { importPem } from '../src/pem.js';
 import { at, derNull, integer, oid, replaceElement, seq } from './support/der-write.js';
 

@@ -1,7 +1,68 @@
-import { ErrorCode, KeymintError, clientAssertionClaims, decodeCompactJws, jwtClaims, parseDuration, signJwt } from '@keymint/core';
-import type { CommandResult } from '../output.js';
-import { parseAssignments, withKeyInputs, type KeyInputOptions } from '../key-input.js';
-import { requireKey } from './sign.js';
+import { ErrorCode, KeymintError } from '@keymint/core';
+import { clientAssertionClaims, decodeCompactJws, jwtClaims, parseDuration, signJwt } from '@keymint/core/jose';
+import { runAction, type CommandResult } from '../output.js';
+import { parseAssignments, requireKey, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { addBackendFlags } from '../backends.js';
+import { PASSWORD_FILE_HELP, collect, type CommandContext } from '../command.js';
+
+/** Adds `keymint jwt` and `keymint jwt client-assertion` to the program, with the backends' flags. */
+export async function register(program: Command, context: CommandContext): Promise<void> {
+  const backends = await context.backends();
+  // --key, --iss, --sub and --aud are required, but not with requiredOption: commander would then
+  // demand them of `jwt client-assertion` too. The command checks them.
+  const jwt = program
+    .command('jwt')
+    .description('sign a JWT (RFC 7519); `jwt client-assertion` makes an OAuth client assertion (RFC 7523)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--iss <iss>', 'issuer (required)')
+    .option('--sub <sub>', 'subject (required)')
+    .option('--aud <aud>', 'audience (required; repeat for several)', collect)
+    .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '5m')
+    .option('--nbf [duration]', 'add nbf: now, or this long after now')
+    .option('--jti <jti>', 'the JWT ID; auto: a random UUID', 'auto')
+    .option('--claim <name=value>', 'another claim (repeatable)', collect)
+    .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint jwt --key key.json --iss me --sub me --aud https://api.example.com --exp 10m
+  $ keymint jwt --key key.json --iss me --sub alice --aud api --claim scope="read write" --claim admin=false
+  $ keymint jwt client-assertion --key key.json --client-id s6BhdRkqt3 --token-endpoint https://as.example.com/token
+
+--claim and --header values that are valid JSON are taken as JSON (5, true, ["a","b"]); anything
+else is a string (write '"5"' for the string 5).`,
+    );
+  addBackendFlags(jwt, backends);
+  jwt.action(async (options: JwtOptions) => {
+    await runAction(options.json ?? false, () => jwtCommand(options));
+  });
+  const assertion = jwt
+    .command('client-assertion')
+    .description('sign an OAuth client assertion (private_key_jwt): iss = sub = client ID, aud = token endpoint, jti, iat, exp')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--client-id <id>', 'the OAuth client ID (required)')
+    .option('--token-endpoint <url>', "the authorization server's token endpoint URL (required)")
+    .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '60s')
+    .option('--jti <jti>', 'the JWT ID; auto: a random UUID', 'auto')
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt');
+  addBackendFlags(assertion, backends);
+  assertion.action(async (own: Record<string, unknown>, command: Command) => {
+    // A flag typed before the subcommand name (`jwt --key F client-assertion`) counts too, but not
+    // jwt's defaults (its --exp is 5m, an assertion's 60s).
+    const options: Record<string, unknown> = { ...own };
+    for (const [name, value] of Object.entries(jwt.opts())) {
+      if (jwt.getOptionValueSource(name) === 'cli' && command.getOptionValueSource(name) !== 'cli') options[name] = value;
+    }
+    await runAction(options.json === true, () => clientAssertionCommand(options as ClientAssertionOptions));
+  });
+}
 
 export interface JwtOptions extends KeyInputOptions {
   key?: string;

@@ -1,18 +1,65 @@
-import {
-  ErrorCode,
-  KeymintError,
-  addToKeySet,
-  findInKeySet,
-  parseKeySet,
-  publicOf,
-  removeFromKeySet,
-  updateKeySetFile,
-  type Jwk,
-  type JwkSet,
-  type KeySetChange,
-} from '@keymint/core';
-import { table, type CommandResult } from '../output.js';
+import { ErrorCode, KeymintError, publicOf, type Jwk, type JwkSet } from '@keymint/core';
+import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, updateKeySetFile, type KeySetChange } from '@keymint/core/keysets';
+import { runAction, table, type CommandResult } from '../output.js';
 import { STDIN, isKeySet, prettyJson, readKeyDocument, readTextInput, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { PASSWORD_FILE_HELP } from '../command.js';
+
+/** Adds `keymint keyset add|remove|list|find` to the program. */
+export function register(program: Command): void {
+  const keyset = program
+    .command('keyset')
+    .description('add, remove, list and find keys in a JWK Set file')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint keyset add jwks.json key.json            # adds the PUBLIC key (creates jwks.json if needed)
+  $ keymint keyset add --force jwks.json key.pub.json  # replaces the key with the same kid
+  $ keymint keyset list jwks.json
+  $ keymint keyset find jwks.json --kid client-1
+  $ keymint keyset remove jwks.json --kid client-1`,
+    );
+  keyset
+    .command('add')
+    .description("add a key's PUBLIC form to a JWK Set file (created if missing); locked and written atomically")
+    .argument('<jwks-file>', 'the JWK Set file')
+    .argument('[key-file]', 'the key to add, or - for standard input', '-')
+    .option('--private', 'add the private key as it is (never for a published set)')
+    .option('-f, --force', 'replace a key with the same kid (or the same key under another kid)')
+    .option('--kid <kid>', 'the kid of the added key (default: its own, else its RFC 7638 thumbprint)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .action(async (file: string, keyFile: string, options: KeysetAddOptions) => {
+      await runAction(options.json ?? false, () => keysetAddCommand(file, keyFile, options));
+    });
+  keyset
+    .command('remove')
+    .description('remove the key with a kid from a JWK Set file')
+    .argument('<jwks-file>', 'the JWK Set file')
+    .option('--kid <kid>', 'the kid of the key to remove')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, options: KeysetKidOptions) => {
+      await runAction(options.json ?? false, () => keysetRemoveCommand(file, options));
+    });
+  keyset
+    .command('list')
+    .description('list the keys of a JWK Set: kid, kty, alg, use')
+    .argument('<jwks-file>', 'the JWK Set file, or - for standard input')
+    .option('--json', 'print one JSON object')
+    .action(async (file: string, options: { json?: boolean }) => {
+      await runAction(options.json ?? false, () => keysetListCommand(file));
+    });
+  keyset
+    .command('find')
+    .description('print the key with a kid from a JWK Set')
+    .argument('<jwks-file>', 'the JWK Set file, or - for standard input')
+    .option('--kid <kid>', 'the kid of the key')
+    .option('--json', 'print JSON only')
+    .action(async (file: string, options: KeysetKidOptions) => {
+      await runAction(options.json ?? false, () => keysetFindCommand(file, options));
+    });
+}
 
 export interface KeysetAddOptions extends KeyInputOptions {
   private?: boolean;

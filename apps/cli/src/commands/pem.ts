@@ -1,16 +1,35 @@
-import {
-  ErrorCode,
-  KeymintError,
-  PRIVATE_FILE_MODE,
-  PUBLIC_FILE_MODE,
-  checkOutputs,
-  exportPem,
-  readPasswordFile,
-  writeFilesAtomically,
-  type Jwk,
-} from '@keymint/core';
-import type { CommandResult } from '../output.js';
+import { ErrorCode, KeymintError, type Jwk } from '@keymint/core';
+import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, checkOutputs, readPasswordFile, writeFilesAtomically } from '@keymint/core/files';
+import { exportPem } from '@keymint/core/pem';
+import { runAction, type CommandResult } from '../output.js';
 import { readKeyDocument, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { PASSWORD_FILE_HELP } from '../command.js';
+
+/** Adds `keymint pem` to the program. */
+export function register(program: Command): void {
+  program
+    .command('pem')
+    .description('write a key as PEM: SPKI public key, PKCS#8 private key, or encrypted PKCS#8')
+    .argument('<key-file>', 'the key file, or - for standard input')
+    .option('--public', 'the public key (SPKI), also for a private key or a key reference')
+    .option('--out <file>', 'write to this file (private: mode 0600) instead of standard output')
+    .option('--pem-password-file <file>', 'encrypt the private key under the password in this file (PBES2, AES-256-CBC)')
+    .option('-f, --force', 'replace the --out file')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint pem --public key.json                                   # SPKI "PUBLIC KEY"
+  $ keymint pem --out key.pem key.json                              # PKCS#8, mode 0600
+  $ keymint pem --pem-password-file pw --out key.enc.pem key.json   # encrypted PKCS#8 (PBES2, AES-256-CBC)`,
+    )
+    .action(async (file: string, options: PemOptions) => {
+      await runAction(options.json ?? false, () => pemCommand(file, options));
+    });
+}
 
 export interface PemOptions extends KeyInputOptions {
   public?: boolean;

@@ -1,6 +1,30 @@
 import type { Jwk } from '@keymint/core';
-import type { CommandResult } from '../output.js';
+import { runAction, type CommandResult } from '../output.js';
 import { isKeySet, prettyJson, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { PASSWORD_FILE_HELP } from '../command.js';
+
+/** Adds `keymint public` to the program. */
+export function register(program: Command): void {
+  program
+    .command('public')
+    .description('print the public JWK of a key file (JWE, JWK, key reference or JWK Set)')
+    .argument('[file]', 'the key file, or - for standard input', '-')
+    .option('--subtle', 'for an oct key, print the secret key itself (it has no public part)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print JSON only; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint public key.json > key.pub.json          # the public JWK of a private key (any form)
+  $ keymint public jwks-with-private-keys.json      # a set gives the set of public keys
+  $ cat key.json | keymint public -`,
+    )
+    .action(async (file: string, options: PublicOptions) => {
+      await runAction(options.json ?? false, () => publicCommand(file, options));
+    });
+}
 
 export interface PublicOptions extends KeyInputOptions {
   subtle?: boolean;

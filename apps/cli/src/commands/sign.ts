@@ -1,17 +1,39 @@
-import { ErrorCode, KeymintError, decodeCompactJws, signCompact } from '@keymint/core';
-import type { CommandResult } from '../output.js';
-import { STDIN, assertOneStdin, parseAssignments, readPayload, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import { ErrorCode, KeymintError } from '@keymint/core';
+import { decodeCompactJws, signCompact } from '@keymint/core/jose';
+import { runAction, type CommandResult } from '../output.js';
+import { assertOneStdin, parseAssignments, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { addBackendFlags } from '../backends.js';
+import { PASSWORD_FILE_HELP, collect, type CommandContext } from '../command.js';
+
+/** Adds `keymint sign` to the program, with the backends' flags (a key reference may need them). */
+export async function register(program: Command, context: CommandContext): Promise<void> {
+  const command = program
+    .command('sign')
+    .description("sign a payload into a compact JWS (the key's kid in the header)")
+    .argument('[payload-file]', 'the payload, or - for standard input (the default)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint sign --key key.json payload.json > payload.jws
+  $ echo -n hello | keymint sign --key hsm-key.json --header typ=example -`,
+    );
+  addBackendFlags(command, await context.backends());
+  command.action(async (payloadFile: string | undefined, options: SignOptions) => {
+    await runAction(options.json ?? false, () => signCommand(payloadFile, options));
+  });
+}
 
 export interface SignOptions extends KeyInputOptions {
   key?: string;
   alg?: string;
   header?: string[];
-}
-
-/** --key is required by every signing command; commander cannot say so for `jwt` (see program.ts). */
-export function requireKey(options: { key?: string }, command: string): string {
-  if (options.key === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs --key FILE: the private key to sign with`, { hint: `see keymint ${command} --help` });
-  return options.key;
 }
 
 /**

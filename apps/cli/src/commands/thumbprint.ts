@@ -1,6 +1,32 @@
 import { ErrorCode, KeymintError, THUMBPRINT_HASHES, oneOf, thumbprint, thumbprintUri, type Jwk, type ThumbprintHash } from '@keymint/core';
-import { terminalSafe, type CommandResult } from '../output.js';
+import { runAction, terminalSafe, type CommandResult } from '../output.js';
 import { isKeySet, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { PASSWORD_FILE_HELP } from '../command.js';
+
+/** Adds `keymint thumbprint` to the program. */
+export function register(program: Command): void {
+  program
+    .command('thumbprint')
+    .description('print the RFC 7638 thumbprint of a key (RFC 9278 URI with --uri)')
+    .argument('[file]', 'the key file, or - for standard input', '-')
+    .option('--hash <hash>', 'sha256, sha384 or sha512', 'sha256')
+    .option('--uri', 'print the RFC 9278 thumbprint URI')
+    .option('--subtle', 'allow the thumbprint of an oct key (a hash of the secret)')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint thumbprint key.pub.json                 # RFC 7638, SHA-256, base64url
+  $ keymint thumbprint --uri key.pub.json           # urn:ietf:params:oauth:jwk-thumbprint:sha-256:...
+  $ keymint thumbprint --hash sha512 key.json`,
+    )
+    .action(async (file: string, options: ThumbprintOptions) => {
+      await runAction(options.json ?? false, () => thumbprintCommand(file, options));
+    });
+}
 
 export interface ThumbprintOptions extends KeyInputOptions {
   hash?: string;

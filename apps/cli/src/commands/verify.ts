@@ -1,8 +1,34 @@
 import { stat } from 'node:fs/promises';
-import { DEFAULT_LEEWAY, ErrorCode, KeymintError, formatNumericDate, numericDate, readInput, verifyToken } from '@keymint/core';
-import type { CommandResult } from '../output.js';
-import { STDIN, assertOneStdin, prettyJson, readPayload, withKeyInputs, type KeyInputOptions } from '../key-input.js';
-import { requireKey } from './sign.js';
+import { ErrorCode, KeymintError } from '@keymint/core';
+import { readInput } from '@keymint/core/files';
+import { DEFAULT_LEEWAY, formatNumericDate, numericDate, verifyToken } from '@keymint/core/jose';
+import { runAction, type CommandResult } from '../output.js';
+import { assertOneStdin, prettyJson, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import type { Command } from 'commander';
+import { PASSWORD_FILE_HELP } from '../command.js';
+
+/** Adds `keymint verify` to the program. */
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description('verify a JWS or JWT with a public key, a key file or a JWK Set (by kid); print the payload or claims')
+    .argument('[token]', 'the token itself, a file holding it, or - for standard input (the default)')
+    .option('--key <file>', 'a public JWK, a private key file, or a JWK Set')
+    .option('--leeway <seconds>', 'clock skew allowed for exp and nbf', '60')
+    .option('--password-file <file>', PASSWORD_FILE_HELP)
+    .option('--json', 'print one JSON object; never prompt')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ keymint verify --key key.pub.json eyJhbGciOiJFUzI1NiIs...   # prints the payload or the JWT claims
+  $ keymint verify --key jwks.json - < token.txt                 # the key is chosen by the token's kid
+Exit code 0: valid; 18: not valid (signature, alg, exp, nbf).`,
+    )
+    .action(async (token: string | undefined, options: VerifyOptions) => {
+      await runAction(options.json ?? false, () => verifyCommand(token, options));
+    });
+}
 
 export interface VerifyOptions extends KeyInputOptions {
   key?: string;

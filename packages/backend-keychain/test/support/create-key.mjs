@@ -5,7 +5,7 @@ import { keychainBackend } from '../../dist/index.js';
 
 const [service, store] = process.argv.slice(2);
 try {
-  const key = await createKey(keychainBackend({ service, ...(store ? { store } : {}) }), { kty: 'EC' });
+  const key = await createKey(await keychainBackend({ service, ...(store ? { store } : {}) }), { kty: 'EC' });
   process.stdout.write(JSON.stringify({ ok: true, reference: key.private?.reference }));
 } catch (error) {
   process.stdout.write(JSON.stringify({ ok: false, code: error.code, message: error.message, hint: error.hint }));

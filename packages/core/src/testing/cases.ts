@@ -1,9 +1,9 @@
-import { EC_CURVES, OKP_CURVES, algorithmsFor, type KeyParamsInput } from '../params.js';
+import { EC_CURVES, OKP_CURVES, algorithmsFor, type KeyParams } from '../params.js';
 
 /** One key the conformance suite asks a backend for. */
 export interface ConformanceCase {
   name: string;
-  params: KeyParamsInput;
+  params: KeyParams;
 }
 
 /**

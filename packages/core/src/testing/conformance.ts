@@ -1,11 +1,13 @@
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, privateDecrypt, constants, randomBytes } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { supports, type KeyBackend } from '../backend.js';
-import { createKey, type NewKey } from '../create-key.js';
-import { ErrorCode, KeymintError } from '../errors.js';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { BACKEND_OPERATIONS, supports, type KeyBackend, type KeyReference, type PrivatePart, type StoredKey } from '../backend.js';
+import { createKey, keyFiles, type NewKey } from '../create-key.js';
+import { ErrorCode, KeymintError, isKeymintError } from '../errors.js';
 import { isPrivateJwk, toPublicJwk, type Jwk } from '../jwk.js';
-import { resolveKeySpec } from '../params.js';
+import { resolveKeySpec, type KeyParams } from '../params.js';
 import { thumbprint } from '../thumbprint.js';
 import { conformanceCases } from './cases.js';
 import { verifyCompactJws } from '../verify.js';
@@ -15,6 +17,12 @@ export interface ConformanceOptions {
   rsaSizes?: readonly number[];
   /** Per-case timeout in ms (token key generation can be slow). Default 120000. */
   timeout?: number;
+  /**
+   * How a new process makes the same backend: a module (path or file URL) whose default export is
+   * the factory, the options to call it with (JSON), and the environment to run in. With it the
+   * suite checks that a key's file survives write, read and sign in another process.
+   */
+  reload: { module: string | URL; options?: Record<string, unknown>; env?: Record<string, string | undefined> };
 }
 
 const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');
@@ -24,7 +32,7 @@ async function expectRejected(promise: Promise<unknown>, code: string): Promise<
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error, `expected a KeymintError ${code}`).toBeInstanceOf(KeymintError);
+  expect(isKeymintError(error), `expected a KeymintError ${code}, got ${String(error)}`).toBe(true);
   expect((error as KeymintError).code).toBe(code);
   expect((error as KeymintError).message).not.toMatch(/\n/);
 }
@@ -55,7 +63,7 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
  * the RFC 7638 thumbprint, signatures that verify with jose), or rejects it with
  * ERR_ALG_NOT_SUPPORTED.
  */
-export function describeBackendConformance(name: string, factory: () => KeyBackend | Promise<KeyBackend>, options: ConformanceOptions = {}): void {
+export function describeBackendConformance(name: string, factory: () => Promise<KeyBackend>, options: ConformanceOptions): void {
   const timeout = options.timeout ?? 120_000;
   describe(`backend conformance: ${name}`, () => {
     let backend: KeyBackend;
@@ -89,7 +97,111 @@ export function describeBackendConformance(name: string, factory: () => KeyBacke
         await checkKey(backend, key, spec.alg as string);
       }, timeout);
     }
+
+    it('declares exactly the optional operations it has', () => {
+      for (const operation of BACKEND_OPERATIONS) {
+        const declared = backend.capabilities.operations?.includes(operation) ?? false;
+        expect(typeof backend[operation] === 'function', `${operation}: declared ${String(declared)}`).toBe(declared);
+      }
+    });
+
+    it("refuses another backend's key cleanly, and a private JWK if it keeps its keys", async () => {
+      const data = new TextEncoder().encode('a.b');
+      const foreign: PrivatePart = { kind: 'reference', reference: { backend: `not-${backend.name}`, location: { id: 'x' } } };
+      await expectRefused(backend.sign(foreign, 'ES256', data));
+      if (!backend.capabilities.exportable) {
+        const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+        await expectRefused(backend.sign({ kind: 'jwk', jwk }, 'ES256', data));
+      }
+      if (backend.delete !== undefined) await expectRejected(backend.delete(foreign.reference), ErrorCode.INPUT_INVALID);
+    }, timeout);
+
+    it('a key written to its file is read and signs in a new process', async () => {
+      const params = signingParams(backend);
+      const key = await createKey(backend, params);
+      const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
+      const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+      const header = b64(JSON.stringify({ alg: key.spec.alg }));
+      const signingInput = `${header}.${b64('signed in another process')}`;
+      const signature = signInNewProcess(options.reload, privateFile, key.spec.alg as string, signingInput);
+      expect((await verifyCompactJws(`${signingInput}.${signature}`, key.publicJwk as Jwk, key.spec.alg as string)).valid).toBe(true);
+    }, timeout);
+
+    it('describes itself, when it offers describe', async () => {
+      if (backend.describe === undefined) return;
+      const description = await backend.describe();
+      expect(description.summary).toMatch(/\S/);
+      expect(description.summary).not.toMatch(/\n/);
+      expect(Array.isArray(description.lines)).toBe(true);
+      expect(JSON.parse(JSON.stringify(description.details))).toEqual(description.details);
+    }, timeout);
+
+    it('lists the keys it holds and deletes them by reference and by id, when it offers list and delete', async () => {
+      if (backend.list === undefined) return;
+      const params = signingParams(backend);
+      const key = await createKey(backend, params);
+      const listed = (await backend.list()).keys.find((k) => k.kid === key.kid);
+      expect(listed, `key ${String(key.kid)} is listed`).toMatchObject({ status: 'ok', kty: key.spec.kty });
+      expect(JSON.parse(JSON.stringify(await backend.list()))).toBeDefined();
+      if (backend.delete === undefined) return;
+      const reference = (key.private as PrivatePart).kind === 'reference' ? (key.private as { reference: KeyReference }).reference : undefined;
+      const declined = await backend.delete(reference ?? (listed as StoredKey).id, { confirm: () => false });
+      expect(declined.outcome).toBe('declined');
+      expect((await backend.list()).keys.some((k) => k.kid === key.kid)).toBe(true);
+      expect((await backend.delete(reference ?? (listed as StoredKey).id)).outcome).toBe('deleted');
+      expect((await backend.list()).keys.some((k) => k.kid === key.kid && k.status === 'ok')).toBe(false);
+      if (reference !== undefined) await expectRejected(backend.sign({ kind: 'reference', reference }, key.spec.alg as string, new Uint8Array([1])), ErrorCode.KEY_NOT_FOUND);
+      await expectRejected(backend.delete(reference ?? (listed as StoredKey).id), ErrorCode.KEY_NOT_FOUND);
+      // By the id that list gives.
+      const other = await createKey(backend, params);
+      const entry = (await backend.list()).keys.find((k) => k.kid === other.kid) as StoredKey;
+      expect((await backend.delete(entry.id)).outcome).toBe('deleted');
+    }, timeout);
   });
+}
+
+/** The first key type the backend declares that signs and has a public key: what the process and list checks use. */
+function signingParams(backend: KeyBackend): KeyParams {
+  for (const testCase of conformanceCases([2048])) {
+    const spec = resolveKeySpec(testCase.params);
+    if (spec.use === 'sig' && spec.kty !== 'oct' && supports(backend.capabilities, spec)) return testCase.params;
+  }
+  throw new Error(`backend ${backend.name} declares no signing key type with a public key`);
+}
+
+/** Reads `privateFile` and signs `signingInput` in a new Node process that makes the backend afresh. */
+function signInNewProcess(reload: ConformanceOptions['reload'], privateFile: string, alg: string, signingInput: string): string {
+  const script = `
+    const [coreUrl, moduleUrl, optionsJson, text, alg, input] = process.argv.slice(1);
+    const core = await import(coreUrl);
+    const { default: factory } = await import(moduleUrl);
+    const backend = await factory(JSON.parse(optionsJson));
+    try {
+      const doc = core.parseKeyDocument(text, 'the key file');
+      const key = await core.openPrivateKey(doc, { source: 'the key file', backends: async (name) => {
+        if (name !== backend.name) throw new Error('the file names backend ' + name);
+        return backend;
+      } });
+      const signature = await backend.sign(key.private, alg, new TextEncoder().encode(input));
+      process.stdout.write(Buffer.from(signature).toString('base64url'));
+    } finally {
+      await backend.close();
+    }`;
+  const moduleUrl = reload.module instanceof URL ? reload.module.href : pathToFileURL(reload.module).href;
+  const coreUrl = new URL('../index.js', import.meta.url).href;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, coreUrl, moduleUrl, JSON.stringify(reload.options ?? {}), privateFile, alg, signingInput], {
+    env: { ...process.env, ...reload.env },
+    encoding: 'utf8',
+  });
+  expect(result.status, `the new process failed: ${result.stderr}`).toBe(0);
+  return result.stdout;
+}
+
+/** A clean refusal: a KeymintError of any code, on one line. */
+async function expectRefused(promise: Promise<unknown>): Promise<void> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(isKeymintError(error), `expected a KeymintError, got ${String(error)}`).toBe(true);
+  expect((error as KeymintError).message).not.toMatch(/\n/);
 }
 
 async function checkKey(backend: KeyBackend, key: NewKey, alg: string): Promise<void> {

@@ -9,3 +9,4 @@ export { conformanceCases, type ConformanceCase } from './cases.js';
 export { verifyCompactJws, type Verifier } from '../verify.js';
 export { keyParamsArbitrary } from './arbitraries.js';
 export { hostileRsaJwk } from './hostile-keys.js';
+export { generateContext } from '../create-key.js';

@@ -1,0 +1,213 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Command } from 'commander';
+import { BACKEND_API_VERSION, ErrorCode, KeymintError, SOFTWARE_BACKEND, oneOf, type BackendFlag, type BackendManifest, type KeyBackend } from '@keymint/core';
+import { promptSecret } from './prompt.js';
+
+/**
+ * Backends are plug-ins: packages named `@keymint/backend-<name>` (keymint's own) or
+ * `keymint-backend-<name>` (anyone's), installed where keymint itself is, each exporting a
+ * manifest as `./manifest`. Nothing here names a backend: `--backend`, its flags, help, install
+ * hints and the `keys` commands all come from the manifests found.
+ */
+const SCOPE = '@keymint';
+const SCOPED_PREFIX = 'backend-';
+const PREFIX = 'keymint-backend-';
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** A backend package found next to keymint, not loaded yet. */
+export interface InstalledBackend {
+  name: string;
+  packageName: string;
+  directory: string;
+}
+
+let installed: InstalledBackend[] | undefined;
+
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The backend packages installed where this keymint is: every node_modules directory Node would
+ * look in from keymint's own files, nearest first (the first of a name wins). Reads directory
+ * listings only: no package is loaded.
+ */
+export function installedBackends(): InstalledBackend[] {
+  if (installed !== undefined) return installed;
+  const found = new Map<string, InstalledBackend>();
+  for (const dir of createRequire(import.meta.url).resolve.paths(`${PREFIX}x`) ?? []) {
+    const candidates = [
+      ...entries(join(dir, SCOPE)).filter((e) => e.startsWith(SCOPED_PREFIX)).map((e) => ({ packageName: `${SCOPE}/${e}`, name: e.slice(SCOPED_PREFIX.length) })),
+      ...entries(dir).filter((e) => e.startsWith(PREFIX)).map((e) => ({ packageName: e, name: e.slice(PREFIX.length) })),
+    ];
+    for (const candidate of candidates) {
+      if (!NAME.test(candidate.name) || found.has(candidate.name)) continue;
+      found.set(candidate.name, { ...candidate, directory: join(dir, candidate.packageName) });
+    }
+  }
+  // The default backend first, then by name: the order --help and messages list them in.
+  installed = [...found.values()].sort((a, b) => Number(b.name === SOFTWARE_BACKEND) - Number(a.name === SOFTWARE_BACKEND) || a.name.localeCompare(b.name));
+  return installed;
+}
+
+function installHint(name: string): string {
+  return `install it next to keymint: npm install --global @keymint/backend-${name} (keymint's own), or a third party's keymint-backend-${name}`;
+}
+
+function notInstalled(name: string): KeymintError {
+  const names = installedBackends().map((b) => b.name);
+  return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `no backend "${name}" is installed${names.length === 0 ? '' : ` (installed: ${oneOf(names)})`}`, {
+    hint: installHint(name),
+  });
+}
+
+/**
+ * Fails unless a backend of that name is installed: a `--backend` naming none is a usage error,
+ * with what is installed and how to install the one named.
+ * @throws KeymintError ERR_USAGE
+ */
+export function assertInstalled(name: string, flag = '--backend'): void {
+  if (installedBackends().some((b) => b.name === name)) return;
+  const names = installedBackends().map((b) => b.name);
+  throw new KeymintError(ErrorCode.USAGE, `${flag} "${name}" is not a backend installed here${names.length === 0 ? '' : `: use ${oneOf(names)}`}`, { hint: installHint(name) });
+}
+
+/** The file a package exports as `./manifest`, from its package.json. */
+function manifestFile(backend: InstalledBackend): string | undefined {
+  let pkg: { exports?: Record<string, unknown> };
+  try {
+    pkg = JSON.parse(readFileSync(join(backend.directory, 'package.json'), 'utf8')) as typeof pkg;
+  } catch {
+    return undefined;
+  }
+  const entry = pkg.exports?.['./manifest'];
+  const target = typeof entry === 'string' ? entry : ((entry as Record<string, unknown> | undefined)?.import ?? (entry as Record<string, unknown> | undefined)?.default);
+  return typeof target === 'string' ? join(backend.directory, target) : undefined;
+}
+
+const manifests = new Map<string, Promise<BackendManifest>>();
+
+async function loadManifest(backend: InstalledBackend): Promise<BackendManifest> {
+  const file = manifestFile(backend);
+  const broken = (why: string, cause?: unknown) =>
+    new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${backend.packageName} is not a keymint backend this keymint can use: ${why}`, {
+      ...(cause === undefined ? {} : { cause }),
+      hint: `reinstall it, or remove it from ${backend.directory}`,
+    });
+  if (file === undefined) throw broken('its package.json exports no "./manifest"');
+  let manifest: BackendManifest;
+  try {
+    manifest = ((await import(pathToFileURL(file).href)) as { default: BackendManifest }).default;
+  } catch (cause) {
+    throw broken('its manifest could not be loaded', cause);
+  }
+  if (manifest?.apiVersion !== BACKEND_API_VERSION) throw broken(`it is written for backend API version ${String(manifest?.apiVersion)}, and this keymint uses ${BACKEND_API_VERSION}`);
+  if (manifest.name !== backend.name) throw broken(`its manifest names it "${String(manifest.name)}", not "${backend.name}"`);
+  return manifest;
+}
+
+/**
+ * The manifest of the backend called `name`.
+ * @throws KeymintError ERR_BACKEND_UNAVAILABLE when none is installed (with its install command) or it is broken
+ */
+export function manifestOf(name: string): Promise<BackendManifest> {
+  let manifest = manifests.get(name);
+  if (manifest === undefined) {
+    const backend = installedBackends().find((b) => b.name === name);
+    manifest = backend === undefined ? Promise.reject(notInstalled(name)) : loadManifest(backend);
+    manifests.set(name, manifest);
+  }
+  return manifest;
+}
+
+/** The manifests of every installed backend that loads, in name order (broken ones are left out here). */
+export async function allManifests(): Promise<BackendManifest[]> {
+  const loaded = await Promise.allSettled(installedBackends().map((b) => manifestOf(b.name)));
+  return loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+}
+
+/** commander's attribute for a flag: `--pkcs11-uri <uri>` is `pkcs11Uri`. */
+export function attributeOf(flags: string): string {
+  const long = /--([a-z0-9-]+)/.exec(flags)?.[1] ?? flags;
+  return long.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Adds the flags of every backend to a command that makes or uses keys, each marked with its backend. */
+export function addBackendFlags(command: Command, backends: readonly BackendManifest[]): Command {
+  for (const backend of backends) {
+    for (const flag of backend.flags) {
+      if (command.options.some((o) => o.attributeName() === attributeOf(flag.flags))) continue;
+      const env = flag.env === undefined ? '' : ` (else ${flag.env})`;
+      command.option(flag.flags, `[${backend.name}] ${flag.description}${flag.description.includes(flag.env ?? '\0') ? '' : env}`);
+    }
+  }
+  return command;
+}
+
+function checkChoice(flag: BackendFlag, value: unknown): void {
+  if (flag.choices === undefined || flag.choices.includes(String(value))) return;
+  const long = /--[a-z0-9-]+/.exec(flag.flags)?.[0] ?? flag.flags;
+  const noun = /<([^>]+)>/.exec(flag.flags)?.[1] ?? 'value';
+  throw new KeymintError(ErrorCode.USAGE, `${long} "${String(value)}" is not a ${noun}: use ${oneOf(flag.choices)}`);
+}
+
+/** What a command tells the backends it opens: its parsed flags, and whether it may ask. */
+export interface BackendContext {
+  /** The command's parsed options (commander's attribute names). */
+  options: Record<string, unknown>;
+  /** True with --json: a backend must not ask on the terminal. */
+  noPrompt: boolean;
+}
+
+/** Warnings of a backend (a PIN in a URI) go to stderr, also with --json: stdout stays JSON. */
+function warnOnStderr(message: string): void {
+  process.stderr.write(`keymint: warning: ${message}\n`);
+}
+
+/**
+ * A backend's factory options from the command line, as its manifest maps them: each flag (else
+ * its environment variable), the common flags it reads, and how to ask and to warn.
+ * @throws KeymintError ERR_USAGE for a value outside a flag's choices
+ */
+export function backendOptions(manifest: BackendManifest, context: BackendContext): Record<string, unknown> {
+  const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env };
+  for (const flag of manifest.flags) {
+    let value = context.options[attributeOf(flag.flags)];
+    if (value === undefined && flag.env !== undefined && (process.env[flag.env] ?? '') !== '') value = process.env[flag.env];
+    if (value === undefined) continue;
+    checkChoice(flag, value);
+    out[flag.option] = value;
+  }
+  for (const [common, option] of Object.entries(manifest.commonFlags ?? {})) {
+    const value = context.options[attributeOf(`--${common}`)];
+    if (value !== undefined) out[option] = value;
+  }
+  if (!context.noPrompt) {
+    out.promptSecret = (question: string) =>
+      promptSecret(question, () => new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`));
+  }
+  return out;
+}
+
+/**
+ * Loads and starts the backend called `name` with the options its manifest takes from the command line.
+ * @throws KeymintError ERR_BACKEND_UNAVAILABLE when it is not installed or cannot load, ERR_USAGE, and the factory's errors
+ */
+export async function openBackend(name: string, context: BackendContext): Promise<KeyBackend> {
+  const manifest = await manifestOf(name);
+  const options = backendOptions(manifest, context);
+  let factory: (options: Record<string, unknown>) => Promise<KeyBackend>;
+  try {
+    factory = (await manifest.load()) as unknown as typeof factory;
+  } catch (cause) {
+    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the ${name} backend could not be loaded`, { cause, hint: `install it: ${manifest.install}` });
+  }
+  return factory(options);
+}

@@ -1,0 +1,19 @@
+/** @keymint/core/jose: JWS and JWT signing with any backend's key, verification, and password JWE of private keys. */
+export {
+  CLIENT_ASSERTION_LIFETIME,
+  MAX_NUMERIC_DATE,
+  REGISTERED_CLAIMS,
+  clientAssertionClaims,
+  formatNumericDate,
+  jwtClaims,
+  numericDate,
+  parseDuration,
+  signCompact,
+  signJwt,
+  signingAlgorithm,
+  type ClientAssertionInput,
+  type JwtClaimsInput,
+  type SignOptions,
+} from '../jws.js';
+export { DEFAULT_LEEWAY, decodeCompactJws, verifyCompactJws, verifyToken, type DecodedJws, type VerifiedToken, type Verifier, type VerifyTokenOptions } from '../verify.js';
+export { decryptJwk, encryptJwk, inspectJwe, type EncryptOptions } from '../jwe.js';
