@@ -91,17 +91,23 @@ export async function createCommand(publicPath: string, privatePath: string, opt
   let backend: KeyBackend | undefined;
   try {
     let adopted: NewKey | undefined;
+    // What create reads must not be what it writes: with --force it would replace its own input.
+    const inputs = [
+      [options.fromPem, '--from-pem'],
+      [options.pemPasswordFile, '--pem-password-file'],
+      [options.passwordFile, '--password-file'],
+    ] as const;
     if (options.fromPem !== undefined) {
-      // Before the PEM is read (it may ask for its password): two distinct paths that can be
+      // Before the PEM is read (it may ask for its password): two distinct files that can be
       // written, and a free public path. The private path must be free only for a private key.
-      await checkOutputs([publicPath, privatePath], { force: true });
+      await checkOutputs([publicPath, privatePath], { force: true, inputs });
       await checkOutputs([publicPath], { force: options.force ?? false });
       adopted = await fromPem(options, params);
       if (adopted.private !== undefined) await checkOutputs([privatePath], { force: options.force ?? false });
     } else {
       backend = await openBackend(options.backend, backendContext(options as unknown as Record<string, unknown>));
       assertSupported(backend, resolveKeySpec(params));
-      await checkOutputs([publicPath, privatePath], { force: options.force ?? false });
+      await checkOutputs([publicPath, privatePath], { force: options.force ?? false, inputs });
     }
     const needsPassword = adopted !== undefined ? adopted.private !== undefined : (backend as KeyBackend).capabilities.exportable;
     let password: string | null = null;
