@@ -252,7 +252,8 @@ type Verdict = { kind: 'gone' } | { kind: 'alive' } | { kind: 'unknown'; where: 
  */
 function judge(holder: LockHolder): Verdict {
   const { pid, host } = holder;
-  if (pid === undefined || host === undefined) return { kind: 'unknown', where: '' };
+  // keymint writes a positive integer pid and a host: anything else is not its lock.
+  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || host === undefined) return { kind: 'unknown', where: '' };
   if (host !== hostname()) return { kind: 'unknown', where: ` on ${host}` };
   const [boot, pidns] = [bootId(), pidNamespace()];
   if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) {
@@ -313,7 +314,7 @@ function lockedError(path: string, lockPath: string, holder: LockHolder, verdict
       hint: `try again; if no keymint is running, remove ${lockPath}`,
     });
   }
-  if (holder.pid === undefined || holder.host === undefined) {
+  if (verdict.where === '') {
     return new KeymintError(ErrorCode.IO, `${path} is locked by another program: ${lockPath} is not a keymint lock, and keymint never removes it`, {
       hint: `if no program is changing ${path}, remove ${lockPath} by hand`,
     });

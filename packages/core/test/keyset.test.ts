@@ -489,7 +489,9 @@ describe('withFileLock', () => {
   it("never breaks a lock that is not keymint's, however old", async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    for (const content of ['garbage', '', '{"pid": 1}', JSON.stringify({ host: hostname() }), '[1]']) {
+    const ours = hostname();
+    const others = ['garbage', '', '{"pid": 1}', JSON.stringify({ host: ours }), '[1]', ...[0, -1, 1.5, 2 ** 60].map((pid) => JSON.stringify({ pid, host: ours }))];
+    for (const content of others) {
       writeFileSync(`${path}.lock`, content);
       utimesSync(`${path}.lock`, new Date('2001-01-01'), new Date('2001-01-01'));
       const message = /locked by another program: .*jwks.json.lock is not a keymint lock/;
