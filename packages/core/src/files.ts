@@ -118,14 +118,16 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
   for (const [i, id] of ids.entries()) {
     const j = ids.indexOf(id);
     if (j < i) {
-      throw new KeymintError(ErrorCode.USAGE, `${paths[j]} and ${paths[i]} are the same file: the output files must be two different files`);
+      const message = `${paths[j]} and ${paths[i]} are the same file: the output files must be two different files`;
+      throw new KeymintError(ErrorCode.USAGE, message);
     }
   }
   for (const [input, name] of options.inputs ?? []) {
     if (input === undefined || input === '-') continue;
     const i = ids.indexOf(await fileIdentity(input));
     if (i >= 0) {
-      throw new KeymintError(ErrorCode.USAGE, `${name} ${input} and the output ${paths[i]} are the same file: keymint would overwrite what it reads`);
+      const message = `${name} ${input} and the output ${paths[i]} are the same file: keymint would overwrite what it reads`;
+      throw new KeymintError(ErrorCode.USAGE, message);
     }
   }
   for (const path of paths) {

@@ -201,10 +201,8 @@ async function createComplete(path: string, content: string): Promise<boolean> {
   }
 }
 
-function field<T extends 'string' | 'number'>(info: Record<string, unknown>, name: string, type: T): (T extends 'string' ? string : number) | undefined {
-  const value = info[name];
-  return typeof value === type ? (value as T extends 'string' ? string : number) : undefined;
-}
+const text = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'string' ? info[name] : undefined);
+const number = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'number' ? info[name] : undefined);
 
 /** Reads a lock file: its content and inode from one open file. Undefined when there is none. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
@@ -219,27 +217,30 @@ async function readHolder(path: string): Promise<LockHolder | undefined> {
   let ino: bigint;
   try {
     ino = (await handle.stat({ bigint: true })).ino;
-    raw = (await handle.read({ buffer: Buffer.alloc(4096) }).then(({ buffer, bytesRead }) => buffer.subarray(0, bytesRead))).toString('utf8');
+    const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(4096) });
+    raw = buffer.subarray(0, bytesRead).toString('utf8');
   } finally {
     await handle.close();
   }
   let info: Record<string, unknown> = {};
   try {
     const parsed: unknown = JSON.parse(raw);
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) info = parsed as Record<string, unknown>;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      info = parsed as Record<string, unknown>;
+    }
   } catch {
     // not one of ours: never judged, never broken
   }
   return {
     raw,
     ino,
-    pid: field(info, 'pid', 'number'),
-    host: field(info, 'host', 'string'),
-    boot: field(info, 'boot', 'string'),
-    pidns: field(info, 'pidns', 'string'),
-    start: field(info, 'start', 'string'),
-    since: field(info, 'since', 'string'),
-    token: field(info, 'token', 'string'),
+    pid: number(info, 'pid'),
+    host: text(info, 'host'),
+    boot: text(info, 'boot'),
+    pidns: text(info, 'pidns'),
+    start: text(info, 'start'),
+    since: text(info, 'since'),
+    token: text(info, 'token'),
   };
 }
 
@@ -253,7 +254,9 @@ type Verdict = { kind: 'gone' } | { kind: 'alive' } | { kind: 'unknown'; where: 
 function judge(holder: LockHolder): Verdict {
   const { pid, host } = holder;
   // keymint writes a positive integer pid and a host: anything else is not its lock.
-  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || host === undefined) return { kind: 'unknown', where: '' };
+  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || host === undefined) {
+    return { kind: 'unknown', where: '' };
+  }
   if (host !== hostname()) return { kind: 'unknown', where: ` on ${host}` };
   const [boot, pidns] = [bootId(), pidNamespace()];
   if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) {
@@ -310,18 +313,15 @@ async function removeLockIf(lockPath: string, expected: { raw: string; ino: bigi
 function lockedError(path: string, lockPath: string, holder: LockHolder, verdict: Verdict): KeymintError {
   const since = holder.since === undefined ? '' : ` since ${holder.since}`;
   if (verdict.kind === 'alive' || verdict.kind === 'gone') {
-    return new KeymintError(ErrorCode.IO, `${path} is locked by process ${String(holder.pid)}${since}: another keymint is changing it`, {
-      hint: `try again; if no keymint is running, remove ${lockPath}`,
-    });
+    const message = `${path} is locked by process ${String(holder.pid)}${since}: another keymint is changing it`;
+    return new KeymintError(ErrorCode.IO, message, { hint: `try again; if no keymint is running, remove ${lockPath}` });
   }
   if (verdict.where === '') {
-    return new KeymintError(ErrorCode.IO, `${path} is locked by another program: ${lockPath} is not a keymint lock, and keymint never removes it`, {
-      hint: `if no program is changing ${path}, remove ${lockPath} by hand`,
-    });
+    const message = `${path} is locked by another program: ${lockPath} is not a keymint lock, and keymint never removes it`;
+    return new KeymintError(ErrorCode.IO, message, { hint: `if no program is changing ${path}, remove ${lockPath} by hand` });
   }
-  return new KeymintError(ErrorCode.IO, `${path} is locked by process ${holder.pid}${verdict.where}${since}, which keymint cannot check from here`, {
-    hint: `if that process is not running, remove ${lockPath} by hand`,
-  });
+  const message = `${path} is locked by process ${String(holder.pid)}${verdict.where}${since}, which keymint cannot check from here`;
+  return new KeymintError(ErrorCode.IO, message, { hint: `if that process is not running, remove ${lockPath} by hand` });
 }
 
 /**
@@ -334,7 +334,11 @@ function lockedError(path: string, lockPath: string, holder: LockHolder, verdict
  * @throws KeymintError ERR_IO when the lock cannot be had in time or the directory is not writable
  * @example await withFileLock('jwks.json', async (lock) => { ...; if (!lock.held()) retry(); });
  */
-export async function withFileLock<T>(path: string, action: (lock: HeldLock) => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  path: string,
+  action: (lock: HeldLock) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const lockPath = `${path}.lock`;
   const token = randomBytes(8).toString('hex');
   const content = `${JSON.stringify({
@@ -349,16 +353,18 @@ export async function withFileLock<T>(path: string, action: (lock: HeldLock) => 
   const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let delay = 5;
   for (;;) {
+    const failed = (what: string, cause: unknown) =>
+      new KeymintError(ErrorCode.IO, `${path}: cannot ${what} the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`, { cause });
     try {
       if (await createComplete(lockPath, content)) break;
     } catch (cause) {
-      throw new KeymintError(ErrorCode.IO, `${path}: cannot create the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`, { cause });
+      throw failed('create', cause);
     }
     let holder: LockHolder | undefined;
     try {
       holder = await readHolder(lockPath);
     } catch (cause) {
-      throw new KeymintError(ErrorCode.IO, `${path}: cannot read the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`, { cause });
+      throw failed('read', cause);
     }
     if (holder === undefined) continue;
     const verdict = judge(holder);
@@ -430,19 +436,19 @@ export async function updateKeySetFile(path: string, change: (set: JwkSet) => Ke
           else return true;
           return false;
         };
-        const done = await writeFilesAtomically([{ path: file, content: serializeKeySet(result.set), mode }], { force: true, precondition });
-        return done ? result : undefined;
+        const next = { path: file, content: serializeKeySet(result.set), mode };
+        return (await writeFilesAtomically([next], { force: true, precondition })) ? result : undefined;
       },
       { ...options.lock, timeoutMs },
     );
     if (written !== undefined) return written;
   }
   if (lost === 'lock') {
-    throw new KeymintError(ErrorCode.IO, `${path}: keymint lost its lock ${file}.lock while changing the set (was it removed by hand?): nothing was written`, {
-      hint: 'try again',
-    });
+    const message = `${path}: keymint lost its lock ${file}.lock while changing the set (was it removed by hand?): nothing was written`;
+    throw new KeymintError(ErrorCode.IO, message, { hint: 'try again' });
   }
-  throw new KeymintError(ErrorCode.IO, `${path} was changed by another program while keymint was changing it, ${MAX_ROUNDS} times: nothing was written`, {
+  const message = `${path} was changed by another program while keymint was changing it, ${MAX_ROUNDS} times: nothing was written`;
+  throw new KeymintError(ErrorCode.IO, message, {
     hint: `make sure every program that writes ${path} takes its lock ${file}.lock, then try again`,
   });
 }
