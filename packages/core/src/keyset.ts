@@ -286,6 +286,8 @@ function judge(holder: LockHolder): Verdict {
  *   which fails if the name is taken again. If link() fails, that new holder has lost its lock; it
  *   finds out when it checks `held()` before its change (its token is not in the lock), and retries.
  *   Safety never depends on this branch: it only keeps a live holder's lock in place when it can.
+ *   (Had that holder let go in between, the lock put back is a finished holder's: others wait for
+ *   it, and take it over once that process has exited. Slower, never unsafe.)
  *
  * While the lock is moved aside, the name is free and another process may take it: that is correct
  * whenever the lock moved was `expected`, and is detected by `held()` otherwise. The aside name is a
