@@ -1,6 +1,6 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FAST,
@@ -381,5 +381,53 @@ describe('--from-pem inputs that are wrong', () => {
     const dir = dirWith('ec.pem');
     writeFile(dir, 'k.json', 'keep me\n');
     await expectFailure(dir, withPassword(['--from-pem', 'ec.pem']), EXISTS, [/k\.json/, /already exists/]);
+  });
+});
+
+describe('one file under two names: exit 2, both named, nothing written', () => {
+  /** A dir with pass.txt, an existing k.pub / k.json, and `sub` a link back to the dir itself. */
+  function dirWithNames(): string {
+    const dir = dirWithPassword();
+    writeFile(dir, 'k.pub', 'old public\n');
+    writeFile(dir, 'k.json', 'old private\n', 0o600);
+    symlinkSync('.', join(dir, 'sub'));
+    return dir;
+  }
+
+  it.each([
+    ['the private path through a link to the same directory (an existing file)', ['k.pub', 'sub/k.pub'], /k\.pub and sub\/k\.pub are the same file/],
+    ['the private path through a link to the same directory (a new file)', ['new.pub', 'sub/new.pub'], /new\.pub and sub\/new\.pub are the same file/],
+    ['two hard links of one file', ['k.pub', 'hard.pub'], /k\.pub and hard\.pub are the same file/],
+    ['a ../dir/ spelling of the same name', ['k.pub', '../DIR/k.pub'], /k\.pub and \.\.\/.*\/k\.pub are the same file/],
+    // "in/.." is the parent of what "in" points to (nested), not this directory: text cannot tell.
+    ['".." after a link to a nested directory', ['k.pub', 'in/../../k.pub'], /k\.pub and in\/\.\.\/\.\.\/k\.pub are the same file/],
+    ['a symbolic link output that points at the other output', ['link.pub', 'k.pub'], /link\.pub and k\.pub are the same file/],
+  ])('%s, with --force', async (_name, [pub, priv], message) => {
+    const dir = dirWithNames();
+    linkSync(join(dir, 'k.pub'), join(dir, 'hard.pub'));
+    symlinkSync('k.pub', join(dir, 'link.pub'));
+    mkdirSync(join(dir, 'nested', 'inner'), { recursive: true });
+    symlinkSync(join('nested', 'inner'), join(dir, 'in'));
+    const spell = (p: string) => p.replace('DIR', basename(dir));
+    await expectFailure(dir, ['create', ...FAST, '--force', '--password-file', 'pass.txt', spell(pub as string), spell(priv as string)], USAGE, [
+      message,
+      /the output files must be two different files/,
+    ]);
+  });
+
+  it.each([
+    ['--password-file as the private file', ['--password-file', 'pass.txt', 'k.pub', 'pass.txt'], /--password-file pass\.txt and the output pass\.txt are the same file/],
+    ['--password-file as the public file, through a link', ['--password-file', 'pass.txt', 'sub/pass.txt', 'k.json'], /--password-file pass\.txt and the output sub\/pass\.txt are the same file/],
+    ['--password-file spelled ../dir/', ['--password-file', '../DIR/pass.txt', 'k.pub', 'pass.txt'], /--password-file \.\.\/.*\/pass\.txt and the output pass\.txt are the same file/],
+    ['--from-pem as the private file', ['--password-file', 'pass.txt', '--from-pem', 'ec.pem', 'k.pub', 'ec.pem'], /--from-pem ec\.pem and the output ec\.pem are the same file/],
+    ['--from-pem as the public file, through a link', ['--password-file', 'pass.txt', '--from-pem', 'sub/ec.pem', 'ec.pem', 'k.json'], /--from-pem sub\/ec\.pem and the output ec\.pem/],
+    ['--pem-password-file as the private file', ['--password-file', 'pass.txt', '--from-pem', 'enc.pem', '--pem-password-file', 'pem-pass.txt', 'k.pub', 'pem-pass.txt'], /--pem-password-file pem-pass\.txt and the output pem-pass\.txt/],
+  ])('an input that is an output: %s, with --force', async (_name, args, message) => {
+    const dir = dirWithNames();
+    tool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.pem'], { cwd: dir });
+    tool('openssl', ['pkcs8', '-topk8', '-in', 'ec.pem', '-passout', 'pass:pem-secret', '-out', 'enc.pem'], { cwd: dir });
+    writeFile(dir, 'pem-pass.txt', 'pem-secret\n');
+    const spelled = (args as string[]).map((a) => a.replace('DIR', basename(dir)));
+    await expectFailure(dir, ['create', ...FAST, '--force', ...spelled], USAGE, [message, /keymint would overwrite what it reads/]);
   });
 });

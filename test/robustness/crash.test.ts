@@ -24,7 +24,8 @@ import { expectValidPair, median, startKeymint, waitUntil, type KeyPairOnDisk } 
 const PUB = 'k.pub.json';
 const PRIV = 'k.json';
 const PASS = 'pw.txt';
-const TEMP = /^\.k(\.pub)?\.json\.keymint-[0-9a-f]{20}\.tmp$/;
+/** keymint's temp names: host tag (8 hex digits), pid (8), random (12). */
+const TEMP = /^\.k(\.pub)?\.json\.keymint-[0-9a-f]{28}\.tmp$/;
 const P2C = 600_000;
 
 type State = 'none' | 'old' | 'new' | 'torn';

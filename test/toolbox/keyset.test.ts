@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { expectFailure, keymint, listDir, modeOf, privateMembersIn, tempDir, type Jwk } from '../helpers.js';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { expectFailure, keymint, listDir, modeOf, privateMembersIn, tempDir, tool, type Jwk } from '../helpers.js';
+import { lockFor } from '../robustness/writers.js';
 import { PASS_FILE, createKey, expectOk, jwkFile, nodeJwk, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 /** Keys are made once; each test works on its own set file in its own temp dir. */
@@ -173,6 +174,67 @@ describe('keymint keyset: concurrent changes', () => {
     rmSync(join(dir, 'jwks.json.lock'));
     expectOk(await run);
     expect(readSet(dir).keys.map((k) => k.kid)).toEqual(['rsa-1']);
+  });
+});
+
+describe('keymint keyset: locks judged without a clock', () => {
+  it('a lock of a live process is never taken over, however old: the add waits for it', async () => {
+    const dir = tempDir();
+    const lock = lockFor(process.pid);
+    writeFileSync(join(dir, 'jwks.json.lock'), lock);
+    utimesSync(join(dir, 'jwks.json.lock'), new Date('2001-01-01'), new Date('2001-01-01'));
+    const run = keymint(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(existsSync(join(dir, 'jwks.json')), 'nothing written while the lock is held').toBe(false);
+    expect(readFileSync(join(dir, 'jwks.json.lock'), 'utf8'), 'the lock is left alone').toBe(lock);
+    rmSync(join(dir, 'jwks.json.lock'));
+    expectOk(await run);
+    expect(readSet(dir).keys.map((k) => k.kid)).toEqual(['rsa-1']);
+  });
+
+  it('the lock of a reused pid (alive, but started at another time) is taken over: ten adds at once all land', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'jwks.json.lock'), lockFor(process.pid, { start: '1' }));
+    const names = Array.from({ length: 10 }, (_, i) => jwkFile(dir, `k${i}.json`, nodeJwk('EC P-256', { kid: `k${i}` })));
+    const results = await Promise.all(names.map((name) => keymint(['keyset', 'add', 'jwks.json', name], { cwd: dir })));
+    for (const result of results) expectOk(result);
+    expect(readSet(dir).keys.map((k) => k.kid).sort()).toEqual(names.map((n) => n.replace('.json', '')).sort());
+    expect(listDir(dir)).toEqual(['jwks.json', ...names].sort());
+  });
+});
+
+describe('keymint keyset: what the set file is', () => {
+  it('a set that is a symbolic link is changed through it: the link stays a link, the file it points to gets the key', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'published'));
+    writeFileSync(join(dir, 'published', 'jwks-2026.json'), JSON.stringify({ keys: [jwk('ec')] }));
+    symlinkSync(join('published', 'jwks-2026.json'), join(dir, 'jwks.json'));
+    await ok(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
+    await ok(['keyset', 'remove', '--kid', 'ec-1', 'jwks.json'], { cwd: dir });
+    expect(lstatSync(join(dir, 'jwks.json')).isSymbolicLink(), 'still a link').toBe(true);
+    expect(readlinkSync(join(dir, 'jwks.json'))).toBe(join('published', 'jwks-2026.json'));
+    expect(readSet(dir, join('published', 'jwks-2026.json')).keys.map((k) => k.kid)).toEqual(['rsa-1']);
+    expect(listDir(dir)).toEqual(['jwks.json', 'published']);
+    expect(listDir(join(dir, 'published')), 'no lock or temp file beside the file either').toEqual(['jwks-2026.json']);
+  });
+
+  it.each([
+    ['a dangling symbolic link', (dir: string) => symlinkSync('nowhere.json', join(dir, 'jwks.json')), /jwks\.json: is a symbolic link to a file that does not exist/],
+    ['a FIFO', (dir: string) => tool('mkfifo', [join(dir, 'jwks.json')]), /jwks\.json: is a FIFO \(named pipe\), not a regular file/],
+    ['a link to a device', (dir: string) => symlinkSync('/dev/null', join(dir, 'jwks.json')), /jwks\.json: is a device, not a regular file/],
+  ])('%s as the set: exit 8 before anything is read or written (add, remove)', { timeout: 30_000 }, async (_name, make, message) => {
+    const dir = tempDir();
+    make(dir);
+    // Were a FIFO ever opened for reading, this would let the reader go instead of hanging the run.
+    onTestFinished(() => {
+      try {
+        closeSync(openSync(join(dir, 'jwks.json'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+      } catch {
+        // no reader: nothing to let go
+      }
+    });
+    await expectFailure(dir, ['keyset', 'add', 'jwks.json', key('rsa')], 8, [message]);
+    await expectFailure(dir, ['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], 8, [message]);
   });
 });
 

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, decryptWithJose, expectFailure, keymint, listDir, modeOf, readJson, tool, type Jwk } from '../helpers.js';
+import { PYTHON, decryptWithJose, expectFailure, keymint, listDir, modeOf, readJson, tempDir, tool, type Jwk } from '../helpers.js';
 import { PASS_FILE, PASSWORD, createKey, expectOk, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 const dir = sharedDir();
@@ -136,5 +136,22 @@ describe('keymint pem: refusals', () => {
     expectOk(result);
     expect(result.stdout).toMatch(/^-----BEGIN PUBLIC KEY-----/);
     expect(listDir(dir)).not.toContain('-');
+  });
+});
+
+describe('keymint pem: --out is never what pem reads', () => {
+  it.each([
+    ['the key file', ['--out', 'rsa.json', 'rsa.json'], /the key file rsa\.json and the output rsa\.json are the same file/],
+    ['the key file, through a link to the directory', ['--out', 'sub/rsa.json', 'rsa.json'], /the key file rsa\.json and the output sub\/rsa\.json/],
+    ['the key file, as a hard link', ['--out', 'hard.json', 'rsa.json'], /the key file rsa\.json and the output hard\.json/],
+    ['the encrypted key file', ['--out', 'ec.json', ...pw, 'ec.json'], /the key file ec\.json and the output ec\.json/],
+    ['its --password-file', ['--out', 'pass.txt', ...pw, 'ec.json'], /--password-file pass\.txt and the output pass\.txt/],
+    ['the --pem-password-file', ['--out', 'pem-pass.txt', '--pem-password-file', 'pem-pass.txt', 'rsa.json'], /--pem-password-file pem-pass\.txt and the output pem-pass\.txt/],
+  ])('--out as %s, with --force: exit 2, nothing written', async (_name, args, message) => {
+    const work = tempDir();
+    for (const name of ['rsa.json', 'ec.json', PASS_FILE, 'pem-pass.txt']) copyFileSync(join(dir, name), join(work, name));
+    symlinkSync('.', join(work, 'sub'));
+    linkSync(join(work, 'rsa.json'), join(work, 'hard.json'));
+    await expectFailure(work, ['pem', '--force', ...args], 2, [message, /keymint would overwrite what it reads/]);
   });
 });

@@ -1,7 +1,7 @@
 import { openSync, closeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ReadStream, WriteStream } from 'node:tty';
-import { ErrorCode, KeymintError } from '@keymint/core';
+import { ErrorCode, KeymintError, checkPassword } from '@keymint/core';
 
 /** Thrown when the user presses Ctrl-C or Ctrl-D at a prompt. */
 export class PromptInterrupted extends Error {}
@@ -73,7 +73,7 @@ export async function promptSecret(question: string, noTerminal: () => KeymintEr
  */
 export async function promptNewPassword(what: string, noTerminal: () => KeymintError): Promise<string> {
   const first = await promptSecret(`Please enter the password to encrypt ${what}: `, noTerminal);
-  if (first.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password');
+  checkPassword(first);
   const second = await promptSecret('Please enter the same password again: ', noTerminal);
   if (first !== second) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the two passwords do not match');
   return first;

@@ -64,6 +64,8 @@ export interface KeyOutputs {
   jwks?: boolean;
   /** Replace files that exist. */
   force?: boolean;
+  /** Files this run reads, each with the name it was given by ('--from-pem'): no output may be one of them. */
+  inputs?: readonly (readonly [path: string | undefined, name: string])[];
 }
 
 export interface PlanOptions {
@@ -142,7 +144,7 @@ export async function planKey(backend: KeyBackend, params: KeyParams, options: P
   const outputs = options.outputs;
   if (outputs !== undefined) {
     // Two distinct paths that can be written; the private one must be free only when it is written.
-    await checkOutputs([outputs.publicPath, outputs.privatePath], { force: true });
+    await checkOutputs([outputs.publicPath, outputs.privatePath], { force: true, ...(outputs.inputs === undefined ? {} : { inputs: outputs.inputs }) });
     const written = existing !== undefined && existing.privateJwk === undefined ? [outputs.publicPath] : [outputs.publicPath, outputs.privatePath];
     await checkOutputs(written, { force: outputs.force ?? false });
   }

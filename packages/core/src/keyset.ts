@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { link, lstat, open, readFile, stat, unlink } from 'node:fs/promises';
+import { constants as fsConstants, readFileSync } from 'node:fs';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ErrorCode, KeymintError } from './errors.js';
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, readInput, writeFilesAtomically } from './files.js';
+import {
+  PRIVATE_FILE_MODE,
+  PUBLIC_FILE_MODE,
+  readFileToReplace,
+  removeStaleTemps,
+  resolveFileToReplace,
+  tempPathFor,
+  unchangedSince,
+  writeFilesAtomically,
+} from './files.js';
+import { bootId, pidNamespace, processExists, processStartTime } from './host.js';
 import { assertJsonDepth, isPrivateJwk, orderJwk, parseJsonObject, type Jwk, type JwkSet } from './jwk.js';
 import { thumbprint } from './thumbprint.js';
 
@@ -138,143 +148,247 @@ export function findInKeySet(set: JwkSet, kid: string, source = 'the JWK Set'): 
 export interface LockOptions {
   /** How long to wait for another process's lock, in ms; default 10000. */
   timeoutMs?: number;
-  /** A lock older than this, in ms, is taken as left behind by a crash; default 60000. */
-  staleMs?: number;
 }
 
+/** A lock this process holds, as `withFileLock` hands it to its action. */
+export interface HeldLock {
+  /** The lock file. */
+  readonly path: string;
+  /**
+   * Whether the lock file still holds this lock (it may have been removed by hand, and taken by
+   * another process since). Synchronous, to be checked right before the change it guards.
+   */
+  held(): boolean;
+}
+
+const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/** What a lock file says of its holder; every field but `raw` and `ino` may be missing. */
 interface LockHolder {
   raw: string;
+  ino: bigint;
   pid: number | undefined;
   host: string | undefined;
+  boot: string | undefined;
+  pidns: string | undefined;
+  start: string | undefined;
   since: string | undefined;
-  ageMs: number;
+  token: string | undefined;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
 
 /** Creates `path` holding `content`, complete from the first moment, or returns false if it exists. */
 async function createComplete(path: string, content: string): Promise<boolean> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const temp = tempPathFor(path);
   const handle = await open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
   try {
-    await handle.writeFile(content, 'utf8');
-  } finally {
-    await handle.close();
-  }
-  try {
+    try {
+      await handle.writeFile(content, 'utf8');
+    } finally {
+      await handle.close();
+    }
     // link() fails if the name exists: the same atomic test-and-set as O_EXCL, with the content in place.
     await link(temp, path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    if (errnoOf(error) === 'EEXIST') return false;
     throw error;
   } finally {
+    // Also when the write failed (a full disk): no temp is left behind.
     await unlink(temp).catch(() => undefined);
   }
 }
 
+const text = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'string' ? info[name] : undefined);
+const number = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'number' ? info[name] : undefined);
+
+/** Reads a lock file: its content and inode from one open file. Undefined when there is none. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
-  let raw: string;
-  let mtimeMs: number;
+  let handle;
   try {
-    [raw, mtimeMs] = await Promise.all([readFile(path, 'utf8'), stat(path).then((s) => s.mtimeMs)]);
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (errnoOf(error) === 'ENOENT') return undefined;
     throw error;
+  }
+  let raw: string;
+  let ino: bigint;
+  try {
+    ino = (await handle.stat({ bigint: true })).ino;
+    const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(4096) });
+    raw = buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
   }
   let info: Record<string, unknown> = {};
   try {
-    info = JSON.parse(raw) as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(raw);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      info = parsed as Record<string, unknown>;
+    }
   } catch {
-    // not one of ours, or damaged: judged by age alone
+    // not one of ours: never judged, never broken
   }
   return {
     raw,
-    pid: typeof info.pid === 'number' ? info.pid : undefined,
-    host: typeof info.host === 'string' ? info.host : undefined,
-    since: typeof info.since === 'string' ? info.since : undefined,
-    ageMs: Date.now() - mtimeMs,
+    ino,
+    pid: number(info, 'pid'),
+    host: text(info, 'host'),
+    boot: text(info, 'boot'),
+    pidns: text(info, 'pidns'),
+    start: text(info, 'start'),
+    since: text(info, 'since'),
+    token: text(info, 'token'),
   };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+type Verdict = { kind: 'gone' } | { kind: 'alive' } | { kind: 'unknown'; where: string };
 
-function isStale(holder: LockHolder, staleMs: number): boolean {
-  if (holder.ageMs > staleMs) return true;
-  if (holder.pid === undefined) return holder.ageMs > 2000;
-  return holder.host === hostname() && !processAlive(holder.pid);
+/**
+ * Whether a lock's holder is provably gone. No clock is consulted: a holder may be stopped, or on a
+ * slow disk, for any time and then go on. Only a holder on this host (same name, same boot, same PID
+ * namespace) can be judged, by its pid and, where the lock recorded it, its start time.
+ */
+function judge(holder: LockHolder): Verdict {
+  const { pid, host } = holder;
+  // keymint writes a positive integer pid and a host: anything else is not its lock.
+  if (pid === undefined || !Number.isSafeInteger(pid) || pid <= 0 || host === undefined) {
+    return { kind: 'unknown', where: '' };
+  }
+  if (host !== hostname()) return { kind: 'unknown', where: ` on ${host}` };
+  const [boot, pidns] = [bootId(), pidNamespace()];
+  if (holder.boot !== undefined && boot !== undefined && holder.boot !== boot) {
+    // A lock of an earlier boot is left over, unless another machine has the same name: that is
+    // something keymint cannot tell apart, so it leaves the decision to a person.
+    return { kind: 'unknown', where: ` on ${host} (before a restart, or another machine of that name)` };
+  }
+  if (holder.pidns !== undefined && pidns !== undefined && holder.pidns !== pidns) {
+    return { kind: 'unknown', where: ` on ${host} (another PID namespace: a container)` };
+  }
+  if (!processExists(pid)) return { kind: 'gone' };
+  // The same pid, started at another time: the holder is gone and its pid was given to another process.
+  if (holder.start !== undefined) {
+    const start = processStartTime(pid);
+    if (start !== undefined && start !== holder.start) return { kind: 'gone' };
+  }
+  return { kind: 'alive' };
 }
 
 /**
- * Removes a lock judged stale, unless it changed meanwhile. Breakers take turns through a second,
- * short-lived lock, and re-read the lock under it, so a fresh lock someone just took is never removed.
+ * Removes the lock at `lockPath` if it is `expected` (same content and inode), atomically with
+ * respect to other keymints: there is no compare-and-delete in POSIX, so the lock is first moved to
+ * a name of our own (rename is atomic: of several movers, exactly one gets it), then looked at.
+ *
+ * - It was `expected`: it is ours alone to delete, and nobody can bring it back.
+ * - It was not (a new holder took the name after `expected` was read): it is put back with link(),
+ *   which fails if the name is taken again. If link() fails, that new holder has lost its lock; it
+ *   finds out when it checks `held()` before its change (its token is not in the lock), and retries.
+ *   Safety never depends on this branch: it only keeps a live holder's lock in place when it can.
+ *   (Had that holder let go in between, the lock put back is a finished holder's: others wait for
+ *   it, and take it over once that process has exited. Slower, never unsafe.)
+ *
+ * While the lock is moved aside, the name is free and another process may take it: that is correct
+ * whenever the lock moved was `expected`, and is detected by `held()` otherwise. The aside name is a
+ * temp name of this process (see tempPathFor), so if this process dies in between, the next holder's
+ * removeStaleTemps(lockPath) removes the aside file.
+ * @returns true when the name is free of `expected` (removed now, or gone already)
  */
-async function breakStaleLock(lockPath: string, holder: LockHolder): Promise<void> {
-  const guard = `${lockPath}.break`;
-  if (!(await createComplete(guard, `${process.pid}\n`))) {
-    const age = await lstat(guard).then((s) => Date.now() - s.mtimeMs, () => 0);
-    if (age > 5000) await unlink(guard).catch(() => undefined);
-    return;
-  }
+async function removeLockIf(lockPath: string, expected: { raw: string; ino: bigint }): Promise<boolean> {
+  const aside = tempPathFor(lockPath);
   try {
-    const current = await readHolder(lockPath);
-    if (current !== undefined && current.raw === holder.raw) await unlink(lockPath).catch(() => undefined);
-  } finally {
-    await unlink(guard).catch(() => undefined);
+    await rename(lockPath, aside);
+  } catch (error) {
+    return errnoOf(error) === 'ENOENT';
   }
+  const moved = await readHolder(aside).catch(() => undefined);
+  if (moved !== undefined && moved.raw === expected.raw && moved.ino === expected.ino) {
+    await unlink(aside).catch(() => undefined);
+    return true;
+  }
+  await link(aside, lockPath).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+  return false;
+}
+
+function lockedError(path: string, lockPath: string, holder: LockHolder, verdict: Verdict): KeymintError {
+  const since = holder.since === undefined ? '' : ` since ${holder.since}`;
+  if (verdict.kind === 'alive' || verdict.kind === 'gone') {
+    const message = `${path} is locked by process ${String(holder.pid)}${since}: another keymint is changing it`;
+    return new KeymintError(ErrorCode.IO, message, { hint: `try again; if no keymint is running, remove ${lockPath}` });
+  }
+  if (verdict.where === '') {
+    const message = `${path} is locked by another program: ${lockPath} is not a keymint lock, and keymint never removes it`;
+    return new KeymintError(ErrorCode.IO, message, { hint: `if no program is changing ${path}, remove ${lockPath} by hand` });
+  }
+  const message = `${path} is locked by process ${String(holder.pid)}${verdict.where}${since}, which keymint cannot check from here`;
+  return new KeymintError(ErrorCode.IO, message, { hint: `if that process is not running, remove ${lockPath} by hand` });
 }
 
 /**
  * Runs `action` while holding `<path>.lock`, so that processes changing the same file take turns.
- * The lock file is created atomically with its holder's pid, host and time; a lock whose process is
- * gone (same host) or which is older than `staleMs` is broken. Waits with backoff up to `timeoutMs`.
+ * The lock file is created atomically with its holder's pid, host, boot, PID namespace, start time
+ * and a random token. A lock is broken only when its holder is provably gone: on this host, its pid
+ * no longer exists or belongs to a process that started at another time. A lock of another host,
+ * or one that is not keymint's, is never broken: after `timeoutMs` the call fails, naming the
+ * holder. No age makes a lock stale: a holder stopped for an hour still holds it.
  * @throws KeymintError ERR_IO when the lock cannot be had in time or the directory is not writable
- * @example await withFileLock('jwks.json', async () => { ... });
+ * @example await withFileLock('jwks.json', async (lock) => { ...; if (!lock.held()) retry(); });
  */
-export async function withFileLock<T>(path: string, action: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(
+  path: string,
+  action: (lock: HeldLock) => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const lockPath = `${path}.lock`;
   const token = randomBytes(8).toString('hex');
-  let content = '';
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  const staleMs = options.staleMs ?? 60_000;
+  const content = `${JSON.stringify({
+    pid: process.pid,
+    host: hostname(),
+    boot: bootId(),
+    pidns: pidNamespace(),
+    start: processStartTime(process.pid),
+    since: new Date().toISOString(),
+    token,
+  })}\n`;
+  const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
   let delay = 5;
   for (;;) {
-    let created: boolean;
-    content = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), token }) + '\n';
+    const failed = (what: string, cause: unknown) =>
+      new KeymintError(ErrorCode.IO, `${path}: cannot ${what} the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`, { cause });
     try {
-      created = await createComplete(lockPath, content);
+      if (await createComplete(lockPath, content)) break;
     } catch (cause) {
-      throw new KeymintError(ErrorCode.IO, `${path}: cannot create the lock file ${lockPath} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
+      throw failed('create', cause);
     }
-    if (created) break;
-    const holder = await readHolder(lockPath);
+    let holder: LockHolder | undefined;
+    try {
+      holder = await readHolder(lockPath);
+    } catch (cause) {
+      throw failed('read', cause);
+    }
     if (holder === undefined) continue;
-    if (isStale(holder, staleMs)) {
-      await breakStaleLock(lockPath, holder);
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      const who = holder.pid === undefined ? 'another process' : `process ${holder.pid}${holder.host === undefined || holder.host === hostname() ? '' : ` on ${holder.host}`}`;
-      throw new KeymintError(ErrorCode.IO, `${path} is locked by ${who}${holder.since === undefined ? '' : ` since ${holder.since}`}: another keymint is changing it`, {
-        hint: `try again; if no keymint is running, remove ${lockPath}`,
-      });
-    }
+    const verdict = judge(holder);
+    if (verdict.kind === 'gone' && (await removeLockIf(lockPath, holder))) continue;
+    if (Date.now() >= deadline) throw lockedError(path, lockPath, holder, verdict);
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 200);
   }
+  const held = () => {
+    try {
+      return readFileSync(lockPath, 'utf8') === content;
+    } catch {
+      return false;
+    }
+  };
   try {
-    return await action();
+    // Lock temps and moved-aside locks of keymints that died meanwhile.
+    await removeStaleTemps(lockPath);
+    return await action({ path: lockPath, held });
   } finally {
     const current = await readHolder(lockPath).catch(() => undefined);
-    if (current?.raw === content) await unlink(lockPath).catch(() => undefined);
+    if (current?.raw === content) await removeLockIf(lockPath, current);
   }
 }
 
@@ -284,34 +398,59 @@ export interface UpdateKeySetOptions {
   lock?: LockOptions;
 }
 
+/** Read-change-write rounds before giving up on a set that keeps changing under its lock. */
+const MAX_ROUNDS = 5;
+
 /**
  * Changes a JWK Set file under its lock: reads and parses it (or starts from `{"keys":[]}`),
- * applies `change`, and writes the result atomically. The file keeps its mode, except that a set
- * holding private keys is written 0600; a new public set is 0644.
+ * applies `change`, and writes the result atomically. Right before the new file replaces the old,
+ * it checks, with nothing in between, that it still holds the lock and that the file is still the
+ * one it read; if not, it starts again (`change` may run more than once), and after a few rounds
+ * fails, having written nothing. So it never returns for a change that is not in the file.
+ * A set that is a symbolic link is changed through the link (lock and temp files next to the file
+ * it points to); a dangling link, a directory, a FIFO or a device is refused before anything is
+ * read or written. The file keeps its mode, except that a set holding private keys is written
+ * 0600; a new public set is 0644.
  * @throws KeymintError ERR_INPUT_INVALID for a malformed set, ERR_IO, and what `change` throws;
- *   on any error the file is left as it was
+ *   on any error the file is left as it was and no lock or temp file is left behind
  * @example await updateKeySetFile('jwks.json', (set) => addToKeySet(set, [jwk]), { create: true });
  */
 export async function updateKeySetFile(path: string, change: (set: JwkSet) => KeySetChange | Promise<KeySetChange>, options: UpdateKeySetOptions = {}): Promise<KeySetChange> {
-  return withFileLock(
-    path,
-    async () => {
-      let existingMode: number | undefined;
-      try {
-        const info = await stat(path);
-        existingMode = info.isFile() ? info.mode & 0o777 : undefined;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !options.create) {
-          // readInput gives the one-line message for a missing or unreadable file
-          await readInput(path, 'JWK Set');
-        }
-      }
-      const set = existingMode === undefined && options.create ? { keys: [] } : parseKeySet(await readInput(path, 'JWK Set'), path);
-      const result = await change(set);
-      const mode = result.set.keys.some(isPrivateJwk) ? PRIVATE_FILE_MODE : (existingMode ?? PUBLIC_FILE_MODE);
-      await writeFilesAtomically([{ path, content: serializeKeySet(result.set), mode }], { force: true });
-      return result;
-    },
-    options.lock,
-  );
+  const missing = () => new KeymintError(ErrorCode.IO, `JWK Set ${path}: no such file or directory`);
+  const target = await resolveFileToReplace(path, 'JWK Set');
+  if (target === undefined && !options.create) throw missing();
+  const file = target ?? path;
+  const deadline = Date.now() + (options.lock?.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  let lost = 'file' as 'lock' | 'file';
+  for (let round = 1; round <= MAX_ROUNDS; round++) {
+    const timeoutMs = Math.max(0, deadline - Date.now());
+    const written = await withFileLock(
+      file,
+      async (lock) => {
+        const current = await readFileToReplace(file, 'JWK Set', path);
+        if (current === undefined && !options.create) throw missing();
+        const set = current === undefined ? { keys: [] } : parseKeySet(current.text, path);
+        const result = await change(set);
+        const mode = result.set.keys.some(isPrivateJwk) ? PRIVATE_FILE_MODE : (current?.mode ?? PUBLIC_FILE_MODE);
+        const precondition = () => {
+          if (!lock.held()) lost = 'lock';
+          else if (!unchangedSince(file, current?.version)) lost = 'file';
+          else return true;
+          return false;
+        };
+        const next = { path: file, content: serializeKeySet(result.set), mode };
+        return (await writeFilesAtomically([next], { force: true, precondition })) ? result : undefined;
+      },
+      { ...options.lock, timeoutMs },
+    );
+    if (written !== undefined) return written;
+  }
+  if (lost === 'lock') {
+    const message = `${path}: keymint lost its lock ${file}.lock while changing the set (was it removed by hand?): nothing was written`;
+    throw new KeymintError(ErrorCode.IO, message, { hint: 'try again' });
+  }
+  const message = `${path} was changed by another program while keymint was changing it, ${MAX_ROUNDS} times: nothing was written`;
+  throw new KeymintError(ErrorCode.IO, message, {
+    hint: `make sure every program that writes ${path} takes its lock ${file}.lock, then try again`,
+  });
 }

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
-import { chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, STALE_TEMP_MS, removeStaleTemps, writeFilesAtomically } from '../src/files.js';
 
 /**
- * A killed write leaves `.<name>.keymint-<pid><random>.tmp` files (half-written temps, and backups
- * that are hard links of the old private key). The next successful write of the same name
- * removes those whose writer is gone or that are over a minute old, and nothing else.
+ * A killed write leaves `.<name>.keymint-<tag><pid><random>.tmp` files (half-written temps, and
+ * backups that are hard links of the old private key). The next successful write of the same name
+ * removes those whose writer is provably gone (this host's tag, a pid that no longer exists), the
+ * pid-less names of older keymints once over a minute old, and nothing else.
  */
 
 let dir: string;
@@ -23,6 +25,10 @@ afterEach(() => {
 const hex8 = (pid: number) => pid.toString(16).padStart(8, '0');
 const RANDOM = 'a1b2c3d4e5f6';
 const temp = (target: string, pid: number, random = RANDOM) => `.${target}.keymint-${hex8(pid)}${random}.tmp`;
+/** This host's tag, computed here independently: 8 hex digits of sha256(hostname NUL pid-namespace). */
+const TAG = createHash('sha256').update(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`).digest('hex').slice(0, 8);
+/** A name as keymint writes it now: host tag, pid, random. */
+const tagged = (target: string, pid: number, tag = TAG, random = RANDOM) => `.${target}.keymint-${tag}${hex8(pid)}${random}.tmp`;
 /** A name as keymint wrote it before the pid was part of it: only its age tells. */
 const oldStyle = (target: string, random = RANDOM) => `.${target}.keymint-${random}.tmp`;
 const IS_ROOT = process.getuid?.() === 0;
@@ -107,17 +113,38 @@ describe('stale keymint temp files', () => {
     expect(list()).toEqual(['key.json', 'key.pub.json', theirs].sort());
   });
 
-  it('after a minute any temp of the name is stale, whoever wrote it', async () => {
-    const names = [put(temp('key.json', process.ppid)), put(oldStyle('key.pub.json')), put(temp('key.json', process.pid, '000000000003'))];
+  it('only names without a pid (older keymint) are judged by age: a live writer\'s temp is never stale, however old', async () => {
+    const stopped = spawn('sleep', ['600']);
+    onTestFinished(() => void stopped.kill('SIGKILL'));
+    await new Promise((resolve) => stopped.on('spawn', resolve));
+    process.kill(stopped.pid as number, 'SIGSTOP');
+    const live = [
+      put(temp('key.json', process.ppid)),
+      put(temp('key.json', process.pid, '000000000003')),
+      put(tagged('key.json', stopped.pid as number)), // a writer stopped (SIGSTOP) for as long as it likes
+      put(tagged('key.pub.json', process.ppid)),
+    ];
+    const legacy = put(oldStyle('key.pub.json'));
     const other = put(oldStyle('other.json'));
     await writeKey();
-    expect(list()).toEqual(['key.json', 'key.pub.json', ...names, other].sort());
+    expect(list()).toEqual(['key.json', 'key.pub.json', ...live, legacy, other].sort());
 
-    // Ages are read from the clock: a minute and a second later, the same files are stale.
+    // Ages are read from the clock: an hour later, only the name without a pid is stale.
     vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + STALE_TEMP_MS + 1000);
+    vi.setSystemTime(Date.now() + 60 * STALE_TEMP_MS);
     await writeKey({ force: true });
-    expect(list()).toEqual(['key.json', 'key.pub.json', other].sort());
+    expect(list()).toEqual(['key.json', 'key.pub.json', ...live, other].sort());
+  });
+
+  it('temps tagged by another host (or PID namespace) are never judged here, even with a pid that is gone here', async () => {
+    const dead = await deadPid();
+    const theirs = [put(tagged('key.json', dead, '0badc0de')), put(tagged('key.json', process.ppid, '0badc0de'))];
+    const ours = put(tagged('key.json', dead));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60 * STALE_TEMP_MS);
+    await writeKey();
+    expect(list()).toEqual(['key.json', 'key.pub.json', ...theirs].sort());
+    expect(list()).not.toContain(ours);
   });
 
   it("judges age by ctime: a backup (a hard link of an old key) is fresh however old the key's mtime", async () => {
@@ -156,16 +183,17 @@ describe('stale keymint temp files', () => {
       if (name !== null && !seen.includes(name)) seen.push(name);
     });
     try {
-      put('key.json', 'old');
+      // The first file of the pair exists: it is backed up (a hard link) until the second is in place.
+      put('key.pub.json', 'old');
       await writeKey({ force: true });
       await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
       watcher.close();
     }
     const temps = seen.filter((name) => name.endsWith('.tmp'));
-    // A temp for each file, and a backup of the replaced key.json.
+    // A temp for each file, and a backup of the replaced key.pub.json.
     expect(temps.length).toBeGreaterThanOrEqual(3);
-    for (const name of temps) expect(name).toMatch(new RegExp(`^\\.key(\\.pub)?\\.json\\.keymint-${hex8(process.pid)}[0-9a-f]{12}\\.tmp$`));
+    for (const name of temps) expect(name).toMatch(new RegExp(`^\\.key(\\.pub)?\\.json\\.keymint-${TAG}${hex8(process.pid)}[0-9a-f]{12}\\.tmp$`));
     expect(list()).toEqual(['key.json', 'key.pub.json']);
   });
 

@@ -139,18 +139,24 @@ export async function createCommand(publicPath: string, privatePath: string, opt
   assertInstalled(options.backend);
   const pbes2Count = options.pbes2Count === undefined ? undefined : checkPbes2Count(options.pbes2Count);
   const force = options.force ?? false;
+  // What create reads must not be what it writes: with --force it would replace its own input.
+  const inputs = [
+    [options.fromPem, '--from-pem'],
+    [options.pemPasswordFile, '--pem-password-file'],
+    [options.passwordFile, '--password-file'],
+  ] as const;
   let existing: ExistingKey | undefined;
   if (options.fromPem !== undefined) {
-    // Before the PEM is read (it may ask for its password): two distinct paths that can be
-    // written, and a free public path. planKey checks the rest once the key is known.
-    await checkOutputs([publicPath, privatePath], { force: true });
+    // Before the PEM is read (it may ask for its password): two distinct files that can be
+    // written, none of them an input, and a free public path. planKey checks the rest once the key is known.
+    await checkOutputs([publicPath, privatePath], { force: true, inputs });
     await checkOutputs([publicPath], { force });
     existing = await readPem(options);
   }
   const backend: KeyBackend = await openBackend(options.backend, { options, noPrompt: options.json ?? false });
   try {
     const plan = await planKey(backend, keyParams(options), {
-      outputs: { publicPath, privatePath, jwks: options.jwks ?? false, force },
+      outputs: { publicPath, privatePath, jwks: options.jwks ?? false, force, inputs },
       unencrypted: !options.password,
       ...(existing === undefined ? {} : { existing }),
     });

@@ -48,7 +48,15 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
     throw new KeymintError(ErrorCode.USAGE, '--pem-password-file encrypts a private key: it cannot be used with --public');
   }
   if (options.force && options.out === undefined) throw new KeymintError(ErrorCode.USAGE, '--force replaces the --out file: give --out FILE');
-  if (options.out !== undefined) await checkOutputs([options.out], { force: options.force ?? false });
+  if (options.out !== undefined) {
+    // --out must not be the key or a password file: with --force it would replace what pem reads.
+    const inputs = [
+      [file, 'the key file'],
+      [options.passwordFile, '--password-file'],
+      [options.pemPasswordFile, '--pem-password-file'],
+    ] as const;
+    await checkOutputs([options.out], { force: options.force ?? false, inputs });
+  }
   const pemPassword = options.pemPasswordFile === undefined ? undefined : await readPasswordFile(options.pemPasswordFile, '--pem-password-file');
   return withKeyInputs(options, async (inputs) => {
     const { doc, source } = await readKeyDocument(file);
