@@ -219,6 +219,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
 
   async function generate(spec: KeySpec, context: GenerateContext) {
     if (primary === undefined || configured === undefined) throw noToken('create keys on');
+    // planKey has decided this already; the check stays for programs that call generate directly,
+    // so that a mechanism the token lacks is the contract's "not supported", never a token error.
     assertSupported({ name: PKCS11_BACKEND_NAME, capabilities, description }, spec);
     const id = configured.id ?? newKeyId();
     return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }, context));

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, linkSync, lstatSync, renameSync, type BigIntStats, type Stats } from 'node:fs';
 import { link, lstat, open, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ErrorCode, KeymintError } from './errors.js';
+import { ErrorCode, KeymintError, message, param } from './errors.js';
 import { hostTag, processExists } from './host.js';
 
 /** Private key files: owner read/write only, whatever the umask. */
@@ -139,7 +139,7 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
     }
     if (info?.isDirectory()) throw ioError(`${path}: is a directory: give a file name`);
     if (info !== undefined && !options.force) {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: message`use ${param('force')} to replace it` });
     }
     const parent = dirname(resolve(path));
     try {
@@ -257,7 +257,7 @@ function linkNew(temp: string, path: string): void {
     linkSync(temp, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: 'use --force to replace it' });
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: message`use ${param('force')} to replace it` });
     }
     throw error;
   }

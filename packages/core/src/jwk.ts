@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, sign, verify, type JsonWebKey } from 'node:crypto';
-import { ErrorCode, KeymintError, oneOf } from './errors.js';
+import { ErrorCode, KeymintError, message, oneOf, param, type MessageParts } from './errors.js';
 import { EC_CURVES, OKP_CURVES, SIZE_LIMITS, curveBytes, isCurve, ktyOfCurve } from './params.js';
 
 /**
@@ -218,7 +218,7 @@ function bigIntOf(bytes: Buffer): bigint {
  * They run first, so that nothing expensive (an RSA operation on a 65536-bit modulus) ever sees a
  * key outside the bounds. Returns why the key is refused, or undefined.
  */
-function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | undefined {
+function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | MessageParts | undefined {
   if (jwk.kty === 'oct') return jwk.k === undefined || base64urlBytes(jwk.k).length === 0 ? 'its "k" is missing or empty' : undefined;
   if (jwk.kty === 'EC' || jwk.kty === 'OKP') {
     const crv = jwk.crv;
@@ -243,8 +243,8 @@ function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | undefined {
   const limits = SIZE_LIMITS.RSA;
   const min = options.insecure ? limits.insecureMin : limits.min;
   if (bits < min || bits > limits.max) {
-    const hint = !options.insecure && bits >= limits.insecureMin && bits < limits.min ? ` (down to ${limits.insecureMin} only with --insecure)` : '';
-    return `its modulus is ${bits} bits long: keymint accepts ${min} to ${limits.max} bits${hint}`;
+    const text = message`its modulus is ${bits} bits long: keymint accepts ${min} to ${limits.max} bits`;
+    return !options.insecure && bits >= limits.insecureMin && bits < limits.min ? [...text, ...message` (down to ${limits.insecureMin} only with ${param('insecure')})`] : text;
   }
   if (((n[n.length - 1] ?? 0) & 1) === 0) return 'its modulus "n" is even: no RSA modulus is';
   const e = base64urlBytes(jwk.e);
@@ -278,8 +278,8 @@ function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | undefined {
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-6, https://www.rfc-editor.org/rfc/rfc8037#section-2
  */
 export function checkJwk(jwk: Jwk, source: string, options: CheckJwkOptions = {}): void {
-  const invalid = (why: string, cause?: unknown) =>
-    new KeymintError(ErrorCode.INPUT_INVALID, `${source} holds an invalid ${String(jwk.kty)} key: ${why}`, cause === undefined ? {} : { cause });
+  const invalid = (why: string | MessageParts, cause?: unknown) =>
+    new KeymintError(ErrorCode.INPUT_INVALID, [`${source} holds an invalid ${String(jwk.kty)} key: `, ...(typeof why === 'string' ? [why] : why)], cause === undefined ? {} : { cause });
   for (const member of MATERIAL_MEMBERS) {
     const value = jwk[member];
     if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]*$/.test(value))) throw invalid(`"${member}" is not base64url`);

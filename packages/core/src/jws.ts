@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, KeymintError } from './errors.js';
+import { ErrorCode, KeymintError, message, param, type MessageParts } from './errors.js';
 import { describeJwk, type Jwk } from './jwk.js';
 import type { OpenedKey } from './open-key.js';
 import { assertAlgorithmFits, isCurve, signatureAlgorithmOfCurve, useOfAlgorithm } from './params.js';
@@ -14,7 +14,7 @@ const b64url = (data: string | Uint8Array) => Buffer.from(data).toString('base64
 
 function notForSigning(jwk: Jwk, why: string): KeymintError {
   return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `this ${describeJwk(jwk)} key ${why}: it cannot sign`, {
-    hint: 'use a key made for signing (--use sig)',
+    hint: message`use a key made for signing (${param('use')} sig)`,
   });
 }
 
@@ -32,8 +32,9 @@ export function signingAlgorithm(jwk: Jwk, requested?: string): string {
   const own = typeof jwk.alg === 'string' ? jwk.alg : undefined;
   if (own !== undefined && useOfAlgorithm(own) === 'enc') throw notForSigning(jwk, `is for ${own} (encryption)`);
   if (requested !== undefined && own !== undefined && requested !== own) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `--alg ${requested} does not fit the key, whose "alg" is ${own}: verifiers that know the key expect ${own}`, {
-      hint: `leave out --alg, or use a key made for ${requested}`,
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, message`${param('alg')} ${requested} does not fit the key, whose "alg" is ${own}: verifiers that know the key expect ${own}`, {
+      param: 'alg',
+      hint: message`leave out ${param('alg')}, or use a key made for ${requested}`,
     });
   }
   let alg = requested ?? own;
@@ -131,8 +132,8 @@ export interface JwtClaimsInput {
   now?: Date;
 }
 
-function param(message: string, hint?: string): KeymintError {
-  return new KeymintError(ErrorCode.PARAM_INVALID, message, hint === undefined ? {} : { hint });
+function invalidParam(name: string, text: MessageParts, hint?: string): KeymintError {
+  return new KeymintError(ErrorCode.PARAM_INVALID, text, hint === undefined ? { param: name } : { param: name, hint });
 }
 
 /**
@@ -147,30 +148,31 @@ export function jwtClaims(input: JwtClaimsInput): Record<string, unknown> {
   for (const name of ['iss', 'sub'] as const) {
     const value = input[name];
     if (value === undefined) continue;
-    if (value.length === 0) throw param(`--${name} must not be empty`);
+    if (value.length === 0) throw invalidParam(name, message`${param(name)} must not be empty`);
     claims[name] = value;
   }
   if (input.aud !== undefined) {
     const list = typeof input.aud === 'string' ? [input.aud] : [...input.aud];
-    if (list.length === 0 || list.some((a) => a.length === 0)) throw param('--aud must not be empty');
+    if (list.length === 0 || list.some((a) => a.length === 0)) throw invalidParam('aud', message`${param('aud')} must not be empty`);
     claims.aud = list.length === 1 ? list[0] : list;
   }
   claims.iat = iat;
-  const at = (seconds: number, flag: string) => {
+  const at = (seconds: number, claim: 'exp' | 'nbf') => {
     if (iat + seconds > MAX_NUMERIC_DATE) {
-      throw param(`${flag} ${seconds} s puts the token's ${flag.slice(2)} after ${formatNumericDate(MAX_NUMERIC_DATE)}, beyond the dates a verifier can show`, 'give a shorter duration');
+      const text = message`${param(claim)} ${seconds} s puts the token's ${claim} after ${formatNumericDate(MAX_NUMERIC_DATE)}, beyond the dates a verifier can show`;
+      throw invalidParam(claim, text, 'give a shorter duration');
     }
     return iat + seconds;
   };
-  if (input.expiresIn !== undefined) claims.exp = at(input.expiresIn, '--exp');
-  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = at(input.notBefore === true ? 0 : input.notBefore, '--nbf');
+  if (input.expiresIn !== undefined) claims.exp = at(input.expiresIn, 'exp');
+  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = at(input.notBefore === true ? 0 : input.notBefore, 'nbf');
   const jti = input.jti === undefined || input.jti === 'auto' ? randomUUID() : input.jti;
   if (jti !== null) {
-    if (jti.length === 0) throw param('--jti must not be empty: give a value, or auto for a random one');
+    if (jti.length === 0) throw invalidParam('jti', message`${param('jti')} must not be empty: give a value, or auto for a random one`);
     claims.jti = jti;
   }
   for (const [name, value] of Object.entries(input.extra ?? {})) {
-    if ((REGISTERED_CLAIMS as readonly string[]).includes(name)) throw param(`the "${name}" claim has its own option: use --${name}`);
+    if ((REGISTERED_CLAIMS as readonly string[]).includes(name)) throw invalidParam('claim', message`the "${name}" claim has its own option: use ${param(name)}`);
     claims[name] = value;
   }
   return claims;
@@ -201,15 +203,15 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
 export function clientAssertionClaims(input: ClientAssertionInput): Record<string, unknown> {
-  if (input.clientId.length === 0) throw param('--client-id must not be empty');
+  if (input.clientId.length === 0) throw invalidParam('clientId', message`${param('clientId')} must not be empty`);
   let url: URL;
   try {
     url = new URL(input.tokenEndpoint);
   } catch {
-    throw param(`--token-endpoint "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`);
+    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
-    throw param(`--token-endpoint "${input.tokenEndpoint}" is not an https URL: a token endpoint must use TLS (RFC 6749 §3.2); http is allowed for localhost only`);
+    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not an https URL: a token endpoint must use TLS (RFC 6749 §3.2); http is allowed for localhost only`);
   }
   return jwtClaims({
     iss: input.clientId,

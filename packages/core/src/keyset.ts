@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, readFileSync } from 'node:fs';
 import { link, open, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { ErrorCode, KeymintError } from './errors.js';
+import { ErrorCode, KeymintError, message, param } from './errors.js';
 import {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
@@ -97,7 +97,7 @@ export async function addToKeySet(set: JwkSet, keys: readonly Jwk[], options: Ad
     let jwk = key;
     if (typeof jwk.kid !== 'string' || jwk.kid.length === 0) {
       if (jwk.kty === 'oct') {
-        throw new KeymintError(ErrorCode.PARAM_INVALID, 'the oct key has no kid, and keymint does not name a secret after its hash', { hint: 'give one with --kid' });
+        throw new KeymintError(ErrorCode.PARAM_INVALID, 'the oct key has no kid, and keymint does not name a secret after its hash', { hint: message`give one with ${param('kid')}` });
       }
       jwk = { ...jwk, kid: await thumbprint(jwk) };
     }
@@ -109,7 +109,7 @@ export async function addToKeySet(set: JwkSet, keys: readonly Jwk[], options: Ad
     if (clashes.length > 0 && !options.force) {
       const clash = clashes[0] as Jwk;
       const what = clash.kid === jwk.kid ? `a key with kid "${String(jwk.kid)}"` : `the same key, with kid "${String(clash.kid)}"`;
-      throw new KeymintError(ErrorCode.KEY_EXISTS, `the set already has ${what}`, { hint: 'use --force to replace it' });
+      throw new KeymintError(ErrorCode.KEY_EXISTS, `the set already has ${what}`, { hint: message`use ${param('force')} to replace it` });
     }
     members = members.filter((m) => !clashes.includes(m));
     removed.push(...clashes);

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BackendOptions, KeyBackend, PrivatePart } from './backend.js';
-import { ErrorCode, KeymintError } from './errors.js';
+import { ErrorCode, KeymintError, message, param } from './errors.js';
 import { readInput } from './files.js';
 import { checkJwk, isPrivateJwk, orderJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
 import { parseKeyDocument, type KeyDocument } from './key-document.js';
@@ -94,7 +94,7 @@ export async function publicOf(
     if (jwk.kty !== 'oct') return toPublicJwk(jwk);
     if (options.allowSecret) return orderJwk(jwk);
     throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds an oct key, which has no public part: its only form is the secret`, {
-      hint: 'add --subtle to print the secret key itself',
+      hint: message`add ${param('subtle')} to print the secret key itself`,
     });
   };
   // A reference holds no secret by design; its JWK goes through publicPart all the same, so that a

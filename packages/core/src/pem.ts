@@ -1,7 +1,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type SshPK from 'sshpk';
 import { DerTag, decodeBitString, decodeOid, derChildren, expectTag, parseDer, type DerElement } from './der.js';
-import { ErrorCode, KeymintError, isKeymintError, oneOf } from './errors.js';
+import { ErrorCode, KeymintError, isKeymintError, message, oneOf, param, type MessageParts } from './errors.js';
 import { checkOpenSshKdf, checkPkcs8Kdf, readOpenSshKdf, readPkcs8Encryption } from './kdf-bounds.js';
 import { orderJwk, type Jwk } from './jwk.js';
 
@@ -114,8 +114,8 @@ export async function importPem(text: string, options: PemImportOptions = {}): P
   }
 }
 
-function invalid(message: string, cause?: unknown): KeymintError {
-  return new KeymintError(ErrorCode.INPUT_INVALID, message, cause === undefined ? {} : { cause });
+function invalid(text: string | MessageParts, cause?: unknown): KeymintError {
+  return new KeymintError(ErrorCode.INPUT_INVALID, text, cause === undefined ? {} : { cause });
 }
 
 function corrupt(block: PemBlock, source: string, cause?: unknown): KeymintError {
@@ -191,7 +191,7 @@ function toJwks(key: KeyObject, source: string): { privateJwk?: Jwk; publicJwk: 
 
 async function askPassword(password: Password, source: string): Promise<string> {
   if (password === undefined) {
-    throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${source} is encrypted: give its password with --pem-password-file`);
+    throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, message`${source} is encrypted: give its password with ${param('pemPasswordFile')}`);
   }
   return password();
 }
@@ -297,7 +297,7 @@ async function importCertificate(block: PemBlock, source: string, subtle: boolea
       : signing.length > 0
         ? `has a KeyUsage that allows both signing (${signing.join(', ')}) and encipherment (${enciphering.join(', ')})`
         : 'has a KeyUsage that allows neither signing nor encipherment';
-  throw invalid(`${source}: the certificate ${why}: to import it anyway give --subtle, with --use sig or --use enc (default sig)`);
+  throw invalid(message`${source}: the certificate ${why}: to import it anyway give ${param('subtle')}, with ${param('use')} sig or ${param('use')} enc (default sig)`);
 }
 
 function named(bits: boolean[] | undefined, names: Record<number, string>): string[] {

@@ -5,7 +5,7 @@ import { KeymintError } from '../src/errors.js';
 import { parseJsonObject, toPublicJwk, type Jwk } from '../src/jwk.js';
 import { MAX_NUMERIC_DATE, formatNumericDate, jwtClaims } from '../src/jws.js';
 import { verifyToken } from '../src/verify.js';
-import { thrown } from './support/thrown.js';
+import { asCommandLine, thrown } from './support/thrown.js';
 
 const KEY = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk), kid: 'k' };
 const PUBLIC = toPublicJwk(KEY);
@@ -77,10 +77,9 @@ describe('time claims from a validly signed token (issue 9, class 6)', () => {
   it('jwt refuses lifetimes that put exp or nbf beyond the dates verify can show', () => {
     const iat = now();
     expect(jwtClaims({ expiresIn: MAX_NUMERIC_DATE - iat - 10 }).exp).toBe(MAX_NUMERIC_DATE - 10);
-    expect(thrown(() => jwtClaims({ expiresIn: 999_999_999 * 86_400 }))).toMatchObject({
-      code: 'ERR_PARAM_INVALID',
-      message: expect.stringMatching(/^--exp 86399999913600 s puts the token's exp after 9999-12-31T23:59:59Z/),
-    });
+    const error = thrown(() => jwtClaims({ expiresIn: 999_999_999 * 86_400 }));
+    expect(error).toMatchObject({ code: 'ERR_PARAM_INVALID', param: 'exp' });
+    expect(asCommandLine(error)).toMatch(/^--exp 86399999913600 s puts the token's exp after 9999-12-31T23:59:59Z/);
     expect(thrown(() => jwtClaims({ notBefore: MAX_NUMERIC_DATE })).code).toBe('ERR_PARAM_INVALID');
   });
 });

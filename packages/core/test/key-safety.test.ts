@@ -7,7 +7,7 @@ import { parseKeyDocument } from '../src/key-document.js';
 import { publicOf } from '../src/open-key.js';
 import { verifyToken } from '../src/verify.js';
 import { hostileRsaJwk } from '../src/testing/hostile-keys.js';
-import { thrown } from './support/thrown.js';
+import { asCommandLine, thrown } from './support/thrown.js';
 
 function b64(value: Uint8Array | bigint): string {
   if (typeof value !== 'bigint') return Buffer.from(value).toString('base64url');
@@ -49,7 +49,7 @@ function refusal(jwk: Jwk, options: { insecure?: boolean } = {}): string {
     expect(error).toBeInstanceOf(KeymintError);
     expect((error as KeymintError).code).toBe('ERR_INPUT_INVALID');
     expect((error as KeymintError).message).not.toMatch(/\n/);
-    return (error as KeymintError).message;
+    return asCommandLine(error as KeymintError);
   }
   return 'accepted';
 }

@@ -24,6 +24,7 @@ import { KeymintError } from '../src/errors.js';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, serializeKeySet, updateKeySetFile, withFileLock } from '../src/keyset.js';
 import { thumbprint } from '../src/thumbprint.js';
+import { asCommandLine } from './support/thrown.js';
 import { thrown } from './support/thrown.js';
 
 const ec = (kid?: string): Jwk => {
@@ -92,7 +93,7 @@ describe('addToKeySet, removeFromKeySet, findInKeySet', () => {
 
   it('refuses an oct key without kid', async () => {
     const error = await rejection(addToKeySet({ keys: [] }, [{ kty: 'oct', k: 'AAAA' }]), 'ERR_PARAM_INVALID', /oct key has no kid/);
-    expect(error.hint).toMatch(/--kid/);
+    expect(asCommandLine(error)).toMatch(/give one with --kid$/);
   });
 
   it('refuses a duplicate kid, and the same key under another kid, unless force', async () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem, type ImportedKey, type PemImportOptions } from '../src/pem.js';
+import { asCommandLine } from './support/thrown.js';
 
 // Fixtures come from the real openssl and ssh-keygen binaries; expected values come from those
 // tools too (openssl pkey/x509 output, ssh-keygen conversions), never from the code under test.
@@ -74,7 +75,7 @@ async function expectFailure(
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(KeymintError);
-  const { message } = error as KeymintError;
+  const message = asCommandLine(error as KeymintError);
   expect((error as KeymintError).code).toBe(code);
   expect(message).not.toMatch(/[\r\n]/);
   expect(message.length).toBeGreaterThan(10);

@@ -11,3 +11,12 @@ export function thrown(fn: () => unknown): KeymintError {
   }
   throw new Error('expected an error');
 }
+
+/**
+ * An error's message and hint as the command line shows them: parameters as flags (`crv` is
+ * `--crv`, `clientId` `--client-id`), the way the CLI's formatError writes them.
+ */
+export function asCommandLine(error: KeymintError): string {
+  const { message, hint } = error.render((name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  return hint === undefined ? message : `${message}; ${hint}`;
+}
