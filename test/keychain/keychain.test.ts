@@ -220,6 +220,15 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     expect(`${left.stdout}${left.stderr}`).toBe('');
   });
 
+  it('keymint keys describe --backend keychain says which service and store it uses', async () => {
+    const service = uniqueService('describe');
+    const described = await km(['keys', 'describe', '--backend', 'keychain', '--keychain-service', service, '--json'], tempDir());
+    expectOk(described);
+    expect(JSON.parse(described.stdout)).toEqual({ backend: 'keychain', service, store: 'secret-service', fallback: null });
+    const text = await km(['keys', 'describe', '--backend', 'keychain', '--keychain-service', service], tempDir());
+    expect(text.stderr).toBe(`service "${service}" in the Secret Service\n`);
+  });
+
   it('keymint keychain delete asks on a terminal: "n" keeps the key, "y" deletes it', async () => {
     const service = uniqueService('confirm');
     const { dir, pub } = await create(service);

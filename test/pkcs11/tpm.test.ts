@@ -91,4 +91,19 @@ describe('keymint with a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () =>
     ], { env });
     expect(listDir(cwd)).toEqual([]);
   });
+
+  it('keys list and delete work on the TPM token: a deleted key is gone and its reference signs no more', async () => {
+    const cwd = tempDir();
+    expectOk(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--kty', 'EC', '--kid', 'tpm-gone', 'g.pub.json', 'g.json'], { cwd, env }));
+    const before = JSON.parse((await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd, env })).stdout) as { keys: Array<{ details: { label: string } }> };
+    expect(before.keys.some((k) => k.details.label === 'tpm-gone')).toBe(true);
+    const deleted = await keymint(['keys', 'delete', '--backend', 'pkcs11', '--force', 'g.json'], { cwd, env });
+    expectOk(deleted);
+    expect(deleted.stderr).toContain(`(label "tpm-gone"`);
+    const after = JSON.parse((await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd, env })).stdout) as { keys: Array<{ details: { label: string } }> };
+    expect(after.keys.some((k) => k.details.label === 'tpm-gone')).toBe(false);
+    expect(after.keys.length).toBe(before.keys.length - 1);
+    writeFile(cwd, 'payload.txt', 'after the delete');
+    await expectFailure(cwd, ['sign', '--key', 'g.json', 'payload.txt'], 16, [/has no private or secret key with label "tpm-gone"/], { env });
+  });
 });
