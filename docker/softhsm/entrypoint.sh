@@ -1,6 +1,6 @@
 #!/bin/sh
 # Entry point of the keymint HSM playground: makes sure the SoftHSM token exists (init-token.sh),
-# points keymint at it, then runs the command given (the image's default: keymint pkcs11 tokens).
+# points keymint at it, then runs the command given (the image's default: keymint keys describe --backend pkcs11).
 #
 # keymint finds the token through KEYMINT_PKCS11_URI, which names the PIN file (pin-source), so
 #   keymint create --backend pkcs11 k.pub.json k.json
@@ -22,6 +22,6 @@ KEYMINT_PKCS11_MODULE=${KEYMINT_PKCS11_MODULE:-$module}
 export SOFTHSM2_CONF KEYMINT_PKCS11_URI KEYMINT_PKCS11_MODULE
 
 if [ "$#" -eq 0 ]; then
-  set -- keymint pkcs11 tokens
+  set -- keymint keys describe --backend pkcs11
 fi
 exec "$@"

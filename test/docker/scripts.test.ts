@@ -466,7 +466,7 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
     const entry = join(DOCKER, 'softhsm', 'entrypoint.sh');
     const env = { SOFTHSM_HOME: home, SOFTHSM_LABEL: 'playground', PATH: path, KEYMINT_PKCS11_URI: '', SOFTHSM2_CONF: '' };
 
-    const tokens = ok(sh(entry, ['keymint', 'pkcs11', 'tokens', '--json'], { cwd: work, env }), 'entrypoint keymint pkcs11 tokens');
+    const tokens = ok(sh(entry, ['keymint', 'keys', 'describe', '--backend', 'pkcs11', '--json'], { cwd: work, env }), 'entrypoint keymint keys describe');
     expect(tokens.stdout).toContain('"playground"');
     const byDefault = ok(sh(entry, [], { cwd: work, env }), 'entrypoint with no command');
     expect(byDefault.stdout).toMatch(/playground/);
