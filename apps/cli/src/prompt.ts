@@ -1,4 +1,4 @@
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ReadStream, WriteStream } from 'node:tty';
 import { ErrorCode, KeymintError, checkPassword } from '@keymint/core';
@@ -98,4 +98,32 @@ export async function askYesNo(question: string): Promise<boolean | undefined> {
     reader.close();
     tty.close();
   }
+}
+
+/**
+ * Whether existing files may be replaced, as step asks: each file that exists is named and a
+ * person on the terminal says y (the default is no). True with `force`, or when every file that
+ * exists was confirmed; false when none exists (so nothing that appears meanwhile is replaced) or
+ * nobody can answer (no terminal, --json): the caller's refusal of existing files then stands.
+ * @throws KeymintError ERR_FILE_EXISTS when the answer is no
+ * @throws PromptInterrupted on Ctrl-C or Ctrl-D
+ */
+export async function confirmOverwrite(paths: readonly string[], options: { force?: boolean | undefined; json?: boolean | undefined }): Promise<boolean> {
+  if (options.force) return true;
+  const existing = paths.filter((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+  if (existing.length === 0 || options.json) return false;
+  for (const path of existing) {
+    const answer = await askYesNo(`${path} already exists. Overwrite it? [y/N] `);
+    if (answer === undefined) return false;
+    if (!answer) {
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists and was kept: nothing was written`, { hint: 'answer y, or give --force to replace it' });
+    }
+  }
+  return true;
 }

@@ -186,6 +186,8 @@ export interface ClientAssertionInput {
   expiresIn?: number;
   /** Default: a random UUID (RFC 7523 §3 item 7 lets the server refuse replays by it). */
   jti?: string;
+  /** Allow an http token endpoint on a host other than localhost (a development server on a LAN or in Docker). */
+  insecure?: boolean;
   now?: Date;
 }
 
@@ -197,8 +199,8 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 /**
  * The claims of an OAuth client assertion (`private_key_jwt`): iss and sub the client ID, aud the
  * token endpoint, a unique jti, iat, and a short exp.
- * @throws KeymintError ERR_PARAM_INVALID for an empty client ID or a token endpoint that is not an
- *   https URL (http only for localhost)
+ * @throws KeymintError ERR_PARAM_INVALID for an empty client ID, or a token endpoint that has a
+ *   fragment or is not an https URL (http for localhost, and elsewhere only with `insecure`)
  * @example clientAssertionClaims({ clientId: 's6BhdRkqt3', tokenEndpoint: 'https://server.example.com/token' })
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-3
  */
@@ -210,8 +212,15 @@ export function clientAssertionClaims(input: ClientAssertionInput): Record<strin
   } catch {
     throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
-    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not an https URL: a token endpoint must use TLS (RFC 6749 §3.2); http is allowed for localhost only`);
+  if (url.hash !== '' || input.tokenEndpoint.includes('#')) {
+    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" has a fragment ("#..."), which a token endpoint URI must not have (RFC 6749 §3.2)`);
+  }
+  const loopback = LOOPBACK_HOSTS.has(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (loopback || input.insecure === true))) {
+    throw invalidParam(
+      'tokenEndpoint',
+      message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not an https URL: a token endpoint must use TLS (RFC 6749 §3.2); http is allowed for localhost, and for another host only with ${param('insecure')} (a development server)`,
+    );
   }
   return jwtClaims({
     iss: input.clientId,

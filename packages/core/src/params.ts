@@ -89,6 +89,23 @@ const OCT_ALG_SIZE: Record<string, { bits: number; exact: boolean }> = {
 /** "dir" keys are content-encryption keys: the sizes of the A*GCM and A*CBC-HS* encryptions. */
 const DIR_SIZES = [128, 192, 256, 384, 512];
 
+/**
+ * The alg an oct key of `bits` bits gets when a size is given and no alg: the strongest HMAC whose
+ * hash fits in the key (RFC 7518 §3.2), or the AES key wrap of exactly that size, else `dir` for
+ * the sizes of A192CBC-HS384 and A256CBC-HS512 keys. Undefined when none fits.
+ */
+function octAlgForSize(use: KeyUse, bits: number): KeyAlgorithm | undefined {
+  if (use === 'sig') return bits >= 512 ? 'HS512' : bits >= 384 ? 'HS384' : bits >= 256 ? 'HS256' : undefined;
+  const wrap: Record<number, KeyAlgorithm> = { 128: 'A128GCMKW', 192: 'A192GCMKW', 256: 'A256GCMKW', 384: 'dir', 512: 'dir' };
+  return wrap[bits];
+}
+
+/** The sizes some alg fits, for the message when none does. */
+const OCT_SIZES_THAT_FIT: Record<KeyUse, string> = {
+  sig: '256 bits or more (HS256; HS384 from 384, HS512 from 512)',
+  enc: '128, 192 or 256 (AES key wrap), or 384 or 512 (dir)',
+};
+
 export const SIZE_LIMITS = {
   RSA: { default: 2048, min: 2048, insecureMin: 512, max: 16384 },
   oct: { default: 128, min: 128, insecureMin: 8, max: 8192 },
@@ -246,7 +263,11 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
   return alg;
 }
 
-function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | undefined, insecure: boolean): number | undefined {
+/**
+ * The size of a key, checked against the alg. `defaultFor` says the alg is the default of that use
+ * (no size-fitting alg exists): a conflict then says so, and what to give instead.
+ */
+function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | undefined, insecure: boolean, defaultFor?: KeyUse): number | undefined {
   if (kty === 'EC' || kty === 'OKP') {
     if (raw !== undefined) throw invalid('size', message`${P.size} is not allowed with ${P.kty} ${kty}: the curve sets the size`);
     return undefined;
@@ -257,6 +278,13 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
   const bits = requested ?? dictated?.bits ?? limits.default;
   if (kty === 'oct') {
     if (bits % 8 !== 0) throw invalid('size', message`${P.size} ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`);
+    if (defaultFor !== undefined && dictated !== undefined) {
+      throw invalid(
+        'size',
+        message`${P.size} ${bits} fits no ${P.alg} for ${P.use} ${defaultFor}: the default, ${String(alg)}, needs ${dictated.exact ? 'exactly' : 'at least'} ${dictated.bits} bits`,
+        message`give ${P.size} ${OCT_SIZES_THAT_FIT[defaultFor]}, or ${P.use} with another value (only the key type is checked then)`,
+      );
+    }
     if (dictated?.exact && bits !== dictated.bits) {
       throw invalid('size', message`${P.size} ${bits} conflicts with ${P.alg} ${String(alg)}, which needs a ${dictated.bits}-bit key`);
     }
@@ -295,8 +323,15 @@ export function resolveKeySpec(input: KeyParams | KeyParamsInput): KeySpec {
   const crv = resolveCurve(kty, input.crv);
   // size before alg: "--size with EC" is the more basic mistake and is reported first.
   if ((kty === 'EC' || kty === 'OKP') && input.size !== undefined) resolveSize(kty, input.size, undefined, false);
-  const alg = resolveAlg(kty, crv, use, input.alg, input.subtle ?? false);
-  const size = resolveSize(kty, input.size, alg, input.insecure ?? false);
+  let alg = resolveAlg(kty, crv, use, input.alg, input.subtle ?? false);
+  let defaulted = false;
+  if (kty === 'oct' && input.alg === undefined && input.size !== undefined && (use === 'sig' || use === 'enc')) {
+    // A size and no alg: the alg that fits the size, not a default that conflicts with it.
+    const fitting = octAlgForSize(use, parseSize(input.size));
+    defaulted = fitting === undefined;
+    alg = fitting ?? alg;
+  }
+  const size = resolveSize(kty, input.size, alg, input.insecure ?? false, defaulted ? (use as KeyUse) : undefined);
   const spec: KeySpec = { kty, use };
   if (crv !== undefined) spec.crv = crv;
   if (size !== undefined) spec.size = size;

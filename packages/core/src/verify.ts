@@ -195,8 +195,8 @@ function describeKey(jwk: Jwk): string {
  * Verifies a compact JWS or JWT against a key or a JWK Set: a set's key is chosen by the token's
  * kid (without a kid, every key that fits the alg is tried). The token's alg must fit the key
  * (no HS256 with an RSA key, no "none"), and for a JWT exp and nbf must hold, with a leeway.
- * @throws KeymintError ERR_SIGNATURE_INVALID when the token is not valid, ERR_KEY_NOT_FOUND when no
- *   key has the token's kid, ERR_INPUT_INVALID for a malformed token
+ * @throws KeymintError ERR_SIGNATURE_INVALID when the token is not valid, also when no key has the
+ *   token's kid; ERR_INPUT_INVALID for a malformed token or key
  * @example const { claims } = await verifyToken(jwt, await publicOf(doc, { source }));
  * @see https://www.rfc-editor.org/rfc/rfc7515#section-5.2, https://www.rfc-editor.org/rfc/rfc7519#section-7.2
  */
@@ -220,12 +220,13 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
     const set = (keys as JwkSet).keys;
     candidates = kid === undefined ? set : set.filter((k) => k.kid === kid);
     if (candidates.length === 0) {
-      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, kid === undefined ? `${source} holds no keys` : `${source} has no key with kid "${kid}", the kid in the token's header`);
+      // Not valid for this set, whatever the reason: a verifier answers valid or not valid (exit 0 or 18).
+      throw invalid(kid === undefined ? `${source} holds no keys` : `${source} has no key with kid "${kid}", the kid in the token's header`);
     }
   } else {
     const jwk = keys as Jwk;
     if (kid !== undefined && typeof jwk.kid === 'string' && jwk.kid !== kid) {
-      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `the token was signed by key "${kid}", but ${source} is key "${jwk.kid}"`);
+      throw invalid(`the token was signed by key "${kid}", but ${source} is key "${jwk.kid}"`);
     }
     candidates = [jwk];
   }

@@ -44,7 +44,14 @@ describe('defaults (REFERENCE §1)', () => {
     [{ kty: 'RSA', size: '4096' }, { kty: 'RSA', size: 4096, use: 'sig', alg: 'RS256' }],
     [{ kty: 'RSA', size: 1024, insecure: true }, { kty: 'RSA', size: 1024, use: 'sig', alg: 'RS256' }],
     [{ kty: 'oct', size: 64, insecure: true, use: 'other' }, { kty: 'oct', size: 64, use: 'other' }],
-    [{ kty: 'oct', size: 1024 }, { kty: 'oct', size: 1024, use: 'sig', alg: 'HS256' }],
+    // A size and no alg: the strongest alg the size fits (issue 12), not a default it conflicts with.
+    [{ kty: 'oct', size: 1024 }, { kty: 'oct', size: 1024, use: 'sig', alg: 'HS512' }],
+    [{ kty: 'oct', size: 384 }, { kty: 'oct', size: 384, use: 'sig', alg: 'HS384' }],
+    [{ kty: 'oct', size: 320 }, { kty: 'oct', size: 320, use: 'sig', alg: 'HS256' }],
+    [{ kty: 'oct', size: 192, use: 'enc' }, { kty: 'oct', size: 192, use: 'enc', alg: 'A192GCMKW' }],
+    [{ kty: 'oct', size: 128, use: 'enc' }, { kty: 'oct', size: 128, use: 'enc', alg: 'A128GCMKW' }],
+    [{ kty: 'oct', size: 512, use: 'enc' }, { kty: 'oct', size: 512, use: 'enc', alg: 'dir' }],
+    [{ kty: 'oct', size: 64, use: 'wrap', insecure: true }, { kty: 'oct', size: 64, use: 'wrap' }],
     [{ kty: 'RSA', use: 'enc', alg: 'RSA1_5', subtle: true }, { kty: 'RSA', size: 2048, use: 'enc', alg: 'RSA1_5' }],
   ] as [KeyParamsInput, object][])('%j resolves to %j', (input, expected) => {
     expect(resolveKeySpec(input)).toEqual(expected);
@@ -67,6 +74,8 @@ describe('rules (REFERENCE §1)', () => {
     [{ kty: 'RSA', size: '-2048' }, /not a number/],
     [{ kty: 'RSA', size: 0 }, /not a positive number/],
     [{ kty: 'RSA', size: 1024 }, /--size 1024 is too small for --kty RSA: the minimum is 2048 bits/],
+    [{ kty: 'oct', size: 128 }, /^--size 128 fits no --alg for --use sig: the default, HS256, needs at least 256 bits; give --size 256 bits or more/],
+    [{ kty: 'oct', size: 200, use: 'enc' }, /^--size 200 fits no --alg for --use enc: the default, A256GCMKW, needs exactly 256 bits; give --size 128, 192 or 256 \(AES key wrap\), or 384 or 512 \(dir\)/],
     [{ kty: 'RSA', size: 256, insecure: true }, /the minimum is 512 bits/],
     [{ kty: 'RSA', size: 32768 }, /too large/],
     [{ kty: 'oct', use: 'other', size: 64 }, /too small for --kty oct: the minimum is 128 bits/],

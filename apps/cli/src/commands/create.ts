@@ -5,6 +5,7 @@ import { addBackendFlags, assertInstalled, installedBackends, openBackend } from
 import type { CommandContext } from '../command.js';
 import { runAction, type CommandResult } from '../output.js';
 import { existingPassword, newPassword } from '../password.js';
+import { confirmOverwrite } from '../prompt.js';
 
 /** The options of `keymint create`, as commander parses them. */
 export interface CreateOptions {
@@ -73,7 +74,8 @@ export async function register(program: Command, context: CommandContext): Promi
     .command('create')
     .description('create a JWK: write the public key and the (encrypted) private key')
     .argument('<public-jwk-file>', 'where to write the public JWK')
-    .argument('<private-jwk-file>', 'where to write the private JWK (encrypted unless --no-password --insecure)')
+    // Optional for commander, so that one file gets keymint's own message (step's manual shows one-file examples).
+    .argument('[private-jwk-file]', 'where to write the private JWK (encrypted unless --no-password --insecure)')
     .option('--kty, --type <kty>', 'key type: EC, OKP, RSA or oct')
     .option('--crv, --curve <crv>', 'curve: P-256, P-384, P-521, secp256k1 (EC); Ed25519, Ed448, X25519, X448 (OKP)')
     .option('--size <bits>', 'size in bits: RSA (min 2048) or oct (min 128)')
@@ -93,8 +95,13 @@ export async function register(program: Command, context: CommandContext): Promi
     .option('--json', 'print the result as one JSON object on stdout; never prompt')
     .addHelpText('after', EXAMPLES);
   addBackendFlags(command, backends);
-  command.action(async (publicPath: string, privatePath: string, options: CreateOptions) => {
-    await runAction(options.json ?? false, () => createCommand(publicPath, privatePath, options));
+  command.action(async (publicPath: string, privatePath: string | undefined, options: CreateOptions) => {
+    await runAction(options.json ?? false, () => {
+      if (privatePath === undefined) {
+        throw usage(`keymint create needs two files, the public and the private one: ${publicPath} alone is one`, `e.g. keymint create ${publicPath.replace(/(\.json)?$/, '.pub.json')} ${publicPath}`);
+      }
+      return createCommand(publicPath, privatePath, options);
+    });
   });
 }
 
@@ -138,7 +145,8 @@ export async function createCommand(publicPath: string, privatePath: string, opt
   checkFlags(options);
   assertInstalled(options.backend);
   const pbes2Count = options.pbes2Count === undefined ? undefined : checkPbes2Count(options.pbes2Count);
-  const force = options.force ?? false;
+  // As step does: on a terminal, existing files are replaced only after a yes; elsewhere, never without --force.
+  let force = await confirmOverwrite(options.fromPem === undefined ? [publicPath, privatePath] : [publicPath], options);
   // What create reads must not be what it writes: with --force it would replace its own input.
   const inputs = [
     [options.fromPem, '--from-pem'],
@@ -152,6 +160,7 @@ export async function createCommand(publicPath: string, privatePath: string, opt
     await checkOutputs([publicPath, privatePath], { force: true, inputs });
     await checkOutputs([publicPath], { force });
     existing = await readPem(options);
+    if (existing.privateJwk !== undefined) force = (await confirmOverwrite([privatePath], options)) || force;
   }
   const backend: KeyBackend = await openBackend(options.backend, { options, noPrompt: options.json ?? false });
   try {

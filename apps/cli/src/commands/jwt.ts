@@ -50,6 +50,7 @@ else is a string (write '"5"' for the string 5).`,
     .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '60s')
     .option('--jti <jti>', 'the JWT ID; auto: a random UUID', 'auto')
     .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--insecure', 'allow an http token endpoint on a host other than localhost (a development server)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object; never prompt');
   addBackendFlags(assertion, backends);
@@ -79,6 +80,7 @@ export interface JwtOptions extends KeyInputOptions {
 }
 
 export interface ClientAssertionOptions extends KeyInputOptions {
+  insecure?: boolean;
   key?: string;
   alg?: string;
   clientId?: string;
@@ -130,6 +132,12 @@ export async function clientAssertionCommand(options: ClientAssertionOptions): P
     tokenEndpoint: required(options.tokenEndpoint, '--token-endpoint', 'jwt client-assertion'),
     expiresIn: parseDuration(options.exp ?? '60s', '--exp'),
     ...(options.jti === undefined || options.jti === 'auto' ? {} : { jti: options.jti }),
+    insecure: options.insecure === true,
   });
-  return sign(keyFile, claims, options);
+  const result = await sign(keyFile, claims, options);
+  if (options.insecure === true && new URL(claims.aud as string).protocol === 'http:') {
+    // Warned on stderr also with --json: stdout stays the result.
+    process.stderr.write(`keymint: warning: the token endpoint ${String(claims.aud)} is not https: the assertion travels in the clear and can be replayed until it expires\n`);
+  }
+  return result;
 }

@@ -1,10 +1,11 @@
-import { ErrorCode, KeymintError, type Jwk } from '@keymint/core';
+import { ErrorCode, KeymintError, isPrivateJwk, type Jwk } from '@keymint/core';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, checkOutputs, readPasswordFile, writeFilesAtomically } from '@keymint/core/files';
 import { exportPem } from '@keymint/core/pem';
 import { runAction, type CommandResult } from '../output.js';
 import { readKeyDocument, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 import type { Command } from 'commander';
 import { PASSWORD_FILE_HELP } from '../command.js';
+import { confirmOverwrite } from '../prompt.js';
 
 /** Adds `keymint pem` to the program. */
 export function register(program: Command): void {
@@ -15,7 +16,9 @@ export function register(program: Command): void {
     .option('--public', 'the public key (SPKI), also for a private key or a key reference')
     .option('--out <file>', 'write to this file (private: mode 0600) instead of standard output')
     .option('--pem-password-file <file>', 'encrypt the private key under the password in this file (PBES2, AES-256-CBC)')
-    .option('-f, --force', 'replace the --out file')
+    .option('--no-password', 'write a private key unencrypted (needs --insecure)')
+    .option('--insecure', 'allow --no-password')
+    .option('-f, --force', 'replace the --out file (on a terminal keymint asks first)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object; never prompt')
     .addHelpText(
@@ -23,8 +26,10 @@ export function register(program: Command): void {
       `
 Examples:
   $ keymint pem --public key.json                                   # SPKI "PUBLIC KEY"
-  $ keymint pem --out key.pem key.json                              # PKCS#8, mode 0600
-  $ keymint pem --pem-password-file pw --out key.enc.pem key.json   # encrypted PKCS#8 (PBES2, AES-256-CBC)`,
+  $ keymint pem --pem-password-file pw --out key.enc.pem key.json   # encrypted PKCS#8 (PBES2, AES-256-CBC)
+  $ keymint pem --no-password --insecure --out key.pem key.json     # PKCS#8 in the clear, mode 0600
+
+A private key is written encrypted (--pem-password-file) or, only with --no-password --insecure, in the clear.`,
     )
     .action(async (file: string, options: PemOptions) => {
       await runAction(options.json ?? false, () => pemCommand(file, options));
@@ -32,6 +37,9 @@ Examples:
 }
 
 export interface PemOptions extends KeyInputOptions {
+  /** false with --no-password. */
+  password?: boolean;
+  insecure?: boolean;
   public?: boolean;
   out?: string;
   pemPasswordFile?: string;
@@ -48,6 +56,9 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
     throw new KeymintError(ErrorCode.USAGE, '--pem-password-file encrypts a private key: it cannot be used with --public');
   }
   if (options.force && options.out === undefined) throw new KeymintError(ErrorCode.USAGE, '--force replaces the --out file: give --out FILE');
+  if (options.password === false && !options.insecure) throw new KeymintError(ErrorCode.USAGE, '--no-password requires --insecure: it writes the private key unencrypted');
+  if (options.password === false && options.pemPasswordFile !== undefined) throw new KeymintError(ErrorCode.USAGE, '--no-password and --pem-password-file cannot be used together');
+  const force = options.out !== undefined && (await confirmOverwrite([options.out], options));
   if (options.out !== undefined) {
     // --out must not be the key or a password file: with --force it would replace what pem reads.
     const inputs = [
@@ -55,11 +66,18 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
       [options.passwordFile, '--password-file'],
       [options.pemPasswordFile, '--pem-password-file'],
     ] as const;
-    await checkOutputs([options.out], { force: options.force ?? false, inputs });
+    await checkOutputs([options.out], { force, inputs });
   }
   const pemPassword = options.pemPasswordFile === undefined ? undefined : await readPasswordFile(options.pemPasswordFile, '--pem-password-file');
   return withKeyInputs(options, async (inputs) => {
     const { doc, source } = await readKeyDocument(file);
+    const holdsPrivate = doc.kind === 'jwe' || (doc.kind === 'jwk' && isPrivateJwk(doc.jwk)) || (doc.kind === 'jwks' && doc.set.keys.some(isPrivateJwk));
+    // Decided before a password is asked for: a private PEM in the clear is a choice, as with create.
+    if (holdsPrivate && !options.public && pemPassword === undefined && options.password !== false) {
+      throw new KeymintError(ErrorCode.USAGE, `the PEM would hold the private key of ${source} unencrypted`, {
+        hint: 'give --pem-password-file FILE to encrypt it, --public for the public key, or --no-password --insecure to write it in the clear',
+      });
+    }
     let jwk: Jwk;
     if (doc.kind === 'reference') {
       if (!options.public) {
@@ -80,9 +98,9 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
     const exported = exportPem(jwk, { publicOnly: options.public ?? false, ...(pemPassword === undefined ? {} : { password: pemPassword }) });
     const json = { format: exported.format, private: exported.private, file: options.out ?? null };
     if (options.out === undefined) return { stdout: exported.pem, json: { ...json, pem: exported.pem } };
-    await writeFilesAtomically([{ path: options.out, content: exported.pem, mode: exported.private ? PRIVATE_FILE_MODE : PUBLIC_FILE_MODE }], { force: options.force ?? false });
+    await writeFilesAtomically([{ path: options.out, content: exported.pem, mode: exported.private ? PRIVATE_FILE_MODE : PUBLIC_FILE_MODE }], { force });
     const notes = [`The ${exported.format} has been saved in ${options.out}${exported.private ? ' (mode 0600)' : ''}.`];
-    if (exported.private && pemPassword === undefined) notes.push('Note: the private key in it is NOT encrypted; give --pem-password-file to encrypt it.');
+    if (exported.private && pemPassword === undefined) notes.push('Note: the private key in it is NOT encrypted (--no-password --insecure).');
     return { notes, json };
   });
 }
