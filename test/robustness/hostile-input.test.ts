@@ -194,7 +194,7 @@ describe('hostile JWE headers: refused before any key derivation', () => {
     for (const name of [flat, general, compact]) await expectRefused(publicOf(name), 9, message);
     for (const args of [
       ['thumbprint', '--password-file', PW, flat],
-      ['pem', '--password-file', PW, flat],
+      ['pem', '--no-password', '--insecure', '--password-file', PW, flat],
       ['sign', '--key', flat, '--password-file', PW, 'payload.txt'],
       ['jwt', '--key', compact, '--password-file', PW, '--iss', 'i', '--sub', 's', '--aud', 'a'],
       ['jwt', 'client-assertion', '--key', general, '--password-file', PW, '--client-id', 'c', '--token-endpoint', 'https://as.example/token'],

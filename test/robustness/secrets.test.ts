@@ -226,7 +226,7 @@ describe('secrets never appear in what keymint prints', () => {
 
     // pem --out: the PKCS#8 bodies of the software keys, to look for in everything else.
     const pemKeys = ['ec', 'ec521', 'ed', 'rsa', 'x25519', 'plain', 'frompem'];
-    await runAll(pemKeys.map((name) => ({ args: ['pem', ...PW, '--out', `${name}.key.pem`, `${name}.json`] })));
+    await runAll(pemKeys.map((name) => ({ args: ['pem', '--no-password', '--insecure', ...PW, '--out', `${name}.key.pem`, `${name}.json`] })));
     for (const name of pemKeys) addPemBody(name, readFileSync(join(dir, `${name}.key.pem`), 'utf8'));
 
     await runAll([
@@ -285,7 +285,7 @@ describe('secrets never appear in what keymint prints', () => {
       { args: ['verify', '--key', 'ec.json', ...PW, token(signers.indexOf('ec'))] },
       { args: ['verify', '--json', '--key', 'public.jwks', token(signers.indexOf('hsm-rsa'))] },
       { args: ['verify', '--key', 'rsa.pub.json', (assertions[0] as RunResult).stdout.trim()] },
-      { args: ['verify', '--key', 'ed.pub.json', token(signers.indexOf('ec'))], code: 16 },
+      { args: ['verify', '--key', 'ed.pub.json', token(signers.indexOf('ec'))], code: 18 },
       { args: ['verify', '--key', 'ec.pub.json', `${token(signers.indexOf('ec')).slice(0, -4)}AAAA`], code: 18 },
       { args: ['verify', '--json', '--key', 'hs.json', ...PW, `${token(signers.indexOf('hs'))}x`], code: 18 },
     ]);
@@ -294,13 +294,13 @@ describe('secrets never appear in what keymint prints', () => {
     await runAll([
       ...['ec', 'rsa', 'ed', 'x448', 'hsm-ec', 'hsm-rsa', 'kc', 'frompub'].map((name) => ({ args: ['pem', '--public', ...PW, name === 'frompub' ? 'frompub.pub.json' : `${name}.json`], ...keyringFor(name) })),
       // A PKCS#8 body holds the private members' bytes: their base64 pieces show too.
-      { args: ['pem', ...PW, 'ec.json'], allow: ['ec.pem', 'ec.d'] },
-      { args: ['pem', '--json', ...PW, 'rsa.json'], allow: ['rsa.pem', 'rsa.'] },
-      { args: ['pem', 'plain.json'], allow: ['plain.pem', 'plain.d'] },
+      { args: ['pem', '--no-password', '--insecure', ...PW, 'ec.json'], allow: ['ec.pem', 'ec.d'] },
+      { args: ['pem', '--no-password', '--insecure', '--json', ...PW, 'rsa.json'], allow: ['rsa.pem', 'rsa.'] },
+      { args: ['pem', '--no-password', '--insecure', 'plain.json'], allow: ['plain.pem', 'plain.d'] },
       { args: ['pem', ...PW, '--pem-password-file', 'pem-pw.txt', 'ed.json'] },
       { args: ['pem', ...PW, '--pem-password-file', 'pem-pw.txt', '--json', '--out', 'ed.enc.pem', 'ed.json'] },
       { args: ['pem', 'hsm-ec.json'], code: 4 },
-      { args: ['pem', ...PW, 'hs.json'], code: 9 },
+      { args: ['pem', '--no-password', '--insecure', ...PW, 'hs.json'], code: 9 },
     ]);
 
     // Listing tokens and keychains.
@@ -337,8 +337,8 @@ describe('secrets never appear in what keymint prints', () => {
       { args: ['jwt', '--key', 'ec.json', ...wrong, '--iss', 'a', '--sub', 'b', '--aud', 'c'], code: 6 },
       { args: ['jwt', 'client-assertion', '--json', '--key', 'rsa.json', ...wrong, '--client-id', 'c', '--token-endpoint', 'https://as.example/t'], code: 6 },
       { args: ['verify', '--key', 'ec.json', ...wrong, 'e30.e30.c2ln'], code: 6 },
-      { args: ['pem', ...wrong, 'ec.json'], code: 6 },
-      { args: ['pem', '--json', ...wrong, '--out', 'x.pem', 'rsa.json'], code: 6 },
+      { args: ['pem', '--no-password', '--insecure', ...wrong, 'ec.json'], code: 6 },
+      { args: ['pem', '--no-password', '--insecure', '--json', ...wrong, '--out', 'x.pem', 'rsa.json'], code: 6 },
       { args: ['create', '--from-pem', 'in-ec.enc.pem', '--pem-password-file', 'wrong.txt', ...PW, 'w.pub.json', 'w.json'], code: 6 },
       { args: ['create', '--json', '--from-pem', 'in-ec.enc.pem', '--pem-password-file', 'wrong.txt', ...PW, 'w.pub.json', 'w.json'], code: 6 },
       // no password source, and --json never prompts
@@ -356,7 +356,7 @@ describe('secrets never appear in what keymint prints', () => {
       // existing files
       { args: ['create', ...PW, ...FAST, 'ec.pub.json', 'ec.json'], code: 7 },
       { args: ['create', '--json', ...PW, ...FAST, 'rsa.pub.json', 'rsa.json'], code: 7 },
-      { args: ['pem', ...PW, '--out', 'ec.key.pem', 'ec.json'], code: 7 },
+      { args: ['pem', '--no-password', '--insecure', ...PW, '--out', 'ec.key.pem', 'ec.json'], code: 7 },
       { args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri(), 'hsm-ec.pub.json', 'hsm-ec.json'], code: 7 },
       // broken key files that hold private material: whatever keymint makes of them, no secret in its words
       ...[

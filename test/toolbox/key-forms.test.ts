@@ -75,7 +75,7 @@ describe('encrypted JWKs made as step makes them open in every command', () => {
   });
 
   it('pem and keyset add', async () => {
-    const pem = (await ok(['pem', ...pw, 'step-old.jwe'], { cwd: dir })).stdout;
+    const pem = (await ok(['pem', '--no-password', '--insecure', ...pw, 'step-old.jwe'], { cwd: dir })).stdout;
     expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     await ok(['keyset', 'add', ...pw, 'step-set.json', 'step-new.json'], { cwd: dir });
     await ok(['keyset', 'add', ...pw, 'step-set.json', 'step-old.jwe'], { cwd: dir });
@@ -88,7 +88,7 @@ describe('a JWE with p2c over 1,000,000 is refused before any key derivation', (
   it.each([
     ['public', 'evil.json'],
     ['thumbprint', 'evil.json'],
-    ['pem', 'evil.json'],
+    ['pem', '--no-password', '--insecure', 'evil.json'],
     ['sign', '--key', 'evil.json', 'payload.txt'],
     ['jwt', '--key', 'evil.json', '--iss', 'i', '--sub', 's', '--aud', 'a'],
     ['jwt', 'client-assertion', '--key', 'evil.json', '--client-id', 'c', '--token-endpoint', ENDPOINT],
@@ -109,7 +109,7 @@ describe('bad encrypted inputs and passwords', () => {
     ['sign', '--key', 'altered.json', 'payload.txt'],
     ['public', 'altered.json'],
     ['jwt', 'client-assertion', '--key', 'altered.json', '--client-id', 'c', '--token-endpoint', ENDPOINT],
-    ['pem', '--out', 'out.pem', 'altered.json'],
+    ['pem', '--no-password', '--insecure', '--out', 'out.pem', 'altered.json'],
   ])('a corrupt JWE (altered ciphertext) in %s: exit 6, nothing written', async (...args) => {
     await expectFailure(dir, [...args, ...pw], 6, [/could not be decrypted/]);
   });

@@ -36,7 +36,7 @@ describe('keymint pem: public keys (SPKI)', () => {
     expect((await ok(['pem', key.pub], { cwd: dir })).stdout).toBe(fromPrivate);
     const fromNode = createPublicKey({ key: key.publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
     expect(fromPrivate).toBe(fromNode);
-    const pkcs8 = (await ok(['pem', ...pw, key.priv], { cwd: dir })).stdout;
+    const pkcs8 = (await ok(['pem', '--no-password', '--insecure', ...pw, key.priv], { cwd: dir })).stdout;
     expect(opensslPublic(pkcs8)).toBe(fromPrivate);
   });
 
@@ -57,7 +57,7 @@ describe('keymint pem: public keys (SPKI)', () => {
 describe('keymint pem: private keys (PKCS#8)', () => {
   it.each(['ec', 'rsa', 'ed', 'x448'])('%s: PKCS#8 that Node reads back into the same private JWK', async (name) => {
     const key = keys[name] as KeyPairFiles;
-    const pem = (await ok(['pem', ...pw, key.priv], { cwd: dir })).stdout;
+    const pem = (await ok(['pem', '--no-password', '--insecure', ...pw, key.priv], { cwd: dir })).stdout;
     expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     const back = createPrivateKey(pem).export({ format: 'jwk' }) as Jwk;
     const { kid: _kid, use: _use, alg: _alg, ...material } = name === 'ec' ? await decrypted('ec.json') : privateJwk(key.priv);
@@ -65,7 +65,7 @@ describe('keymint pem: private keys (PKCS#8)', () => {
   });
 
   it('--out writes the private PEM 0600 whatever the umask, and says it is not encrypted', async () => {
-    const result = await ok(['pem', '--out', 'rsa.pem', 'rsa.json'], { cwd: dir, umask: '000' });
+    const result = await ok(['pem', '--no-password', '--insecure', '--out', 'rsa.pem', 'rsa.json'], { cwd: dir, umask: '000' });
     expect(modeOf(join(dir, 'rsa.pem'))).toBe(0o600);
     expect(result.stderr).toMatch(/PKCS#8 private key has been saved in rsa.pem \(mode 0600\)/);
     expect(result.stderr).toMatch(/NOT encrypted/);
@@ -74,8 +74,8 @@ describe('keymint pem: private keys (PKCS#8)', () => {
 
   it('never overwrites without --force (exit 7, file unchanged); --force replaces', async () => {
     writeFileSync(join(dir, 'taken.pem'), 'keep me\n');
-    await expectFailure(dir, ['pem', '--out', 'taken.pem', 'rsa.json'], 7, [/taken.pem already exists/, /--force/]);
-    await ok(['pem', '--out', 'taken.pem', '--force', 'rsa.json'], { cwd: dir });
+    await expectFailure(dir, ['pem', '--no-password', '--insecure', '--out', 'taken.pem', 'rsa.json'], 7, [/taken.pem already exists/, /--force/]);
+    await ok(['pem', '--no-password', '--insecure', '--out', 'taken.pem', '--force', 'rsa.json'], { cwd: dir });
     expect(readFileSync(join(dir, 'taken.pem'), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
     expect(modeOf(join(dir, 'taken.pem'))).toBe(0o600);
   });
@@ -114,20 +114,26 @@ print(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.Pu
 
 describe('keymint pem: refusals', () => {
   it('an oct key has no PEM form: exit 9', async () => {
-    await expectFailure(dir, ['pem', 'oct.json'], 9, [/oct key has no PEM form/]);
+    // oct.json is encrypted: pem cannot know it holds an oct key before it is asked to decrypt it.
+    await expectFailure(dir, ['pem', '--no-password', '--insecure', 'oct.json'], 9, [/oct key has no PEM form/]);
   });
 
   it('--pem-password-file with --public, or with a public key; --force without --out: exit 2 or 3', async () => {
     await expectFailure(dir, ['pem', '--public', '--pem-password-file', 'pem-pass.txt', 'rsa.json'], 2, [/cannot be used with --public/]);
     await expectFailure(dir, ['pem', '--pem-password-file', 'pem-pass.txt', 'rsa.pub.json'], 3, [/encrypts private keys only/]);
     await expectFailure(dir, ['pem', '--force', 'rsa.json'], 2, [/--force replaces the --out file/]);
+    // A private key in the clear only when asked for, as with create (issue 12).
+    await expectFailure(dir, ['pem', 'rsa.json'], 2, [/the PEM would hold the private key of rsa\.json unencrypted; give --pem-password-file FILE to encrypt it, --public for the public key, or --no-password --insecure/]);
+    await expectFailure(dir, ['pem', '--out', 'clear.pem', 'rsa.json'], 2, [/unencrypted/]);
+    await expectFailure(dir, ['pem', '--no-password', 'rsa.json'], 2, [/--no-password requires --insecure/]);
+    await expectFailure(dir, ['pem', '--no-password', '--insecure', '--pem-password-file', 'pem-pass.txt', 'rsa.json'], 2, [/cannot be used together/]);
   });
 
   it('a set of several keys: exit 9; a wrong password: exit 6; a missing --pem-password-file: exit 8', async () => {
     jwkFile(dir, 'two.json', { keys: [(keys.ec as KeyPairFiles).publicJwk, (keys.rsa as KeyPairFiles).publicJwk] });
     await expectFailure(dir, ['pem', 'two.json'], 9, [/JWK Set of 2 keys: pem converts one key/]);
     writeFileSync(join(dir, 'wrong.txt'), 'wrong\n');
-    await expectFailure(dir, ['pem', '--password-file', 'wrong.txt', '--out', 'x.pem', 'ec.json'], 6, [/wrong password/]);
+    await expectFailure(dir, ['pem', '--no-password', '--insecure', '--password-file', 'wrong.txt', '--out', 'x.pem', 'ec.json'], 6, [/wrong password/]);
     await expectFailure(dir, ['pem', '--pem-password-file', 'nope.txt', 'rsa.json'], 8, [/--pem-password-file nope.txt: no such file/]);
   });
 

@@ -71,8 +71,13 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
   const pemPassword = options.pemPasswordFile === undefined ? undefined : await readPasswordFile(options.pemPasswordFile, '--pem-password-file');
   return withKeyInputs(options, async (inputs) => {
     const { doc, source } = await readKeyDocument(file);
-    const holdsPrivate = doc.kind === 'jwe' || (doc.kind === 'jwk' && isPrivateJwk(doc.jwk)) || (doc.kind === 'jwks' && doc.set.keys.some(isPrivateJwk));
-    // Decided before a password is asked for: a private PEM in the clear is a choice, as with create.
+    if (doc.kind === 'jwks' && doc.set.keys.length !== 1) {
+      throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of ${doc.set.keys.length} keys: pem converts one key`, { hint: 'pick one with keymint keyset find' });
+    }
+    const inHand = doc.kind === 'jwks' ? doc.set.keys[0] : doc.kind === 'jwk' ? doc.jwk : undefined;
+    // Decided before a password is asked for: a private PEM in the clear is a choice, as with
+    // create. An oct key has no PEM form at all (exportPem says so).
+    const holdsPrivate = doc.kind === 'jwe' || (inHand !== undefined && inHand.kty !== 'oct' && isPrivateJwk(inHand));
     if (holdsPrivate && !options.public && pemPassword === undefined && options.password !== false) {
       throw new KeymintError(ErrorCode.USAGE, `the PEM would hold the private key of ${source} unencrypted`, {
         hint: 'give --pem-password-file FILE to encrypt it, --public for the public key, or --no-password --insecure to write it in the clear',
@@ -86,11 +91,8 @@ export async function pemCommand(file: string, options: PemOptions): Promise<Com
         });
       }
       jwk = doc.jwk;
-    } else if (doc.kind === 'jwks') {
-      if (doc.set.keys.length !== 1) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of ${doc.set.keys.length} keys: pem converts one key`, { hint: 'pick one with keymint keyset find' });
-      jwk = doc.set.keys[0] as Jwk;
-    } else if (doc.kind === 'jwk') {
-      jwk = doc.jwk;
+    } else if (inHand !== undefined) {
+      jwk = inHand;
     } else {
       const opened = await inputs.openDocument(doc, source);
       jwk = opened.private.kind === 'jwk' ? opened.private.jwk : opened.jwk;
