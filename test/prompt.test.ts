@@ -93,12 +93,14 @@ describe('the password prompt on a terminal', () => {
     expect(listDir(dir)).toEqual([]);
   });
 
-  it('an existing output is reported before the prompt', async () => {
+  it('an existing output is asked about (and kept on no) before any password prompt', async () => {
     const dir = tempDir();
     writeFile(dir, 'a.json', 'keep\n');
-    const result = await keymintInPty(['create', 'a.pub', 'a.json'], [SECRET, SECRET], { cwd: dir });
+    const result = await keymintInPty(['create', 'a.pub', 'a.json'], ['n', SECRET, SECRET], { cwd: dir });
     expect(result.status, result.output).toBe(7);
-    expect(result.answered).toBe(0);
+    expect(result.answered).toBe(1);
+    expect(result.output).toContain('a.json already exists. Overwrite it? [y/N] ');
+    expect(result.output).not.toMatch(/password/i);
     expect(listDir(dir)).toEqual(['a.json']);
   });
 
