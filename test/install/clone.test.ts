@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { REPO, runProgram, tempDir } from '../helpers.js';
 
 // What a clone offers without npm: the ./keymint shim and the Node headers script.
-const VERSION = (JSON.parse(readFileSync(join(REPO, 'apps', 'cli', 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(join(REPO, 'apps', 'cli', 'package.json'), 'utf8')) as { version: string })
+  .version;
 const PATH_WITH = (dir: string) => `${dir}:${process.env.PATH ?? ''}`;
 
 describe('./keymint linked onto PATH', () => {
@@ -44,11 +45,16 @@ describe('scripts/node-headers.sh', () => {
     const prefix = tempDir();
     mkdirSync(join(prefix, 'bin'));
     copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
-    const result = await runProgram('/bin/sh', [script], { cwd: prefix, env: { PATH: PATH_WITH(join(prefix, 'bin')) } });
+    const result = await runProgram('/bin/sh', [script], {
+      cwd: prefix,
+      env: { PATH: PATH_WITH(join(prefix, 'bin')) },
+    });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^keymint: [^\n]+\n$/);
-    expect(result.stderr).toContain(`the Node at ${join(prefix, 'bin', 'node')} has no headers in ${join(prefix, 'include', 'node')}`);
+    expect(result.stderr).toContain(
+      `the Node at ${join(prefix, 'bin', 'node')} has no headers in ${join(prefix, 'include', 'node')}`,
+    );
     expect(result.stderr).toMatch(/libnode-dev/);
     expect(result.stderr).toMatch(/set npm_config_nodedir to a directory that holds include\/node\/node_api\.h/);
   });
