@@ -57,7 +57,8 @@ export function installedBackends(): InstalledBackend[] {
   return installed;
 }
 
-function installHint(name: string): string {
+/** How to install the backend called `name`, from the naming convention (its manifest is not there to say). */
+export function installHint(name: string): string {
   return `install it next to keymint: npm install --global @keymint/backend-${name} (keymint's own), or a third party's keymint-backend-${name}`;
 }
 
@@ -133,7 +134,7 @@ export async function allManifests(): Promise<BackendManifest[]> {
   return loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
 }
 
-/** commander's attribute for a flag: `--pkcs11-uri <uri>` is `pkcs11Uri`. */
+/** commander's attribute for a flag: `--some-flag <value>` is `someFlag`. */
 export function attributeOf(flags: string): string {
   const long = /--([a-z0-9-]+)/.exec(flags)?.[1] ?? flags;
   return long.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -1,6 +1,6 @@
 import { ErrorCode, KeymintError, isKeymintError, openPrivateKey, parseKeyDocument, publicOf, type BackendResolver, type Jwk, type JwkSet, type KeyBackend, type KeyDocument, type OpenedKey } from '@keymint/core';
 import { readInput, readInputBytes } from '@keymint/core/files';
-import { installedBackends, openBackend } from './backends.js';
+import { installHint, installedBackends, openBackend } from './backends.js';
 import { existingPassword } from './password.js';
 
 /** The name of standard input on the command line. */
@@ -104,7 +104,7 @@ export class KeyInputs {
   private async load(name: string): Promise<KeyBackend> {
     if (!installedBackends().some((b) => b.name === name)) {
       throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which this keymint does not have`, {
-        hint: `install it next to keymint: npm install --global @keymint/backend-${name}, or a third party's keymint-backend-${name}`,
+        hint: installHint(name),
       });
     }
     return openBackend(name, { options: this.options, noPrompt: this.options.json ?? false });

@@ -14,7 +14,7 @@ export async function register(program: Command, context: CommandContext): Promi
   const jwt = program
     .command('jwt')
     .description('sign a JWT (RFC 7519); `jwt client-assertion` makes an OAuth client assertion (RFC 7523)')
-    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK, or the reference to a key kept in a backend')
     .option('--iss <iss>', 'issuer (required)')
     .option('--sub <sub>', 'subject (required)')
     .option('--aud <aud>', 'audience (required; repeat for several)', collect)
@@ -44,7 +44,7 @@ else is a string (write '"5"' for the string 5).`,
   const assertion = jwt
     .command('client-assertion')
     .description('sign an OAuth client assertion (private_key_jwt): iss = sub = client ID, aud = token endpoint, jti, iat, exp')
-    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK, or the reference to a key kept in a backend')
     .option('--client-id <id>', 'the OAuth client ID (required)')
     .option('--token-endpoint <url>', "the authorization server's token endpoint URL (required)")
     .option('--exp <duration>', 'lifetime: seconds, or with s, m, h, d', '60s')

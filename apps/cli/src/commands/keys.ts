@@ -15,32 +15,33 @@ export interface KeysOptions {
   [backendFlag: string]: unknown;
 }
 
+/** The operations, as the help says them; each backend's manifest adds its own examples. */
 const OPERATIONS: Record<BackendOperation, { description: string; examples: string }> = {
   list: {
-    description: "list the keys a backend holds: kid, key type, alg, use and the id delete takes",
-    examples: '  $ keymint keys list --backend keychain\n  $ keymint keys list --backend pkcs11 --pkcs11-uri "pkcs11:token=demo?module-path=/usr/lib/softhsm/libsofthsm2.so"',
+    description: 'list the keys a backend holds: kid, key type, alg, use and the id delete takes',
+    examples: '  $ keymint keys list --backend NAME [its flags]',
   },
   delete: {
     description: 'delete a key from its backend, by its reference file (the private file) or the id keys list shows; asks first on a terminal',
-    examples: '  $ keymint keys delete --backend keychain key.json\n  $ keymint keys delete --backend keychain --force my-account',
+    examples: '  $ keymint keys delete --backend NAME key.json\n  $ keymint keys delete --backend NAME --force ID',
   },
   describe: {
-    description: 'say what a backend is connected to: the tokens of a PKCS#11 module, the keychain and its store',
-    examples: '  $ keymint keys describe --backend pkcs11 --pkcs11-module /usr/lib/softhsm/libsofthsm2.so',
+    description: 'say what a backend is connected to (its store, its devices)',
+    examples: '  $ keymint keys describe --backend NAME [its flags]',
   },
 };
 
 /** Adds `keymint keys list|delete|describe --backend NAME`, with the flags of every backend that offers each. */
 export async function register(program: Command, context: CommandContext): Promise<void> {
   const backends = await context.backends();
-  const keys = program.command('keys').description('list, delete and describe the keys a backend holds (an HSM or TPM token, the OS keychain)');
+  const keys = program.command('keys').description('list, delete and describe the keys kept in a backend that offers it');
   for (const operation of Object.keys(OPERATIONS) as BackendOperation[]) {
     addOperation(keys, operation, operation, backends.filter((b) => b.operations.includes(operation)));
   }
 }
 
 /**
- * A backend's old command names (`keymint pkcs11 tokens`, `keymint keychain keys`), kept for one
+ * A backend's old command names (`keymint <backend> <command>`, as its manifest lists them), kept for one
  * release as hidden aliases of `keymint keys <operation> --backend <name>`.
  */
 export function registerAliases(program: Command, manifest: BackendManifest | undefined): void {
@@ -56,7 +57,7 @@ function addOperation(parent: Command, name: string, operation: BackendOperation
   const command = parent.command(name).description(fixed === undefined ? description : `${description} (keymint keys ${operation} --backend ${fixed})`);
   if (fixed === undefined) command.option('--backend <name>', `the backend: ${oneOf(backends.map((b) => b.name))}`);
   if (operation === 'delete') {
-    command.argument('<reference-file|id>', 'the private file written by create, or the id keys list shows (a keychain account, a PKCS#11 URI or label)');
+    command.argument('<reference-file|id>', 'the private file written by create, or the id keys list shows');
     command.option('-f, --force', 'delete without asking (needed when there is no terminal, and with --json)');
   }
   command.option('--json', 'print the result as one JSON object on stdout; never prompt');

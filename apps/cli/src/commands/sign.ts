@@ -12,7 +12,7 @@ export async function register(program: Command, context: CommandContext): Promi
     .command('sign')
     .description("sign a payload into a compact JWS (the key's kid in the header)")
     .argument('[payload-file]', 'the payload, or - for standard input (the default)')
-    .option('--key <file>', 'the private key: encrypted JWK, plain JWK or key reference (HSM, keychain)')
+    .option('--key <file>', 'the private key: encrypted JWK, plain JWK, or the reference to a key kept in a backend')
     .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
     .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
     .option('--password-file <file>', PASSWORD_FILE_HELP)
@@ -22,7 +22,7 @@ export async function register(program: Command, context: CommandContext): Promi
       `
 Examples:
   $ keymint sign --key key.json payload.json > payload.jws
-  $ echo -n hello | keymint sign --key hsm-key.json --header typ=example -`,
+  $ echo -n hello | keymint sign --key token-key.json --header typ=example -`,
     );
   addBackendFlags(command, await context.backends());
   command.action(async (payloadFile: string | undefined, options: SignOptions) => {
