@@ -62,9 +62,14 @@ Examples:
   Print the result as JSON (never prompts):
     $ keymint create --json --password-file pass.txt key.pub.json key.json
 
-Defaults: --kty EC, --crv P-256 (EC) or Ed25519 (OKP), --size 2048 (RSA) or from --alg (oct,
-else 128 bits), --use sig, --alg from kty/crv/use, --kid the RFC 7638 SHA-256 thumbprint
-(none for oct), --pbes2-count ${DEFAULT_PBES2_COUNT}.
+Defaults: --kty EC, --crv P-256 (EC) or Ed25519 (OKP), --size 2048 (RSA) or from --alg (oct:
+256 for HS256), --alg from kty/crv/use (oct with --size: the alg the size fits), --use sig, --kid
+the RFC 7638 SHA-256 thumbprint (none for oct), --pbes2-count ${DEFAULT_PBES2_COUNT}.
+
+--pbes2-count and other readers of the private file: panva jose needs
+keyManagementAlgorithms: ['PBES2-HS256+A128KW'], and maxPBES2Count: 1000000 above 10000;
+jwcrypto 1.5+ needs jwcrypto.jwa.default_max_pbkdf2_iterations raised above 16384 (1.1 has no
+cap); go-jose and keymint open counts up to 1000000 as they are.
 `;
 
 /** Adds `keymint create` to the program, with the flags of every installed backend. */
