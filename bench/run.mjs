@@ -23,7 +23,7 @@ const only = (process.env.KEYMINT_BENCH_CASES ?? '').split(',').map((s) => s.tri
 for (const c of only) if (!CASES.includes(c)) throw new Error(`KEYMINT_BENCH_CASES: unknown case "${c}" (cases: ${CASES.join(', ')})`);
 const selected = only.length > 0 ? CASES.filter((c) => only.includes(c)) : CASES;
 
-const bin = join(root, 'apps', 'cli', 'dist', 'bin.js');
+const bin = join(root, 'apps', 'cli', 'dist', 'bin.cjs');
 if (!existsSync(bin)) throw new Error(`${bin} is missing: run ./scripts/bench.sh (or scripts/install.sh) first`);
 for (const tool of ['openssl', 'jose', 'pkcs11-tool', 'softhsm2-util']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: run ./scripts/bench.sh, which installs it`);

@@ -122,7 +122,7 @@ describe('command line: exit 2', () => {
     ['--no-password without --insecure', ['create', '--no-password', 'k.pub', 'k.json'], [/--no-password/, /--insecure/]],
     ['--no-password with --password-file', ['create', '--no-password', '--insecure', '--password-file', 'pass.txt', 'k.pub', 'k.json'], [/--no-password/, /--password-file/]],
     ['an unknown flag', ['create', '--password-file', 'pass.txt', '--colour', 'blue', 'k.pub', 'k.json'], [/unknown option '--colour'/, /--help/]],
-    ['one file only (the examples of step's manual)', ['create', '--password-file', 'pass.txt', 'jwk.json'], [/keymint create needs two files, the public and the private one: jwk\.json alone is one; e\.g\. keymint create jwk\.pub\.json jwk\.json/]],
+    ["one file only (the examples of step's manual)", ['create', '--password-file', 'pass.txt', 'jwk.json'], [/keymint create needs two files, the public and the private one: jwk\.json alone is one; e\.g\. keymint create jwk\.pub\.json jwk\.json/]],
     ['no file arguments', ['create', '--password-file', 'pass.txt'], [/missing required argument 'public-jwk-file'/]],
     ['a third file argument', ['create', '--password-file', 'pass.txt', 'a', 'b', 'c'], [/too many arguments|unexpected|excess/i]],
     ['a flag without its value', ['create', 'k.pub', 'k.json', '--kty'], [/--kty/, /argument missing/]],

@@ -89,8 +89,8 @@ afterAll(async () => {
   rmSync(build, { recursive: true, force: true });
 });
 
-const EC_PRIVATE = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'k1' };
-const { d: _d, ...EC_PUBLIC } = EC_PRIVATE;
+const EC_PRIVATE: Record<string, string> = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'k1' };
+const EC_PUBLIC = Object.fromEntries(Object.entries(EC_PRIVATE).filter(([name]) => name !== 'd'));
 
 interface Case {
   exit: number;
@@ -195,11 +195,11 @@ const CASES: Case[] = [
     exit: 17,
     name: 'a locked keychain',
     run: async (dir) => {
-      const made = await keymint(['create', '--backend', 'keychain', 'k.pub.json', 'k.json'], { cwd: dir, env: keyring.env });
+      const made = await keymint(['create', '--backend', 'keychain', 'k.pub.json', 'k.json'], { cwd: dir, env: { ...keyring.env } });
       expect(made.code, made.stderr).toBe(0);
       keyring.lock();
       writeFile(dir, 'p.txt', 'payload');
-      return { args: ['sign', '--key', 'k.json', 'p.txt'], env: keyring.env, pattern: /the keychain is locked/ };
+      return { args: ['sign', '--key', 'k.json', 'p.txt'], env: { ...keyring.env }, pattern: /the keychain is locked/ };
     },
   },
   {

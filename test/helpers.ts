@@ -9,7 +9,7 @@ import { expect, onTestFinished } from 'vitest';
 
 /** The monorepo root; the tests run the CLI that `turbo run build` left in apps/cli/dist. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BIN = join(REPO, 'apps', 'cli', 'dist', 'bin.js');
+export const BIN = join(REPO, 'apps', 'cli', 'dist', 'bin.cjs');
 /** Debian's Python: it has `cryptography` and the `pty` module the prompt tests need. */
 export const PYTHON = '/usr/bin/python3';
 export const FIXTURES = join(REPO, 'test', 'fixtures');
@@ -82,7 +82,7 @@ function binForUser(): string {
     for (const entry of [dir, ...readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((p) => join(dir, p))]) {
       chmodSync(entry, statSync(entry).isDirectory() ? 0o755 : 0o644);
     }
-    binForOthers = join(dir, 'dist', 'bin.js');
+    binForOthers = join(dir, 'dist', 'bin.cjs');
   }
   return binForOthers;
 }

@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { BACKEND_API_VERSION, ErrorCode, KeymintError, SOFTWARE_BACKEND, oneOf, type BackendFlag, type BackendManifest, type KeyBackend } from '@keymint/core';
 import { promptSecret } from './prompt.js';
@@ -105,7 +104,9 @@ async function loadManifest(backend: InstalledBackend): Promise<BackendManifest>
   if (file === undefined) throw broken('its package.json exports no "./manifest"');
   let manifest: BackendManifest;
   try {
-    manifest = ((await import(pathToFileURL(file).href)) as { default: BackendManifest }).default;
+    // require(), not import(): the CLI runs as one CommonJS file compiled from a code cache, where a
+    // dynamic import needs an experimental loader hook. Node 20.19 and later require ES modules.
+    manifest = (createRequire(import.meta.url)(file) as { default: BackendManifest }).default;
   } catch (cause) {
     throw broken('its manifest could not be loaded', cause);
   }

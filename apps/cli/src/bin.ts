@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { run } from './program.js';
 
 // A reader that stops early (`keymint create --help | head`) is not an error.
@@ -9,4 +8,5 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-await run(process.argv);
+// run() reports every error itself and sets the exit code; nothing is left to catch here.
+void run(process.argv);

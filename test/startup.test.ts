@@ -1,0 +1,49 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, runProgram, tempDir } from './helpers.js';
+
+/**
+ * keymint ships as one CommonJS file compiled from a V8 code cache made at build time
+ * (apps/cli/build.mjs). V8 rejects a cache made for another Node or other V8 flags and compiles
+ * the source instead: keymint must work the same on both paths, and with no cache at all.
+ */
+const copy = mkdtempSync(join(tmpdir(), 'keymint-e2e-cache-'));
+cpSync(dirname(BIN), join(copy, 'dist'), { recursive: true });
+afterAll(() => rmSync(copy, { recursive: true, force: true }));
+
+async function run(bin: string, args: string[], nodeFlags: string[] = []) {
+  const dir = tempDir();
+  return runProgram(process.execPath, [...nodeFlags, bin, ...args], { cwd: dir, env: { KEYMINT_DEBUG: '1' } });
+}
+
+describe('the code cache', () => {
+  it('is used as built', async () => {
+    const result = await run(BIN, ['--version']);
+    expect(result.stderr).toBe('keymint: code cache used\n');
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it('is rejected, and the source compiled, under other V8 flags: keymint works the same', async () => {
+    const version = await run(BIN, ['--version'], ['--stack-size=900']);
+    expect(version.stderr).toBe('keymint: code cache rejected\n');
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const created = await run(BIN, ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'], ['--stack-size=900']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toMatch(/^keymint: code cache rejected\nYour public key has been saved in k\.pub\.json\./);
+  });
+
+  it('is rejected when damaged, and not needed when missing', async () => {
+    const bin = join(copy, 'dist', 'bin.cjs');
+    writeFileSync(join(copy, 'dist', 'keymint.cache'), Buffer.alloc(4096, 7));
+    const damaged = await run(bin, ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json']);
+    expect(damaged.code, damaged.stderr).toBe(0);
+    expect(damaged.stderr).toMatch(/^keymint: code cache rejected\n/);
+    rmSync(join(copy, 'dist', 'keymint.cache'));
+    const missing = await run(bin, ['--help']);
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toBe('keymint: code cache missing\n');
+    expect(missing.stdout).toMatch(/^Usage: keymint/);
+  });
+});
