@@ -149,9 +149,16 @@ describe('the packed packages', () => {
       expect(files).toContain('package/LICENSE');
       expect(files).toContain('package/README.md');
       expect(
-        files.filter((f) => !/^package\/(dist\/.+\.(js|d\.ts)|LICENSE|README\.md|package\.json)$/.test(f)),
+        files.filter((f) => !/^package\/(dist\/.+\.(js|cjs|d\.ts)|dist\/keymint\.cache|LICENSE|README\.md|package\.json)$/.test(f)),
         tarball,
       ).toEqual([]);
+      if (PUBLISHED[i] === 'apps/cli') {
+        expect(files.filter((f) => f.startsWith('package/dist/')).sort(), 'the CLI ships its bundle and code cache only').toEqual([
+          'package/dist/bin.cjs',
+          'package/dist/keymint.cache',
+          'package/dist/keymint.cjs',
+        ]);
+      }
       const license = execFileSync('tar', ['-xzOf', tarball, 'package/LICENSE']);
       expect(createHash('sha256').update(license).digest('hex')).toBe(APACHE_2_SHA256);
       const pkg = JSON.parse(
