@@ -1,6 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, linkSync, lstatSync, renameSync, type BigIntStats, type Stats } from 'node:fs';
-import { link, lstat, open, readdir, realpath, rename, stat, unlink } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  promises as fsp,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  type BigIntStats,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, KeymintError, message, param } from './errors.js';
 import { hostTag, processExists } from './host.js';
@@ -64,12 +79,25 @@ function describeFsError(path: string, error: unknown): string {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+// The write path (checks, temp files, fsync, renames) uses synchronous calls: a command writes a
+// few small files, one after the other, and each await of an fs promise costs a round trip through
+// the thread pool. Reads of inputs stay asynchronous and bounded (an input may be a FIFO), and use
+// fs.promises, which Node loads on first use.
+
+function exists(path: string): boolean {
   try {
-    await lstat(path);
+    lstatSync(path);
     return true;
   } catch {
     return false;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }
 
@@ -78,9 +106,9 @@ async function exists(path: string): Promise<boolean> {
  * and inode of the file (links followed); for a path that does not exist (or a dangling link,
  * which a write replaces), the device and inode of its directory (links followed) and its name.
  */
-async function fileIdentity(path: string): Promise<string> {
+function fileIdentity(path: string): string {
   try {
-    const info = await stat(path, { bigint: true });
+    const info = statSync(path, { bigint: true });
     return `${info.dev}:${info.ino}`;
   } catch {
     // not there (or not reachable): named by its directory
@@ -88,7 +116,7 @@ async function fileIdentity(path: string): Promise<string> {
   try {
     // dirname() of the path as given, not of resolve(path): "link/../x" is in the parent of the
     // link's target for the system, and resolve() would drop "link/.." as text.
-    const dir = await stat(dirname(path), { bigint: true });
+    const dir = statSync(dirname(path), { bigint: true });
     return `${dir.dev}:${dir.ino}/${basename(path)}`;
   } catch {
     // no directory either: nothing can be written there, and checkOutputs says so
@@ -103,7 +131,7 @@ async function fileIdentity(path: string): Promise<string> {
  * @example await sameFile('a.json', 'sub/a.json') // true when sub links to .
  */
 export async function sameFile(a: string, b: string): Promise<boolean> {
-  return (await fileIdentity(a)) === (await fileIdentity(b));
+  return fileIdentity(a) === fileIdentity(b);
 }
 
 /**
@@ -114,7 +142,7 @@ export async function sameFile(a: string, b: string): Promise<boolean> {
  * @example await checkOutputs(['k.pub.json', 'k.json'], { inputs: [['pass.txt', '--password-file']] });
  */
 export async function checkOutputs(paths: readonly string[], options: CheckOptions = {}): Promise<void> {
-  const ids = await Promise.all(paths.map(fileIdentity));
+  const ids = paths.map(fileIdentity);
   for (const [i, id] of ids.entries()) {
     const j = ids.indexOf(id);
     if (j < i) {
@@ -124,7 +152,7 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
   }
   for (const [input, name] of options.inputs ?? []) {
     if (input === undefined || input === '-') continue;
-    const i = ids.indexOf(await fileIdentity(input));
+    const i = ids.indexOf(fileIdentity(input));
     if (i >= 0) {
       const message = `${name} ${input} and the output ${paths[i]} are the same file: keymint would overwrite what it reads`;
       throw new KeymintError(ErrorCode.USAGE, message);
@@ -133,7 +161,7 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
   for (const path of paths) {
     let info;
     try {
-      info = await stat(path);
+      info = statSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(describeFsError(path, error), error);
     }
@@ -143,7 +171,7 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
     }
     const parent = dirname(resolve(path));
     try {
-      const dir = await stat(parent);
+      const dir = statSync(parent);
       if (!dir.isDirectory()) throw ioError(`${path}: ${parent} is not a directory`);
     } catch (error) {
       if (error instanceof KeymintError) throw error;
@@ -196,7 +224,7 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   const prefix = `.${basename(path)}.keymint-`;
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return [];
   }
@@ -207,11 +235,11 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
     if (!/^(?:[0-9a-f]{12}|[0-9a-f]{20}|[0-9a-f]{28})$/.test(hex)) continue;
     const temp = join(dir, name);
     try {
-      const info = await lstat(temp);
+      const info = lstatSync(temp);
       if (!info.isFile() || (process.getuid !== undefined && info.uid !== process.getuid())) continue;
       // ctime, not mtime: a backup is a hard link of the old file, whose mtime may be years old.
       if (!writerGone(hex, info.ctimeMs)) continue;
-      await unlink(temp);
+      unlinkSync(temp);
       removed.push(temp);
     } catch {
       // gone meanwhile, or not ours to remove
@@ -220,34 +248,41 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
   return removed;
 }
 
-async function writeTemp(file: OutputFile): Promise<string> {
+function writeTemp(file: OutputFile): string {
   const temp = tempPathFor(file.path);
-  let handle;
+  let fd;
   try {
-    handle = await open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, file.mode);
+    fd = openSync(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, file.mode);
   } catch (error) {
     throw ioError(describeFsError(file.path, error), error);
   }
   try {
     // chmod after open: the mode given to open() is narrowed by the umask.
-    await handle.chmod(file.mode);
-    await handle.writeFile(file.content, 'utf8');
-    await handle.sync();
+    fchmodSync(fd, file.mode);
+    writeFileSync(fd, file.content, 'utf8');
+    fsyncSync(fd);
+    closeSync(fd);
   } catch (error) {
-    await handle.close().catch(() => undefined);
-    await unlink(temp).catch(() => undefined);
+    try {
+      closeSync(fd);
+    } catch {
+      // closed already, or the close itself failed
+    }
+    unlinkQuietly(temp);
     throw ioError(describeFsError(file.path, error), error);
   }
-  await handle.close();
   return temp;
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+function syncDirectory(dir: string): void {
+  let fd;
   try {
-    const handle = await open(dir, fsConstants.O_RDONLY);
-    await handle.sync().finally(() => handle.close());
+    fd = openSync(dir, fsConstants.O_RDONLY);
+    fsyncSync(fd);
   } catch {
     // Some file systems cannot fsync a directory; the rename itself is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -280,13 +315,13 @@ export async function writeFilesAtomically(files: readonly OutputFile[], options
   const done: { path: string; backup: string | undefined }[] = [];
   let allowed = true;
   try {
-    for (const file of files) temps.push(await writeTemp(file));
+    for (const file of files) temps.push(writeTemp(file));
     if (options.force) {
       // A backup puts a replaced file back when a later one fails; nothing comes after the last.
       // (A backup is a hard link: it would also change the ctime of the file a precondition checks.)
       for (const [i, file] of files.entries()) {
-        const backup = i < files.length - 1 && (await exists(file.path)) ? tempPathFor(file.path) : undefined;
-        if (backup !== undefined) await link(file.path, backup);
+        const backup = i < files.length - 1 && exists(file.path) ? tempPathFor(file.path) : undefined;
+        if (backup !== undefined) linkSync(file.path, backup);
         backups.push(backup);
       }
     }
@@ -302,22 +337,28 @@ export async function writeFilesAtomically(files: readonly OutputFile[], options
         done.push({ path: file.path, backup: backups[i] });
       }
     }
-    if (!options.force || !allowed) for (const temp of temps) await unlink(temp).catch(() => undefined);
+    if (!options.force || !allowed) temps.forEach(unlinkQuietly);
   } catch (error) {
     for (const { path, backup } of done.reverse()) {
-      if (backup !== undefined) await rename(backup, path).catch(() => undefined);
-      else await unlink(path).catch(() => undefined);
+      if (backup === undefined) unlinkQuietly(path);
+      else {
+        try {
+          renameSync(backup, path);
+        } catch {
+          // best effort: the error below is what the caller hears
+        }
+      }
     }
-    for (const backup of backups.slice(done.length)) if (backup !== undefined) await unlink(backup).catch(() => undefined);
-    for (const temp of temps) await unlink(temp).catch(() => undefined);
+    for (const backup of backups.slice(done.length)) if (backup !== undefined) unlinkQuietly(backup);
+    temps.forEach(unlinkQuietly);
     if (error instanceof KeymintError) throw error;
     throw ioError(describeFsError(files[done.length]?.path ?? files[0]?.path ?? '', error), error);
   }
-  for (const backup of backups) if (backup !== undefined) await unlink(backup).catch(() => undefined);
+  for (const backup of backups) if (backup !== undefined) unlinkQuietly(backup);
   if (!allowed) return false;
   // What a killed earlier write of these files left behind (backups hold the old private key).
   for (const file of files) await removeStaleTemps(file.path);
-  for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) await syncDirectory(dir);
+  for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) syncDirectory(dir);
   return true;
 }
 
@@ -346,8 +387,8 @@ export async function resolveFileToReplace(path: string, what = 'file'): Promise
   let target = path;
   let link = false;
   try {
-    link = (await lstat(path)).isSymbolicLink();
-    if (link) target = await realpath(path);
+    link = (await fsp.lstat(path)).isSymbolicLink();
+    if (link) target = await fsp.realpath(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !link) return undefined;
@@ -357,7 +398,7 @@ export async function resolveFileToReplace(path: string, what = 'file'): Promise
   }
   let info;
   try {
-    info = await stat(target);
+    info = await fsp.stat(target);
   } catch (error) {
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }
@@ -396,7 +437,7 @@ export async function readFileToReplace(
   let handle;
   try {
     // O_NONBLOCK: a FIFO put in the file's place must not hang keymint at open() or read().
-    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+    handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw ioError(`${what} ${describeFsError(label, error)}`, error);
@@ -447,7 +488,7 @@ export async function readInputBytes(path: string, what = 'file', maxBytes = MAX
   if (path === '-') return readStream(process.stdin, what, 'on standard input', maxBytes);
   let info;
   try {
-    info = await stat(path);
+    info = await fsp.stat(path);
   } catch (error) {
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }
@@ -455,7 +496,7 @@ export async function readInputBytes(path: string, what = 'file', maxBytes = MAX
   if (info.isFile() && info.size > maxBytes) throw tooLarge(what, `${path} (${info.size} bytes)`, maxBytes);
   let handle;
   try {
-    handle = await open(path, 'r');
+    handle = await fsp.open(path, 'r');
   } catch (error) {
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }

@@ -278,8 +278,10 @@ function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | MessageParts
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-6, https://www.rfc-editor.org/rfc/rfc8037#section-2
  */
 export function checkJwk(jwk: Jwk, source: string, options: CheckJwkOptions = {}): void {
+  // The kty is echoed only when it is one keymint knows: a hostile one could hold anything.
+  const kind = ['EC', 'OKP', 'RSA', 'oct'].includes(jwk.kty as string) ? `${jwk.kty as string} key` : 'key';
   const invalid = (why: string | MessageParts, cause?: unknown) =>
-    new KeymintError(ErrorCode.INPUT_INVALID, [`${source} holds an invalid ${String(jwk.kty)} key: `, ...(typeof why === 'string' ? [why] : why)], cause === undefined ? {} : { cause });
+    new KeymintError(ErrorCode.INPUT_INVALID, [`${source} holds an invalid ${kind}: `, ...(typeof why === 'string' ? [why] : why)], cause === undefined ? {} : { cause });
   for (const member of MATERIAL_MEMBERS) {
     const value = jwk[member];
     if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]*$/.test(value))) throw invalid(`"${member}" is not base64url`);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, readFileSync } from 'node:fs';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { constants as fsConstants, promises as fsp, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ErrorCode, KeymintError, message, param } from './errors.js';
 import {
@@ -182,7 +181,7 @@ const errnoOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)
 /** Creates `path` holding `content`, complete from the first moment, or returns false if it exists. */
 async function createComplete(path: string, content: string): Promise<boolean> {
   const temp = tempPathFor(path);
-  const handle = await open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
+  const handle = await fsp.open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o644);
   try {
     try {
       await handle.writeFile(content, 'utf8');
@@ -190,14 +189,14 @@ async function createComplete(path: string, content: string): Promise<boolean> {
       await handle.close();
     }
     // link() fails if the name exists: the same atomic test-and-set as O_EXCL, with the content in place.
-    await link(temp, path);
+    await fsp.link(temp, path);
     return true;
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return false;
     throw error;
   } finally {
     // Also when the write failed (a full disk): no temp is left behind.
-    await unlink(temp).catch(() => undefined);
+    await fsp.unlink(temp).catch(() => undefined);
   }
 }
 
@@ -208,7 +207,7 @@ const number = (info: Record<string, unknown>, name: string) => (typeof info[nam
 async function readHolder(path: string): Promise<LockHolder | undefined> {
   let handle;
   try {
-    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+    handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
     throw error;
@@ -298,17 +297,17 @@ function judge(holder: LockHolder): Verdict {
 async function removeLockIf(lockPath: string, expected: { raw: string; ino: bigint }): Promise<boolean> {
   const aside = tempPathFor(lockPath);
   try {
-    await rename(lockPath, aside);
+    await fsp.rename(lockPath, aside);
   } catch (error) {
     return errnoOf(error) === 'ENOENT';
   }
   const moved = await readHolder(aside).catch(() => undefined);
   if (moved !== undefined && moved.raw === expected.raw && moved.ino === expected.ino) {
-    await unlink(aside).catch(() => undefined);
+    await fsp.unlink(aside).catch(() => undefined);
     return true;
   }
-  await link(aside, lockPath).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  await fsp.link(aside, lockPath).catch(() => undefined);
+  await fsp.unlink(aside).catch(() => undefined);
   return false;
 }
 

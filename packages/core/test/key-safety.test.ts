@@ -126,6 +126,12 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
     expect(refusal({ kty: 'oct', k: 'AA' })).toBe('accepted');
   });
 
+  it('names the key type in its message only when keymint knows it (a hostile kty is not echoed)', () => {
+    const key = { ...KEYS['P-256'], x: ` ${KEYS['P-256']?.x as string}` };
+    expect(thrown(() => checkJwk(key, 'k.json')).message).toBe('k.json holds an invalid EC key: "x" is not base64url');
+    expect(thrown(() => checkJwk({ ...key, kty: '\nEC\u001b[2J' }, 'k.json')).message).toBe('k.json holds an invalid key: "x" is not base64url');
+  });
+
   it('refuses a token forged for an RSA key with e = 1, which OpenSSL alone would verify', async () => {
     const n = oddModulus(2048);
     const weak: Jwk = { kty: 'RSA', kid: 'weak', alg: 'RS256', n: b64(n), e: 'AQ' };

@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { readInput } from '@keymint/core/files';
 import { DEFAULT_LEEWAY, formatNumericDate, numericDate, verifyToken } from '@keymint/core/jose';
@@ -39,7 +39,7 @@ export interface VerifyOptions extends KeyInputOptions {
 const DOTTED = /^\s*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,}\s*$/;
 
 async function isFile(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isFile(), () => false);
+  return fsp.stat(path).then((s) => s.isFile(), () => false);
 }
 
 /** The token: standard input for "-", a file that exists, else the argument itself when it looks like a token. */
