@@ -3,16 +3,21 @@
 //   dist/bin.cjs        the launcher: compiles the bundle with V8's code cache and runs it
 //   dist/keymint.cjs    the CLI, one CommonJS file (core, commander and every command in it)
 //   dist/keymint.cache  V8's code cache of the bundle, made here by running it
+//   dist/sshpk.cjs      sshpk, for OpenSSH keys only: required on first use
+//   dist/THIRD-PARTY-LICENSES.txt  the licences of the packages bundled in them
 // CommonJS, because Node's ES module loader alone costs a few ms before the first line of code;
 // one file, because resolving and reading modules one by one was most of the start-up; a code
 // cache, because compiling 250 KB of JavaScript is the rest. When the cache does not fit the Node
 // that runs it (another version, other V8 flags), V8 rejects it and compiles the source as usual.
 //
-// Backends are not in the bundle: the CLI finds them at run time as installed packages
-// (@keymint/backend-<name>, keymint-backend-<name>) and imports their manifests (src/backends.ts).
-// Nothing here names a backend. bench/cases/startup.mjs builds the other layouts to measure each step.
+// Backends are found at run time as installed packages (@keymint/backend-<name>,
+// keymint-backend-<name>) by their manifests (src/backends.ts), with one exception: the backends
+// the CLI depends on (package.json "dependencies", not the optional ones) are built into the
+// bundle, so that the backend of most runs shares the bundle's code cache and its copy of
+// @keymint/core instead of loading a second one through Node's ES module loader. Nothing here
+// names a backend. bench/cases/startup.mjs builds the other layouts to measure each step.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -58,6 +63,100 @@ const lazyBuiltins = {
   },
 };
 
+/**
+ * Sizeable packages that few runs use, each built into a file of its own beside the bundle and
+ * required on first use (their imports are dynamic already): sshpk and its dependencies, for
+ * OpenSSH keys only, would be half of keymint.cjs, read at every start.
+ */
+const SEPARATE_PACKAGES = ['sshpk'];
+
+const separatePackages = {
+  name: 'keymint-separate-packages',
+  setup(b) {
+    // A stand-in module requires the file: the bundle's dynamic import() of it becomes a require(),
+    // which works where the bundle runs (a vm.Script has no loader for import()).
+    b.onResolve({ filter: new RegExp(`^(${SEPARATE_PACKAGES.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'keymint-separate' }));
+    b.onResolve({ filter: /^\.\/.+\.cjs$/, namespace: 'keymint-separate' }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'keymint-separate' }, (args) => ({ loader: 'js', contents: `module.exports = require('./${args.path}.cjs');` }));
+  },
+};
+
+/** Builds each of SEPARATE_PACKAGES into `outdir`, resolved as the package that imports it resolves it. */
+async function buildSeparatePackages(outdir, minify) {
+  const requireCore = createRequire(requireHere.resolve('@keymint/core'));
+  const results = [];
+  for (const name of SEPARATE_PACKAGES) {
+    const result = await build({
+      entryPoints: { [name]: requireCore.resolve(name) },
+      outdir,
+      outExtension: { '.js': '.cjs' },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minifyWhitespace: minify,
+      minifySyntax: minify,
+      legalComments: 'eof',
+      metafile: true,
+      logLevel: 'warning',
+    });
+    results.push(result);
+  }
+  return results;
+}
+
+/**
+ * The licence of every third-party package in the bundle, in one file beside it (their licences ask
+ * that their notices go with copies): each package's name, version, licence and its licence file.
+ */
+function writeThirdPartyLicenses(outdir, metafiles) {
+  const roots = new Set();
+  for (const metafile of metafiles) {
+    for (const input of Object.keys(metafile.inputs)) {
+      const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match !== null) roots.add(join(HERE, match[1]));
+    }
+  }
+  const sections = [...roots].map((root) => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const file = readdirSync(root).find((f) => /^licen[cs]e(\.(md|txt))?$/i.test(f));
+    const text = file === undefined ? `(no licence file; package.json says ${pkg.license})` : readFileSync(join(root, file), 'utf8').trim();
+    return { id: `${pkg.name}@${pkg.version}`, text: `${pkg.name} ${pkg.version} (${pkg.license})\n\n${text}\n` };
+  });
+  sections.sort((a, b) => a.id.localeCompare(b.id));
+  const unique = sections.filter((s, i) => i === 0 || sections[i - 1].id !== s.id);
+  const header = 'keymint bundles the following packages. Their licences and notices follow.\n';
+  writeFileSync(join(outdir, 'THIRD-PARTY-LICENSES.txt'), [header, ...unique.map((s) => s.text)].join(`\n${'-'.repeat(78)}\n\n`));
+}
+
+/** Backend packages by their names (src/backends.ts has the convention). */
+const BACKEND_PACKAGE = /^(@keymint\/backend-|keymint-backend-)[a-z0-9][a-z0-9-]*$/;
+
+/**
+ * The bundle's entry: first the backends the CLI depends on, handed to src/backends.ts with their
+ * manifests (whose load() esbuild bundles too), then the CLI. ES modules run in import order, so
+ * they are known before the CLI's first line runs.
+ */
+const builtInBackends = {
+  name: 'keymint-built-in-backends',
+  setup(b) {
+    b.onResolve({ filter: /^keymint:(entry|built-in-backends)$/ }, (args) => ({ path: args.path, namespace: 'keymint' }));
+    b.onLoad({ filter: /.*/, namespace: 'keymint' }, (args) => {
+      if (args.path === 'keymint:entry') return { loader: 'js', resolveDir: HERE, contents: `import 'keymint:built-in-backends';\nimport './src/bin.ts';\n` };
+      const { dependencies = {} } = JSON.parse(readFileSync(join(HERE, 'package.json'), 'utf8'));
+      const names = Object.keys(dependencies).filter((n) => BACKEND_PACKAGE.test(n));
+      return {
+        loader: 'js',
+        resolveDir: HERE,
+        contents: [
+          `import { addBuiltInBackend } from './src/backends.ts';`,
+          ...names.map((n, i) => `import manifest${i} from '${n}/manifest';\naddBuiltInBackend('${n}', manifest${i});`),
+        ].join('\n'),
+      };
+    });
+  },
+};
+
 /** The launcher: bin.cjs compiles keymint.cjs with its code cache, and runs it as Node runs a CommonJS module. */
 const LAUNCHER = `#!/usr/bin/env node
 'use strict';
@@ -96,10 +195,10 @@ const WARM_UP = [['--help'], ['create', '--help'], ['create', '--no-password', '
 export async function bundleCli(options = {}) {
   const { outdir = join(HERE, 'dist'), format = 'cjs', codeCache = format === 'cjs', minify = true } = options;
   const { version } = JSON.parse(readFileSync(join(HERE, 'package.json'), 'utf8'));
-  for (const name of ['chunks', 'bin.js', 'bin.cjs', 'keymint.cjs', 'keymint.cache']) await rm(join(outdir, name), { recursive: true, force: true });
+  for (const name of ['chunks', 'bin.js', 'bin.cjs', 'keymint.cjs', 'keymint.cache', 'THIRD-PARTY-LICENSES.txt', ...SEPARATE_PACKAGES.map((n) => `${n}.cjs`)]) await rm(join(outdir, name), { recursive: true, force: true });
   const common = {
     absWorkingDir: HERE,
-    entryPoints: { [format === 'cjs' ? 'keymint' : 'bin']: 'src/bin.ts' },
+    entryPoints: { [format === 'cjs' ? 'keymint' : 'bin']: 'keymint:entry' },
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -109,7 +208,7 @@ export async function bundleCli(options = {}) {
     legalComments: 'eof',
     metafile: true,
     logLevel: 'warning',
-    plugins: [lazyBuiltins],
+    plugins: [lazyBuiltins, builtInBackends],
   };
   if (format === 'esm') {
     return build({
@@ -130,7 +229,10 @@ export async function bundleCli(options = {}) {
     format: 'cjs',
     define: { KEYMINT_VERSION: JSON.stringify(version), 'import.meta.url': '__keymintUrl' },
     banner: { js: `var __keymintUrl = require('node:url').pathToFileURL(__filename).href;` },
+    plugins: [...common.plugins, separatePackages],
   });
+  const separate = await buildSeparatePackages(outdir, minify);
+  writeThirdPartyLicenses(outdir, [result.metafile, ...separate.map((r) => r.metafile)]);
   writeFileSync(join(outdir, 'bin.cjs'), LAUNCHER, { mode: 0o755 });
   if (codeCache) makeCodeCache(outdir);
   return result;

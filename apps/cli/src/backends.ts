@@ -20,10 +20,30 @@ const NAME = /^[a-z0-9][a-z0-9-]*$/;
 export interface InstalledBackend {
   name: string;
   packageName: string;
-  directory: string;
+  /** Where it is installed; undefined for a backend built into this keymint's bundle. */
+  directory: string | undefined;
 }
 
 let installed: InstalledBackend[] | undefined;
+
+/**
+ * Backends built into the running keymint: the bundle (apps/cli/build.mjs) carries the backends
+ * the CLI depends on, so the one every run uses loads with the CLI's own code, not as a second
+ * copy of @keymint/core through Node's ES module loader. By package name.
+ */
+const builtIn = new Map<string, BackendManifest>();
+
+/** Called by the bundle, before keymint runs, for each backend it carries. */
+export function addBuiltInBackend(packageName: string, manifest: BackendManifest): void {
+  builtIn.set(packageName, manifest);
+  installed = undefined;
+}
+
+/** The backend's name from its package name, or undefined when the name does not follow the convention. */
+function backendName(packageName: string): string | undefined {
+  const name = packageName.startsWith(`${SCOPE}/${SCOPED_PREFIX}`) ? packageName.slice(SCOPE.length + 1 + SCOPED_PREFIX.length) : packageName.startsWith(PREFIX) ? packageName.slice(PREFIX.length) : undefined;
+  return name !== undefined && NAME.test(name) ? name : undefined;
+}
 
 function entries(dir: string): string[] {
   try {
@@ -41,14 +61,16 @@ function entries(dir: string): string[] {
 export function installedBackends(): InstalledBackend[] {
   if (installed !== undefined) return installed;
   const found = new Map<string, InstalledBackend>();
+  for (const packageName of builtIn.keys()) {
+    const name = backendName(packageName);
+    if (name !== undefined) found.set(name, { name, packageName, directory: undefined });
+  }
   for (const dir of createRequire(import.meta.url).resolve.paths(`${PREFIX}x`) ?? []) {
-    const candidates = [
-      ...entries(join(dir, SCOPE)).filter((e) => e.startsWith(SCOPED_PREFIX)).map((e) => ({ packageName: `${SCOPE}/${e}`, name: e.slice(SCOPED_PREFIX.length) })),
-      ...entries(dir).filter((e) => e.startsWith(PREFIX)).map((e) => ({ packageName: e, name: e.slice(PREFIX.length) })),
-    ];
-    for (const candidate of candidates) {
-      if (!NAME.test(candidate.name) || found.has(candidate.name)) continue;
-      found.set(candidate.name, { ...candidate, directory: join(dir, candidate.packageName) });
+    const packageNames = [...entries(join(dir, SCOPE)).map((e) => `${SCOPE}/${e}`), ...entries(dir)];
+    for (const packageName of packageNames) {
+      const name = backendName(packageName);
+      if (name === undefined || found.has(name)) continue;
+      found.set(name, { name, packageName, directory: join(dir, packageName) });
     }
   }
   // The default backend first, then by name: the order --help and messages list them in.
@@ -79,36 +101,41 @@ export function assertInstalled(name: string, flag = '--backend'): void {
   throw new KeymintError(ErrorCode.USAGE, `${flag} "${name}" is not a backend installed here${names.length === 0 ? '' : `: use ${oneOf(names)}`}`, { hint: installHint(name) });
 }
 
-/** The file a package exports as `./manifest`, from its package.json. */
-function manifestFile(backend: InstalledBackend): string | undefined {
+/** The file a package exports as `./manifest`, from its package.json (a CommonJS one first). */
+function manifestFile(directory: string): string | undefined {
   let pkg: { exports?: Record<string, unknown> };
   try {
-    pkg = JSON.parse(readFileSync(join(backend.directory, 'package.json'), 'utf8')) as typeof pkg;
+    pkg = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as typeof pkg;
   } catch {
     return undefined;
   }
   const entry = pkg.exports?.['./manifest'];
-  const target = typeof entry === 'string' ? entry : ((entry as Record<string, unknown> | undefined)?.import ?? (entry as Record<string, unknown> | undefined)?.default);
-  return typeof target === 'string' ? join(backend.directory, target) : undefined;
+  const conditions = entry as Record<string, unknown> | undefined;
+  const target = typeof entry === 'string' ? entry : (conditions?.require ?? conditions?.default ?? conditions?.import);
+  return typeof target === 'string' ? join(directory, target) : undefined;
 }
 
 const manifests = new Map<string, Promise<BackendManifest>>();
 
 async function loadManifest(backend: InstalledBackend): Promise<BackendManifest> {
-  const file = manifestFile(backend);
   const broken = (why: string, cause?: unknown) =>
     new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${backend.packageName} is not a keymint backend this keymint can use: ${why}`, {
       ...(cause === undefined ? {} : { cause }),
-      hint: `reinstall it, or remove it from ${backend.directory}`,
+      hint: `reinstall it, or remove it from ${backend.directory ?? 'keymint'}`,
     });
-  if (file === undefined) throw broken('its package.json exports no "./manifest"');
-  let manifest: BackendManifest;
-  try {
-    // require(), not import(): the CLI runs as one CommonJS file compiled from a code cache, where a
-    // dynamic import needs an experimental loader hook. Node 20.19 and later require ES modules.
-    manifest = (createRequire(import.meta.url)(file) as { default: BackendManifest }).default;
-  } catch (cause) {
-    throw broken('its manifest could not be loaded', cause);
+  let manifest = builtIn.get(backend.packageName);
+  if (manifest === undefined && backend.directory !== undefined) {
+    const file = manifestFile(backend.directory);
+    if (file === undefined) throw broken('its package.json exports no "./manifest"');
+    try {
+      // require(), not import(): the CLI runs as one CommonJS file compiled from a code cache, where
+      // a dynamic import needs an experimental loader hook. Node 20.19 and later require ES modules;
+      // a CommonJS manifest (keymint's own) exports the manifest itself, an ES module its default.
+      const exported = createRequire(import.meta.url)(file) as Partial<BackendManifest> & { default?: BackendManifest };
+      manifest = exported?.apiVersion !== undefined ? (exported as BackendManifest) : exported?.default;
+    } catch (cause) {
+      throw broken('its manifest could not be loaded', cause);
+    }
   }
   if (manifest?.apiVersion !== BACKEND_API_VERSION) throw broken(`it is written for backend API version ${String(manifest?.apiVersion)}, and this keymint uses ${BACKEND_API_VERSION}`);
   if (manifest.name !== backend.name) throw broken(`its manifest names it "${String(manifest.name)}", not "${backend.name}"`);

@@ -47,6 +47,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .enablePositionalOptions()
     .configureOutput({ outputError: () => undefined });
   const name = commandName(argv);
+  // `keymint --version` needs no command.
+  if (name === undefined && argv.slice(2).some((a) => a === '-v' || a === '--version') && !argv.slice(2).some((a) => a === '-h' || a === '--help')) return program;
   const load = name === undefined ? undefined : COMMANDS[name];
   if (load !== undefined) {
     await (await load()).register(program, context);

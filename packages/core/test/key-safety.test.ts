@@ -127,7 +127,7 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
   });
 
   it('names the key type in its message only when keymint knows it (a hostile kty is not echoed)', () => {
-    const key = { ...KEYS['P-256'], x: ` ${KEYS['P-256']?.x as string}` };
+    const key = { ...(KEYS['P-256'] as Jwk), x: ` ${KEYS['P-256']?.x as string}` };
     expect(thrown(() => checkJwk(key, 'k.json')).message).toBe('k.json holds an invalid EC key: "x" is not base64url');
     expect(thrown(() => checkJwk({ ...key, kty: '\nEC\u001b[2J' }, 'k.json')).message).toBe('k.json holds an invalid key: "x" is not base64url');
   });

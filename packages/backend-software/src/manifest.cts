@@ -1,6 +1,9 @@
 import type { BackendManifest } from '@keymint/core';
 
-/** How keymint knows this backend without loading it (`@keymint/backend-software/manifest`): it imports nothing at run time. */
+/**
+ * How keymint knows this backend without loading it (`@keymint/backend-software/manifest`): it
+ * imports nothing at run time, and is CommonJS, so reading it does not start Node's ES module loader.
+ */
 const manifest: BackendManifest = {
   apiVersion: 1,
   name: 'software',
@@ -12,4 +15,4 @@ const manifest: BackendManifest = {
   load: async () => (await import('./index.js')).default,
 };
 
-export default manifest;
+export = manifest;

@@ -2,7 +2,8 @@ import type { BackendManifest } from '@keymint/core';
 
 /**
  * How keymint knows this backend without loading it (`@keymint/backend-pkcs11/manifest`): it
- * imports nothing at run time, so `--help` never loads graphene-pk11 or a PKCS#11 module.
+ * imports nothing at run time (and is CommonJS: reading it does not start Node's ES module
+ * loader), so `--help` never loads graphene-pk11 or a PKCS#11 module.
  */
 const manifest: BackendManifest = {
   apiVersion: 1,
@@ -44,4 +45,4 @@ The module a key reference names is never trusted for being named there (exit 19
   load: async () => (await import('./index.js')).default,
 };
 
-export default manifest;
+export = manifest;

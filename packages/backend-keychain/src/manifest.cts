@@ -2,7 +2,8 @@ import type { BackendManifest } from '@keymint/core';
 
 /**
  * How keymint knows this backend without loading it (`@keymint/backend-keychain/manifest`): it
- * imports nothing at run time, so `--help` never loads the keychain binding.
+ * imports nothing at run time (and is CommonJS: reading it does not start Node's ES module
+ * loader), so `--help` never loads the keychain binding.
  */
 const manifest: BackendManifest = {
   apiVersion: 1,
@@ -26,4 +27,4 @@ const manifest: BackendManifest = {
   load: async () => (await import('./index.js')).default,
 };
 
-export default manifest;
+export = manifest;
