@@ -1,7 +1,8 @@
-import { inject, it } from 'vitest';
+import { it } from 'vitest';
+import { useSoftHsm, useSoftwareTpm } from '@keymint/test-kit';
 import { resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
-import { SOFTHSM_TOKENS } from '../test/fixtures/provided.js';
+import { SOFTHSM_TOKENS } from '../test/fixtures/softhsm-tokens.js';
 
 /**
  * Key generation times per key type, on SoftHSM2 and on the software TPM: C_GenerateKeyPair or
@@ -47,14 +48,12 @@ async function time(open: () => Promise<Pkcs11Backend>, params: KeyParamsInput, 
 }
 
 it('keygen times on SoftHSM2 and on the software TPM', async () => {
-  const softhsm = inject('softhsm');
-  const tpm = inject('tpm');
-  process.env.SOFTHSM2_CONF = softhsm.conf;
-  Object.assign(process.env, tpm.env);
+  const softhsm = useSoftHsm();
+  const tpm = useSoftwareTpm();
   const label = SOFTHSM_TOKENS.backend;
   const backends: Array<[string, () => Promise<Pkcs11Backend>]> = [
-    ['SoftHSM 2.6.1', () => pkcs11Backend({ uri: `pkcs11:token=${label}?module-path=${softhsm.module}&pin-source=file:${softhsm.pinFiles[label] as string}` })],
-    ['TPM (swtpm 0.7 + tpm2-pkcs11 1.9)', () => pkcs11Backend({ uri: `pkcs11:token=${tpm.token.label}?module-path=${tpm.module}`, pin: tpm.token.pin })],
+    ['SoftHSM 2.6.1', () => pkcs11Backend({ uri: softhsm.uri(label) })],
+    ['TPM (swtpm 0.7 + tpm2-pkcs11 1.9)', () => pkcs11Backend({ uri: tpm.uri, pin: tpm.token.pin })],
   ];
   const rows: string[] = [`| key type | ${backends.map(([name]) => `${name}, ms`).join(' | ')} |`, `|---|${backends.map(() => '---').join('|')}|`];
   for (const [name, params, runs] of KINDS) {
