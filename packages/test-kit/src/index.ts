@@ -8,7 +8,7 @@ export { expectOk, rejection, thrown, type ExitedRun, type KeymintErrorLike } fr
 export { buildCanaryModule, type CanaryModule } from './canary-module.js';
 export { der, derNull, elementAt, integer, octets, oid, opensshRoundsOffset, pemBody, replaceAt, seq, toPem } from './der.js';
 export { MAKE_PBES2_JWE, PYTHON, decryptWithPython, pythonPbes2Jwe, withP2c, type Pbes2JweOptions } from './jwe.js';
-export { KEYRING_PASSWORD, startBareBus, startKeyringSession, uniqueService, type KeyringEnv, type KeyringSession } from './keyring.js';
+export { KEYRING_PASSWORD, startBareBus, startKeyringSession, stopChild, uniqueService, type KeyringEnv, type KeyringSession } from './keyring.js';
 export { deadPid, lockFor, processStartTime } from './locks.js';
 export { useKeyring, useSoftHsm, useSoftwareTpm } from './provided.js';
 export { SOFTHSM_MODULE, softHsm, softHsmStore, startSoftHsm, type SoftHsm, type SoftHsmOptions, type SoftHsmStore } from './softhsm.js';

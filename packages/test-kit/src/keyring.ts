@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The environment a process needs to use the session: its bus and the keyring's directories. */
-export interface KeyringEnv {
+// A type, not an interface: it goes where any environment (a string record) goes.
+export type KeyringEnv = {
   DBUS_SESSION_BUS_ADDRESS: string;
   XDG_RUNTIME_DIR: string;
   XDG_DATA_HOME: string;
-}
+};
 
 export interface KeyringSession {
   env: KeyringEnv;
@@ -63,7 +64,11 @@ async function waitFor(test: () => boolean, what: string, ms = 15_000): Promise<
   }
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/**
+ * Stops a child process: SIGTERM, then SIGKILL if it is still there after 5 s; resolves once it
+ * has exited.
+ */
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {

@@ -28,7 +28,7 @@ export function lockFor(pid: number, other: Record<string, unknown> = {}): strin
     pidns: readlinkSync('/proc/self/ns/pid'),
     start: existsSync(`/proc/${pid}`) ? processStartTime(pid) : '1',
     since: '2026-01-01T00:00:00Z',
-    token: '0123456789abcdef',
+    token: 'feedfacecafebeef',
     ...other,
   });
 }

@@ -55,8 +55,8 @@ export interface SoftHsmOptions {
  */
 export function startSoftHsm(labels: readonly string[], options: SoftHsmOptions = {}): SoftHsm {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-softhsm-'));
-  const pin = options.pin ?? '123456';
-  const soPin = options.soPin ?? '12345678';
+  const pin = options.pin ?? '246810';
+  const soPin = options.soPin ?? '13579135';
   const conf = join(dir, 'softhsm2.conf');
   const pinFile = join(dir, 'user.pin');
   try {

@@ -27,7 +27,7 @@ export async function assertKeyutilsUsable(): Promise<void> {
 
 /** Runs `secret-tool` (libsecret-tools) on this run's bus: an independent look at the Secret Service. */
 export function secretTool(args: readonly string[], input?: string): ToolResult {
-  return toolStatus('secret-tool', args, { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
+  return toolStatus('secret-tool', args, { input, timeoutMs: 30_000 });
 }
 
 /** Runs `keyctl` (keyutils) in this process's session keyring: an independent look at keyutils. */
