@@ -1,7 +1,7 @@
 // 1. CLI start-up: `keymint create` of an unencrypted EC key against `node -e 0` (the floor of any
 // Node CLI) and the C tools that make the same key, then what each step of the bundling buys.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { keyPairOutputs, timeInterleaved } from '../lib/measure.mjs';
@@ -80,6 +80,9 @@ export async function run(ctx) {
       variants[step.id] = ctx.bin;
     } else {
       await bundleCli({ outdir: out, minify: false });
+      // keymint finds its backends in the node_modules Node would search from the bundle: these
+      // are the CLI's own, as for the shipped bundle.
+      symlinkSync(join(ctx.root, 'apps', 'cli', 'node_modules'), join(out, 'node_modules'));
       variants[step.id] = join(out, 'bin.js');
     }
   }
