@@ -1,9 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { integer, opensshRoundsOffset, pemBody, replaceAt, runTool, toPem } from '@keymint/test-kit';
-import { FAST, expectFailure, keymint, passwordFile, readJson, tempDir, writeFile, type Jwk } from './helpers.js';
+import { FAST, expectFailure, keymint, readJson, tempDirWith, writeFile, type Jwk } from './helpers.js';
 
 // Issue 9, class 3, through the built CLI: `create --from-pem` bounds the key derivation of every
 // encrypted input before it asks for (or reads) the PEM password. Real files from openssl and
@@ -33,11 +33,9 @@ afterAll(() => rmSync(pems, { recursive: true, force: true }));
 
 /** A temp dir with pass.txt (the JWK password), right.txt and wrong.txt (PEM passwords) and the named inputs. */
 function dirWith(...names: string[]): string {
-  const dir = tempDir();
-  passwordFile(dir);
+  const dir = tempDirWith(pems, names);
   writeFile(dir, 'right.txt', `${PEM_PASSWORD}\n`);
   writeFile(dir, 'wrong.txt', 'not the pem password\n');
-  for (const name of names) copyFileSync(join(pems, name), join(dir, name));
   return dir;
 }
 

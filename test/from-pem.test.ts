@@ -10,17 +10,16 @@ import {
   bitsOf,
   decodeB64url,
   decryptWithJose,
-  expectKeyPair,
   expectFailure,
+  expectKeyPair,
   keymint,
   listDir,
   modeOf,
-  passwordFile,
   privateMembersIn,
   publicPart,
   readJson,
   rfc7638,
-  tempDir,
+  tempDirWith,
   writeFile,
   type Jwk,
   type RunResult,
@@ -54,12 +53,7 @@ beforeAll(() => {
 afterAll(() => rmSync(pems, { recursive: true, force: true }));
 
 /** A temp dir with pass.txt and copies of the named inputs. */
-function dirWith(...names: string[]): string {
-  const dir = tempDir();
-  passwordFile(dir);
-  for (const name of names) copyFileSync(join(pems, name), join(dir, name));
-  return dir;
-}
+const dirWith = (...names: string[]): string => tempDirWith(pems, names);
 
 function sh(dir: string, command: string): string {
   return runTool('/bin/sh', ['-c', command], { cwd: dir });

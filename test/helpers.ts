@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,29 +65,47 @@ export interface RunOptions {
   env?: Record<string, string>;
 }
 
+/** A program started by `startProgram`: the child, and its result once it has exited. */
+export interface StartedProgram {
+  child: ChildProcess;
+  /** The run's result, and performance.now() when it exited (before its output was closed). */
+  done: Promise<RunResult & { endedAt: number }>;
+}
+
 /**
- * Runs a program in its own session, so it has no controlling terminal: keymint must then fail
- * instead of prompting, whatever terminal the test runner itself has.
+ * Starts a program in its own session, so it has no controlling terminal: keymint must then fail
+ * instead of prompting, whatever terminal the test runner itself has. The child is handed back
+ * for tests that signal it.
  */
-export function runProgram(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      detached: true,
-      env: { ...process.env, KEYMINT_DEBUG: '', ...options.env },
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
+export function startProgram(command: string, args: readonly string[], options: RunOptions): StartedProgram {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    detached: true,
+    env: { ...process.env, KEYMINT_DEBUG: '', ...options.env },
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  const done = new Promise<RunResult & { endedAt: number }>((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => {
+      const endedAt = performance.now();
+      child.on('close', (code, signal) =>
+        resolvePromise({ code, signal, endedAt, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      );
+    });
+  });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  return { child, done };
+}
+
+/** Runs a program as `startProgram` starts it, and returns what it did. */
+export async function runProgram(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const { endedAt: _endedAt, ...result } = await startProgram(command, args, options).done;
+  return result;
 }
 
 let binForOthers: string | undefined;
@@ -125,6 +143,14 @@ export function keymint(args: readonly string[], options: RunOptions): Promise<R
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A fresh temp dir for one test with pass.txt (PASSWORD) and copies of the named files of `source`. */
+export function tempDirWith(source: string, names: readonly string[]): string {
+  const dir = tempDir();
+  passwordFile(dir);
+  for (const name of names) copyFileSync(join(source, name), join(dir, name));
   return dir;
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, expectOk, runTool } from '@keymint/test-kit';
+import { expectOk, pythonThumbprint, runTool } from '@keymint/test-kit';
 import { expectFailure, keymint, type Jwk } from '../helpers.js';
 import { PASS_FILE, createKey, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
@@ -29,18 +29,6 @@ beforeAll(async () => {
   for (const [name, args] of [...EC_AND_RSA, ...OKP]) keys[name] = await createKey(dir, fileName(name), args, { plain: !name.endsWith('P-256') });
   keys.oct = await createKey(dir, 'oct', ['--kty', 'oct', '--kid', 'hmac'], { plain: true });
 });
-
-/** RFC 7638 written out in Python: SHA-x over the required members, sorted, no whitespace. */
-function pythonThumbprint(jwk: Jwk, hash = 'sha256'): string {
-  const script = `
-import base64, hashlib, json, sys
-jwk = json.load(sys.stdin)
-required = {"EC": ["crv", "kty", "x", "y"], "RSA": ["e", "kty", "n"], "OKP": ["crv", "kty", "x"], "oct": ["k", "kty"]}[jwk["kty"]]
-canonical = json.dumps({m: jwk[m] for m in required}, separators=(",", ":"), sort_keys=True)
-print(base64.urlsafe_b64encode(hashlib.new(sys.argv[1], canonical.encode()).digest()).rstrip(b"=").decode())
-`;
-  return runTool(PYTHON, ['-c', script, hash], { input: JSON.stringify(jwk) }).trim();
-}
 
 const JOSE_HASH: Record<string, string> = { sha256: 'S256', sha384: 'S384', sha512: 'S512' };
 

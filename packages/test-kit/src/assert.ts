@@ -22,10 +22,11 @@ function describeValue(value: unknown): string {
   return value === NOTHING ? 'no error at all' : String(value);
 }
 
-/** The checks every expected keymint failure passes: a KeymintError, of `code`, one line each for message and hint. */
-function expectKeymintError<E extends KeymintErrorLike>(error: unknown, code: string | undefined, message: RegExp | undefined): E {
+/** The checks every expected keymint failure passes: a KeymintError, of `code`, message and hint one line each. */
+function expectKeymintError<E extends KeymintErrorLike>(error: unknown, code?: string, message?: RegExp): E {
   const branded = error instanceof Error && (error as unknown as Record<symbol, unknown>)[BRAND] === true;
-  expect(branded, `expected a KeymintError${code === undefined ? '' : ` ${code}`}, got ${describeValue(error)}`).toBe(true);
+  const expected = `expected a KeymintError${code === undefined ? '' : ` ${code}`}`;
+  expect(branded, `${expected}, got ${describeValue(error)}`).toBe(true);
   const keymintError = error as E;
   if (code !== undefined) expect(keymintError.code, keymintError.message).toBe(code);
   if (message !== undefined) expect(keymintError.message).toMatch(message);
@@ -40,7 +41,11 @@ function expectKeymintError<E extends KeymintErrorLike>(error: unknown, code: st
  * names the error's full type where a test needs more than code, message, hint and param.
  * @example expect((await rejection(openKey(path), 'ERR_DECRYPT_FAILED')).message).toContain(path);
  */
-export async function rejection<E extends KeymintErrorLike = KeymintErrorLike>(promise: Promise<unknown>, code?: string, message?: RegExp): Promise<E> {
+export async function rejection<E extends KeymintErrorLike = KeymintErrorLike>(
+  promise: Promise<unknown>,
+  code?: string,
+  message?: RegExp,
+): Promise<E> {
   const error = await promise.then(
     () => NOTHING,
     (e: unknown) => e,
@@ -52,7 +57,11 @@ export async function rejection<E extends KeymintErrorLike = KeymintErrorLike>(p
  * The KeymintError that `fn` throws, checked as `rejection` checks it.
  * @example thrown(() => parseKeySet('[]'), 'ERR_INPUT_INVALID', /not a JWK Set/);
  */
-export function thrown<E extends KeymintErrorLike = KeymintErrorLike>(fn: () => unknown, code?: string, message?: RegExp): E {
+export function thrown<E extends KeymintErrorLike = KeymintErrorLike>(
+  fn: () => unknown,
+  code?: string,
+  message?: RegExp,
+): E {
   let error: unknown = NOTHING;
   try {
     fn();

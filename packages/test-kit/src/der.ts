@@ -64,7 +64,11 @@ function spanAt(bytes: Uint8Array, start: number): Span {
 function childrenOf(bytes: Uint8Array, span: Span): Span[] {
   if ((span.tag & 0x20) === 0) throw new Error(`the element at offset ${span.start} is not constructed`);
   const children: Span[] = [];
-  for (let offset = span.contentStart; offset < span.end; offset = children[children.length - 1]!.end) children.push(spanAt(bytes, offset));
+  for (let offset = span.contentStart; offset < span.end; ) {
+    const child = spanAt(bytes, offset);
+    children.push(child);
+    offset = child.end;
+  }
   return children;
 }
 
@@ -96,7 +100,8 @@ export function replaceAt(bytes: Uint8Array, path: readonly number[], replacemen
   const target = spanOf(bytes, path);
   const rebuild = (span: Span): Buffer => {
     if (span.start === target.start && span.end === target.end) return Buffer.from(replacement);
-    if (span.start <= target.start && target.end <= span.end) return der(span.tag, ...childrenOf(bytes, span).map(rebuild));
+    const encloses = span.start <= target.start && target.end <= span.end;
+    if (encloses) return der(span.tag, ...childrenOf(bytes, span).map(rebuild));
     return Buffer.from(bytes.subarray(span.start, span.end));
   };
   return rebuild(spanAt(bytes, 0));

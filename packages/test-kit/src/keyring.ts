@@ -33,7 +33,11 @@ export function uniqueService(what: string, prefix = 'keymint-test'): string {
 }
 
 function dbusSend(env: KeyringEnv, args: readonly string[]): { ok: boolean; out: string } {
-  const result = spawnSync('dbus-send', ['--session', '--print-reply', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
+  const result = spawnSync('dbus-send', ['--session', '--print-reply', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   return { ok: result.status === 0, out: `${result.stdout}${result.stderr}` };
 }
 
@@ -99,11 +103,16 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1', `--address=unix:path=${join(runtime, 'bus')}`], {
+    const address = `--address=unix:path=${join(runtime, 'bus')}`;
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1', address], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     children.push(bus);
-    const env: KeyringEnv = { DBUS_SESSION_BUS_ADDRESS: await firstLine(bus, 'dbus-daemon'), XDG_RUNTIME_DIR: runtime, XDG_DATA_HOME: join(dir, 'data') };
+    const env: KeyringEnv = {
+      DBUS_SESSION_BUS_ADDRESS: await firstLine(bus, 'dbus-daemon'),
+      XDG_RUNTIME_DIR: runtime,
+      XDG_DATA_HOME: join(dir, 'data'),
+    };
     const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'ignore', 'ignore'],
@@ -113,7 +122,13 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     // Asking org.freedesktop.secrets before it is owned would make the bus start a second,
     // locked keyring from its service file: wait for ours to own the name first.
     await waitFor(
-      () => dbusSend(env, ['--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets']).out.includes('boolean true'),
+      () =>
+        dbusSend(env, [
+          '--dest=org.freedesktop.DBus',
+          '/org/freedesktop/DBus',
+          'org.freedesktop.DBus.NameHasOwner',
+          'string:org.freedesktop.secrets',
+        ]).out.includes('boolean true'),
       'gnome-keyring-daemon on the session bus',
     );
     await waitFor(
@@ -130,7 +145,12 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     return {
       env,
       lock() {
-        const result = dbusSend(env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login']);
+        const result = dbusSend(env, [
+          '--dest=org.freedesktop.secrets',
+          '/org/freedesktop/secrets',
+          'org.freedesktop.Secret.Service.Lock',
+          'array:objpath:/org/freedesktop/secrets/collection/login',
+        ]);
         if (!result.ok) throw new Error(`could not lock the keyring: ${result.out}`);
       },
       stop,
@@ -159,7 +179,9 @@ export async function startBareBus(): Promise<{ address: string; stop(): Promise
 </busconfig>
 `,
   );
-  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const stop = async () => {
     await stopChild(bus);
     rmSync(dir, { recursive: true, force: true });

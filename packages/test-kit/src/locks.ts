@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
-/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks after boot, read here independently of keymint. */
+/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks after boot, read independently of keymint. */
 export function processStartTime(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;

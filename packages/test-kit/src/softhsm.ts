@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTool } from './tools.js';
 
-const MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so'];
+const MODULES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+];
 
 /** SoftHSM2's PKCS#11 module: Debian's path (REFERENCE §5), or where other layouts put it. */
 export const SOFTHSM_MODULE: string = MODULES.find((path) => existsSync(path)) ?? (MODULES[0] as string);
@@ -61,10 +65,12 @@ export function startSoftHsm(labels: readonly string[], options: SoftHsmOptions 
   const pinFile = join(dir, 'user.pin');
   try {
     mkdirSync(join(dir, 'tokens'));
-    writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+    const settings = [`directories.tokendir = ${join(dir, 'tokens')}`, 'objectstore.backend = file', 'log.level = ERROR'];
+    writeFileSync(conf, `${[...settings, 'slots.removable = false'].join('\n')}\n`);
     writeFileSync(pinFile, `${pin}\n`, { mode: 0o600 });
     for (const label of labels) {
-      runTool('softhsm2-util', ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin], { env: { SOFTHSM2_CONF: conf } });
+      const init = ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin];
+      runTool('softhsm2-util', init, { env: { SOFTHSM2_CONF: conf } });
     }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -89,7 +95,8 @@ export function softHsm(store: SoftHsmStore): SoftHsm {
       return `pkcs11:token=${label}${path}?module-path=${store.module}${pin}`;
     },
     objects(label) {
-      const listing = runTool('pkcs11-tool', ['--module', store.module, '--token-label', label, '--login', '--pin', store.pin, '-O'], { env });
+      const args = ['--module', store.module, '--token-label', label, '--login', '--pin', store.pin, '-O'];
+      const listing = runTool('pkcs11-tool', args, { env });
       return (listing.match(/^(Private|Public|Secret) Key Object/gm) ?? []).length;
     },
     remove() {

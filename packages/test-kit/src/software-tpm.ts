@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runTool } from './tools.js';
 
@@ -8,7 +8,8 @@ import { runTool } from './tools.js';
  * The script that starts and stops the software TPM. The README tells users to run it, so the
  * tests run it too: it stays the one implementation, and this module only drives it.
  */
-export const SOFTWARE_TPM_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'backend-pkcs11', 'scripts', 'software-tpm.sh');
+export const SOFTWARE_TPM_SCRIPT =
+  fileURLToPath(new URL('../../backend-pkcs11/scripts/software-tpm.sh', import.meta.url));
 
 /**
  * A software TPM (swtpm) behind tpm2-abrmd on a private D-Bus, with a tpm2-pkcs11 store and one
@@ -63,7 +64,9 @@ export function startSoftwareTpm(token: { label?: string; pin?: string; soPin?: 
   }
   const env = parseExports(out);
   const module = env.KEYMINT_TPM_MODULE;
-  if (module === undefined || env.TPM2_PKCS11_STORE === undefined) throw new Error(`software-tpm.sh printed no environment: ${out}`);
+  if (module === undefined || env.TPM2_PKCS11_STORE === undefined) {
+    throw new Error(`software-tpm.sh printed no environment: ${out}`);
+  }
   return {
     dir,
     module,
@@ -86,5 +89,6 @@ export function stopSoftwareTpm(tpm: SoftwareTpm): void {
     rmSync(tpm.dir, { recursive: true, force: true });
   }
   const left = Object.entries(tpm.pids).filter(([, pid]) => running(pid));
-  if (left.length > 0) throw new Error(`the software TPM left processes running: ${left.map(([name, pid]) => `${name} (${pid})`).join(', ')}`);
+  const names = left.map(([name, pid]) => `${name} (${pid})`);
+  if (names.length > 0) throw new Error(`the software TPM left processes running: ${names.join(', ')}`);
 }

@@ -34,7 +34,8 @@ export function toolStatus(command: string, args: readonly string[], options: To
   });
   if (result.error !== undefined) {
     const missing = (result.error as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new Error(missing ? `${command} is not installed: run scripts/install-test-tools.sh` : `${command} failed to run: ${result.error.message}`);
+    if (missing) throw new Error(`${command} is not installed: run scripts/install-test-tools.sh`);
+    throw new Error(`${command} failed to run: ${result.error.message}`);
   }
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -48,7 +49,8 @@ export function runTool(command: string, args: readonly string[], options: ToolO
   const result = toolStatus(command, args, options);
   if (result.status !== 0) {
     const output = result.stderr.trim() || result.stdout.trim();
-    throw new Error(`${command} ${args.join(' ')} exited with ${String(result.status ?? 'a signal or the timeout')}: ${output}`);
+    const how = String(result.status ?? 'a signal or the timeout');
+    throw new Error(`${command} ${args.join(' ')} exited with ${how}: ${output}`);
   }
   return result.stdout;
 }

@@ -35,7 +35,8 @@ describe('patching one element of real DER', () => {
   it('finds the bcrypt rounds of an OpenSSH key blob', () => {
     const string = (bytes: Buffer) => Buffer.concat([Buffer.alloc(4), bytes]).fill(bytes.length, 3, 4);
     const kdfoptions = Buffer.concat([string(Buffer.alloc(16, 9)), Buffer.from([0, 0, 0, 16])]);
-    const blob = Buffer.concat([Buffer.from('openssh-key-v1\0'), string(Buffer.from('aes256-ctr')), string(Buffer.from('bcrypt')), string(kdfoptions)]);
+    const names = [string(Buffer.from('aes256-ctr')), string(Buffer.from('bcrypt'))];
+    const blob = Buffer.concat([Buffer.from('openssh-key-v1\0'), ...names, string(kdfoptions)]);
     expect(blob.readUInt32BE(opensshRoundsOffset(blob))).toBe(16);
   });
 });
