@@ -1,6 +1,7 @@
 import { it } from 'vitest';
 import { useSoftHsm, useSoftwareTpm } from '@keymint/test-kit';
 import { resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from '../test/fixtures/softhsm-tokens.js';
 
@@ -32,11 +33,12 @@ async function time(open: () => Promise<Pkcs11Backend>, params: KeyParamsInput, 
   try {
     if (!supports(backend.capabilities, spec)) return 'not supported';
     // One warm-up key: the login and the first use of the module are not keygen time.
-    await backend.generate(resolveKeySpec({ kty: 'EC' }));
+    const warmUp = resolveKeySpec({ kty: 'EC' });
+    await backend.generate(warmUp, generateContext(warmUp));
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) {
       const start = performance.now();
-      await backend.generate(spec);
+      await backend.generate(spec, generateContext(spec));
       ms.push(performance.now() - start);
     }
     ms.sort((a, b) => a - b);
