@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOFTHSM_MODULE } from '@keymint/test-kit/softhsm';
 import { markdown, readmeSummary } from './lib/report.mjs';
 import { ratioChart } from './lib/svg.mjs';
 
@@ -16,7 +17,6 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const root = dirname(benchDir);
 const resultsDir = join(benchDir, 'results');
 const CASES = ['startup', 'password', 'rsa', 'batch', 'hsm', 'keyset'];
-const SOFTHSM_MODULES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so'];
 
 const quick = process.env.KEYMINT_BENCH_QUICK === '1';
 const only = (process.env.KEYMINT_BENCH_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -28,8 +28,7 @@ if (!existsSync(bin)) throw new Error(`${bin} is missing: run ./scripts/bench.sh
 for (const tool of ['openssl', 'jose', 'pkcs11-tool', 'softhsm2-util']) {
   if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: run ./scripts/bench.sh, which installs it`);
 }
-const softhsmModule = SOFTHSM_MODULES.find((m) => existsSync(m));
-if (softhsmModule === undefined) throw new Error('libsofthsm2.so is missing: run ./scripts/bench.sh, which installs softhsm2');
+if (!existsSync(SOFTHSM_MODULE)) throw new Error('libsofthsm2.so is missing: run ./scripts/bench.sh, which installs softhsm2');
 
 // A partial run (some cases only, or quick mode) writes partial.* and leaves latest.* alone.
 const name = only.length > 0 || quick ? 'partial' : 'latest';
@@ -47,7 +46,7 @@ const line = (cmd, args) => {
 const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
 say(`${quick ? 'quick mode, ' : ''}cases: ${selected.join(', ')}; temp dir ${tmp}; load average ${loadBefore.join(' ')}`);
 
-const ctx = { root, benchDir, resultsDir, resultsName: name, bin, tmp, quick, softhsmModule, log: say };
+const ctx = { root, benchDir, resultsDir, resultsName: name, bin, tmp, quick, log: say };
 const results = [];
 try {
   for (const id of selected) {

@@ -2,7 +2,9 @@ import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, readFileSync
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTool } from '@keymint/test-kit';
 import {
+  EXIT,
   FAST,
   IS_ROOT,
   NOBODY,
@@ -17,7 +19,6 @@ import {
   readJson,
   snapshot,
   tempDir,
-  tool,
   writeFile,
   type Jwk,
 } from './helpers.js';
@@ -27,12 +28,7 @@ import {
  * or file and what is accepted, no stack trace, and the directory exactly as it was.
  */
 
-const USAGE = 2;
-const PARAM = 3;
-const DECRYPT = 6;
-const EXISTS = 7;
-const IO = 8;
-const INPUT = 9;
+const { USAGE, PARAM_INVALID: PARAM, DECRYPT_FAILED: DECRYPT, FILE_EXISTS: EXISTS, IO, INPUT_INVALID: INPUT } = EXIT;
 
 /** A temp dir holding a password file "pass.txt". */
 function dirWithPassword(): string {
@@ -261,11 +257,11 @@ describe('--from-pem inputs that are wrong', () => {
 
   beforeAll(() => {
     pems = mkdtempSync(join(tmpdir(), 'keymint-e2e-pems-'));
-    tool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.pem'], { cwd: pems });
-    tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'ed.pem'], { cwd: pems });
-    tool('openssl', ['pkcs8', '-topk8', '-in', 'ec.pem', '-passout', 'pass:pem-secret', '-out', 'enc.pem'], { cwd: pems });
-    tool('openssl', ['ec', '-in', 'ec.pem', '-aes256', '-passout', 'pass:pem-secret', '-out', 'legacy.pem'], { cwd: pems });
-    tool('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'ssh-secret', '-f', 'ssh.key'], { cwd: pems });
+    runTool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.pem'], { cwd: pems });
+    runTool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'ed.pem'], { cwd: pems });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'ec.pem', '-passout', 'pass:pem-secret', '-out', 'enc.pem'], { cwd: pems });
+    runTool('openssl', ['ec', '-in', 'ec.pem', '-aes256', '-passout', 'pass:pem-secret', '-out', 'legacy.pem'], { cwd: pems });
+    runTool('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'ssh-secret', '-f', 'ssh.key'], { cwd: pems });
   });
 
   afterAll(() => rmSync(pems, { recursive: true, force: true }));
@@ -302,7 +298,7 @@ describe('--from-pem inputs that are wrong', () => {
 
   it('a DER (binary) key instead of PEM: exit 9', async () => {
     const dir = dirWith('ec.pem');
-    tool('openssl', ['pkey', '-in', 'ec.pem', '-outform', 'DER', '-out', 'ec.der'], { cwd: dir });
+    runTool('openssl', ['pkey', '-in', 'ec.pem', '-outform', 'DER', '-out', 'ec.der'], { cwd: dir });
     await expectFailure(dir, withPassword(['--from-pem', 'ec.der']), INPUT, [/ec\.der/, /no PEM block/, /PRIVATE KEY/]);
   });
 
@@ -334,7 +330,7 @@ describe('--from-pem inputs that are wrong', () => {
 
   it('an unknown PEM label: exit 9', async () => {
     const dir = dirWithPassword();
-    writeFile(dir, 'params.pem', tool('openssl', ['ecparam', '-name', 'prime256v1']));
+    writeFile(dir, 'params.pem', runTool('openssl', ['ecparam', '-name', 'prime256v1']));
     await expectFailure(dir, withPassword(['--from-pem', 'params.pem']), INPUT, [/params\.pem/, /EC PARAMETERS/, /PRIVATE KEY/]);
   });
 
@@ -424,8 +420,8 @@ describe('one file under two names: exit 2, both named, nothing written', () => 
     ['--pem-password-file as the private file', ['--password-file', 'pass.txt', '--from-pem', 'enc.pem', '--pem-password-file', 'pem-pass.txt', 'k.pub', 'pem-pass.txt'], /--pem-password-file pem-pass\.txt and the output pem-pass\.txt/],
   ])('an input that is an output: %s, with --force', async (_name, args, message) => {
     const dir = dirWithNames();
-    tool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.pem'], { cwd: dir });
-    tool('openssl', ['pkcs8', '-topk8', '-in', 'ec.pem', '-passout', 'pass:pem-secret', '-out', 'enc.pem'], { cwd: dir });
+    runTool('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'ec.pem'], { cwd: dir });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'ec.pem', '-passout', 'pass:pem-secret', '-out', 'enc.pem'], { cwd: dir });
     writeFile(dir, 'pem-pass.txt', 'pem-secret\n');
     const spelled = (args as string[]).map((a) => a.replace('DIR', basename(dir)));
     await expectFailure(dir, ['create', ...FAST, '--force', ...spelled], USAGE, [message, /keymint would overwrite what it reads/]);

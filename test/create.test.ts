@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectOk } from '@keymint/test-kit';
 import {
   FAST,
   PASSWORD,
@@ -23,11 +24,6 @@ import {
   type Jwk,
   type RunResult,
 } from './helpers.js';
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
-}
 
 /** Creates a key with a password file and the fast PBES2 count; returns the dir and both JWKs. */
 async function create(args: readonly string[], password = PASSWORD): Promise<{ dir: string; result: RunResult; pub: Jwk; priv: Jwk }> {

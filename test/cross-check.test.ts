@@ -3,20 +3,17 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompactSign, compactVerify, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { decryptWithPython, PYTHON, runTool, toolStatus } from '@keymint/test-kit';
 import {
   FAST,
   PASSWORD,
-  PYTHON,
   decodeB64url,
   decryptWithJose,
-  decryptWithPython,
   keymint,
   passwordFile,
   protectedHeader,
   readJson,
   tempDir,
-  tool,
-  toolStatus,
   type Jwk,
 } from './helpers.js';
 
@@ -97,9 +94,9 @@ describe('OpenSSL reads the private keys keymint writes', () => {
   ] as [string[], RegExp][])('%j: openssl pkey -check accepts it and derives the same public key', async (flags, text) => {
     const { dir, pub, priv } = await createPlain(flags);
     const { pubPem } = writePems(dir, pub, priv);
-    expect(tool('openssl', ['pkey', '-in', 'key.pem', '-noout', '-check'], { cwd: dir })).toMatch(/Key is valid/);
-    expect(tool('openssl', ['pkey', '-in', 'key.pem', '-noout', '-text'], { cwd: dir })).toMatch(text);
-    expect(tool('openssl', ['pkey', '-in', 'key.pem', '-pubout'], { cwd: dir })).toBe(pubPem);
+    expect(runTool('openssl', ['pkey', '-in', 'key.pem', '-noout', '-check'], { cwd: dir })).toMatch(/Key is valid/);
+    expect(runTool('openssl', ['pkey', '-in', 'key.pem', '-noout', '-text'], { cwd: dir })).toMatch(text);
+    expect(runTool('openssl', ['pkey', '-in', 'key.pem', '-pubout'], { cwd: dir })).toBe(pubPem);
   });
 
   it('a damaged key fails the same check (the check can fail)', async () => {
@@ -133,7 +130,7 @@ describe('signatures made with keymint keys verify with openssl', () => {
     const raw = decodeB64url(signature);
     writeFileSync(join(dir, 'sig'), alg.startsWith('ES') ? rsToDer(raw) : raw);
     const verify = ['dgst', `-${hash}`, '-verify', 'pub.pem', ...sigopts, '-signature', 'sig', 'data'];
-    expect(tool('openssl', verify, { cwd: dir })).toMatch(/Verified OK/);
+    expect(runTool('openssl', verify, { cwd: dir })).toMatch(/Verified OK/);
     // The same check refuses other data: it can fail.
     writeFileSync(join(dir, 'data'), `${header}.${payload}x`);
     expect(toolStatus('openssl', verify, { cwd: dir }).status).not.toBe(0);
@@ -148,7 +145,7 @@ describe('signatures made with keymint keys verify with openssl', () => {
     const header = Buffer.from(JSON.stringify({ alg })).toString('base64url');
     const payload = Buffer.from('signed by openssl').toString('base64url');
     writeFileSync(join(dir, 'data'), `${header}.${payload}`);
-    tool('openssl', ['dgst', `-${hash}`, '-sign', 'key.pem', '-out', 'sig', 'data'], { cwd: dir });
+    runTool('openssl', ['dgst', `-${hash}`, '-sign', 'key.pem', '-out', 'sig', 'data'], { cwd: dir });
     const der = readFileSync(join(dir, 'sig'));
     const signature = alg.startsWith('ES') ? derToRs(der, 32) : der;
     const { payload: verified } = await compactVerify(`${header}.${payload}.${signature.toString('base64url')}`, await importJWK(pub, alg));
@@ -164,7 +161,7 @@ describe('signatures made with keymint keys verify with openssl', () => {
     expect(signature).toHaveLength(64);
     writeFileSync(join(dir, 'data'), data);
     writeFileSync(join(dir, 'sig'), rsToDer(signature));
-    expect(tool('openssl', ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig', 'data'], { cwd: dir })).toMatch(/Verified OK/);
+    expect(runTool('openssl', ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig', 'data'], { cwd: dir })).toMatch(/Verified OK/);
     writeFileSync(join(dir, 'data'), Buffer.concat([data, Buffer.from('x')]));
     expect(toolStatus('openssl', ['dgst', '-sha256', '-verify', 'pub.pem', '-signature', 'sig', 'data'], { cwd: dir }).status).not.toBe(0);
   });
@@ -177,7 +174,7 @@ describe('signatures made with keymint keys verify with openssl', () => {
     writeFileSync(join(dir, 'data'), data);
     writeFileSync(join(dir, 'sig'), nodeSign(null, data, privateKeyOf(priv)));
     const verify = ['pkeyutl', '-verify', '-rawin', '-pubin', '-inkey', 'pub.pem', '-in', 'data', '-sigfile', 'sig'];
-    expect(tool('openssl', verify, { cwd: dir })).toMatch(/Signature Verified Successfully/);
+    expect(runTool('openssl', verify, { cwd: dir })).toMatch(/Signature Verified Successfully/);
     writeFileSync(join(dir, 'data'), Buffer.concat([data, Buffer.from('x')]));
     expect(toolStatus('openssl', verify, { cwd: dir }).status).not.toBe(0);
   });
@@ -189,7 +186,7 @@ describe('signatures made with keymint keys verify with openssl', () => {
     const jws = await new CompactSign(new TextEncoder().encode('mac me')).setProtectedHeader({ alg: 'HS256' }).sign(await importJWK(pub, 'HS256'));
     const [header, payload, signature] = jws.split('.') as [string, string, string];
     writeFileSync(join(dir, 'data'), `${header}.${payload}`);
-    const out = tool('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${key.toString('hex')}`, '-binary', '-out', 'mac', 'data'], { cwd: dir });
+    const out = runTool('openssl', ['dgst', '-sha256', '-mac', 'HMAC', '-macopt', `hexkey:${key.toString('hex')}`, '-binary', '-out', 'mac', 'data'], { cwd: dir });
     expect(out).toBe('');
     expect(readFileSync(join(dir, 'mac')).toString('base64url')).toBe(signature);
     expect(createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url')).toBe(signature);
@@ -204,8 +201,8 @@ describe('thumbprints agree with the jose C tool (EC and RSA)', () => {
       const result = await keymint(['create', '--json', '--no-password', '--insecure', ...flags, 'key.pub.json', 'key.json'], { cwd: dir });
       expect(result.code, result.stderr).toBe(0);
       const json = JSON.parse(result.stdout) as { kid: string; thumbprint: string; thumbprintUri: string };
-      const fromPublic = tool('jose', ['jwk', 'thp', '-i', 'key.pub.json', '-a', 'S256'], { cwd: dir }).trim();
-      const fromPrivate = tool('jose', ['jwk', 'thp', '-i', 'key.json', '-a', 'S256'], { cwd: dir }).trim();
+      const fromPublic = runTool('jose', ['jwk', 'thp', '-i', 'key.pub.json', '-a', 'S256'], { cwd: dir }).trim();
+      const fromPrivate = runTool('jose', ['jwk', 'thp', '-i', 'key.json', '-a', 'S256'], { cwd: dir }).trim();
       expect(fromPublic).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(json.thumbprint).toBe(fromPublic);
       expect(json.kid).toBe(fromPublic);
@@ -220,7 +217,7 @@ describe('thumbprints agree with the jose C tool (EC and RSA)', () => {
     const result = await keymint(['create', '--json', '--no-password', '--insecure', '--kid', 'named', 'key.pub.json', 'key.json'], { cwd: dir });
     const json = JSON.parse(result.stdout) as { kid: string; thumbprint: string };
     expect(json.kid).toBe('named');
-    expect(json.thumbprint).toBe(tool('jose', ['jwk', 'thp', '-i', 'key.pub.json', '-a', 'S256'], { cwd: dir }).trim());
+    expect(json.thumbprint).toBe(runTool('jose', ['jwk', 'thp', '-i', 'key.pub.json', '-a', 'S256'], { cwd: dir }).trim());
   });
 });
 
@@ -262,7 +259,7 @@ describe('Python cryptography decrypts keymint private files', () => {
     const result = await keymint(['create', '--pbes2-count', count, '--password-file', pass, ...flags, 'key.pub.json', 'key.json'], { cwd: dir });
     expect(result.code, result.stderr).toBe(0);
     expect(protectedHeader(join(dir, 'key.json')).p2c).toBe(Number(count));
-    const fromPython = decryptWithPython(join(dir, 'key.json'), PASSWORD);
+    const fromPython = decryptWithPython(readFileSync(join(dir, 'key.json')), PASSWORD);
     expect(fromPython).toEqual(await decryptWithJose(join(dir, 'key.json'), PASSWORD));
     const pub = readJson<Jwk>(join(dir, 'key.pub.json'));
     if (pub.kty === 'oct') {
@@ -270,13 +267,13 @@ describe('Python cryptography decrypts keymint private files', () => {
       return;
     }
     for (const [name, value] of Object.entries(pub)) expect(fromPython[name]).toEqual(value);
-    expect(JSON.parse(tool(PYTHON, ['-c', PYTHON_PAIR_CHECK], { input: JSON.stringify(fromPython) }))).toBe(true);
+    expect(JSON.parse(runTool(PYTHON, ['-c', PYTHON_PAIR_CHECK], { input: JSON.stringify(fromPython) }))).toBe(true);
   });
 
   it('Python refuses a wrong password (the check can fail)', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
     expect((await keymint(['create', ...FAST, '--password-file', pass, 'key.pub.json', 'key.json'], { cwd: dir })).code).toBe(0);
-    expect(() => decryptWithPython(join(dir, 'key.json'), `${PASSWORD}!`)).toThrow();
+    expect(() => decryptWithPython(readFileSync(join(dir, 'key.json')), `${PASSWORD}!`)).toThrow();
   });
 });

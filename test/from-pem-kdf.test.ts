@@ -1,10 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDer } from '../packages/core/src/der.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { at, integer, replaceElement } from '../packages/core/test/support/der-write.js';
-import { FAST, expectFailure, keymint, passwordFile, readJson, tempDir, tool, writeFile, type Jwk } from './helpers.js';
+import { integer, opensshRoundsOffset, pemBody, replaceAt, runTool, toPem } from '@keymint/test-kit';
+import { FAST, expectFailure, keymint, readJson, tempDirWith, writeFile, type Jwk } from './helpers.js';
 
 // Issue 9, class 3, through the built CLI: `create --from-pem` bounds the key derivation of every
 // encrypted input before it asks for (or reads) the PEM password. Real files from openssl and
@@ -16,7 +15,7 @@ const PEM_PASSWORD = 'pem kdf secret';
 const TOO_LONG = /: refused, as it could be used to make decryption take very long\n$/;
 
 let pems: string;
-const sh = (cwd: string, command: string): string => tool('/bin/sh', ['-c', command], { cwd });
+const sh = (cwd: string, command: string): string => runTool('/bin/sh', ['-c', command], { cwd });
 
 beforeAll(() => {
   pems = mkdtempSync(join(tmpdir(), 'keymint-e2e-kdf-'));
@@ -34,35 +33,24 @@ afterAll(() => rmSync(pems, { recursive: true, force: true }));
 
 /** A temp dir with pass.txt (the JWK password), right.txt and wrong.txt (PEM passwords) and the named inputs. */
 function dirWith(...names: string[]): string {
-  const dir = tempDir();
-  passwordFile(dir);
+  const dir = tempDirWith(pems, names);
   writeFile(dir, 'right.txt', `${PEM_PASSWORD}\n`);
   writeFile(dir, 'wrong.txt', 'not the pem password\n');
-  for (const name of names) copyFileSync(join(pems, name), join(dir, name));
   return dir;
-}
-
-const body = (text: string): Buffer => Buffer.from(text.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
-function pem(label: string, der: Uint8Array, width: number): string {
-  const lines = Buffer.from(der).toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
-  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }
 
 /** An encrypted PKCS#8 input with the INTEGER at `path` (child indexes) set to `value`. */
 function patchedPkcs8(name: string, path: number[], value: bigint): string {
-  const der = body(readFileSync(join(pems, name), 'utf8'));
-  return pem('ENCRYPTED PRIVATE KEY', replaceElement(der, at(parseDer(der), ...path), integer(value)), 64);
+  return toPem('ENCRYPTED PRIVATE KEY', replaceAt(pemBody(readFileSync(join(pems, name), 'utf8')), path, integer(value)));
 }
 
 /** An OpenSSH key with its bcrypt_pbkdf rounds (PROTOCOL.key) set to `rounds`. */
 function patchedRounds(name: string, rounds: number): string {
-  const blob = body(readFileSync(join(pems, name), 'utf8'));
-  let offset = 'openssh-key-v1\0'.length;
-  for (let i = 0; i < 2; i++) offset += 4 + blob.readUInt32BE(offset); // ciphername, kdfname
-  offset += 4 + 4 + blob.readUInt32BE(offset + 4); // kdfoptions length, salt
+  const blob = pemBody(readFileSync(join(pems, name), 'utf8'));
+  const offset = opensshRoundsOffset(blob);
   expect(blob.readUInt32BE(offset)).toBe(100);
   blob.writeUInt32BE(rounds, offset);
-  return pem('OPENSSH PRIVATE KEY', blob, 70);
+  return toPem('OPENSSH PRIVATE KEY', blob, 70);
 }
 
 /** The Ed25519 public key of an input as the tool that made it sees it: the last 32 bytes of its public form. */
@@ -160,10 +148,10 @@ describe('--from-pem bounds every password-based key derivation before the passw
   });
 
   it('what keymint cannot bound or decrypt is refused by name, exit 4: another OpenSSH KDF, `ssh-keygen -Z chacha20-poly1305`', async () => {
-    const blob = body(readFileSync(join(pems, 'id_a100'), 'utf8'));
+    const blob = pemBody(readFileSync(join(pems, 'id_a100'), 'utf8'));
     const patched = blob.toString('latin1').replace('\0\0\0\x06bcrypt', '\0\0\0\x06scrypt');
     const scrypt = Buffer.from(patched, 'latin1');
-    await expectRefused(pem('OPENSSH PRIVATE KEY', scrypt, 70), 4, /key derivation function "scrypt"/, /ssh-keygen -p/);
+    await expectRefused(toPem('OPENSSH PRIVATE KEY', scrypt, 70), 4, /key derivation function "scrypt"/, /ssh-keygen -p/);
     await expectRefused(
       readFileSync(join(pems, 'id_chacha'), 'utf8'),
       4,

@@ -3,24 +3,23 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOk, runTool } from '@keymint/test-kit';
 import {
   FAST,
   PASSWORD,
   bitsOf,
   decodeB64url,
   decryptWithJose,
-  expectKeyPair,
   expectFailure,
+  expectKeyPair,
   keymint,
   listDir,
   modeOf,
-  passwordFile,
   privateMembersIn,
   publicPart,
   readJson,
   rfc7638,
-  tempDir,
-  tool,
+  tempDirWith,
   writeFile,
   type Jwk,
   type RunResult,
@@ -31,7 +30,7 @@ let pems: string;
 
 beforeAll(() => {
   pems = mkdtempSync(join(tmpdir(), 'keymint-e2e-from-pem-'));
-  const sh = (command: string) => tool('/bin/sh', ['-c', command], { cwd: pems });
+  const sh = (command: string) => runTool('/bin/sh', ['-c', command], { cwd: pems });
   sh('openssl ecparam -name secp384r1 -genkey -noout -out ec-sec1.key');
   sh('openssl ecparam -name secp256k1 -genkey -noout -out k1-sec1.key');
   sh('openssl genpkey -algorithm ed25519 -out ed25519.key');
@@ -54,20 +53,10 @@ beforeAll(() => {
 afterAll(() => rmSync(pems, { recursive: true, force: true }));
 
 /** A temp dir with pass.txt and copies of the named inputs. */
-function dirWith(...names: string[]): string {
-  const dir = tempDir();
-  passwordFile(dir);
-  for (const name of names) copyFileSync(join(pems, name), join(dir, name));
-  return dir;
-}
+const dirWith = (...names: string[]): string => tempDirWith(pems, names);
 
 function sh(dir: string, command: string): string {
-  return tool('/bin/sh', ['-c', command], { cwd: dir });
-}
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
+  return runTool('/bin/sh', ['-c', command], { cwd: dir });
 }
 
 /** The JWKs Node's own parser gets from a PEM file (the reference the output is compared to). */

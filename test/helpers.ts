@@ -1,18 +1,43 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { flattenedDecrypt, type FlattenedJWE } from 'jose';
 import { expect, onTestFinished } from 'vitest';
+import { PYTHON } from '@keymint/test-kit';
 
 /** The monorepo root; the tests run the CLI that `turbo run build` left in apps/cli/dist. */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(REPO, 'apps', 'cli', 'dist', 'bin.cjs');
-/** Debian's Python: it has `cryptography` and the `pty` module the prompt tests need. */
-export const PYTHON = '/usr/bin/python3';
 export const FIXTURES = join(REPO, 'test', 'fixtures');
+
+/**
+ * The exit code of each error code, as the README's table documents them: written here
+ * independently of apps/cli/src/exit-codes.ts, so that a change there fails these tests.
+ */
+export const EXIT = {
+  USAGE: 2,
+  PASSWORD_REQUIRED: 2,
+  PARAM_INVALID: 3,
+  ALG_NOT_SUPPORTED: 4,
+  BACKEND_UNAVAILABLE: 5,
+  DECRYPT_FAILED: 6,
+  FILE_EXISTS: 7,
+  IO: 8,
+  INPUT_INVALID: 9,
+  TOKEN_NOT_FOUND: 10,
+  PIN_INCORRECT: 11,
+  PIN_LOCKED: 12,
+  TOKEN_FULL: 13,
+  TOKEN_READ_ONLY: 14,
+  KEY_EXISTS: 15,
+  KEY_NOT_FOUND: 16,
+  BACKEND_LOCKED: 17,
+  SIGNATURE_INVALID: 18,
+  MODULE_UNTRUSTED: 19,
+} as const;
 
 /** A low PBES2 count keeps most tests fast; the default (600000) gets its own tests. */
 export const FAST = ['--pbes2-count', '1000'] as const;
@@ -40,29 +65,47 @@ export interface RunOptions {
   env?: Record<string, string>;
 }
 
+/** A program started by `startProgram`: the child, and its result once it has exited. */
+export interface StartedProgram {
+  child: ChildProcess;
+  /** The run's result, and performance.now() when it exited (before its output was closed). */
+  done: Promise<RunResult & { endedAt: number }>;
+}
+
 /**
- * Runs a program in its own session, so it has no controlling terminal: keymint must then fail
- * instead of prompting, whatever terminal the test runner itself has.
+ * Starts a program in its own session, so it has no controlling terminal: keymint must then fail
+ * instead of prompting, whatever terminal the test runner itself has. The child is handed back
+ * for tests that signal it.
  */
-export function runProgram(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, {
-      cwd: options.cwd,
-      detached: true,
-      env: { ...process.env, KEYMINT_DEBUG: '', ...options.env },
-      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-      ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
-    if (options.input !== undefined) child.stdin?.end(options.input);
+export function startProgram(command: string, args: readonly string[], options: RunOptions): StartedProgram {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    detached: true,
+    env: { ...process.env, KEYMINT_DEBUG: '', ...options.env },
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  const done = new Promise<RunResult & { endedAt: number }>((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => {
+      const endedAt = performance.now();
+      child.on('close', (code, signal) =>
+        resolvePromise({ code, signal, endedAt, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+      );
+    });
+  });
+  if (options.input !== undefined) child.stdin?.end(options.input);
+  return { child, done };
+}
+
+/** Runs a program as `startProgram` starts it, and returns what it did. */
+export async function runProgram(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const { endedAt: _endedAt, ...result } = await startProgram(command, args, options).done;
+  return result;
 }
 
 let binForOthers: string | undefined;
@@ -100,6 +143,14 @@ export function keymint(args: readonly string[], options: RunOptions): Promise<R
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A fresh temp dir for one test with pass.txt (PASSWORD) and copies of the named files of `source`. */
+export function tempDirWith(source: string, names: readonly string[]): string {
+  const dir = tempDir();
+  passwordFile(dir);
+  for (const name of names) copyFileSync(join(source, name), join(dir, name));
   return dir;
 }
 
@@ -222,21 +273,6 @@ export function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-/** Runs a tool (openssl, ssh-keygen, jose) and returns its output; throws on a non-zero exit. */
-export function tool(command: string, args: readonly string[], options: { cwd?: string; input?: string | Buffer } = {}): string {
-  const result = spawnSync(command, args, { cwd: options.cwd, input: options.input, encoding: 'utf8' });
-  if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${String(result.status)}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Runs a tool and returns its exit status and output, whatever the status. */
-export function toolStatus(command: string, args: readonly string[], options: { cwd?: string; input?: string | Buffer } = {}): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(command, args, { cwd: options.cwd, input: options.input, encoding: 'utf8' });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
 /** The user the "unreadable file" tests drop to when they run as root (who can read any file). */
 export const NOBODY = { uid: 65534, gid: 65534 };
 export const IS_ROOT = process.getuid?.() === 0;
@@ -268,25 +304,4 @@ export async function keymintInPty(args: readonly string[], answers: readonly st
   });
   if (result.code !== 0) throw new Error(`pty driver failed (${String(result.code)}): ${result.stderr}`);
   return JSON.parse(result.stdout) as PtyResult;
-}
-
-/** The script of packages/core/test/jwe.test.ts: PBES2 + AES key unwrap + AES-GCM in Python cryptography. */
-const PYTHON_DECRYPT = `
-import base64, json, sys
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-d = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-jwe = json.load(sys.stdin)
-h = json.loads(d(jwe["protected"]))
-assert h["alg"] == "PBES2-HS256+A128KW" and h["enc"] == "A256GCM", h
-kek = PBKDF2HMAC(hashes.SHA256(), 16, h["alg"].encode() + b"\\0" + d(h["p2s"]), h["p2c"]).derive(sys.argv[1].encode())
-cek = aes_key_unwrap(kek, d(jwe["encrypted_key"]))
-print(AESGCM(cek).decrypt(d(jwe["iv"]), d(jwe["ciphertext"]) + d(jwe["tag"]), jwe["protected"].encode()).decode())
-`;
-
-/** Decrypts a keymint private file with Python's cryptography: a third implementation. */
-export function decryptWithPython(path: string, password: string): Jwk {
-  return JSON.parse(tool(PYTHON, ['-c', PYTHON_DECRYPT, password], { input: readFileSync(path) })) as Jwk;
 }

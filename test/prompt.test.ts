@@ -1,7 +1,21 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FAST, decryptWithJose, expectKeyPair, keymintInPty, listDir, modeOf, protectedHeader, readJson, tempDir, tool, writeFile, type Jwk, type PtyResult } from './helpers.js';
+import { runTool } from '@keymint/test-kit';
+import {
+  FAST,
+  decryptWithJose,
+  expectKeyPair,
+  keymintInPty,
+  listDir,
+  modeOf,
+  protectedHeader,
+  readJson,
+  tempDir,
+  writeFile,
+  type Jwk,
+  type PtyResult,
+} from './helpers.js';
 
 /**
  * The password prompt on a real terminal: a pseudo-terminal from Python's pty module
@@ -129,8 +143,8 @@ describe('the password prompt on a terminal', () => {
 
   it('an encrypted --from-pem without --pem-password-file: asks for the PEM password once, then the new one twice', async () => {
     const dir = tempDir();
-    tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
-    tool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
+    runTool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
     const result = await keymintInPty(['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'], ['pem-secret-1', SECRET, SECRET], { cwd: dir });
     expect(result.status, result.output).toBe(0);
     expect(result.answered).toBe(3);
@@ -145,8 +159,8 @@ describe('the password prompt on a terminal', () => {
 
   it('a wrong PEM password typed at the prompt: exit 6, no file', async () => {
     const dir = tempDir();
-    tool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
-    tool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
+    runTool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
     const result = await keymintInPty(['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'], ['not-it', SECRET, SECRET], { cwd: dir });
     expect(result.status, result.output).toBe(6);
     expect(result.answered).toBe(1);

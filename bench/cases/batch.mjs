@@ -1,10 +1,9 @@
 // 4. Batch through the programmatic API: N keys made with createKey and the software backend and
 // written as one JWK Set, all at once (Promise.all: Node's async keygen runs on the libuv thread
 // pool) against one after another.
-import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_ENV } from '../lib/measure.mjs';
+import { BENCH_ENV, runWorker } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
 export const meta = { id: 'batch', number: 4, short: 'batch API', title: 'Batch key creation through the API: concurrent vs sequential' };
@@ -17,13 +16,7 @@ const KINDS = [
 
 /** Runs the worker once; returns keys per second and the CPU time it used (all threads). */
 function measure(ctx, kind, count, mode, what, env = {}) {
-  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', 'batch.mjs'), kind, String(count), mode, what, join(ctx.tmp, `batch-${kind}.json`)], {
-    cwd: ctx.benchDir,
-    env: { ...BENCH_ENV, ...env },
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`batch worker ${kind} ${mode} ${what} failed: ${r.stderr}`);
-  const { ms, keys, cpuMs } = JSON.parse(r.stdout.trim().split('\n').pop());
+  const { ms, keys, cpuMs } = runWorker(ctx, 'batch', [kind, String(count), mode, what, join(ctx.tmp, `batch-${kind}.json`)], { ...BENCH_ENV, ...env });
   return { rate: keys / (ms / 1000), cores: cpuMs / ms };
 }
 

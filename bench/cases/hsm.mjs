@@ -1,51 +1,49 @@
 // 5. HSM: keys per second on SoftHSM through @keymint/backend-pkcs11 in one process (session and
 // login reused) against one `pkcs11-tool --keypairgen` process per key; signatures per second on
 // the token through the backend against graphene-pk11 called directly (the backend's overhead).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_ENV, timeOnce } from '../lib/measure.mjs';
+import { startSoftHsm } from '@keymint/test-kit/softhsm';
+import { BENCH_ENV, runWorker, timeOnce } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
 export const meta = { id: 'hsm', number: 5, short: 'HSM', title: 'HSM (SoftHSM2): key creation and signing' };
 
-const PIN = '123456';
-const SO_PIN = '12345678';
-
-/** A SoftHSM configuration of its own with one fresh token: a measurement never sees another's objects. */
-function token(ctx, name) {
-  const dir = join(ctx.tmp, 'softhsm', name);
-  mkdirSync(join(dir, 'tokens'), { recursive: true });
-  const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
-  const env = { ...BENCH_ENV, SOFTHSM2_CONF: conf };
-  const r = spawnSync('softhsm2-util', ['--init-token', '--free', '--label', name, '--pin', PIN, '--so-pin', SO_PIN], { env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`softhsm2-util --init-token failed: ${r.stderr}`);
-  return { env, uri: `pkcs11:token=${name}?module-path=${ctx.softhsmModule}`, label: name };
-}
-
-function worker(ctx, env, args) {
-  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', 'hsm.mjs'), ...args], { cwd: ctx.benchDir, env: { ...env, BENCH_PKCS11_PIN: PIN }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`hsm worker ${args[0]} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+/**
+ * A SoftHSM store of its own (the test kit's harness) with one fresh token: a measurement never
+ * sees another's objects. The workers get the PIN in BENCH_PKCS11_PIN, not in the URI.
+ */
+function token(stores, name) {
+  const softhsm = startSoftHsm([name]);
+  stores.push(softhsm);
+  return { env: { ...BENCH_ENV, ...softhsm.env, BENCH_PKCS11_PIN: softhsm.pin }, uri: softhsm.uri(name, { pin: false }), label: name, pin: softhsm.pin, module: softhsm.module };
 }
 
 const perSecond = (msSamples) => msSamples.map((ms) => 1000 / ms);
 
 export async function run(ctx) {
+  const stores = [];
+  try {
+    return await measure(ctx, stores);
+  } finally {
+    for (const softhsm of stores) softhsm.remove();
+  }
+}
+
+async function measure(ctx, stores) {
   const out = { series: [], comparisons: [], notes: [] };
   for (const kind of [
     { id: 'EC', label: 'EC P-256', tool: 'EC:prime256v1', count: ctx.quick ? 8 : 40 },
     { id: 'RSA', label: 'RSA 2048', tool: 'rsa:2048', count: ctx.quick ? 4 : 30 },
   ]) {
     ctx.log(`${kind.label}: ${kind.count} keys through the backend, ${kind.count} pkcs11-tool processes`);
-    const api = token(ctx, `bench-api-${kind.id.toLowerCase()}`);
-    const tool = token(ctx, `bench-tool-${kind.id.toLowerCase()}`);
+    const api = token(stores, `bench-api-${kind.id.toLowerCase()}`);
+    const tool = token(stores, `bench-tool-${kind.id.toLowerCase()}`);
     // One backend process, asked for one key at a time, in turn with one pkcs11-tool process.
     const child = spawn(process.execPath, [join(ctx.benchDir, 'workers', 'hsm.mjs'), 'create', api.uri, kind.id], {
       cwd: ctx.benchDir,
-      env: { ...api.env, BENCH_PKCS11_PIN: PIN },
+      env: api.env,
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const answers = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -64,7 +62,7 @@ export async function run(ctx) {
       toolMs.push(
         timeOnce({
           cmd: 'pkcs11-tool',
-          args: ['--module', ctx.softhsmModule, '--token-label', tool.label, '--login', '--pin', PIN, '--keypairgen', '--key-type', kind.tool, '--id', id, '--label', `tool-${id}`],
+          args: ['--module', tool.module, '--token-label', tool.label, '--login', '--pin', tool.pin, '--keypairgen', '--key-type', kind.tool, '--id', id, '--label', `tool-${id}`],
           env: { SOFTHSM2_CONF: tool.env.SOFTHSM2_CONF },
         }),
       );
@@ -89,8 +87,8 @@ export async function run(ctx) {
     const count = ctx.quick ? 50 : alg === 'ES256' ? 400 : 200;
     const blocks = ctx.quick ? 2 : 4;
     ctx.log(`${alg}: ${blocks} alternating blocks of ${count} signatures, backend and graphene-pk11`);
-    const tk = token(ctx, `bench-sign-${alg.toLowerCase()}`);
-    const r = worker(ctx, tk.env, ['sign', tk.uri, alg, String(count), String(blocks)]);
+    const tk = token(stores, `bench-sign-${alg.toLowerCase()}`);
+    const r = runWorker(ctx, 'hsm', ['sign', tk.uri, alg, String(count), String(blocks)], tk.env);
     const b = series(`sign-${alg}-backend`, `${alg}: backend.sign with a key reference`, 'signatures/s', perSecond(r.backend));
     const g = series(`sign-${alg}-raw`, `${alg}: graphene-pk11 directly (C_SignInit + C_Sign)`, 'signatures/s', perSecond(r.raw));
     out.series.push(b, g);

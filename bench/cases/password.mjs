@@ -1,23 +1,16 @@
 // 2. Password protection: `keymint create` with the default PBES2 count (600000) against its
 // floor, `node -e 0` plus the raw PBKDF2-HMAC-SHA256 of 600000 iterations in OpenSSL.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { timeInterleaved } from '../lib/measure.mjs';
+import { keyPairOutputs, timeInterleaved } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
 export const meta = { id: 'password', number: 2, short: 'password', title: 'Password protection (PBES2, p2c 600000)' };
 
 export async function run(ctx) {
-  const dir = join(ctx.tmp, 'password');
-  mkdirSync(dir, { recursive: true });
+  const { dir, pub, priv, clean } = keyPairOutputs(ctx, 'password');
   const pw = join(dir, 'pw');
   writeFileSync(pw, 'correct horse battery staple\n', { mode: 0o600 });
-  const pub = join(dir, 'k.pub.json');
-  const priv = join(dir, 'k.json');
-  const clean = () => {
-    rmSync(pub, { force: true });
-    rmSync(priv, { force: true });
-  };
   // The salt PBES2 feeds PBKDF2: the alg name, a zero byte, then the 16-byte p2s (RFC 7518 §4.8.1.1).
   const salt = Buffer.concat([Buffer.from('PBES2-HS256+A128KW'), Buffer.from([0]), Buffer.alloc(16, 7)]).toString('hex');
   const runs = ctx.quick ? 5 : 15;

@@ -1,20 +1,11 @@
 // 3. RSA 2048 and 4096 through the CLI against `openssl genpkey`: both are OpenSSL 3 underneath.
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { timeInterleaved } from '../lib/measure.mjs';
+import { keyPairOutputs, timeInterleaved } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
 export const meta = { id: 'rsa', number: 3, short: 'RSA', title: 'RSA key generation: keymint vs openssl genpkey' };
 
 export async function run(ctx) {
-  const dir = join(ctx.tmp, 'rsa');
-  mkdirSync(dir, { recursive: true });
-  const pub = join(dir, 'k.pub.json');
-  const priv = join(dir, 'k.json');
-  const clean = () => {
-    rmSync(pub, { force: true });
-    rmSync(priv, { force: true });
-  };
+  const { pub, priv, clean } = keyPairOutputs(ctx, 'rsa');
   const node = process.execPath;
   const out = { series: [], comparisons: [] };
   // The prime search makes single times vary a lot (4096 bits: 0.2 s to 4 s here): many runs, medians.

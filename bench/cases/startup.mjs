@@ -1,33 +1,27 @@
 // 1. CLI start-up: `keymint create` of an unencrypted EC key against `node -e 0` (the floor of any
 // Node CLI) and the C tools that make the same key, then what each step of the bundling buys.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { timeInterleaved } from '../lib/measure.mjs';
+import { keyPairOutputs, timeInterleaved } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
 export const meta = { id: 'startup', number: 1, short: 'start-up', title: 'CLI start-up' };
 
-/** The start-up steps, from tsc's output to what ships (apps/cli/build.mjs has the options). */
+/**
+ * The start-up steps, from tsc's output to what ships. bundleCli (apps/cli/build.mjs) takes only
+ * `outdir` and `minify` now: the earlier layouts (code-split per backend, main.js with lazy
+ * native chunks, lazy builtins as an option) are gone from the build, so their rows are too.
+ */
 const STEPS = [
   { id: 'unbundled', short: '1 unbundled', label: 'unbundled (tsc output, ~80 modules)' },
-  { id: 'split', short: '2 bundled, code-split', label: 'bundled: esbuild code splitting, a chunk per command, backend and shared part', options: { layout: 'split', sideEffectFreeCore: false, lazyBuiltins: false, minify: false } },
-  { id: 'split-lazy-core', short: '3 + core, jose off start-up', label: '+ core and jose off the start-up path', options: { layout: 'split', sideEffectFreeCore: true, lazyBuiltins: false, minify: false } },
-  { id: 'main', short: '4 main.js + lazy native chunks', label: 'software code in one file (main.js), PKCS#11, keychain and sshpk in lazy chunks', options: { layout: 'main', lazyBuiltins: false, minify: false } },
-  { id: 'main-lazy-builtins', short: '5 + lazy builtins', label: '+ child_process, readline and tty loaded on first use', options: { layout: 'main', lazyBuiltins: true, minify: false } },
-  { id: 'shipped', short: '6 + minified (ships)', label: '+ whitespace and syntax minified (what ships)' },
+  { id: 'bundled', short: '2 bundled', label: 'bundled by bundleCli: a chunk per command and lazy part, builtins loaded on first use' },
+  { id: 'shipped', short: '3 + minified (ships)', label: '+ whitespace and syntax minified (what ships)' },
 ];
 
 export async function run(ctx) {
-  const dir = join(ctx.tmp, 'startup');
-  mkdirSync(dir, { recursive: true });
-  const pub = join(dir, 'k.pub.json');
-  const priv = join(dir, 'k.json');
-  const clean = () => {
-    rmSync(pub, { force: true });
-    rmSync(priv, { force: true });
-  };
+  const { dir, pub, priv, clean } = keyPairOutputs(ctx, 'startup');
   const create = ['create', '--kty', 'EC', '--no-password', '--insecure', pub, priv];
   const node = process.execPath;
 
@@ -85,7 +79,10 @@ export async function run(ctx) {
     } else if (step.id === 'shipped') {
       variants[step.id] = ctx.bin;
     } else {
-      await bundleCli({ outdir: out, ...step.options });
+      await bundleCli({ outdir: out, minify: false });
+      // keymint finds its backends in the node_modules Node would search from the bundle: these
+      // are the CLI's own, as for the shipped bundle.
+      symlinkSync(join(ctx.root, 'apps', 'cli', 'node_modules'), join(out, 'node_modules'));
       variants[step.id] = join(out, 'bin.js');
     }
   }

@@ -2,6 +2,8 @@
 // interleaved (a, b, c, a, b, c ...): a burst of load from elsewhere hits all of them alike and
 // their ratio stays meaningful even when the absolute times drift.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 /**
  * Summary statistics of a list of samples (ms, or keys/s).
@@ -83,4 +85,36 @@ export function timeInterleaved(commands, { runs, warmup = 2, onProgress }) {
     if (round >= 0) onProgress?.(round + 1, runs);
   }
   return samples;
+}
+
+/**
+ * A case's own directory under the run's temp dir, with the two output files of `keymint create`
+ * and `clean`, which removes them: the `prepare` of a timed create, so each run writes new files.
+ * @param {{ tmp: string }} ctx
+ * @param {string} name
+ */
+export function keyPairOutputs(ctx, name) {
+  const dir = join(ctx.tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const pub = join(dir, 'k.pub.json');
+  const priv = join(dir, 'k.json');
+  const clean = () => {
+    rmSync(pub, { force: true });
+    rmSync(priv, { force: true });
+  };
+  return { dir, pub, priv, clean };
+}
+
+/**
+ * Runs a worker of bench/workers in a process of its own, and returns the JSON of the last line it
+ * printed; its stderr is in the error when it fails.
+ * @param {{ benchDir: string }} ctx
+ * @param {string} name  the worker: `hsm` runs workers/hsm.mjs
+ * @param {string[]} args
+ * @param {Record<string, string>} env  the whole environment of the worker
+ */
+export function runWorker(ctx, name, args, env) {
+  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', `${name}.mjs`), ...args], { cwd: ctx.benchDir, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${name} worker ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
 }

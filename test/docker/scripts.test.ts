@@ -3,6 +3,7 @@ import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readF
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolStatus, type ToolResult } from '@keymint/test-kit';
 import { BIN, PASSWORD, REPO, decryptWithJose, expectKeyPair, readJson, type Jwk } from '../helpers.js';
 
 /**
@@ -17,22 +18,11 @@ const MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 const root = mkdtempSync(join(tmpdir(), 'keymint-docker-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-interface Ran {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Ran = ToolResult;
 
 function sh(script: string, args: readonly string[], options: { cwd?: string; env?: Record<string, string>; input?: string; timeout?: number } = {}): Ran {
-  const result = spawnSync('sh', [script, ...args], {
-    cwd: options.cwd ?? root,
-    env: { ...process.env, ...options.env },
-    input: options.input,
-    encoding: 'utf8',
-    timeout: options.timeout ?? 60_000,
-  });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  const { cwd = root, timeout = 60_000, ...rest } = options;
+  return toolStatus('sh', [script, ...args], { cwd, timeoutMs: timeout, ...rest });
 }
 
 function ok(ran: Ran, what: string): Ran {
@@ -41,9 +31,7 @@ function ok(ran: Ran, what: string): Ran {
 }
 
 function tool(command: string, args: readonly string[], env: Record<string, string> = {}): Ran {
-  const result = spawnSync(command, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return toolStatus(command, args, { env, timeoutMs: 60_000 });
 }
 
 function fresh(name: string): string {

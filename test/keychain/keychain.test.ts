@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PYTHON, expectOk, startKeyringSession, toolStatus, type KeyringSession } from '@keymint/test-kit';
 import {
   BIN,
-  PYTHON,
+  EXIT,
   expectError,
   expectFailure,
   expectKeyPair,
@@ -20,12 +21,9 @@ import {
   tempDir,
   writeFile,
   type Jwk,
-  type RunResult,
 } from '../helpers.js';
-import { run, startKeyringSession, startKeyutilsRing, uniqueService, type KeyringSession, type KeyutilsRing } from './session.js';
+import { startKeyutilsRing, uniqueService, type KeyutilsRing } from './session.js';
 
-// Exit codes of apps/cli/src/exit-codes.ts.
-const EXIT = { USAGE: 2, ALG_NOT_SUPPORTED: 4, BACKEND_UNAVAILABLE: 5, INPUT_INVALID: 9, KEY_EXISTS: 15, KEY_NOT_FOUND: 16, BACKEND_LOCKED: 17 };
 const DEAD_BUS = 'unix:path=/tmp/keymint-e2e-no-bus/bus';
 
 interface Reference {
@@ -34,11 +32,6 @@ interface Reference {
   backend: string;
   location: Record<string, string>;
   jwk: Jwk;
-}
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
 }
 
 /** Verifies a compact JWS with jose, not with keymint's code. */
@@ -90,7 +83,7 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
   afterAll(() => session?.stop());
 
   const km = (args: readonly string[], cwd: string, env: Record<string, string> = {}) => keymint(args, { cwd, env: { ...session.env, ...env } });
-  const secretTool = (args: readonly string[], input?: string) => run('secret-tool', args, { ...session.env }, input);
+  const secretTool = (args: readonly string[], input?: string) => toolStatus('secret-tool', args, { env: session.env, input, timeoutMs: 30_000 });
   const create = async (service: string, extra: readonly string[] = []) => {
     const dir = tempDir();
     const result = await km(['create', '--backend', 'keychain', '--keychain-service', service, ...extra, 'key.pub.json', 'key.json'], dir);

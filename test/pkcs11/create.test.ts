@@ -1,8 +1,21 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, keymint, keymintInPty, listDir, modeOf, privateMembersIn, readJson, rfc7638, runProgram, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
-import { PIN, SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
+import { SOFTHSM_MODULE, expectOk, startSoftHsm } from '@keymint/test-kit';
+import {
+  BIN,
+  keymint,
+  keymintInPty,
+  listDir,
+  modeOf,
+  privateMembersIn,
+  readJson,
+  rfc7638,
+  runProgram,
+  tempDir,
+  writeFile,
+  type Jwk,
+} from '../helpers.js';
 
 /**
  * keymint create --backend pkcs11, keymint pkcs11 tokens and keymint pkcs11 keys, run as a user
@@ -10,13 +23,9 @@ import { PIN, SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
  */
 
 const TOKEN = 'e2e-create';
-const softhsm = startSoftHsm([TOKEN]);
+const softhsm = startSoftHsm([TOKEN], { setEnv: true });
+const PIN = softhsm.pin;
 afterAll(() => softhsm.remove());
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
-}
 
 interface Reference {
   type: string;

@@ -1,23 +1,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectFailure, keymint, listDir, tempDir, writeFile } from '../helpers.js';
-import { SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
+import { SOFTHSM_MODULE, startSoftHsm } from '@keymint/test-kit';
+import { EXIT, expectFailure, keymint, listDir, tempDir, writeFile } from '../helpers.js';
 
 /**
  * Every bad input to the pkcs11 commands: the documented exit code, one "keymint: " line on
  * stderr, no stack trace, no file written, and the token as it was.
  */
 
-const USAGE = 2;
-const ALG = 4;
-const UNAVAILABLE = 5;
-const EXISTS = 7;
-const TOKEN_NOT_FOUND = 10;
-const PIN_INCORRECT = 11;
-const KEY_EXISTS = 15;
+const { USAGE, ALG_NOT_SUPPORTED: ALG, BACKEND_UNAVAILABLE: UNAVAILABLE, FILE_EXISTS: EXISTS, TOKEN_NOT_FOUND, PIN_INCORRECT, KEY_EXISTS } = EXIT;
 
 const TOKEN = 'e2e-errors';
 const OTHER = 'e2e-other';
-const softhsm = startSoftHsm([TOKEN, OTHER]);
+const softhsm = startSoftHsm([TOKEN, OTHER], { setEnv: true });
 afterAll(() => softhsm.remove());
 
 const create = (uri: string, ...flags: string[]) => ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, ...flags, 'k.pub.json', 'k.json'];

@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCanaryModule } from '../../packages/backend-pkcs11/test/fixtures/canary-module.js';
-import { expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
+import { SOFTHSM_MODULE, buildCanaryModule, expectOk, startSoftHsm } from '@keymint/test-kit';
+import { EXIT, expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
 import type { Jwk, RunResult } from '../helpers.js';
-import { SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
 
 /**
  * A key reference is a file people share: the PKCS#11 module its URI names is native code, and
@@ -17,11 +16,9 @@ import { SOFTHSM_MODULE, startSoftHsm } from './softhsm.js';
  * loads it.
  */
 
-const UNTRUSTED = 19;
-const INPUT_INVALID = 9;
-const USAGE = 2;
+const { MODULE_UNTRUSTED: UNTRUSTED, INPUT_INVALID, USAGE } = EXIT;
 const TOKEN = 'e2e-trust';
-const softhsm = startSoftHsm([TOKEN]);
+const softhsm = startSoftHsm([TOKEN], { setEnv: true });
 const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-canary-'));
 afterAll(() => {
   softhsm.remove();
@@ -38,11 +35,6 @@ const PAYLOAD = 'signed through the canary';
 interface Reference {
   location: { uri: string };
   jwk: Jwk;
-}
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
 }
 
 /** keymint in `cwd`, with no module trusted by the environment unless `env` says so. */

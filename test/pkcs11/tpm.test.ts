@@ -1,9 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, expectFailure, keymint, listDir, readJson, rfc7638, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
+import { expectOk, startSoftwareTpm, stopSoftwareTpm, type SoftwareTpm } from '@keymint/test-kit';
+import { expectFailure, keymint, listDir, readJson, rfc7638, tempDir, writeFile, type Jwk } from '../helpers.js';
 
 /**
  * The README's software TPM, driven the way the README tells a user to: scripts/software-tpm.sh
@@ -11,37 +9,20 @@ import { REPO, expectFailure, keymint, listDir, readJson, rfc7638, tempDir, writ
  * built CLI creates, lists and signs with keys on it.
  */
 
-const SCRIPT = join(REPO, 'packages', 'backend-pkcs11', 'scripts', 'software-tpm.sh');
 const LABEL = 'e2e-tpm';
 const PIN = '314159';
-const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-tpm-'));
+let tpm: SoftwareTpm | undefined;
 let env: Record<string, string> = {};
 let uri = '';
 
-function script(command: string, ...args: string[]): string {
-  const result = spawnSync(SCRIPT, [command, join(dir, 'tpm'), ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`software-tpm.sh ${command} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
 beforeAll(() => {
-  const exports = script('start', LABEL, PIN, '27182818');
-  for (const match of exports.matchAll(/^export ([A-Z0-9_]+)='([^']*)'$/gm)) env[match[1] as string] = match[2] as string;
-  env = { ...env, KEYMINT_PKCS11_PIN: PIN };
-  uri = `pkcs11:token=${LABEL}?module-path=${env.KEYMINT_TPM_MODULE as string}`;
+  tpm = startSoftwareTpm({ label: LABEL, pin: PIN, soPin: '27182818' });
+  env = { ...tpm.env, KEYMINT_PKCS11_PIN: PIN };
+  uri = tpm.uri;
 });
 afterAll(() => {
-  try {
-    script('stop');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (tpm !== undefined) stopSoftwareTpm(tpm);
 });
-
-function expectOk(result: RunResult): void {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
-}
 
 describe('keymint with a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', () => {
   it('pkcs11 tokens shows the TPM token and what it can make', async () => {

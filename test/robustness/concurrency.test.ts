@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectOk } from '@keymint/test-kit';
 import { FAST, PASSWORD, keymint, listDir, modeOf, passwordFile, readJson, tempDir, writeFile, type Jwk } from '../helpers.js';
-import { expectOk, jwkFile, nodeJwk } from '../toolbox/helpers.js';
+import { jwkFile, nodeJwk } from '../toolbox/helpers.js';
 import { expectValidPair } from './support.js';
 
 /**

@@ -3,7 +3,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { IS_ROOT, NOBODY, expectFailure, giveToNobody, listDir, tool, toolStatus, type Jwk } from '../helpers.js';
+import { runTool, toolStatus } from '@keymint/test-kit';
+import { IS_ROOT, NOBODY, expectFailure, giveToNobody, listDir, type Jwk } from '../helpers.js';
 import { ok } from '../toolbox/helpers.js';
 
 /**
@@ -17,7 +18,7 @@ const KIB = 1024;
 /** Mounts a fresh tmpfs of `kib` KiB, unmounted and removed when the test ends. */
 function smallDisk(kib = 64): string {
   const mount = mkdtempSync(join(tmpdir(), 'keymint-disk-'));
-  tool('mount', ['-t', 'tmpfs', '-o', `size=${kib}k,mode=0755`, 'tmpfs', mount]);
+  runTool('mount', ['-t', 'tmpfs', '-o', `size=${kib}k,mode=0755`, 'tmpfs', mount]);
   onTestFinished(() => {
     // -l: a keymint still running there must not keep the test's disk mounted.
     toolStatus('umount', ['-l', mount]);
@@ -89,7 +90,7 @@ describe.runIf(IS_ROOT)('keyset changes on a full, read-only or forbidden disk',
   it('a read-only file system: exit 8, nothing changed', async () => {
     const disk = smallDisk();
     writeFileSync(join(disk, 'jwks.json'), setOf(2));
-    tool('mount', ['-o', 'remount,ro', disk]);
+    runTool('mount', ['-o', 'remount,ro', disk]);
     await expectFailure(disk, ['keyset', 'add', 'jwks.json', keyFile()], 8, [/cannot create the lock file jwks\.json\.lock \(EROFS\)/]);
   });
 

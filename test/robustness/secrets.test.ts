@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SOFTHSM_MODULE, startSoftHsm } from '@keymint/test-kit';
 import { FAST, decryptWithJose, keymint, readJson, type Jwk, type RunResult } from '../helpers.js';
 import { startKeyutilsRing, uniqueService, type KeyutilsRing } from '../keychain/session.js';
-import { PIN, SOFTHSM_MODULE, startSoftHsm } from '../pkcs11/softhsm.js';
 
 /**
  * No password, PEM password, PIN or private key material in any output of any command, on success
@@ -30,8 +30,6 @@ const WRONG_PASSWORD = `wrong-password-${hex()}`;
 const PEM_PASSWORD = `pem-password-${hex()}`;
 const WRONG_PIN = `98${randomBytes(4).readUInt32BE(0)}`;
 const TYPED_SECRET = `typed-on-the-command-line-${hex()}`;
-/** startSoftHsm's SO PIN. */
-const SO_PIN = '13579135';
 
 writeFileSync(join(dir, 'pw.txt'), `${PASSWORD}\n`);
 writeFileSync(join(dir, 'wrong.txt'), `${WRONG_PASSWORD}\n`);
@@ -40,7 +38,8 @@ writeFileSync(join(dir, 'payload.txt'), 'a payload');
 const PW = ['--password-file', 'pw.txt'];
 
 const TOKEN = 'secrets';
-const softhsm = startSoftHsm([TOKEN]);
+const softhsm = startSoftHsm([TOKEN], { setEnv: true });
+const { pin: PIN, soPin: SO_PIN } = softhsm;
 let ring: KeyutilsRing | undefined;
 const SERVICE = uniqueService('secrets');
 /** keymint runs in the keyring without a D-Bus session: the kernel keyring is the store. */

@@ -2,10 +2,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectOk, lockFor } from '@keymint/test-kit';
 import { PASSWORD, expectError, keymint, listDir, passwordFile, readJson, tempDir, type Jwk, type RunResult } from '../helpers.js';
-import { expectOk, jwkFile } from '../toolbox/helpers.js';
+import { jwkFile } from '../toolbox/helpers.js';
 import { expectValidPair } from './support.js';
-import { STOPPED_MS, continueAtEnd, lockFor, lockHolder, stopWhen, tempWriters } from './writers.js';
+import { STOPPED_MS, continueAtEnd, lockHolder, stopWhen, tempWriters } from './writers.js';
 
 /**
  * keymint writers stopped (SIGSTOP) for longer than the 60 s after which keymint used to take a lock

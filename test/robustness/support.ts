@@ -1,17 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { BIN, decryptWithJose, expectKeyPair, modeOf, privateMembersIn, rfc7638, type Jwk, type RunResult } from '../helpers.js';
+import { BIN, decryptWithJose, expectKeyPair, modeOf, privateMembersIn, rfc7638, startProgram, type Jwk, type StartedProgram } from '../helpers.js';
 
 /** What the robustness tests share: a keymint run they can kill, and checks of a key pair on disk. */
 
-export interface StartedRun {
-  child: ChildProcess;
+export interface StartedRun extends StartedProgram {
   /** performance.now() when the process was spawned. */
   startedAt: number;
-  /** The run's result, and performance.now() when it exited. */
-  done: Promise<RunResult & { endedAt: number }>;
 }
 
 /**
@@ -19,25 +15,8 @@ export interface StartedRun {
  * but hands back the child so that a test can kill it.
  */
 export function startKeymint(args: readonly string[], options: { cwd: string; env?: Record<string, string>; nodeArgs?: readonly string[] }): StartedRun {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
-    cwd: options.cwd,
-    detached: true,
-    env: { ...process.env, KEYMINT_DEBUG: '', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const startedAt = performance.now();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
-  const done = new Promise<RunResult & { endedAt: number }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', () => {
-      const endedAt = performance.now();
-      child.on('close', (code, signal) => resolve({ code, signal, endedAt, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
-    });
-  });
-  return { child, startedAt, done };
+  const started = startProgram(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], options);
+  return { ...started, startedAt: performance.now() };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -3,8 +3,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostileRsaJwk } from '@keymint/core/testing';
 import { describe, expect, it } from 'vitest';
+import { expectOk } from '@keymint/test-kit';
 import { expectFailure, keymint, keymintInPty, tempDir, type Jwk } from '../helpers.js';
-import { expectOk, jwkFile } from '../toolbox/helpers.js';
+import { jwkFile } from '../toolbox/helpers.js';
 
 /**
  * Issue 9, classes 2 and 6, through the built CLI: keys that are not real, safe keys are refused

@@ -1,11 +1,11 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { onTestFinished } from 'vitest';
 import { BIN } from '../helpers.js';
 
 /**
- * What the tests of stalled and racing keymint writers share: locks written as keymint writes
- * them, and a way to catch a real keymint process at a given moment of its write and stop it there.
+ * What the tests of stalled and racing keymint writers share: a way to catch a real keymint
+ * process at a given moment of its write and stop it there (locks as keymint writes them come
+ * from the test kit's lockFor).
  */
 
 /** Longer than the 60 s after which keymint used to take a lock over and remove any temp file. */
@@ -19,26 +19,6 @@ export function continueAtEnd(pid: number): void {
     } catch {
       // gone already
     }
-  });
-}
-
-/** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks after boot, read here independently of keymint. */
-export function startTimeOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
-}
-
-/** A lock file's content as keymint writes it for process `pid` of this host; `other` overrides members. */
-export function lockFor(pid: number, other: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    pid,
-    host: hostname(),
-    boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
-    pidns: readlinkSync('/proc/self/ns/pid'),
-    start: startTimeOf(pid),
-    since: '2026-01-01T00:00:00.000Z',
-    token: '0123456789abcdef',
-    ...other,
   });
 }
 

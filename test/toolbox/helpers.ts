@@ -3,20 +3,11 @@ import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:cryp
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
-import { FAST, PASSWORD, PYTHON, REPO, keymint, type Jwk, type RunOptions, type RunResult } from '../helpers.js';
+import { afterAll } from 'vitest';
+import { expectOk, pythonPbes2Jwe } from '@keymint/test-kit';
+import { FAST, PASSWORD, keymint, type Jwk, type RunOptions, type RunResult } from '../helpers.js';
 
 export { PASSWORD };
-
-/** The Python script that encrypts a JWK as step does (Python's cryptography, not keymint or jose). */
-export const MAKE_PBES2_JWE = join(REPO, 'packages', 'core', 'test', 'fixtures', 'make-pbes2-jwe.py');
-
-/** A successful run: exit 0, no stack trace. */
-export function expectOk(result: RunResult): RunResult {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
-  return result;
-}
 
 /** Runs keymint and expects success. */
 export async function ok(args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -37,27 +28,11 @@ export function jwkFile(dir: string, name: string, jwk: unknown): string {
 }
 
 /**
- * Encrypts a JWK as step does, with Python's cryptography (packages/core/test/fixtures/make-pbes2-jwe.py):
- * `flattened` + A256GCM + 600000 is step today; `compact` + A128GCM + 100000 + nocty is older step.
+ * Encrypts a JWK as step does, with Python's cryptography (the kit's pythonPbes2Jwe), under
+ * PASSWORD unless told otherwise.
  */
 export function stepJwe(jwk: Jwk, form: 'compact' | 'flattened' | 'general', enc: string, p2c: number, options: { password?: string; cty?: boolean } = {}): string {
-  const args = [MAKE_PBES2_JWE, form, 'PBES2-HS256+A128KW', enc, String(p2c), options.password ?? PASSWORD, ...(options.cty === false ? ['nocty'] : [])];
-  return execFileSync(PYTHON, args, { input: JSON.stringify(jwk) }).toString();
-}
-
-/**
- * Sets the p2c of a JWE's protected header. The header is authenticated, so the file cannot
- * decrypt; a reader that derived a key before checking p2c would spend hours on 2^31 rounds first.
- */
-export function withP2c(text: string, p2c: number): string {
-  const rewrite = (prot: string) => Buffer.from(JSON.stringify({ ...(JSON.parse(Buffer.from(prot, 'base64url').toString()) as object), p2c })).toString('base64url');
-  const t = text.trim();
-  if (!t.startsWith('{')) {
-    const [prot, ...rest] = t.split('.');
-    return [rewrite(prot as string), ...rest].join('.');
-  }
-  const jwe = JSON.parse(t) as Record<string, string>;
-  return JSON.stringify({ ...jwe, protected: rewrite(jwe.protected as string) }, null, 2);
+  return pythonPbes2Jwe(jwk, { form, enc, p2c, password: options.password ?? PASSWORD, ...(options.cty === undefined ? {} : { cty: options.cty }) });
 }
 
 /** Flips one character of a flattened JWE's ciphertext: the GCM tag no longer matches. */

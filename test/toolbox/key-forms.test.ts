@@ -2,8 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectOk, withP2c } from '@keymint/test-kit';
 import { expectFailure, keymint, keymintInPty, publicPart, type Jwk } from '../helpers.js';
-import { PASSWORD, corruptJwe, decodePart, expectOk, jwkFile, nodeJwk, ok, opensslVerify, sharedDir, stepJwe, withP2c } from './helpers.js';
+import { PASSWORD, corruptJwe, decodePart, jwkFile, nodeJwk, ok, opensslVerify, sharedDir, stepJwe } from './helpers.js';
 
 /**
  * The private key forms every command reads: encrypted JWKs as step writes them (made here by

@@ -3,9 +3,9 @@ import { closeSync, constants as fsConstants, existsSync, lstatSync, mkdirSync, 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { expectFailure, keymint, listDir, modeOf, privateMembersIn, tempDir, tool, type Jwk } from '../helpers.js';
-import { lockFor } from '../robustness/writers.js';
-import { PASS_FILE, createKey, expectOk, jwkFile, nodeJwk, ok, sharedDir, type KeyPairFiles } from './helpers.js';
+import { expectOk, lockFor, runTool } from '@keymint/test-kit';
+import { expectFailure, keymint, listDir, modeOf, privateMembersIn, tempDir, type Jwk } from '../helpers.js';
+import { PASS_FILE, createKey, jwkFile, nodeJwk, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 /** Keys are made once; each test works on its own set file in its own temp dir. */
 const keyDir = sharedDir();
@@ -220,7 +220,7 @@ describe('keymint keyset: what the set file is', () => {
 
   it.each([
     ['a dangling symbolic link', (dir: string) => symlinkSync('nowhere.json', join(dir, 'jwks.json')), /jwks\.json: is a symbolic link to a file that does not exist/],
-    ['a FIFO', (dir: string) => tool('mkfifo', [join(dir, 'jwks.json')]), /jwks\.json: is a FIFO \(named pipe\), not a regular file/],
+    ['a FIFO', (dir: string) => runTool('mkfifo', [join(dir, 'jwks.json')]), /jwks\.json: is a FIFO \(named pipe\), not a regular file/],
     ['a link to a device', (dir: string) => symlinkSync('/dev/null', join(dir, 'jwks.json')), /jwks\.json: is a device, not a regular file/],
   ])('%s as the set: exit 8 before anything is read or written (add, remove)', { timeout: 30_000 }, async (_name, make, message) => {
     const dir = tempDir();

@@ -2,8 +2,9 @@ import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto'
 import { copyFileSync, linkSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, decryptWithJose, expectFailure, keymint, listDir, modeOf, readJson, tempDir, tool, type Jwk } from '../helpers.js';
-import { PASS_FILE, PASSWORD, createKey, expectOk, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
+import { PYTHON, expectOk, runTool } from '@keymint/test-kit';
+import { decryptWithJose, expectFailure, keymint, listDir, modeOf, readJson, tempDir, type Jwk } from '../helpers.js';
+import { PASS_FILE, PASSWORD, createKey, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 const dir = sharedDir();
 const pw = ['--password-file', PASS_FILE];
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 
 /** The SPKI PEM openssl derives from a private key PEM. */
-const opensslPublic = (pem: string, pass?: string) => tool('openssl', ['pkey', '-pubout', ...(pass === undefined ? [] : ['-passin', `pass:${pass}`])], { input: pem });
+const opensslPublic = (pem: string, pass?: string) => runTool('openssl', ['pkey', '-pubout', ...(pass === undefined ? [] : ['-passin', `pass:${pass}`])], { input: pem });
 const privateJwk = (name: string) => readJson<Jwk>(join(dir, name));
 /** An encrypted key file, decrypted by jose (npm), not by keymint. */
 const decrypted = (name: string) => decryptWithJose(join(dir, name), PASSWORD);
@@ -87,7 +88,7 @@ describe('keymint pem: encrypted PKCS#8 (--pem-password-file)', () => {
     const pem = readFileSync(join(dir, 'ec.enc.pem'), 'utf8');
     expect(pem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
     expect(modeOf(join(dir, 'ec.enc.pem'))).toBe(0o600);
-    const dump = tool('openssl', ['asn1parse'], { input: pem });
+    const dump = runTool('openssl', ['asn1parse'], { input: pem });
     for (const name of ['PBES2', 'PBKDF2', 'hmacWithSHA256', 'aes-256-cbc']) expect(dump).toContain(`:${name}`);
     expect(opensslPublic(pem, 'a PEM password')).toBe((await ok(['pem', 'ec.pub.json'], { cwd: dir })).stdout);
     expect(() => opensslPublic(pem, 'wrong')).toThrow();
@@ -101,7 +102,7 @@ import sys
 from cryptography.hazmat.primitives import serialization
 key = serialization.load_pem_private_key(sys.stdin.buffer.read(), password=b"a PEM password")
 print(key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex())`;
-    expect(tool(PYTHON, ['-c', script], { input: pem }).trim()).toBe(Buffer.from((keys.ed as KeyPairFiles).publicJwk.x as string, 'base64url').toString('hex'));
+    expect(runTool(PYTHON, ['-c', script], { input: pem }).trim()).toBe(Buffer.from((keys.ed as KeyPairFiles).publicJwk.x as string, 'base64url').toString('hex'));
   });
 
   it('keymint create --from-pem reads it back: the same key, the same kid', async () => {

@@ -2,10 +2,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectError, expectFailure, keymint, listDir, privateMembersIn, readJson, type Jwk, type RunResult } from '../helpers.js';
-import { startKeyringSession, startKeyutilsRing, uniqueService, type KeyringSession, type KeyutilsRing } from '../keychain/session.js';
-import { startSoftHsm } from '../pkcs11/softhsm.js';
-import { decodePart, expectOk, jwkFile, opensslVerify, sharedDir } from './helpers.js';
+import { expectOk, startKeyringSession, startSoftHsm, type KeyringSession } from '@keymint/test-kit';
+import {
+  expectError,
+  expectFailure,
+  keymint,
+  listDir,
+  privateMembersIn,
+  readJson,
+  type Jwk,
+  type RunResult,
+} from '../helpers.js';
+import { startKeyutilsRing, uniqueService, type KeyutilsRing } from '../keychain/session.js';
+import { decodePart, jwkFile, opensslVerify, sharedDir } from './helpers.js';
 
 /**
  * Keys that never leave their backend, through the same commands as files: a key reference from
@@ -16,7 +25,7 @@ import { decodePart, expectOk, jwkFile, opensslVerify, sharedDir } from './helpe
 
 const ENDPOINT = 'https://as.example.com/oauth2/token';
 const TOKEN = 'toolbox';
-const softhsm = startSoftHsm([TOKEN]);
+const softhsm = startSoftHsm([TOKEN], { setEnv: true });
 afterAll(() => softhsm.remove());
 
 let session: KeyringSession;

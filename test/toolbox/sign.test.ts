@@ -2,8 +2,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectOk } from '@keymint/test-kit';
 import { BIN, expectFailure, keymint, runProgram, type Jwk } from '../helpers.js';
-import { PASS_FILE, createKey, decodePart, expectOk, jwkFile, nodeJwk, ok, opensslVerify, sharedDir, type KeyPairFiles } from './helpers.js';
+import {
+  PASS_FILE,
+  createKey,
+  decodePart,
+  jwkFile,
+  nodeJwk,
+  ok,
+  opensslVerify,
+  sharedDir,
+  type KeyPairFiles,
+} from './helpers.js';
 
 const dir = sharedDir();
 const keys: Record<string, KeyPairFiles> = {};

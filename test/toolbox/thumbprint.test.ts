@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, expectFailure, keymint, tool, type Jwk } from '../helpers.js';
-import { PASS_FILE, createKey, expectOk, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
+import { expectOk, pythonThumbprint, runTool } from '@keymint/test-kit';
+import { expectFailure, keymint, type Jwk } from '../helpers.js';
+import { PASS_FILE, createKey, jwkFile, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 const dir = sharedDir();
 const pw = ['--password-file', PASS_FILE];
@@ -29,25 +30,13 @@ beforeAll(async () => {
   keys.oct = await createKey(dir, 'oct', ['--kty', 'oct', '--kid', 'hmac'], { plain: true });
 });
 
-/** RFC 7638 written out in Python: SHA-x over the required members, sorted, no whitespace. */
-function pythonThumbprint(jwk: Jwk, hash = 'sha256'): string {
-  const script = `
-import base64, hashlib, json, sys
-jwk = json.load(sys.stdin)
-required = {"EC": ["crv", "kty", "x", "y"], "RSA": ["e", "kty", "n"], "OKP": ["crv", "kty", "x"], "oct": ["k", "kty"]}[jwk["kty"]]
-canonical = json.dumps({m: jwk[m] for m in required}, separators=(",", ":"), sort_keys=True)
-print(base64.urlsafe_b64encode(hashlib.new(sys.argv[1], canonical.encode()).digest()).rstrip(b"=").decode())
-`;
-  return tool(PYTHON, ['-c', script, hash], { input: JSON.stringify(jwk) }).trim();
-}
-
 const JOSE_HASH: Record<string, string> = { sha256: 'S256', sha384: 'S384', sha512: 'S512' };
 
 describe('keymint thumbprint equals `jose jwk thp` (Debian jose C tool) for EC and RSA', () => {
   it.each(EC_AND_RSA.flatMap(([name]) => ['sha256', 'sha384', 'sha512'].map((hash) => [name, hash] as const)))('%s, %s', async (name, hash) => {
     const key = keys[name] as KeyPairFiles;
     const ours = (await ok(['thumbprint', '--hash', hash, key.pub], { cwd: dir })).stdout;
-    const theirs = tool('jose', ['jwk', 'thp', '-i', key.pub, '-a', JOSE_HASH[hash] as string], { cwd: dir }).trim();
+    const theirs = runTool('jose', ['jwk', 'thp', '-i', key.pub, '-a', JOSE_HASH[hash] as string], { cwd: dir }).trim();
     expect(ours).toBe(`${theirs}\n`);
     expect(Buffer.from(theirs, 'base64url')).toHaveLength({ sha256: 32, sha384: 48, sha512: 64 }[hash] as number);
   });
@@ -101,7 +90,7 @@ describe('keymint thumbprint', () => {
     const k = (JSON.parse(readFileSync(join(dir, 'oct.json'), 'utf8')) as Jwk).k as string;
     const expected = createHash('sha256').update(`{"k":"${k}","kty":"oct"}`).digest('base64url');
     expect((await ok(['thumbprint', '--subtle', 'oct.json'], { cwd: dir })).stdout.trim()).toBe(expected);
-    expect(tool('jose', ['jwk', 'thp', '-i', 'oct.json', '-a', 'S256'], { cwd: dir }).trim()).toBe(expected);
+    expect(runTool('jose', ['jwk', 'thp', '-i', 'oct.json', '-a', 'S256'], { cwd: dir }).trim()).toBe(expected);
   });
 
   it('refuses an unknown --hash (exit 3), a missing file (8), a non-key (9), a wrong password (6)', async () => {

@@ -3,8 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompactSign, SignJWT, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectOk } from '@keymint/test-kit';
 import { expectFailure, keymint, type Jwk } from '../helpers.js';
-import { PASS_FILE, createKey, expectOk, jwkFile, nodeJwk, ok, sharedDir, type KeyPairFiles } from './helpers.js';
+import { PASS_FILE, createKey, jwkFile, nodeJwk, ok, sharedDir, type KeyPairFiles } from './helpers.js';
 
 const dir = sharedDir();
 const keys: Record<string, KeyPairFiles> = {};

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll } from 'vitest';
 import { describeBackendConformance } from '@keymint/core/testing';
 import { keychainBackend } from '../src/index.js';
-import { assertKeyutilsUsable, oneKeyAtATime, removeAllKeys, uniqueService } from './support/keys.js';
+import { uniqueService } from '@keymint/test-kit';
+import { assertKeyutilsUsable, oneKeyAtATime, removeAllKeys } from './support/keys.js';
 
 const service = uniqueService('conformance-keyutils');
 beforeAll(assertKeyutilsUsable);

@@ -1,7 +1,8 @@
 import { afterAll } from 'vitest';
 import { describeBackendConformance } from '@keymint/core/testing';
 import { keychainBackend } from '../src/index.js';
-import { removeAllKeys, uniqueService } from './support/keys.js';
+import { uniqueService } from '@keymint/test-kit';
+import { removeAllKeys } from './support/keys.js';
 
 const service = uniqueService('conformance-ss');
 afterAll(() => removeAllKeys(service, 'secret-service'));

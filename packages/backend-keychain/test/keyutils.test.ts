@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createKey, toPublicJwk, type Jwk, type KeyReference, type PrivatePart } from '@keymint/core';
 import { verifyCompactJws } from '@keymint/core/testing';
 import { INDEX_ACCOUNT, deleteKeychainKey, keychainBackend, keychainLocation, listKeychainKeys } from '../src/index.js';
-import { assertKeyutilsUsable, keyctl, rejection, removeAllKeys, uniqueService } from './support/keys.js';
+import { rejection, uniqueService } from '@keymint/test-kit';
+import { assertKeyutilsUsable, keyctl, removeAllKeys } from './support/keys.js';
 
 beforeAll(assertKeyutilsUsable);
 

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createKey, type KeyReference } from '@keymint/core';
 import { deleteKeychainKey, keychainBackend, listKeychainKeys } from '../src/index.js';
-import { startKeyringSession, type KeyringSession } from './support/keyring-session.js';
-import { rejection, uniqueService } from './support/keys.js';
+import { rejection, startKeyringSession, uniqueService, type KeyringSession } from '@keymint/test-kit';
 
 // A keyring of this file's own, locked after a key is stored, as a screen lock would leave it.
 // It must be set up before this process first talks to a bus: libdbus reads the address once.

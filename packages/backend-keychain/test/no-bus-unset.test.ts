@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createKey } from '@keymint/core';
 import { keychainBackend } from '../src/index.js';
-import { rejection, uniqueService } from './support/keys.js';
+import { rejection, uniqueService } from '@keymint/test-kit';
 
 // No address at all, and nowhere libdbus could find one: no $XDG_RUNTIME_DIR/bus, no X display
 // to autolaunch on (the library's libdbus has X11 autolaunch compiled out anyway).

@@ -3,8 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, createKey } from '@keymint/core';
-import { keychainBackend, keychainLocation, listKeychainKeys } from '../src/index.js';
-import { rejection, removeAllKeys, uniqueService } from './support/keys.js';
+import { rejection, uniqueService } from '@keymint/test-kit';
+import { keychainBackend, listKeychainKeys } from '../src/index.js';
+import { expectKeyutilsFallback } from './support/keys.js';
 
 // This file's process never sees a bus: the address points at a socket nobody listens on.
 const DEAD_BUS = `unix:path=/tmp/keymint-no-bus-${process.pid}/bus`;
@@ -27,11 +28,7 @@ describe('no D-Bus session bus', () => {
   });
 
   it('no store asked for: falls back to the kernel keyring, as the library does, and the reference says so', async () => {
-    const service = uniqueService('fallback');
-    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
-    if (key.private?.kind !== 'reference') throw new Error('expected a reference');
-    expect(keychainLocation(key.private.reference).store).toBe('keyutils');
-    await removeAllKeys(service, 'keyutils');
+    await expectKeyutilsFallback('fallback');
   });
 
   it('no store asked for and the kernel keyring refuses too: "no keychain available" names both', () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, createKey } from '@keymint/core';
-import { keychainBackend, keychainLocation } from '../src/index.js';
-import { startBareBus } from './support/keyring-session.js';
-import { rejection, removeAllKeys, uniqueService } from './support/keys.js';
+import { rejection, startBareBus, uniqueService } from '@keymint/test-kit';
+import { keychainBackend } from '../src/index.js';
+import { expectKeyutilsFallback } from './support/keys.js';
 
 // A session bus answers, but nothing on it provides org.freedesktop.secrets. Set before this
 // process first talks to a bus: libdbus reads the address once.
@@ -21,10 +21,6 @@ describe('a session bus without a Secret Service', () => {
   });
 
   it('no store asked for: the kernel keyring, as the library does', async () => {
-    const service = uniqueService('no-ss-fallback');
-    const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
-    if (key.private?.kind !== 'reference') throw new Error('expected a reference');
-    expect(keychainLocation(key.private.reference).store).toBe('keyutils');
-    await removeAllKeys(service, 'keyutils');
+    await expectKeyutilsFallback('no-ss-fallback');
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, createKey, toPublicJwk, type Jwk, type KeyReference, type PrivatePart } from '@keymint/core';
 import { verifyCompactJws } from '@keymint/core/testing';
 import keychainFactory, { INDEX_ACCOUNT, deleteKeychainKey, keychainBackend, keychainLocation, listKeychainKeys } from '../src/index.js';
-import { rejection, removeAllKeys, secretTool, uniqueService } from './support/keys.js';
+import { rejection, uniqueService } from '@keymint/test-kit';
+import { removeAllKeys, secretTool } from './support/keys.js';
 
 const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');
 

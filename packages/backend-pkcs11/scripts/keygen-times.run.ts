@@ -1,7 +1,9 @@
-import { inject, it } from 'vitest';
+import { it } from 'vitest';
+import { useSoftHsm, useSoftwareTpm } from '@keymint/test-kit';
 import { resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
-import { SOFTHSM_TOKENS } from '../test/fixtures/provided.js';
+import { SOFTHSM_TOKENS } from '../test/fixtures/softhsm-tokens.js';
 
 /**
  * Key generation times per key type, on SoftHSM2 and on the software TPM: C_GenerateKeyPair or
@@ -31,11 +33,12 @@ async function time(open: () => Promise<Pkcs11Backend>, params: KeyParamsInput, 
   try {
     if (!supports(backend.capabilities, spec)) return 'not supported';
     // One warm-up key: the login and the first use of the module are not keygen time.
-    await backend.generate(resolveKeySpec({ kty: 'EC' }));
+    const warmUp = resolveKeySpec({ kty: 'EC' });
+    await backend.generate(warmUp, generateContext(warmUp));
     const ms: number[] = [];
     for (let i = 0; i < runs; i++) {
       const start = performance.now();
-      await backend.generate(spec);
+      await backend.generate(spec, generateContext(spec));
       ms.push(performance.now() - start);
     }
     ms.sort((a, b) => a - b);
@@ -47,14 +50,12 @@ async function time(open: () => Promise<Pkcs11Backend>, params: KeyParamsInput, 
 }
 
 it('keygen times on SoftHSM2 and on the software TPM', async () => {
-  const softhsm = inject('softhsm');
-  const tpm = inject('tpm');
-  process.env.SOFTHSM2_CONF = softhsm.conf;
-  Object.assign(process.env, tpm.env);
+  const softhsm = useSoftHsm();
+  const tpm = useSoftwareTpm();
   const label = SOFTHSM_TOKENS.backend;
   const backends: Array<[string, () => Promise<Pkcs11Backend>]> = [
-    ['SoftHSM 2.6.1', () => pkcs11Backend({ uri: `pkcs11:token=${label}?module-path=${softhsm.module}&pin-source=file:${softhsm.pinFiles[label] as string}` })],
-    ['TPM (swtpm 0.7 + tpm2-pkcs11 1.9)', () => pkcs11Backend({ uri: `pkcs11:token=${tpm.token.label}?module-path=${tpm.module}`, pin: tpm.token.pin })],
+    ['SoftHSM 2.6.1', () => pkcs11Backend({ uri: softhsm.uri(label) })],
+    ['TPM (swtpm 0.7 + tpm2-pkcs11 1.9)', () => pkcs11Backend({ uri: tpm.uri, pin: tpm.token.pin })],
   ];
   const rows: string[] = [`| key type | ${backends.map(([name]) => `${name}, ms`).join(' | ')} |`, `|---|${backends.map(() => '---').join('|')}|`];
   for (const [name, params, runs] of KINDS) {

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { useSoftHsm } from '@keymint/test-kit';
 import type { Jwk, PrivatePart } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend } from '../src/index.js';
-import { SOFTHSM_TOKENS } from './fixtures/provided.js';
+import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
 import { expectSignsAndVerifies, referenceUri } from './fixtures/sign-check.js';
-import { softhsmUri, useSoftHsm } from './fixtures/use-softhsm.js';
 
 const softhsm = useSoftHsm();
 const TOKEN = SOFTHSM_TOKENS.concurrency;
@@ -24,7 +24,7 @@ interface Made {
 
 function run(worker: number): Promise<Made[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, softhsmUri(softhsm, TOKEN), String(KEYS_EACH), String(worker)], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SCRIPT, softhsm.uri(TOKEN), String(KEYS_EACH), String(worker)], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -47,7 +47,7 @@ describe('concurrency: parallel processes on one SoftHSM token', () => {
     expect(new Set(uris.map((u) => Buffer.from(parsePkcs11Uri(u).id!).toString('hex'))).size).toBe(made.length);
 
     // The token holds exactly these keys, and every one signs (a fresh backend, from its reference).
-    const backend = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN) });
+    const backend = await pkcs11Backend({ uri: softhsm.uri(TOKEN) });
     try {
       const listed = (await backend.listKeys()).filter((k) => k.type === 'private');
       expect(listed).toHaveLength(made.length);

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { useSoftHsm } from './fixtures/use-softhsm.js';
+import { useSoftHsm } from '@keymint/test-kit';
 
 const softhsm = useSoftHsm();
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'index.js');

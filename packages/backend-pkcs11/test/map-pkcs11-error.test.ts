@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeymintError } from '@keymint/core';
 import { toKeymintError } from '../src/map-pkcs11-error.js';
-
-/** An error shaped as pkcs11js makes them (name Pkcs11Error, message the CKR name, code the number). */
-function pkcs11Error(name: string, code: number): Error {
-  const error = new Error(name) as Error & { code: number };
-  error.name = 'Pkcs11Error';
-  error.code = code;
-  return error;
-}
+import { pkcs11Error } from './fixtures/pkcs11-error.js';
 
 describe('PKCS#11 errors become typed KeymintErrors', () => {
   it.each([

@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isKeymintError, KeymintError } from '@keymint/core';
+import { SOFTHSM_MODULE, thrown, type KeymintErrorLike } from '@keymint/test-kit';
+import { isKeymintError } from '@keymint/core';
 import { formatPkcs11Uri } from '../src/format-pkcs11-uri.js';
 import { moduleNameProblem, SYSTEM_MODULE_PLACES, type ModulePlaces } from '../src/module-places.js';
 import { rootControlProblem, trustModule, userChosenModules } from '../src/module-trust.js';
 import { parsePkcs11Uri } from '../src/parse-pkcs11-uri.js';
 import { findModuleByName } from '../src/resolve-module-path.js';
-import { SOFTHSM_MODULE } from './fixtures/softhsm.js';
 
 /**
  * Which PKCS#11 modules keymint may load, decided on real files: Debian's p11-kit registry and
@@ -40,18 +40,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const planted = join(scratch, 'libplanted.so');
 writeFileSync(planted, 'not loaded by these tests');
 
-function thrown(fn: () => unknown): KeymintError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(KeymintError);
-    expect((error as KeymintError).message).not.toMatch(/\n/);
-    return error as KeymintError;
-  }
-  throw new Error('expected an error');
-}
-
-function expectUntrusted(error: KeymintError, path: string): void {
+function expectUntrusted(error: KeymintErrorLike, path: string): void {
   expect(error.code).toBe('ERR_MODULE_UNTRUSTED');
   expect(error.message).toContain(`the PKCS#11 module ${path}`);
   expect(error.message).toContain('is not trusted');

@@ -1,31 +1,23 @@
-import { spawnSync } from 'node:child_process';
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTool, useSoftHsm } from '@keymint/test-kit';
 import { createKey, type KeyParams, type NewKey } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
-import { SOFTHSM_TOKENS } from './fixtures/provided.js';
+import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
 import { referenceUri } from './fixtures/sign-check.js';
-import { softhsmUri, useSoftHsm } from './fixtures/use-softhsm.js';
 
 const softhsm = useSoftHsm();
 const TOKEN = SOFTHSM_TOKENS.inspect;
-const PIN = softhsm.tokens[0]!.pin;
+const PIN = softhsm.pin;
 const dir = mkdtempSync(join(tmpdir(), 'keymint-pkcs11-tool-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function tool(command: string, args: string[]): string {
-  const out = spawnSync(command, args, { env: process.env, encoding: 'utf8' });
-  if (out.error !== undefined) throw new Error(`${command}: ${out.error.message} (run scripts/install-test-tools.sh)`);
-  if (out.status !== 0) throw new Error(`${command} ${args.join(' ')}: ${out.stderr}`);
-  return out.stdout;
-}
-
 /** pkcs11-tool's -O listing, one block per object, keyed by "<class>:<label>". */
 function listObjects(): Map<string, string> {
-  const out = tool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, '-O']);
+  const out = runTool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, '-O']);
   const blocks = new Map<string, string>();
   for (const block of out.split(/\n(?=\S)/)) {
     const cls = /^(Private|Public|Secret) Key Object/.exec(block)?.[1];
@@ -42,10 +34,10 @@ function field(block: string | undefined, name: string): string {
 /** The public key as pkcs11-tool reads it from the token, through openssl, as a JWK. */
 function publicKeyFromToken(id: string): JsonWebKey {
   const file = join(dir, `${id}.pub`);
-  tool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--read-object', '--type', 'pubkey', '--id', id, '-o', file]);
+  runTool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--read-object', '--type', 'pubkey', '--id', id, '-o', file]);
   // pkcs11-tool writes SPKI DER for RSA and EC, PEM for EdDSA.
   const inform = readFileSync(file).subarray(0, 10).toString('latin1').startsWith('-----BEGIN') ? 'PEM' : 'DER';
-  const pem = tool('openssl', ['pkey', '-pubin', '-inform', inform, '-in', file, '-pubout']);
+  const pem = runTool('openssl', ['pkey', '-pubin', '-inform', inform, '-in', file, '-pubout']);
   return createPublicKey(pem).export({ format: 'jwk' });
 }
 
@@ -62,7 +54,7 @@ describe('an independent look with pkcs11-tool (OpenSC)', () => {
   let backend: Pkcs11Backend;
   const made = new Map<string, NewKey>();
   beforeAll(async () => {
-    backend = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN) });
+    backend = await pkcs11Backend({ uri: softhsm.uri(TOKEN) });
     for (const [name, params] of KEYS) made.set(name, await createKey(backend, params));
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rejection } from '@keymint/test-kit';
 import { KeymintError } from '@keymint/core';
 import { parsePkcs11Uri } from '../src/parse-pkcs11-uri.js';
 import { pinSourcePath, readPinFile, resolvePin } from '../src/resolve-pin.js';
@@ -10,15 +11,6 @@ const dir = mkdtempSync(join(tmpdir(), 'keymint-pin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const pinFile = join(dir, 'pin');
 writeFileSync(pinFile, '4321 \n');
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KeymintError);
-  return error as KeymintError;
-}
 
 describe('PIN sources', () => {
   it('reads pin-source as file:/path, file:///path, file://localhost/path or a plain path', () => {

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryTransient } from '../src/retry-transient.js';
-
-function pkcs11Error(name: string, code: number): Error {
-  const error = new Error(name) as Error & { code: number };
-  error.name = 'Pkcs11Error';
-  error.code = code;
-  return error;
-}
+import { pkcs11Error } from './fixtures/pkcs11-error.js';
 
 /** An operation that fails with `error` the first `failures` times. */
 function failing(error: Error, failures: number): { calls: () => number; run: () => string } {

@@ -1,39 +1,27 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejection, useSoftHsm } from '@keymint/test-kit';
 import { KeymintError, createKey, resolveKeySpec, type NewKey } from '@keymint/core';
 import { generateContext } from '@keymint/core/testing';
 import { PIN_VALUE_WARNING, parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
-import { SOFTHSM_TOKENS } from './fixtures/provided.js';
+import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
-import { softhsmUri, useSoftHsm } from './fixtures/use-softhsm.js';
 
 const softhsm = useSoftHsm();
 const TOKEN = SOFTHSM_TOKENS.backend;
 const ERRORS = SOFTHSM_TOKENS.errors;
-const PIN = softhsm.tokens[0]!.pin;
+const PIN = softhsm.pin;
 const SPY = '/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so';
 const dir = mkdtempSync(join(tmpdir(), 'keymint-pkcs11-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a KeymintError').toBeInstanceOf(KeymintError);
-  expect((error as KeymintError).message).not.toMatch(/\n/);
-  expect((error as KeymintError).message).not.toContain(PIN);
-  return error as KeymintError;
-}
-
-/** Objects on a token as an independent tool counts them. */
-function objectCount(label: string): number {
-  const out = spawnSync('pkcs11-tool', ['--module', softhsm.module, '--token-label', label, '--login', '--pin', PIN, '-O'], { env: process.env, encoding: 'utf8' });
-  if (out.status !== 0) throw new Error(out.stderr);
-  return (out.stdout.match(/^(Private|Public|Secret) Key Object/gm) ?? []).length;
+/** The kit's rejection, and the message never shows the PIN. */
+async function refusal(promise: Promise<unknown>): Promise<KeymintError> {
+  const error = await rejection<KeymintError>(promise);
+  expect(error.message).not.toContain(PIN);
+  return error;
 }
 
 /** C_* calls logged by OpenSC's pkcs11-spy, which sits between keymint and SoftHSM. */
@@ -51,7 +39,7 @@ function referenceOf(key: NewKey): string {
 describe('pkcs11 backend on SoftHSM2: keys and references', () => {
   let backend: Pkcs11Backend;
   beforeAll(async () => {
-    backend = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN) });
+    backend = await pkcs11Backend({ uri: softhsm.uri(TOKEN) });
   });
   afterAll(async () => {
     await backend.close();
@@ -75,14 +63,14 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
     expect(uri.id).toHaveLength(16);
     expect(uri.modulePath).toBe(softhsm.module);
     expect(uri.pinValue).toBeUndefined();
-    expect(uri.pinSource).toBe(`file:${softhsm.pinFiles[TOKEN]}`);
+    expect(uri.pinSource).toBe(`file:${softhsm.pinFile}`);
     expect(text).not.toContain(PIN);
   });
 
   it('signs with a key reference on a fresh backend that has no URI (PIN from KEYMINT_PKCS11_PIN)', async () => {
     const made: Array<[NewKey, string]> = [];
     // Made with the PIN through the API, so that the references carry no pin-source.
-    const maker = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN, { pin: 'none' }), pin: PIN });
+    const maker = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { pin: false }), pin: PIN });
     try {
       for (const [params, alg] of [
         [{ kty: 'EC', crv: 'P-384' }, 'ES384'],
@@ -107,7 +95,7 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
 
     const nobody = await pkcs11Backend({ env: {} });
     try {
-      const error = await rejection(nobody.sign(made[0]![0].private!, 'ES384', new Uint8Array(8)));
+      const error = await refusal(nobody.sign(made[0]![0].private!, 'ES384', new Uint8Array(8)));
       expect(error.code).toBe('ERR_PASSWORD_REQUIRED');
       expect(error.message).toContain(`token "${TOKEN}"`);
     } finally {
@@ -127,7 +115,7 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
   it('names a key by --kid, or by object= and id= in the URI', async () => {
     const byKid = await createKey(backend, { kty: 'EC', kid: 'client-1' });
     expect(parsePkcs11Uri(referenceOf(byKid)).object).toBe('client-1');
-    const named = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN, { path: 'object=named%20key;id=%C0%FF%EE' }) });
+    const named = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { path: 'object=named%20key;id=%C0%FF%EE' }) });
     try {
       const key = await createKey(named, { kty: 'EC' });
       const uri = parsePkcs11Uri(referenceOf(key));
@@ -143,42 +131,42 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
 
   it('refuses a label or an id that exists, and leaves the token as it was', async () => {
     await createKey(backend, { kty: 'EC', kid: 'taken' });
-    const before = objectCount(TOKEN);
-    const again = await rejection(createKey(backend, { kty: 'RSA', kid: 'taken' }));
+    const before = softhsm.objects(TOKEN);
+    const again = await refusal(createKey(backend, { kty: 'RSA', kid: 'taken' }));
     expect(again.code).toBe('ERR_KEY_EXISTS');
     expect(again.message).toBe(`token "${TOKEN}" (serial ${backend.token!.token.serial}) already has an object with label "taken": keymint never replaces a key on a token`);
     for (const path of ['object=taken', 'id=%C0%FF%EE']) {
-      const other = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN, { path }) });
+      const other = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { path }) });
       try {
-        expect((await rejection(createKey(other, { kty: 'EC' }))).code).toBe('ERR_KEY_EXISTS');
+        expect((await refusal(createKey(other, { kty: 'EC' }))).code).toBe('ERR_KEY_EXISTS');
       } finally {
         await other.close();
       }
     }
-    expect(objectCount(TOKEN)).toBe(before);
+    expect(softhsm.objects(TOKEN)).toBe(before);
   });
 
   it('refuses what the token cannot do before anything is made, naming the token', async () => {
-    const before = objectCount(TOKEN);
-    expect((await rejection(createKey(backend, { kty: 'OKP', crv: 'X25519', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    const before = softhsm.objects(TOKEN);
+    expect((await refusal(createKey(backend, { kty: 'OKP', crv: 'X25519', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
     const k1 = resolveKeySpec({ kty: 'EC', crv: 'secp256k1' });
-    const direct = await rejection(backend.generate(k1, generateContext(k1)));
+    const direct = await refusal(backend.generate(k1, generateContext(k1)));
     expect(direct.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(direct.message).toMatch(new RegExp(`^EC secp256k1 ES256K keys are not supported by token "${TOKEN}" \\(serial [0-9a-f]+\\): it can make RSA 512-16384, EC P-256, `));
-    expect(objectCount(TOKEN)).toBe(before);
+    expect(softhsm.objects(TOKEN)).toBe(before);
   });
 
   it('refuses to sign with the wrong kind of key', async () => {
     const enc = await createKey(backend, { kty: 'RSA', use: 'enc' });
-    const notForSigning = await rejection(backend.sign(enc.private!, 'RS256', new Uint8Array(4)));
+    const notForSigning = await refusal(backend.sign(enc.private!, 'RS256', new Uint8Array(4)));
     expect(notForSigning.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(notForSigning.message).toContain('CKR_KEY_FUNCTION_NOT_PERMITTED');
-    expect((await rejection(backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AA' } }, 'HS256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect((await rejection(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: {} } }, 'ES256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect((await refusal(backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AA' } }, 'HS256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect((await refusal(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: {} } }, 'ES256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
     const gone = `pkcs11:token=${TOKEN};object=no-such-key;type=private?module-path=${softhsm.module}`;
-    const missing = await rejection(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: gone } } }, 'ES256', new Uint8Array(1)));
+    const missing = await refusal(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: gone } } }, 'ES256', new Uint8Array(1)));
     expect(missing.code).toBe('ERR_KEY_NOT_FOUND');
-    const malformed = await rejection(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=a b' } } }, 'ES256', new Uint8Array(1)));
+    const malformed = await refusal(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=a b' } } }, 'ES256', new Uint8Array(1)));
     expect(malformed.code).toBe('ERR_INPUT_INVALID');
   });
 
@@ -193,11 +181,11 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
   });
 
   it('closes cleanly, more than once; a closed backend refuses work', async () => {
-    const other = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN) });
+    const other = await pkcs11Backend({ uri: softhsm.uri(TOKEN) });
     await createKey(other, { kty: 'EC' });
     await other.close();
     await other.close();
-    expect((await rejection(createKey(other, { kty: 'EC' }))).code).toBe('ERR_USAGE');
+    expect((await refusal(createKey(other, { kty: 'EC' }))).code).toBe('ERR_USAGE');
   });
 });
 
@@ -229,18 +217,18 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
     writeFileSync(log, '');
     const backend = await pkcs11Backend({ uri: spyUri(ERRORS, '&pin-value=000000'), warn: () => undefined });
     try {
-      const error = await rejection(createKey(backend, { kty: 'EC' }));
+      const error = await refusal(createKey(backend, { kty: 'EC' }));
       expect(error.code).toBe('ERR_PIN_INCORRECT');
       expect(error.message).toMatch(new RegExp(`^token "${ERRORS}" \\(serial [0-9a-f]+\\) refused the PIN$`));
       expect(error.message).not.toContain('000000');
       // A second operation on the same backend does not try again either.
-      expect((await rejection(createKey(backend, { kty: 'EC' }))).code).toBe('ERR_PIN_INCORRECT');
+      expect((await refusal(createKey(backend, { kty: 'EC' }))).code).toBe('ERR_PIN_INCORRECT');
     } finally {
       await backend.close();
     }
     expect(spyCalls(log, 'C_Login')).toBe(2);
     expect(spyCalls(log, 'C_GenerateKeyPair')).toBe(0);
-    const right = await pkcs11Backend({ uri: softhsmUri(softhsm, ERRORS) });
+    const right = await pkcs11Backend({ uri: softhsm.uri(ERRORS) });
     try {
       await createKey(right, { kty: 'EC' });
     } finally {
@@ -250,7 +238,7 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
 
   it('warns that pin-value leaks, once, and never writes it into the reference', async () => {
     const warnings: string[] = [];
-    const backend = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN, { pin: 'none' }) + `&pin-value=${PIN}`, warn: (m) => warnings.push(m) });
+    const backend = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { pin: false }) + `&pin-value=${PIN}`, warn: (m) => warnings.push(m) });
     try {
       const key = await createKey(backend, { kty: 'EC' });
       expect(referenceOf(key)).not.toContain('pin-value');
@@ -270,20 +258,20 @@ describe('pkcs11 backend: errors before a token is reached', () => {
     ['a malformed URI', () => 'pkcs11:token=a b', 'ERR_USAGE', /^invalid PKCS#11 URI/],
     ['a pin-source that is a program', () => `pkcs11:token=x?module-path=${softhsm.module}&pin-source=%7C/bin/pin`, 'ERR_USAGE', /keymint reads the PIN only from a file/],
   ])('%s', async (_name, uri, code, message) => {
-    const error = await rejection(pkcs11Backend({ uri: uri(), env: {} }));
+    const error = await refusal(pkcs11Backend({ uri: uri(), env: {} }));
     expect(error.code).toBe(code);
     expect(error.message).toMatch(message);
   });
 
   it('no such token: lists the tokens the module has', async () => {
-    const error = await rejection(pkcs11Backend({ uri: `pkcs11:token=nope?module-path=${softhsm.module}` }));
+    const error = await refusal(pkcs11Backend({ uri: `pkcs11:token=nope?module-path=${softhsm.module}` }));
     expect(error.code).toBe('ERR_TOKEN_NOT_FOUND');
     expect(error.message).toContain(`no token matches token "nope" in the PKCS#11 module ${softhsm.module}: its tokens are `);
-    for (const token of softhsm.tokens) expect(error.message).toContain(`"${token.label}" (serial `);
+    for (const label of softhsm.labels) expect(error.message).toContain(`"${label}" (serial `);
   });
 
   it('chooses a token by serial or slot-id as well as by label', async () => {
-    const first = await pkcs11Backend({ uri: softhsmUri(softhsm, TOKEN) });
+    const first = await pkcs11Backend({ uri: softhsm.uri(TOKEN) });
     const { serial } = first.token!.token;
     const slotId = first.token!.slotId;
     await first.close();
@@ -292,7 +280,7 @@ describe('pkcs11 backend: errors before a token is reached', () => {
       expect(backend.token?.token.label).toBe(TOKEN);
       await backend.close();
     }
-    const ambiguous = await rejection(pkcs11Backend({ uri: `pkcs11:model=SoftHSM%20v2?module-path=${softhsm.module}` }));
+    const ambiguous = await refusal(pkcs11Backend({ uri: `pkcs11:model=SoftHSM%20v2?module-path=${softhsm.module}` }));
     expect(ambiguous.code).toBe('ERR_USAGE');
     expect(ambiguous.message).toMatch(/^\d+ tokens match model "SoftHSM v2"/);
   });
@@ -301,7 +289,7 @@ describe('pkcs11 backend: errors before a token is reached', () => {
     const backend = await pkcs11Backend({ env: {} });
     try {
       expect(backend.capabilities.keyTypes.length).toBeGreaterThan(0);
-      const error = await rejection(createKey(backend, { kty: 'EC' }));
+      const error = await refusal(createKey(backend, { kty: 'EC' }));
       expect(error.code).toBe('ERR_USAGE');
       expect(error.message).toBe('the pkcs11 backend needs a token to create keys on: none was given');
     } finally {

@@ -1,30 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { KeymintError, createKey, resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rejection, toolStatus, useSoftwareTpm } from '@keymint/test-kit';
+import { createKey, resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
 import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
-import './fixtures/provided.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
 
-// tpm2-pkcs11 reads TPM2_PKCS11_TCTI and TPM2_PKCS11_STORE at C_Initialize, on first use below.
-const tpm = inject('tpm');
-Object.assign(process.env, tpm.env);
-const { label, pin } = tpm.token;
-const uri = `pkcs11:token=${label}?module-path=${tpm.module}`;
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a KeymintError').toBeInstanceOf(KeymintError);
-  expect((error as KeymintError).message).not.toMatch(/\n/);
-  return error as KeymintError;
-}
+const tpm = useSoftwareTpm();
+const { uri, token: { label, pin } } = tpm;
 
 function tool(command: string, args: string[]): string {
-  const out = spawnSync(command, args, { env: process.env, encoding: 'utf8' });
-  if (out.error !== undefined) throw new Error(`${command}: ${out.error.message} (run scripts/install-test-tools.sh)`);
+  const out = toolStatus(command, args);
   return `${out.stdout}${out.stderr}`;
 }
 

@@ -1,21 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '@keymint/test-kit';
 import { DerTag, decodeBitString, decodeInteger, decodeOid, derChildren, parseDer, readDer, unwrapOctetString } from '../src/der.js';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');
 
 function expectInvalid(run: () => unknown): KeymintError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(KeymintError);
-  expect((caught as KeymintError).code).toBe(ErrorCode.INPUT_INVALID);
-  expect((caught as KeymintError).message).toMatch(/^malformed DER: [^\n]+$/);
-  return caught as KeymintError;
+  return thrown<KeymintError>(run, ErrorCode.INPUT_INVALID, /^malformed DER: [^\n]+$/);
 }
 
 /** The uncompressed point X||Y of a fresh EC key, as PKCS#11 CKA_EC_POINT holds it after 04. */

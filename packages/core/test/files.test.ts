@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { KeymintError } from '../src/errors.js';
+import { rejection } from '@keymint/test-kit';
 import {
   PRIVATE_FILE_MODE,
   PUBLIC_FILE_MODE,
@@ -39,9 +39,7 @@ beforeEach(() => {
 const mode = (path: string) => statSync(path).mode & 0o777;
 
 async function code(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KeymintError);
-  return (error as KeymintError).code;
+  return (await rejection(promise)).code;
 }
 
 describe('writeFilesAtomically', () => {
@@ -128,9 +126,7 @@ describe('reading', () => {
 
   it('refuses a file that cannot be read', async () => {
     // Root may open any file, but reading offset 0 of a process's memory fails (EIO) for anyone.
-    const error = await readInput('/proc/self/mem').then(() => undefined, (e: KeymintError) => e);
-    expect(error?.code).toBe('ERR_IO');
-    expect(error?.message).toMatch(/^file \/proc\/self\/mem: /);
+    await rejection(readInput('/proc/self/mem'), 'ERR_IO', /^file \/proc\/self\/mem: /);
   });
 
   it('trims only trailing whitespace from a password file', async () => {
@@ -225,12 +221,7 @@ describe('the same file under two names', () => {
 
   it('checkOutputs refuses two outputs that are one file (ERR_USAGE, naming both), and an input that is an output', async () => {
     const root = tree();
-    const refused = async (promise: Promise<unknown>, message: RegExp) => {
-      const error = await promise.then(() => undefined, (e: unknown) => e);
-      expect(error).toBeInstanceOf(KeymintError);
-      expect((error as KeymintError).code).toBe('ERR_USAGE');
-      expect((error as KeymintError).message).toMatch(message);
-    };
+    const refused = (promise: Promise<unknown>, message: RegExp) => rejection(promise, 'ERR_USAGE', message);
     const at = (p: string) => join(root, p);
     await refused(checkOutputs([at('x'), at('up/x')], { force: true }), /\/x and .*\/up\/x are the same file: the output files must be two different files/);
     await refused(checkOutputs([at('new'), at('up/new')]), /are the same file/);
@@ -247,9 +238,8 @@ describe('replacing a file that may change meanwhile', () => {
     expect(read?.mode).toBe(0o640 & ~process.umask());
     expect(await readFileToReplace(join(dir, 'none.json'))).toBeUndefined();
     execFileSync('mkfifo', [join(dir, 'fifo')]);
-    const error = await readFileToReplace(join(dir, 'fifo'), 'JWK Set', 'fifo').then(() => undefined, (e: KeymintError) => e);
-    expect(error?.code).toBe('ERR_IO');
-    expect(error?.message).toBe('JWK Set fifo: is a FIFO (named pipe), not a regular file: keymint changes only regular files');
+    const error = await rejection(readFileToReplace(join(dir, 'fifo'), 'JWK Set', 'fifo'), 'ERR_IO');
+    expect(error.message).toBe('JWK Set fifo: is a FIFO (named pipe), not a regular file: keymint changes only regular files');
   });
 
   it('unchangedSince tells a replaced, rewritten, touched or created file from the one read', async () => {

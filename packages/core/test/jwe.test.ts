@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KeymintError } from '../src/errors.js';
+import { decryptWithPython, pythonPbes2Jwe, rejection } from '@keymint/test-kit';
 import { decryptJwk, encryptJwk, inspectJwe, looksLikeJwe } from '../src/jwe.js';
 import { DEFAULT_PBES2_COUNT, checkPbes2Count } from '../src/password.js';
 import type { Jwk } from '../src/jwk.js';
@@ -11,17 +9,9 @@ const PASSWORD = 'correct horse battery staple';
 const JWK = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** A JWE made by Python's cryptography (fixtures/make-pbes2-jwe.py), not by keymint or jose. */
+/** A JWE made by Python's cryptography, not by keymint or jose. */
 function python(form: string, alg: string, enc: string, p2c: number, password = PASSWORD, extra: string[] = []): string {
-  return execFileSync('/usr/bin/python3', [join(__dirname, 'fixtures', 'make-pbes2-jwe.py'), form, alg, enc, String(p2c), password, ...extra], {
-    input: JSON.stringify(JWK),
-  }).toString();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KeymintError);
-  return error as KeymintError;
+  return pythonPbes2Jwe(JWK, { form, alg, enc, p2c, password, cty: !extra.includes('nocty') });
 }
 
 describe('writing', () => {
@@ -56,24 +46,9 @@ describe('writing', () => {
     expect(checkPbes2Count('10000')).toBe(10_000);
   });
 
-  it('writes files that Python cryptography decrypts', () => {
-    const script = `
-import base64, json, sys
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from cryptography.hazmat.primitives.keywrap import aes_key_unwrap
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-d = lambda s: base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-jwe = json.load(sys.stdin)
-h = json.loads(d(jwe["protected"]))
-kek = PBKDF2HMAC(hashes.SHA256(), 16, h["alg"].encode() + b"\\0" + d(h["p2s"]), h["p2c"]).derive(sys.argv[1].encode())
-cek = aes_key_unwrap(kek, d(jwe["encrypted_key"]))
-print(AESGCM(cek).decrypt(d(jwe["iv"]), d(jwe["ciphertext"]) + d(jwe["tag"]), jwe["protected"].encode()).decode())
-`;
-    return encryptJwk(JWK, PASSWORD, { pbes2Count: 2000 }).then((text) => {
-      const out = execFileSync('/usr/bin/python3', ['-c', script, PASSWORD], { input: text }).toString();
-      expect(JSON.parse(out)).toEqual(JWK);
-    });
+  it('writes files that Python cryptography decrypts', async () => {
+    const text = await encryptJwk(JWK, PASSWORD, { pbes2Count: 2000 });
+    expect(decryptWithPython(text, PASSWORD)).toEqual(JWK);
   });
 });
 

@@ -1,8 +1,8 @@
 import { constants, createPrivateKey, generateKeyPairSync, sign as nodeSign, type JsonWebKey } from 'node:crypto';
 import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { asCommandLine, thrown } from '@keymint/test-kit';
 import type { KeyBackend, PrivatePart } from '../src/backend.js';
-import { KeymintError } from '../src/errors.js';
 import { signatureScheme } from '../src/jwa.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import {
@@ -16,7 +16,6 @@ import {
   signingAlgorithm,
 } from '../src/jws.js';
 import type { OpenedKey } from '../src/open-key.js';
-import { asCommandLine, thrown } from './support/thrown.js';
 
 const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) => pair.privateKey.export({ format: 'jwk' }) as Jwk;
 const EC256 = { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'ec-1' };

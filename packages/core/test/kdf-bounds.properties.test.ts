@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derNull, integer, octets, oid, pemBody, seq, toPem } from '@keymint/test-kit';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { MAX_PBES2_COUNT } from '../src/password.js';
 import { MAX_BCRYPT_ROUNDS, MAX_KDF_KEY_LENGTH, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { importPem } from '../src/pem.js';
-import { derNull, integer, octets, oid, seq } from './support/der-write.js';
 
 // Issue 9, class 3: random costs put into structurally valid encrypted PKCS#8 and OpenSSH keys.
 // Each case either is refused (ERR_INPUT_INVALID / ERR_ALG_NOT_SUPPORTED) without the password
@@ -50,11 +50,6 @@ async function expectOutcome(text: string, expected: string, tally: Map<string, 
   expect(asked).toBe(expected === ASKED ? 1 : 0);
   expect(ms).toBeLessThan(1000);
   tally.set(outcome, (tally.get(outcome) ?? 0) + 1);
-}
-
-function pem(label: string, der: Uint8Array, width: number): string {
-  const lines = Buffer.from(der).toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
-  return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }
 
 /** Integers around every bound, the usual overflow points, huge multi-byte and negative ones. */
@@ -173,7 +168,7 @@ function pkcs8Pem(c: Pkcs8Case): string {
           : c.kind === 'other scheme'
             ? seq(oid(c.scheme), seq(octets(randomBytes(8)), integer(2048n)))
             : pbes2(seq(oid(c.kdf), seq(salt, integer(2048n))));
-  return pem('ENCRYPTED PRIVATE KEY', seq(algorithm, octets(randomBytes(48))), 64);
+  return toPem('ENCRYPTED PRIVATE KEY', seq(algorithm, octets(randomBytes(48))), 64);
 }
 
 const OPENSSH_CIPHERS = ['aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', '3des-cbc'];
@@ -241,7 +236,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'keymint-kdf-prop-'));
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'pass phrase', '-f', 'key'], { cwd: dir, stdio: 'ignore' });
   const text = readFileSync(join(dir, 'key'), 'utf8');
-  const blob = Buffer.from(text.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
+  const blob = pemBody(text);
   let offset = 'openssh-key-v1\0'.length;
   for (let i = 0; i < 3; i++) offset += 4 + blob.readUInt32BE(offset); // ciphername, kdfname, kdfoptions
   sshRest = blob.subarray(offset);
@@ -271,7 +266,7 @@ describe(`class 3: random KDF costs (${RUNS} cases each)`, () => {
     await fc.assert(
       fc.asyncProperty(sshCases, async (c) => {
         const { blob, header, whole } = sshBlob(c, sshRest);
-        await expectOutcome(pem('OPENSSH PRIVATE KEY', blob, 70), expectedSsh(c, header, blob.length, whole), tally);
+        await expectOutcome(toPem('OPENSSH PRIVATE KEY', blob, 70), expectedSsh(c, header, blob.length, whole), tally);
       }),
       { numRuns: RUNS },
     );

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import {
   appendFileSync,
@@ -20,12 +20,10 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeymintError } from '../src/errors.js';
+import { asCommandLine, deadPid, lockFor, processStartTime, rejection, thrown } from '@keymint/test-kit';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, serializeKeySet, updateKeySetFile, withFileLock } from '../src/keyset.js';
 import { thumbprint } from '../src/thumbprint.js';
-import { asCommandLine } from './support/thrown.js';
-import { thrown } from './support/thrown.js';
 
 const ec = (kid?: string): Jwk => {
   const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
@@ -39,14 +37,6 @@ function dir(): string {
   const d = join(root, String(n++));
   mkdirSync(d);
   return d;
-}
-
-async function rejection(promise: Promise<unknown>, code: string, message?: RegExp): Promise<KeymintError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KeymintError);
-  expect((error as KeymintError).code).toBe(code);
-  if (message) expect((error as KeymintError).message).toMatch(message);
-  return error as KeymintError;
 }
 
 describe('parseKeySet', () => {
@@ -254,7 +244,7 @@ describe('updateKeySetFile: no change is reported that is not in the file', () =
       if (rounds++ === 0) {
         // Someone removes the lock; another process takes it and holds it for 200 ms.
         rmSync(`${path}.lock`);
-        writeFileSync(`${path}.lock`, lockOf(process.ppid));
+        writeFileSync(`${path}.lock`, lockFor(process.ppid));
         setTimeout(() => rmSync(`${path}.lock`), 200);
       }
       return addToKeySet(set, [ec('mine')]);
@@ -268,7 +258,7 @@ describe('updateKeySetFile: no change is reported that is not in the file', () =
     const d = dir();
     const path = join(d, 'jwks.json');
     writeFileSync(path, serializeKeySet({ keys: [] }));
-    const theirs = lockOf(process.ppid);
+    const theirs = lockFor(process.ppid);
     const error = await rejection(
       updateKeySetFile(
         path,
@@ -359,33 +349,6 @@ describe('updateKeySetFile: what the set file is', () => {
   });
 });
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks), read here independently of keymint. */
-function startOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
-}
-
-/** A lock as keymint writes it for the process `pid` of this host; `other` overrides fields. */
-function lockOf(pid: number, other: Record<string, unknown> = {}): string {
-  const here = {
-    pid,
-    host: hostname(),
-    boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
-    pidns: readlinkSync('/proc/self/ns/pid'),
-    start: existsSync(`/proc/${pid}`) ? startOf(pid) : '1',
-    since: '2026-01-01T00:00:00Z',
-    token: 'holder',
-  };
-  return JSON.stringify({ ...here, ...other });
-}
-
-/** The pid of a process that has exited (so no process has it, unless the system reused it). */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0']);
-  await new Promise((resolve) => child.on('exit', resolve));
-  return child.pid as number;
-}
-
 describe('withFileLock', () => {
   it('waits for a live holder, and fails after the timeout naming it, leaving its lock alone', async () => {
     const d = dir();
@@ -420,7 +383,7 @@ describe('withFileLock', () => {
   it('never breaks a lock whose process is alive, however old the lock file (no age makes a lock stale)', async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    const lock = lockOf(process.ppid);
+    const lock = lockFor(process.ppid);
     writeFileSync(`${path}.lock`, lock);
     const old = new Date('2001-01-01');
     utimesSync(`${path}.lock`, old, old);
@@ -432,17 +395,17 @@ describe('withFileLock', () => {
   it('breaks the lock of a reused pid: the pid is alive, but started at another time than the holder', async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    writeFileSync(`${path}.lock`, lockOf(process.ppid, { start: '1' }));
+    writeFileSync(`${path}.lock`, lockFor(process.ppid, { start: '1' }));
     expect(await withFileLock(path, async () => 'done', { timeoutMs: 300 })).toBe('done');
     expect(readdirSync(d)).toEqual([]);
     // The same lock with the holder's real start time is its holder's.
-    writeFileSync(`${path}.lock`, lockOf(process.ppid));
+    writeFileSync(`${path}.lock`, lockFor(process.ppid));
     await rejection(withFileLock(path, async () => 'done', { timeoutMs: 300 }), 'ERR_IO', /locked by process/);
   });
 
   it("ten takers of a reused pid's lock at once: each runs, one at a time", async () => {
     const path = join(dir(), 'jwks.json');
-    writeFileSync(`${path}.lock`, lockOf(process.ppid, { start: '1' }));
+    writeFileSync(`${path}.lock`, lockFor(process.ppid, { start: '1' }));
     let inside = 0;
     let most = 0;
     let runs = 0;
@@ -482,7 +445,7 @@ describe('withFileLock', () => {
       [{ boot: '00000000-0000-0000-0000-000000000000' }, /before a restart, or another machine of that name/],
       [{ pidns: 'pid:[1]' }, /another PID namespace/],
     ] as const) {
-      writeFileSync(`${path}.lock`, lockOf(dead, other));
+      writeFileSync(`${path}.lock`, lockFor(dead, other));
       await rejection(withFileLock(path, async () => 'done', { timeoutMs: 200 }), 'ERR_IO', where);
     }
   });
@@ -513,7 +476,7 @@ describe('withFileLock', () => {
       host: hostname(),
       boot: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
       pidns: readlinkSync('/proc/self/ns/pid'),
-      start: startOf(process.pid),
+      start: processStartTime(process.pid),
       since: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       token: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
@@ -526,8 +489,8 @@ describe('withFileLock', () => {
     const name = (pid: number) => `.jwks.json.lock.keymint-${tag}${pid.toString(16).padStart(8, '0')}a1b2c3d4e5f6.tmp`;
     const dead = name(await deadPid());
     const live = name(process.ppid);
-    writeFileSync(join(d, dead), lockOf(1));
-    writeFileSync(join(d, live), lockOf(1));
+    writeFileSync(join(d, dead), lockFor(1));
+    writeFileSync(join(d, live), lockFor(1));
     await withFileLock(path, async () => undefined);
     expect(readdirSync(d)).toEqual([live]);
   });

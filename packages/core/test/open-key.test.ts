@@ -1,43 +1,19 @@
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pythonPbes2Jwe, rejection, thrown, withP2c } from '@keymint/test-kit';
 import type { KeyBackend, PrivatePart } from '../src/backend.js';
-import { KeymintError } from '../src/errors.js';
 import { encryptJwk } from '../src/jwe.js';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import { parseKeyDocument, serializeReference } from '../src/key-document.js';
 import { openPrivateKey, publicOf, type BackendResolver } from '../src/open-key.js';
-import { thrown } from './support/thrown.js';
 
 const PASSWORD = 'correct horse battery staple';
 const EC = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk), kid: 'ec-1', use: 'sig', alg: 'ES256' };
 const { d: _d, ...EC_PUBLIC } = EC;
 
-/** A JWE made by Python's cryptography (fixtures/make-pbes2-jwe.py), not by keymint or jose. */
+/** A JWE made by Python's cryptography, not by keymint or jose. */
 function python(form: string, enc: string, p2c: number, extra: string[] = [], jwk: Jwk = EC): string {
-  return execFileSync('/usr/bin/python3', [join(__dirname, 'fixtures', 'make-pbes2-jwe.py'), form, 'PBES2-HS256+A128KW', enc, String(p2c), PASSWORD, ...extra], {
-    input: JSON.stringify(jwk),
-  }).toString();
-}
-
-/**
- * Rewrites the p2c of a JWE made by Python. The header is authenticated, so the result would not
- * decrypt, but that is not the point: a reader that derived a key before checking p2c would spend
- * hours on 2^31 PBKDF2 rounds before finding out.
- */
-function withP2c(text: string, p2c: number): string {
-  const rewrite = (prot: string) => {
-    const header = JSON.parse(Buffer.from(prot, 'base64url').toString('utf8')) as Record<string, unknown>;
-    return Buffer.from(JSON.stringify({ ...header, p2c })).toString('base64url');
-  };
-  const t = text.trim();
-  if (!t.startsWith('{')) {
-    const [prot, ...rest] = t.split('.');
-    return [rewrite(prot as string), ...rest].join('.');
-  }
-  const jwe = JSON.parse(t) as Record<string, string>;
-  return JSON.stringify({ ...jwe, protected: rewrite(jwe.protected as string) });
+  return pythonPbes2Jwe(jwk, { form, enc, p2c, password: PASSWORD, cty: !extra.includes('nocty') });
 }
 
 /**
@@ -58,13 +34,6 @@ function recordingResolver(): { resolve: BackendResolver; asked: string[] } {
     } satisfies KeyBackend;
   };
   return { resolve, asked };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
-  expect(error).toBeInstanceOf(KeymintError);
-  expect((error as KeymintError).message).not.toMatch(/\n/);
-  return error as KeymintError;
 }
 
 /** A password source that counts how often it was asked. */

@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { thrown } from '@keymint/test-kit';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { algorithmsFor, assertAlgorithmFits, resolveKeySpec, useOfAlgorithm, type KeyParamsInput } from '../src/params.js';
 
 function rejects(input: KeyParamsInput, pattern: RegExp): void {
-  let error: unknown;
-  try {
-    resolveKeySpec(input);
-  } catch (e) {
-    error = e;
-  }
-  expect(error).toBeInstanceOf(KeymintError);
-  expect((error as KeymintError).code).toBe(ErrorCode.PARAM_INVALID);
+  const error = thrown<KeymintError>(() => resolveKeySpec(input), ErrorCode.PARAM_INVALID);
   // Written as the CLI shows them (--crv); the API message names the parameter (crv), checked below.
-  const { message, hint } = (error as KeymintError).render((name) => `--${name}`);
+  const { message, hint } = error.render((name) => `--${name}`);
   expect(hint === undefined ? message : `${message}; ${hint}`).toMatch(pattern);
-  expect((error as KeymintError).message).not.toContain('\n');
-  expect((error as KeymintError).message).not.toMatch(/--(kty|crv|size|alg|use|kid)\b/);
-  expect(['kty', 'crv', 'size', 'alg', 'use', 'kid']).toContain((error as KeymintError).param);
+  expect(error.message).not.toContain('\n');
+  expect(error.message).not.toMatch(/--(kty|crv|size|alg|use|kid)\b/);
+  expect(['kty', 'crv', 'size', 'alg', 'use', 'kid']).toContain(error.param);
 }
 
 describe('defaults (REFERENCE §1)', () => {

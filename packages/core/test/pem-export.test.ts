@@ -1,11 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { KeymintError } from '../src/errors.js';
+import { thrown } from '@keymint/test-kit';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem } from '../src/pem.js';
 import { PEM_PBKDF2_COUNT, exportPem } from '../src/pem-export.js';
-import { thrown } from './support/thrown.js';
 
 const KEYS: [string, Jwk][] = [
   ['RSA 2048', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Jwk],

@@ -4,10 +4,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { asCommandLine, rejection } from '@keymint/test-kit';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem, type ImportedKey, type PemImportOptions } from '../src/pem.js';
-import { asCommandLine } from './support/thrown.js';
 
 // Fixtures come from the real openssl and ssh-keygen binaries; expected values come from those
 // tools too (openssl pkey/x509 output, ssh-keygen conversions), never from the code under test.
@@ -70,19 +70,14 @@ async function expectFailure(
   code: ErrorCode,
   options: PemImportOptions & { includes?: (string | RegExp)[] } = {},
 ): Promise<KeymintError> {
-  const error: unknown = await importPem(text, options).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(KeymintError);
-  const message = asCommandLine(error as KeymintError);
-  expect((error as KeymintError).code).toBe(code);
+  const error = await rejection<KeymintError>(importPem(text, options), code);
+  const message = asCommandLine(error);
   expect(message).not.toMatch(/[\r\n]/);
   expect(message.length).toBeGreaterThan(10);
   for (const secret of [PASSWORD, WRONG, SSH_PASSPHRASE]) expect(message).not.toContain(secret);
   for (const line of base64Lines(text)) expect(message).not.toContain(line.slice(0, 16));
   for (const part of options.includes ?? []) expect(message).toMatch(part);
-  return error as KeymintError;
+  return error;
 }
 
 /** Drops one whole base64 line from the middle of the block: the base64 stays well-formed. */

@@ -4,6 +4,7 @@ import { chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync,
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { deadPid } from '@keymint/test-kit';
 import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, STALE_TEMP_MS, removeStaleTemps, writeFilesAtomically } from '../src/files.js';
 
 /**
@@ -32,13 +33,6 @@ const tagged = (target: string, pid: number, tag = TAG, random = RANDOM) => `.${
 /** A name as keymint wrote it before the pid was part of it: only its age tells. */
 const oldStyle = (target: string, random = RANDOM) => `.${target}.keymint-${random}.tmp`;
 const IS_ROOT = process.getuid?.() === 0;
-
-/** The pid of a process that has exited. */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', '0']);
-  await new Promise((resolve) => child.on('exit', resolve));
-  return child.pid as number;
-}
 
 function put(name: string, content = 'half a key'): string {
   writeFileSync(join(dir, name), content);

@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pythonThumbprint } from '@keymint/test-kit';
 import type { Jwk } from '../src/jwk.js';
 import { thumbprint, thumbprintUri } from '../src/thumbprint.js';
 
@@ -46,18 +47,6 @@ describe('RFC 7638 / RFC 8037 / RFC 9278 vectors', () => {
     await expect(thumbprint({ kty: 'EC', crv: 'P-256', x: 'AA' })).rejects.toMatchObject({ code: 'ERR_INPUT_INVALID' });
   });
 });
-
-/** RFC 7638 written out once more in Python: the hash of the required members, sorted, no spaces. */
-function pythonThumbprint(jwk: Jwk): string {
-  const script = `
-import base64, hashlib, json, sys
-jwk = json.load(sys.stdin)
-required = {"EC": ["crv", "kty", "x", "y"], "RSA": ["e", "kty", "n"], "OKP": ["crv", "kty", "x"], "oct": ["k", "kty"]}[jwk["kty"]]
-canonical = json.dumps({m: jwk[m] for m in required}, separators=(",", ":"), sort_keys=True)
-print(base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode())
-`;
-  return execFileSync('/usr/bin/python3', ['-c', script], { input: JSON.stringify(jwk) }).toString().trim();
-}
 
 describe('cross-checked with other implementations', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-thp-'));

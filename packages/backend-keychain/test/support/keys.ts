@@ -1,12 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { ErrorCode, KeymintError, isKeymintError, type KeyBackend } from '@keymint/core';
-import { deleteKeychainKey, keychainLocation, listKeychainKeys, type KeychainStore, type KeychainTarget } from '../../src/index.js';
-
-/** A service name no other test (or earlier run) uses: the kernel keyring outlives the run. */
-export function uniqueService(what: string): string {
-  return `keymint-test-${what}-${randomBytes(4).toString('hex')}`;
-}
+import { expect } from 'vitest';
+import { ErrorCode, createKey, isKeymintError, type KeyBackend } from '@keymint/core';
+import { toolStatus, uniqueService, type ToolResult } from '@keymint/test-kit';
+import { deleteKeychainKey, keychainBackend, keychainLocation, listKeychainKeys, type KeychainStore, type KeychainTarget } from '../../src/index.js';
 
 /** Deletes every key keymint lists under the service, and so its index entry. */
 export async function removeAllKeys(service: string, store: KeychainStore): Promise<void> {
@@ -30,36 +25,26 @@ export async function assertKeyutilsUsable(): Promise<void> {
   }
 }
 
-export interface ToolResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `secret-tool` (libsecret-tools) on this run's bus: an independent look at the Secret Service. */
 export function secretTool(args: readonly string[], input?: string): ToolResult {
-  const result = spawnSync('secret-tool', [...args], { encoding: 'utf8', input, timeout: 30_000 });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return toolStatus('secret-tool', args, { input, timeoutMs: 30_000 });
 }
 
 /** Runs `keyctl` (keyutils) in this process's session keyring: an independent look at keyutils. */
 export function keyctl(args: readonly string[]): ToolResult {
-  const result = spawnSync('keyctl', [...args], { encoding: 'utf8', timeout: 30_000 });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return toolStatus('keyctl', args, { timeoutMs: 30_000 });
 }
 
-/** Awaits a promise that must fail with a one-line KeymintError of `code`, and returns it. */
-export async function rejection(promise: Promise<unknown>, code: string): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof KeymintError)) throw new Error(`expected a KeymintError ${code}, got ${String(error)}`);
-  if (error.code !== code) throw new Error(`expected ${code}, got ${error.code}: ${error.message}`);
-  if (/\n/.test(error.message) || (error.hint !== undefined && /\n/.test(error.hint))) throw new Error(`the message is not one line: ${error.message}`);
-  return error;
+/**
+ * With no store asked for and no Secret Service to reach, a key goes to the kernel keyring, as the
+ * library does, and its reference says so.
+ */
+export async function expectKeyutilsFallback(what: string): Promise<void> {
+  const service = uniqueService(what);
+  const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
+  if (key.private?.kind !== 'reference') throw new Error('expected a reference');
+  expect(keychainLocation(key.private.reference).store).toBe('keyutils');
+  await removeAllKeys(service, 'keyutils');
 }
 
 /**

@@ -1,14 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** The environment a process needs to use the session: its bus and the keyring's directories. */
-export interface KeyringEnv {
+// A type, not an interface: it goes where any environment (a string record) goes.
+export type KeyringEnv = {
   DBUS_SESSION_BUS_ADDRESS: string;
   XDG_RUNTIME_DIR: string;
   XDG_DATA_HOME: string;
-}
+};
 
 export interface KeyringSession {
   env: KeyringEnv;
@@ -21,8 +23,21 @@ export interface KeyringSession {
 /** The password of the test keyring: it only guards a temp directory. */
 export const KEYRING_PASSWORD = 'keymint-test';
 
+/**
+ * A keychain service name that no other test, and no earlier run, uses: the kernel keyring
+ * outlives a run (root's persistent keyring), and a Secret Service may be shared.
+ * @example uniqueService('exists') // 'keymint-test-exists-1f2e3d4c'
+ */
+export function uniqueService(what: string, prefix = 'keymint-test'): string {
+  return `${prefix}-${what}-${randomBytes(4).toString('hex')}`;
+}
+
 function dbusSend(env: KeyringEnv, args: readonly string[]): { ok: boolean; out: string } {
-  const result = spawnSync('dbus-send', ['--session', '--print-reply', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
+  const result = spawnSync('dbus-send', ['--session', '--print-reply', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   return { ok: result.status === 0, out: `${result.stdout}${result.stderr}` };
 }
 
@@ -53,7 +68,11 @@ async function waitFor(test: () => boolean, what: string, ms = 15_000): Promise<
   }
 }
 
-function stopChild(child: ChildProcess): Promise<void> {
+/**
+ * Stops a child process: SIGTERM, then SIGKILL if it is still there after 5 s; resolves once it
+ * has exited.
+ */
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
@@ -84,11 +103,16 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1', `--address=unix:path=${join(runtime, 'bus')}`], {
+    const address = `--address=unix:path=${join(runtime, 'bus')}`;
+    const bus = spawn('dbus-daemon', ['--session', '--nofork', '--print-address=1', address], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     children.push(bus);
-    const env: KeyringEnv = { DBUS_SESSION_BUS_ADDRESS: await firstLine(bus, 'dbus-daemon'), XDG_RUNTIME_DIR: runtime, XDG_DATA_HOME: join(dir, 'data') };
+    const env: KeyringEnv = {
+      DBUS_SESSION_BUS_ADDRESS: await firstLine(bus, 'dbus-daemon'),
+      XDG_RUNTIME_DIR: runtime,
+      XDG_DATA_HOME: join(dir, 'data'),
+    };
     const keyring = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'], {
       env: { ...process.env, ...env },
       stdio: ['pipe', 'ignore', 'ignore'],
@@ -98,7 +122,13 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     // Asking org.freedesktop.secrets before it is owned would make the bus start a second,
     // locked keyring from its service file: wait for ours to own the name first.
     await waitFor(
-      () => dbusSend(env, ['--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets']).out.includes('boolean true'),
+      () =>
+        dbusSend(env, [
+          '--dest=org.freedesktop.DBus',
+          '/org/freedesktop/DBus',
+          'org.freedesktop.DBus.NameHasOwner',
+          'string:org.freedesktop.secrets',
+        ]).out.includes('boolean true'),
       'gnome-keyring-daemon on the session bus',
     );
     await waitFor(
@@ -115,7 +145,12 @@ export async function startKeyringSession(): Promise<KeyringSession> {
     return {
       env,
       lock() {
-        const result = dbusSend(env, ['--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login']);
+        const result = dbusSend(env, [
+          '--dest=org.freedesktop.secrets',
+          '/org/freedesktop/secrets',
+          'org.freedesktop.Secret.Service.Lock',
+          'array:objpath:/org/freedesktop/secrets/collection/login',
+        ]);
         if (!result.ok) throw new Error(`could not lock the keyring: ${result.out}`);
       },
       stop,
@@ -144,7 +179,9 @@ export async function startBareBus(): Promise<{ address: string; stop(): Promise
 </busconfig>
 `,
   );
-  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const stop = async () => {
     await stopChild(bus);
     rmSync(dir, { recursive: true, force: true });

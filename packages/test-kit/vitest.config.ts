@@ -1,0 +1,3 @@
+import { keymintTestConfig } from '../../vitest.shared.js';
+
+export default keymintTestConfig();
