@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST, REPO, expectFailure, keymint, passwordFile, tempDir, writeFile, type RunResult } from './helpers.js';
-import { startKeyringSession, type KeyringSession } from './keychain/session.js';
-import { SOFTHSM_MODULE, startSoftHsm, type SoftHsm } from './pkcs11/softhsm.js';
+import { SOFTHSM_MODULE, startKeyringSession, startSoftHsm, type KeyringSession, type SoftHsm } from '@keymint/test-kit';
 
 /**
  * The README's exit-code table, enforced: every row it documents is produced here by a real run of
@@ -75,7 +74,7 @@ let faulty = '';
 const build = mkdtempSync(join(tmpdir(), 'keymint-e2e-fault-'));
 
 beforeAll(async () => {
-  softhsm = startSoftHsm([TOKEN]);
+  softhsm = startSoftHsm([TOKEN], { setEnv: true });
   keyring = await startKeyringSession();
   writeFileSync(join(build, 'fault.c'), FAULT_SOURCE);
   faulty = join(build, 'libfault.so');

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { transformSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers.js';
-import { startKeyringSession, uniqueService, type KeyringSession } from '../keychain/session.js';
-import { startSoftHsm, type SoftHsm } from '../pkcs11/softhsm.js';
+import { startKeyringSession, startSoftHsm, type KeyringSession, type SoftHsm } from '@keymint/test-kit';
+import { uniqueService } from '../keychain/session.js';
 
 /**
  * docs/api.md says its examples run as a test: here they do, every ```ts and ```js block, in the

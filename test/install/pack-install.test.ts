@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, expectError, expectKeyPair, readJson, type Jwk, type RunResult } from '../helpers.js';
-import { startSoftHsm, type SoftHsm } from '../pkcs11/softhsm.js';
+import { startSoftHsm, type SoftHsm } from '@keymint/test-kit';
 import {
   NPM_CLI,
   PUBLISHED,

@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { PYTHON, REPO, type RunResult } from '../helpers.js';
+import { PYTHON } from '@keymint/test-kit';
+import { REPO, type RunResult } from '../helpers.js';
 
 /** The packages keymint publishes, by directory. */
 export const PUBLISHED = [

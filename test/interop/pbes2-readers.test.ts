@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flattenedDecrypt, type FlattenedJWE } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, PYTHON, keymint, passwordFile } from '../helpers.js';
+import { PYTHON } from '@keymint/test-kit';
+import { PASSWORD, keymint, passwordFile } from '../helpers.js';
 
 /**
  * What the README says about opening keymint's encrypted key files with other JOSE libraries,

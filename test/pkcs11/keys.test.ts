@@ -1,14 +1,14 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectFailure, keymint, readJson, rfc7638, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
-import { startSoftHsm } from './softhsm.js';
+import { startSoftHsm } from '@keymint/test-kit';
 
 /**
  * keymint keys list|delete|describe --backend pkcs11 on a SoftHSM2 token, each result checked
  * with pkcs11-tool (OpenSC), which counts what is really on the token.
  */
 const TOKEN = 'e2e-keys';
-const softhsm = startSoftHsm([TOKEN]);
+const softhsm = startSoftHsm([TOKEN], { setEnv: true });
 afterAll(() => softhsm.remove());
 
 function ok(result: RunResult): RunResult {
