@@ -1,6 +1,7 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, runProgram, tempDir } from './helpers.js';
 
@@ -45,5 +46,46 @@ describe('the code cache', () => {
     expect(missing.code).toBe(0);
     expect(missing.stderr).toBe('keymint: code cache missing\n');
     expect(missing.stdout).toMatch(/^Usage: keymint/);
+  });
+});
+
+/**
+ * What a run loads, seen from inside the process: a preloaded script writes, at exit, whether
+ * Node's ES module loader translated any module and which CommonJS files were required.
+ */
+describe('a run loads what it needs only', () => {
+  const probe = join(copy, 'probe.cjs');
+  writeFileSync(
+    probe,
+    `process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify({
+      esm: process.moduleLoadList.some((m) => m.includes('internal/modules/esm/translators')),
+      files: Object.keys(require.cache),
+    })));\n`,
+  );
+
+  async function loads(args: string[], cwd = tempDir()) {
+    const out = join(cwd, 'probe.json');
+    const result = await runProgram(process.execPath, ['--require', probe, BIN, ...args], { cwd, env: { PROBE_OUT: out } });
+    expect(result.code, result.stderr).toBe(0);
+    return JSON.parse(readFileSync(out, 'utf8')) as { esm: boolean; files: string[] };
+  }
+
+  it('creates a software key with no ES module loaded (the backend is in the bundle) and without sshpk', async () => {
+    const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', 'k.pub.json', 'k.json']);
+    expect(seen.esm).toBe(false);
+    expect(seen.files.map((f) => basename(f)).sort()).toEqual(['bin.cjs', 'manifest.cjs', 'manifest.cjs', 'probe.cjs'].sort());
+    expect(seen.files.some((f) => f.includes('backend-software'))).toBe(false);
+  });
+
+  it('prints its version with the bundle alone', async () => {
+    const seen = await loads(['--version']);
+    expect(seen).toEqual({ esm: false, files: [probe, BIN] });
+  });
+
+  it('loads sshpk, from its own file, for an OpenSSH key', async () => {
+    const dir = tempDir();
+    spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+    const seen = await loads(['create', '--from-pem', 'id', '--no-password', '--insecure', 'k.pub.json', 'k.json'], dir);
+    expect(seen.files).toContain(join(dirname(BIN), 'sshpk.cjs'));
   });
 });
