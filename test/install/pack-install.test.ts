@@ -370,7 +370,7 @@ describe('keymint installed with npm from the packed packages', () => {
         await npm(['install', '--global', 'keymint-backend-dir'], { cwd: root, path: tools, prefix: bare }),
         'npm install',
       );
-      expect(existsSync(join(bare, 'lib', 'node_modules', 'keymint-backend-dir', 'dist', 'manifest.js'))).toBe(true);
+      expect(existsSync(join(bare, 'lib', 'node_modules', 'keymint-backend-dir', 'dist', 'manifest.cjs'))).toBe(true);
       work = dir('dir-work');
       store = join(work, 'store');
       const create = flat(
