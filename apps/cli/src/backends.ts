@@ -74,7 +74,9 @@ export function installedBackends(): InstalledBackend[] {
     }
   }
   // The default backend first, then by name: the order --help and messages list them in.
-  installed = [...found.values()].sort((a, b) => Number(b.name === SOFTWARE_BACKEND) - Number(a.name === SOFTWARE_BACKEND) || a.name.localeCompare(b.name));
+  // Names are ASCII: compared by code unit. (localeCompare would load ICU's collation data: ~15 ms.)
+  const rank = (b: InstalledBackend) => (b.name === SOFTWARE_BACKEND ? '' : b.name);
+  installed = [...found.values()].sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
   return installed;
 }
 
