@@ -49,6 +49,14 @@ describe('backend discovery', () => {
     expect(created.stderr).toMatch(/^Your public key has been saved in k\.pub\.json\./);
   });
 
+  it("refuses a backend whose flags do not start with --<its name>- (a command line's flags tell which manifests to read)", async () => {
+    const manifest = { ...JSON.parse(manifestOf('odd')), flags: [{ flags: '--store <path>', option: 'store', description: 'x' }] };
+    const bin = cliWith({ 'keymint-backend-odd': { type: 'commonjs', manifest: `module.exports = ${JSON.stringify(manifest)};\n` } });
+    const used = await keymint(bin, ['create', '--backend', 'odd', 'k.pub.json', 'k.json']);
+    expect(used.code).toBe(5);
+    expect(used.stderr).toMatch(/^keymint: keymint-backend-odd is not a keymint backend this keymint can use: its flag --store does not start with --odd-/);
+  });
+
   it('leaves out a manifest that fails to load from the help, and names it when it is asked for', async () => {
     const bin = cliWith({ 'keymint-backend-broken': { type: 'commonjs', manifest: `throw new Error('broken');\n` } });
     const help = await keymint(bin, ['create', '--help']);

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, runProgram, tempDir } from './helpers.js';
 
@@ -70,11 +70,16 @@ describe('a run loads what it needs only', () => {
     return JSON.parse(readFileSync(out, 'utf8')) as { esm: boolean; files: string[] };
   }
 
-  it('creates a software key with no ES module loaded (the backend is in the bundle) and without sshpk', async () => {
+  it('creates a software key with the bundle alone: no ES module, no other backend read (the software backend is built in), no sshpk', async () => {
     const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', 'k.pub.json', 'k.json']);
-    expect(seen.esm).toBe(false);
-    expect(seen.files.map((f) => basename(f)).sort()).toEqual(['bin.cjs', 'manifest.cjs', 'manifest.cjs', 'probe.cjs'].sort());
-    expect(seen.files.some((f) => f.includes('backend-software'))).toBe(false);
+    expect(seen).toEqual({ esm: false, files: [probe, BIN] });
+  });
+
+  it('reads the manifest of a backend whose flag the command line uses, and only that one', async () => {
+    const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', '--keychain-service', 'x', 'k.pub.json', 'k.json']);
+    expect(seen.files.filter((f) => f.endsWith('manifest.cjs'))).toEqual([expect.stringMatching(/backend-keychain\/dist\/manifest\.cjs$/)]);
+    const help = await loads(['create', '--help']);
+    expect(help.files.filter((f) => f.endsWith('manifest.cjs')).length).toBeGreaterThanOrEqual(2);
   });
 
   it('prints its version with the bundle alone', async () => {

@@ -87,6 +87,7 @@ async function buildSeparatePackages(outdir, minify) {
   const results = [];
   for (const name of SEPARATE_PACKAGES) {
     const result = await build({
+      absWorkingDir: HERE,
       entryPoints: { [name]: requireCore.resolve(name) },
       outdir,
       outExtension: { '.js': '.cjs' },

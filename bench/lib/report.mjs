@@ -47,7 +47,7 @@ export function figure(value, unit) {
 
 const ratioText = (r) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
 const goalText = (g) => (g === undefined ? '' : `${g.op === '<=' ? '≤' : '≥'} ${g.value}×${g.text ? ` (${g.text})` : ''}`);
-const statusText = (g) => (g === undefined ? '' : g.met ? '**met**' : '**missed**');
+const statusText = (g) => (g === undefined ? '' : g.met === undefined ? 'not judged (quick run)' : g.met ? '**met**' : '**missed**');
 
 /** The summary table: every comparison, its figures, ratio and goal. */
 export function summaryTable(cases) {

@@ -49,20 +49,20 @@ export function ratioChart(items, { title, subtitle = '' }) {
     out.push(`<text x="16" y="${y + 12}" font-weight="bold">${esc(group)}</text>`);
     y += groupGap - 6;
     for (const item of items.filter((i) => i.group === group)) {
-      const color = item.goal === undefined ? '#9aa5b1' : item.goal.met ? '#2e9e4f' : '#d1453b';
+      const color = item.goal?.met === undefined ? '#9aa5b1' : item.goal.met ? '#2e9e4f' : '#d1453b';
       const bx0 = x(Math.min(1, item.ratio));
       const bx1 = x(Math.max(1, item.ratio));
       const label = item.label.length > 70 ? `${item.label.slice(0, 69)}…` : item.label;
       out.push(`<text x="${left - 8}" y="${y + 13}" text-anchor="end">${esc(label)}</text>`);
       out.push(`<rect x="${bx0}" y="${y + 3}" width="${Math.max(1, bx1 - bx0)}" height="${rowH - 8}" fill="${color}" opacity="0.85"/>`);
-      const goalText = item.goal === undefined ? '' : `  (goal ${item.goal.op === '<=' ? '≤' : '≥'} ${fmt(item.goal.value)}×: ${item.goal.met ? 'met' : 'missed'})`;
+      const goalText = item.goal === undefined ? '' : `  (goal ${item.goal.op === '<=' ? '≤' : '≥'} ${fmt(item.goal.value)}×${item.goal.met === undefined ? '' : `: ${item.goal.met ? 'met' : 'missed'}`})`;
       const gx = item.goal === undefined ? 0 : x(item.goal.value);
       if (item.goal !== undefined) out.push(`<line x1="${gx}" y1="${y}" x2="${gx}" y2="${y + rowH - 2}" stroke="#000" stroke-width="2" stroke-dasharray="3,2"/>`);
       out.push(`<text x="${Math.max(bx1, gx) + 5}" y="${y + 13}" fill="#222">${fmt(item.ratio)}×${esc(goalText)}</text>`);
       y += rowH;
     }
   }
-  out.push(`<text x="16" y="${height - 8}" fill="#555" font-size="10">Bars: ratio of medians to the case's reference (log scale). Dashed tick: the goal. Green: met; red: missed; grey: no goal.</text>`);
+  out.push(`<text x="16" y="${height - 8}" fill="#555" font-size="10">Bars: ratio of medians to the case's reference (log scale). Dashed tick: the goal. Green: met; red: missed; grey: no goal, or a quick run that does not judge.</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

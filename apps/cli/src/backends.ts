@@ -141,7 +141,14 @@ async function loadManifest(backend: InstalledBackend): Promise<BackendManifest>
   }
   if (manifest?.apiVersion !== BACKEND_API_VERSION) throw broken(`it is written for backend API version ${String(manifest?.apiVersion)}, and this keymint uses ${BACKEND_API_VERSION}`);
   if (manifest.name !== backend.name) throw broken(`its manifest names it "${String(manifest.name)}", not "${backend.name}"`);
+  const stray = (manifest.flags ?? []).find((f) => !longFlag(f.flags).startsWith(`--${backend.name}-`));
+  if (stray !== undefined) throw broken(`its flag ${longFlag(stray.flags)} does not start with --${backend.name}-`);
   return manifest;
+}
+
+/** The long name of a flag as a manifest gives it: `--pkcs11-uri` of `--pkcs11-uri <uri>`. */
+function longFlag(flags: string): string {
+  return /--[a-z0-9-]+/.exec(flags)?.[0] ?? flags;
 }
 
 /**
@@ -160,8 +167,27 @@ export function manifestOf(name: string): Promise<BackendManifest> {
 
 /** The manifests of every installed backend that loads, in name order (broken ones are left out here). */
 export async function allManifests(): Promise<BackendManifest[]> {
-  const loaded = await Promise.allSettled(installedBackends().map((b) => manifestOf(b.name)));
+  return manifestsOf(installedBackends());
+}
+
+async function manifestsOf(backends: readonly InstalledBackend[]): Promise<BackendManifest[]> {
+  const loaded = await Promise.allSettled(backends.map((b) => manifestOf(b.name)));
   return loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+}
+
+/**
+ * The manifests a command line needs to be parsed and run: the default backend's, the one
+ * `--backend` names, and each backend one of whose flags it uses. A backend's flags all start with
+ * `--<name>-` (loadManifest holds every manifest to that), so the others are not read: each
+ * read costs a module load. Help needs every manifest; see allManifests.
+ */
+export function manifestsFor(argv: readonly string[]): Promise<BackendManifest[]> {
+  const named = new Set<string>([SOFTWARE_BACKEND]);
+  for (const [i, arg] of argv.entries()) {
+    if (arg === '--backend' && argv[i + 1] !== undefined) named.add(argv[i + 1] as string);
+    else if (arg.startsWith('--backend=')) named.add(arg.slice('--backend='.length));
+  }
+  return manifestsOf(installedBackends().filter((b) => named.has(b.name) || argv.some((arg) => arg.startsWith(`--${b.name}-`))));
 }
 
 /** commander's attribute for a flag: `--some-flag <value>` is `someFlag`. */
@@ -184,7 +210,7 @@ export function addBackendFlags(command: Command, backends: readonly BackendMani
 
 function checkChoice(flag: BackendFlag, value: unknown): void {
   if (flag.choices === undefined || flag.choices.includes(String(value))) return;
-  const long = /--[a-z0-9-]+/.exec(flag.flags)?.[0] ?? flag.flags;
+  const long = longFlag(flag.flags);
   const noun = /<([^>]+)>/.exec(flag.flags)?.[1] ?? 'value';
   throw new KeymintError(ErrorCode.USAGE, `${long} "${String(value)}" is not a ${noun}: use ${oneOf(flag.choices)}`);
 }

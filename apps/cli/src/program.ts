@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ErrorCode, KeymintError } from '@keymint/core';
-import { allManifests, installedBackends, manifestOf } from './backends.js';
+import { allManifests, installedBackends, manifestOf, manifestsFor } from './backends.js';
 import type { CommandContext, CommandModule } from './command.js';
 import { reportError } from './output.js';
 
@@ -26,7 +26,6 @@ function version(): string {
   return typeof KEYMINT_VERSION === 'string' ? KEYMINT_VERSION : '0.1.0';
 }
 
-const context: CommandContext = { backends: allManifests };
 
 /** The name of the command a command line runs: its first word that is not an option. */
 function commandName(argv: readonly string[]): string | undefined {
@@ -47,8 +46,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .enablePositionalOptions()
     .configureOutput({ outputError: () => undefined });
   const name = commandName(argv);
+  const args = argv.slice(2);
+  // A command that runs needs the manifests of the backends it names; its help, every one.
+  const help = args.includes('-h') || args.includes('--help') || name === 'help';
+  const context: CommandContext = { backends: help || name === 'keys' ? allManifests : () => manifestsFor(args) };
   // `keymint --version` needs no command.
-  if (name === undefined && argv.slice(2).some((a) => a === '-v' || a === '--version') && !argv.slice(2).some((a) => a === '-h' || a === '--help')) return program;
+  if (name === undefined && !help && (args.includes('-v') || args.includes('--version'))) return program;
   const load = name === undefined ? undefined : COMMANDS[name];
   if (load !== undefined) {
     await (await load()).register(program, context);
