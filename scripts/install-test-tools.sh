@@ -9,6 +9,7 @@ packages=(
   jose               # the jose C tool: independent JWK thumbprints
   python3            # Debian's python3 with python3-cryptography: JWE test vectors
   python3-cryptography
+  python3-jwcrypto   # jwcrypto: JWEs made and read by an independent library (interop tests)
   softhsm2           # SoftHSM2: a PKCS#11 token in a directory
   opensc             # pkcs11-tool: an independent look at a token
   swtpm swtpm-tools  # a software TPM 2.0 ...
