@@ -1,6 +1,6 @@
 import { ErrorCode, KeymintError, message, oneOf, param } from './errors.js';
 import { describeJwk, keySizeBits, type Jwk } from './jwk.js';
-import { assertAlgorithmFits, isCurve } from './params.js';
+import { assertAlgorithmFits, isCurve, useOfAlgorithm } from './params.js';
 
 /**
  * How a JWE key management algorithm gets the content-encryption key (CEK), RFC 7518 §4.1:
@@ -113,12 +113,16 @@ export function assertKeyManagementFits(jwk: Jwk, alg: string, options: KeyManag
   if (alg.startsWith('PBES2')) {
     throw unfit(`${alg} encrypts with a password, not with a key`, 'a password-encrypted key file is opened as a key (--key), not decrypted');
   }
-  const rule = keyManagementOf(alg);
-  if (rule === undefined) throw unfit(`${JSON.stringify(alg)} is not a JWE key management algorithm keymint uses: it uses ${oneOf(JWE_KEY_ALGORITHMS)}`);
+  // What the key is for comes first: a signing key is told so, whatever alg was asked for.
   if (jwk.use === 'sig') throw unfit(`this ${what} key is for signing ("use": "sig"): it cannot be used for ${alg}`, message`use a key made with ${param('use')} enc`);
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.some((op) => ENCRYPTION_OPS.includes(op))) {
     throw unfit(`this ${what} key has "key_ops" ${JSON.stringify(jwk.key_ops)}, none of which encrypts: it cannot be used for ${alg}`);
   }
+  if (typeof jwk.alg === 'string' && useOfAlgorithm(jwk.alg) === 'sig') {
+    throw unfit(`this ${what} key is for ${jwk.alg}, a signature algorithm: it cannot encrypt`, message`use a key made with ${param('use')} enc`);
+  }
+  const rule = keyManagementOf(alg);
+  if (rule === undefined) throw unfit(`${JSON.stringify(alg)} is not a JWE key management algorithm keymint uses: it uses ${oneOf(JWE_KEY_ALGORITHMS)}`);
   // A dir key may name the content encryption it is the key of as its alg (RFC 7520 §5.6 does).
   const ownAlg = typeof jwk.alg === 'string' ? jwk.alg : undefined;
   if (ownAlg !== undefined && ownAlg !== alg && !(alg === 'dir' && Object.hasOwn(CONTENT, ownAlg) && (options.enc === undefined || options.enc === ownAlg))) {

@@ -1,6 +1,6 @@
-import { ErrorCode, KeymintError } from '@keymint/core';
+import { ErrorCode, KeymintError, isKeymintError } from '@keymint/core';
 import { clientAssertionClaims, decodeCompactJws, encrypt, jwtClaims, parseDuration, signJwt } from '@keymint/core/jose';
-import { runAction, type CommandResult } from '../output.js';
+import { flagOf, runAction, type CommandResult } from '../output.js';
 import { parseAssignments, requireKey, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
@@ -95,6 +95,14 @@ export interface ClientAssertionOptions extends KeyInputOptions {
   jti?: string;
 }
 
+/** Encryption's alg and enc are --encrypt-alg and --encrypt-enc here (--alg is the signature's). */
+function asEncryptFlags(error: unknown): unknown {
+  if (!isKeymintError(error) || typeof error.render !== 'function') return error;
+  const names: Record<string, string> = { alg: '--encrypt-alg', enc: '--encrypt-enc' };
+  const { message, hint } = error.render((p) => names[p] ?? flagOf(p));
+  return new KeymintError(error.code, message, { cause: error, ...(hint === undefined ? {} : { hint }), ...(error.param === undefined ? {} : { param: error.param }) });
+}
+
 function required(value: string | undefined, flag: string, command: string): string {
   if (value === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs ${flag}`, { hint: `see keymint ${command} --help` });
   return value;
@@ -118,6 +126,8 @@ async function sign(keyFile: string, claims: Record<string, unknown>, options: {
       source: recipient.source,
       ...(options.encryptAlg === undefined ? {} : { alg: options.encryptAlg }),
       ...(options.encryptEnc === undefined ? {} : { enc: options.encryptEnc }),
+    }).catch((error: unknown) => {
+      throw asEncryptFlags(error);
     });
     const to = nested.kid === undefined ? `the key in ${recipient.source}` : `key "${nested.kid}"`;
     return {
