@@ -135,7 +135,7 @@ beforeAll(async () => {
     scopes: ['openid', 'api'],
     findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.com` }) }),
     claims: { openid: ['sub'], email: ['email'] },
-  } as ConstructorParameters<typeof Provider>[1]);
+  });
   server.on('request', provider.callback());
   writeFileSync(join(dir, 'op-jwks.json'), await (await fetch(`${issuer}/jwks`)).text());
 }, 180_000);
