@@ -1,5 +1,6 @@
 import { ErrorCode, KeymintError, assertAlgorithmFits, curveBytes, decodeOaepBlock, keyManagementOf, type Jwk, type UnwrapParams } from '@keymint/core';
 import type { TokenKey } from './find-key.js';
+import type { Graphene } from './load-graphene.js';
 import { pkcs11CodeOf, toKeymintError } from './map-pkcs11-error.js';
 import { CKA_VALUE, CKF_MECHANISM, CKG, CKK, CKM, CKO, CKR } from './pkcs11-constants.js';
 import { retryTransient } from './retry-transient.js';
@@ -75,6 +76,9 @@ async function decryptOnToken(token: TokenSession, key: TokenKey, alg: string, m
     }
     const code = pkcs11CodeOf(error);
     if (code !== undefined && GONE.has(code)) throw toKeymintError(error, { action: `decrypting with ${alg}`, token: token.name });
+    // Some modules let a key without CKA_DECRYPT start the operation and fail it here, as they fail
+    // bad data (tpm2-pkcs11): the key's attribute, not the data, tells a signing key apart.
+    assertPermitted(token, key, 'decrypt', alg);
     throw failed();
   }
 }
@@ -88,9 +92,8 @@ function fullLength(block: Uint8Array, length: number): Uint8Array {
 }
 
 /**
- * Fails unless the key's usage attribute allows the operation. A token refuses a key without it,
- * but not always at C_DecryptInit (tpm2-pkcs11 fails the C_Decrypt itself, as it fails bad data):
- * read first, a signing key is told apart from a JWE that does not decrypt.
+ * Fails unless the key's usage attribute allows the operation. Read after a failure only: the
+ * usual path pays no extra call, and what is read is a fact of the key, the same for any data.
  */
 function assertPermitted(token: TokenSession, key: TokenKey, usage: 'decrypt' | 'derive', alg: string): void {
   let allowed: unknown;
@@ -102,9 +105,11 @@ function assertPermitted(token: TokenSession, key: TokenKey, usage: 'decrypt' | 
   if (allowed !== true) throw notPermitted(alg, token, undefined);
 }
 
+/** The OAEP algorithms a token refused the parameters of (a fact of the module): asked once per session. */
+const refusedOaep = new WeakMap<TokenSession, Set<string>>();
+
 async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
   const modulusBytes = key.modulusBytes as number;
-  assertPermitted(token, key, 'decrypt', alg);
   const decrypts = (mechanism: number) => can(token.mechanisms, mechanism, CKF_MECHANISM.DECRYPT);
   if (alg === 'RSA1_5') {
     if (!decrypts(CKM.RSA_PKCS)) throw notSupported(alg, token);
@@ -113,10 +118,12 @@ async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryp
     return result;
   }
   const plan = OAEP[alg] as OaepPlan;
-  if (decrypts(CKM.RSA_PKCS_OAEP)) {
+  const refused = refusedOaep.get(token) ?? new Set<string>();
+  if (decrypts(CKM.RSA_PKCS_OAEP) && !refused.has(alg)) {
     const parameter = new token.module.graphene.RsaOaepParams(plan.mechanism, plan.mgf).toCKI();
     const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS_OAEP, parameter } as Pkcs11Mechanism, encryptedKey, modulusBytes);
     if (result !== 'refused') return result;
+    refusedOaep.set(token, refused.add(alg));
   }
   // SoftHSM 2.6 does OAEP with SHA-1 only (CKR_ARGUMENTS_BAD for SHA-256, before it reads any
   // data). Its raw RSA (CKM_RSA_X_509) still keeps the private key on the token; the OAEP block is
@@ -144,6 +151,9 @@ export async function unwrapWithKey(token: TokenSession, key: TokenKey, alg: str
   if (key.kty === 'oct') throw notSupported(alg, token, 'keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys');
   throw notSupported(alg, token, `${alg} takes no encrypted key to unwrap`);
 }
+
+/** The template of the session key ECDH derives, by length: the same for every call. */
+const derivedTemplates = new Map<number, ReturnType<Graphene['Template']['toPkcs11']>>();
 
 /** The uncompressed point 04 || X || Y of an EC public JWK. */
 function pointOf(jwk: Jwk): Buffer {
@@ -174,11 +184,14 @@ export async function deriveWithKey(token: TokenSession, key: TokenKey, publicJw
   }
   if (publicJwk.crv !== key.crv) throw new KeymintError(ErrorCode.INPUT_INVALID, `the public key is on ${String(publicJwk.crv)}, and the key on token ${token.name} on ${key.crv}`);
   if (!can(token.mechanisms, CKM.ECDH1_DERIVE, CKF_MECHANISM.DERIVE)) throw notSupported(alg, token);
-  assertPermitted(token, key, 'derive', alg);
   const { graphene } = token.module;
   const lib = token.session.lib;
   const length = curveBytes(key.crv);
-  const template = graphene.Template.toPkcs11({ class: CKO.SECRET_KEY, keyType: CKK.GENERIC_SECRET, token: false, sensitive: false, extractable: true, valueLen: length });
+  let template = derivedTemplates.get(length);
+  if (template === undefined) {
+    template = graphene.Template.toPkcs11({ class: CKO.SECRET_KEY, keyType: CKK.GENERIC_SECRET, token: false, sensitive: false, extractable: true, valueLen: length });
+    derivedTemplates.set(length, template);
+  }
   const point = pointOf(publicJwk);
   let derived: Buffer | undefined;
   for (const publicData of [point, derOctetString(point)]) {
@@ -190,6 +203,7 @@ export async function deriveWithKey(token: TokenSession, key: TokenKey, publicJw
       const code = pkcs11CodeOf(error);
       if (code !== undefined && NOT_PERMITTED.has(code)) throw notPermitted(alg, token, error);
       if (code !== undefined && PARAMETERS_REFUSED.has(code) && publicData === point) continue;
+      if (code === undefined || !GONE.has(code)) assertPermitted(token, key, 'derive', alg);
       throw toKeymintError(error, { action: 'deriving an ECDH secret', token: token.name });
     }
   }
