@@ -1,4 +1,13 @@
-import { ErrorCode, KeymintError, assertAlgorithmFits, curveBytes, decodeOaepBlock, keyManagementOf, type Jwk, type UnwrapParams } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  assertAlgorithmFits,
+  curveBytes,
+  decodeOaepBlock,
+  keyManagementOf,
+  type Jwk,
+  type UnwrapParams,
+} from '@keymint/core';
 import type { TokenKey } from './find-key.js';
 import type { Graphene } from './load-graphene.js';
 import { pkcs11CodeOf, toKeymintError } from './map-pkcs11-error.js';
@@ -28,7 +37,8 @@ function notSupported(alg: string, token: TokenSession, why = 'it lacks the mech
 }
 
 function notPermitted(alg: string, token: TokenSession, cause: unknown): KeymintError {
-  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the key on token ${token.name} may not decrypt or derive (a key made for signing): it cannot be used for ${alg}`, cause === undefined ? {} : { cause });
+  const text = `the key on token ${token.name} may not decrypt or derive (a key made for signing): it cannot be used for ${alg}`;
+  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, text, cause === undefined ? {} : { cause });
 }
 
 /** The one error of a decryption the token refused for the data: no cause, so nothing tells why, and nothing retries it. */
@@ -56,8 +66,15 @@ type Pkcs11Mechanism = Parameters<TokenSession['session']['lib']['C_DecryptInit'
  * after a failed C_Decrypt, so that every later C_DecryptInit fails with CKR_OPERATION_ACTIVE:
  * C_DecryptFinal ends it (elsewhere it returns CKR_OPERATION_NOT_INITIALIZED, which is ignored).
  */
-async function decryptOnToken(token: TokenSession, key: TokenKey, alg: string, mechanism: Pkcs11Mechanism, data: Uint8Array, outLength: number): Promise<Uint8Array | 'refused'> {
+async function decryptOnToken(
+  token: TokenSession,
+  key: TokenKey,
+  alg: string,
+  mechanism: Pkcs11Mechanism,
+  data: Uint8Array,
+): Promise<Uint8Array | 'refused'> {
   const lib = token.session.lib;
+  const outLength = Math.max(key.modulusBytes ?? 0, 64);
   try {
     await retryTransient(token.quirks, () => lib.C_DecryptInit(token.session.handle, mechanism, key.object.handle));
   } catch (error) {
@@ -67,15 +84,17 @@ async function decryptOnToken(token: TokenSession, key: TokenKey, alg: string, m
     throw toKeymintError(error, { action: `decrypting with ${alg}`, token: token.name });
   }
   try {
-    return new Uint8Array(await lib.C_DecryptAsync(token.session.handle, Buffer.from(data), Buffer.alloc(Math.max(outLength, 64))));
+    return new Uint8Array(await lib.C_DecryptAsync(token.session.handle, Buffer.from(data), Buffer.alloc(outLength)));
   } catch (error) {
     try {
-      lib.C_DecryptFinal(token.session.handle, Buffer.alloc(Math.max(outLength, 64)));
+      lib.C_DecryptFinal(token.session.handle, Buffer.alloc(outLength));
     } catch {
       // No operation was left active: the usual case.
     }
     const code = pkcs11CodeOf(error);
-    if (code !== undefined && GONE.has(code)) throw toKeymintError(error, { action: `decrypting with ${alg}`, token: token.name });
+    if (code !== undefined && GONE.has(code)) {
+      throw toKeymintError(error, { action: `decrypting with ${alg}`, token: token.name });
+    }
     // Some modules let a key without CKA_DECRYPT start the operation and fail it here, as they fail
     // bad data (tpm2-pkcs11): the key's attribute, not the data, tells a signing key apart.
     assertPermitted(token, key, 'decrypt', alg);
@@ -108,12 +127,12 @@ function assertPermitted(token: TokenSession, key: TokenKey, usage: 'decrypt' | 
 /** The OAEP algorithms a token refused the parameters of (a fact of the module): asked once per session. */
 const refusedOaep = new WeakMap<TokenSession, Set<string>>();
 
-async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, data: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
   const modulusBytes = key.modulusBytes as number;
   const decrypts = (mechanism: number) => can(token.mechanisms, mechanism, CKF_MECHANISM.DECRYPT);
   if (alg === 'RSA1_5') {
     if (!decrypts(CKM.RSA_PKCS)) throw notSupported(alg, token);
-    const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS } as Pkcs11Mechanism, encryptedKey, modulusBytes);
+    const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS } as Pkcs11Mechanism, data);
     if (result === 'refused') throw notSupported(alg, token, 'it refuses CKM_RSA_PKCS');
     return result;
   }
@@ -121,7 +140,7 @@ async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryp
   const refused = refusedOaep.get(token) ?? new Set<string>();
   if (decrypts(CKM.RSA_PKCS_OAEP) && !refused.has(alg)) {
     const parameter = new token.module.graphene.RsaOaepParams(plan.mechanism, plan.mgf).toCKI();
-    const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS_OAEP, parameter } as Pkcs11Mechanism, encryptedKey, modulusBytes);
+    const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS_OAEP, parameter } as Pkcs11Mechanism, data);
     if (result !== 'refused') return result;
     refusedOaep.set(token, refused.add(alg));
   }
@@ -129,7 +148,7 @@ async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryp
   // data). Its raw RSA (CKM_RSA_X_509) still keeps the private key on the token; the OAEP block is
   // then decoded here, in constant time, random bytes when it does not decode (RFC 7516 §11.5).
   if (!decrypts(CKM.RSA_X_509)) throw notSupported(alg, token, `it does OAEP with another hash only, and no raw RSA`);
-  const raw = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_X_509 } as Pkcs11Mechanism, encryptedKey, modulusBytes);
+  const raw = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_X_509 } as Pkcs11Mechanism, data);
   if (raw === 'refused') throw notSupported(alg, token, 'it refuses CKM_RSA_X_509');
   return decodeOaepBlock(fullLength(raw, modulusBytes), plan.hash, params.cekLength);
 }
@@ -144,11 +163,21 @@ async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, encryp
  * @example await unwrapWithKey(token, findKey(token, uri), 'RSA-OAEP-256', encryptedKey, { cekLength: 32 })
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-4.3
  */
-export async function unwrapWithKey(token: TokenSession, key: TokenKey, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+export async function unwrapWithKey(
+  token: TokenSession,
+  key: TokenKey,
+  alg: string,
+  encryptedKey: Uint8Array,
+  params: UnwrapParams,
+): Promise<Uint8Array> {
   const mode = keyManagementOf(alg)?.mode;
   assertAlgorithmFits({ kty: key.kty, ...(key.crv === undefined ? {} : { crv: key.crv }) }, alg, 'enc');
-  if (mode === 'rsa' && key.kty === 'RSA' && key.keyClass === CKO.PRIVATE_KEY) return unwrapRsa(token, key, alg, encryptedKey, params);
-  if (key.kty === 'oct') throw notSupported(alg, token, 'keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys');
+  if (mode === 'rsa' && key.kty === 'RSA' && key.keyClass === CKO.PRIVATE_KEY) {
+    return unwrapRsa(token, key, alg, encryptedKey, params);
+  }
+  if (key.kty === 'oct') {
+    throw notSupported(alg, token, 'keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys');
+  }
   throw notSupported(alg, token, `${alg} takes no encrypted key to unwrap`);
 }
 
@@ -180,24 +209,30 @@ function derOctetString(point: Buffer): Buffer {
 export async function deriveWithKey(token: TokenSession, key: TokenKey, publicJwk: Jwk): Promise<Uint8Array> {
   const alg = 'ECDH-ES';
   if (key.kty !== 'EC' || key.keyClass !== CKO.PRIVATE_KEY || key.crv === undefined) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the ${key.kty} key on token ${token.name} cannot do ECDH key agreement: it is not an EC private key`);
+    const text = `the ${key.kty} key on token ${token.name} cannot do ECDH key agreement: it is not an EC private key`;
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, text);
   }
-  if (publicJwk.crv !== key.crv) throw new KeymintError(ErrorCode.INPUT_INVALID, `the public key is on ${String(publicJwk.crv)}, and the key on token ${token.name} on ${key.crv}`);
+  if (publicJwk.crv !== key.crv) {
+    const text = `the public key is on ${String(publicJwk.crv)}, and the key on token ${token.name} on ${key.crv}`;
+    throw new KeymintError(ErrorCode.INPUT_INVALID, text);
+  }
   if (!can(token.mechanisms, CKM.ECDH1_DERIVE, CKF_MECHANISM.DERIVE)) throw notSupported(alg, token);
   const { graphene } = token.module;
   const lib = token.session.lib;
   const length = curveBytes(key.crv);
   let template = derivedTemplates.get(length);
   if (template === undefined) {
-    template = graphene.Template.toPkcs11({ class: CKO.SECRET_KEY, keyType: CKK.GENERIC_SECRET, token: false, sensitive: false, extractable: true, valueLen: length });
+    const attributes = { class: CKO.SECRET_KEY, keyType: CKK.GENERIC_SECRET, token: false, sensitive: false, extractable: true };
+    template = graphene.Template.toPkcs11({ ...attributes, valueLen: length });
     derivedTemplates.set(length, template);
   }
   const point = pointOf(publicJwk);
   let derived: Buffer | undefined;
   for (const publicData of [point, derOctetString(point)]) {
-    const mechanism = { mechanism: CKM.ECDH1_DERIVE, parameter: new graphene.EcdhParams(graphene.EcKdf.NULL, null, publicData).toCKI() };
+    const parameter = new graphene.EcdhParams(graphene.EcKdf.NULL, null, publicData).toCKI();
+    const mechanism = { mechanism: CKM.ECDH1_DERIVE, parameter } as Parameters<typeof lib.C_DeriveKey>[1];
     try {
-      derived = await retryTransient(token.quirks, () => lib.C_DeriveKey(token.session.handle, mechanism as Parameters<typeof lib.C_DeriveKey>[1], key.object.handle, template));
+      derived = await retryTransient(token.quirks, () => lib.C_DeriveKey(token.session.handle, mechanism, key.object.handle, template));
       break;
     } catch (error) {
       const code = pkcs11CodeOf(error);

@@ -33,9 +33,12 @@ export function unwrapWithJwk(jwk: Jwk, alg: string, encryptedKey: Uint8Array, p
   switch (rule.mode) {
     case 'rsa': {
       const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
-      if (alg === 'RSA1_5') return decodePkcs1Block(privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey), params.cekLength);
+      if (alg === 'RSA1_5') {
+        return decodePkcs1Block(privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey), params.cekLength);
+      }
+      const oaepHash = alg === 'RSA-OAEP' ? 'sha1' : 'sha256';
       try {
-        return new Uint8Array(privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' }, encryptedKey));
+        return new Uint8Array(privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, encryptedKey));
       } catch {
         throw failed();
       }
@@ -43,13 +46,15 @@ export function unwrapWithJwk(jwk: Jwk, alg: string, encryptedKey: Uint8Array, p
     case 'aes-kw':
       return aesUnwrapKey(secretOf(jwk), encryptedKey) ?? (() => { throw failed(); })();
     case 'aes-gcm-kw': {
-      if (params.iv === undefined || params.tag === undefined) throw new KeymintError(ErrorCode.INPUT_INVALID, `${alg} needs the JWE header's "iv" and "tag"`);
+      if (params.iv === undefined || params.tag === undefined) {
+        throw new KeymintError(ErrorCode.INPUT_INVALID, `${alg} needs the JWE header's "iv" and "tag"`);
+      }
       return aesGcmUnwrapKey(secretOf(jwk), encryptedKey, params.iv, params.tag) ?? (() => { throw failed(); })();
     }
     case 'dir':
       return new Uint8Array(secretOf(jwk));
     default:
-      throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${alg} agrees on a key (deriveSharedSecret): it has no encrypted key to unwrap`);
+      throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${alg} agrees on a key (deriveSharedSecret): there is no key to unwrap`);
   }
 }
 
@@ -64,8 +69,10 @@ export function deriveWithJwk(jwk: Jwk, publicJwk: Jwk): Uint8Array {
   assertKeyManagementFits(jwk, typeof jwk.alg === 'string' && jwk.alg.startsWith('ECDH-ES') ? jwk.alg : 'ECDH-ES');
   try {
     const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
-    return new Uint8Array(diffieHellman({ privateKey, publicKey: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }) }));
+    const publicKey = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' });
+    return new Uint8Array(diffieHellman({ privateKey, publicKey }));
   } catch (cause) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the public key gives no shared secret with this ${describeJwk(jwk)} key (a point of small order, or not on its curve)`, { cause });
+    const text = `the public key gives no shared secret with this ${describeJwk(jwk)} key (a point of small order, or not on its curve)`;
+    throw new KeymintError(ErrorCode.INPUT_INVALID, text, { cause });
   }
 }

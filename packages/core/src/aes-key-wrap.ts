@@ -36,7 +36,12 @@ export function aesUnwrapKey(kek: Uint8Array, wrapped: Uint8Array): Uint8Array |
  * additional data); undefined when the tag does not check.
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-4.7
  */
-export function aesGcmUnwrapKey(kek: Uint8Array, wrapped: Uint8Array, iv: Uint8Array, tag: Uint8Array): Uint8Array | undefined {
+export function aesGcmUnwrapKey(
+  kek: Uint8Array,
+  wrapped: Uint8Array,
+  iv: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined {
   try {
     const decipher = createDecipheriv(`aes-${kek.length * 8}-gcm` as CipherGCMTypes, kek, iv, { authTagLength: 16 });
     decipher.setAuthTag(tag);

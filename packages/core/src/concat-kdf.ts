@@ -15,10 +15,17 @@ function lengthPrefixed(data: Uint8Array): Buffer {
  * @example concatKdf(z, 'A128GCM', 128) // the 16-byte CEK of an ECDH-ES JWE with A128GCM
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-4.6.2
  */
-export function concatKdf(z: Uint8Array, algorithmId: string, keyBits: number, apu: Uint8Array = new Uint8Array(), apv: Uint8Array = new Uint8Array()): Uint8Array {
+export function concatKdf(
+  z: Uint8Array,
+  algorithmId: string,
+  keyBits: number,
+  apu: Uint8Array = new Uint8Array(),
+  apv: Uint8Array = new Uint8Array(),
+): Uint8Array {
   const suppPubInfo = Buffer.alloc(4);
   suppPubInfo.writeUInt32BE(keyBits);
-  const otherInfo = Buffer.concat([lengthPrefixed(Buffer.from(algorithmId, 'ascii')), lengthPrefixed(apu), lengthPrefixed(apv), suppPubInfo]);
+  const algorithmBytes = Buffer.from(algorithmId, 'ascii');
+  const otherInfo = Buffer.concat([lengthPrefixed(algorithmBytes), lengthPrefixed(apu), lengthPrefixed(apv), suppPubInfo]);
   const keyBytes = keyBits / 8;
   const rounds: Buffer[] = [];
   for (let counter = 1; rounds.length * 32 < keyBytes; counter++) {

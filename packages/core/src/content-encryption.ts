@@ -15,10 +15,11 @@ function splitCbcHsKey(rule: ContentEncryption, cek: Uint8Array): { macKey: Uint
 }
 
 /** RFC 7518 §5.2.2.1 steps 4-6: HMAC over AAD || IV || ciphertext || AL, the first half kept. */
-function cbcHsTag(rule: ContentEncryption, macKey: Uint8Array, aad: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Buffer {
+function cbcHsTag(rule: ContentEncryption, macKey: Uint8Array, aad: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer {
   const al = Buffer.alloc(8);
   al.writeBigUInt64BE(BigInt(aad.length) * 8n);
-  return createHmac(rule.hash as string, macKey).update(aad).update(iv).update(ciphertext).update(al).digest().subarray(0, rule.tagBytes);
+  const mac = createHmac(rule.hash as string, macKey).update(aad).update(iv).update(data).update(al).digest();
+  return mac.subarray(0, rule.tagBytes);
 }
 
 /**
@@ -27,7 +28,13 @@ function cbcHsTag(rule: ContentEncryption, macKey: Uint8Array, aad: Uint8Array, 
  * protected header). Used where jose cannot encrypt (RSA1_5, X448, secp256k1).
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-5
  */
-export function encryptContent(rule: ContentEncryption, cek: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): SealedContent {
+export function encryptContent(
+  rule: ContentEncryption,
+  cek: Uint8Array,
+  iv: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+): SealedContent {
   if (rule.kind === 'gcm') {
     const cipher = createCipheriv(`aes-${rule.cekBytes * 8}-gcm` as CipherGCMTypes, cek, iv, { authTagLength: 16 });
     cipher.setAAD(aad);
@@ -46,10 +53,16 @@ export function encryptContent(rule: ContentEncryption, cek: Uint8Array, iv: Uin
  * the lengths of the CEK, IV and tag against `rule`.
  * @see https://www.rfc-editor.org/rfc/rfc7518#section-5.2.2.2
  */
-export function decryptContent(rule: ContentEncryption, cek: Uint8Array, sealed: SealedContent, aad: Uint8Array): Uint8Array | undefined {
+export function decryptContent(
+  rule: ContentEncryption,
+  cek: Uint8Array,
+  sealed: SealedContent,
+  aad: Uint8Array,
+): Uint8Array | undefined {
   try {
     if (rule.kind === 'gcm') {
-      const decipher = createDecipheriv(`aes-${rule.cekBytes * 8}-gcm` as CipherGCMTypes, cek, sealed.iv, { authTagLength: 16 });
+      const cipher = `aes-${rule.cekBytes * 8}-gcm` as CipherGCMTypes;
+      const decipher = createDecipheriv(cipher, cek, sealed.iv, { authTagLength: 16 });
       decipher.setAAD(aad);
       decipher.setAuthTag(sealed.tag);
       return new Uint8Array(Buffer.concat([decipher.update(sealed.ciphertext), decipher.final()]));

@@ -1,6 +1,6 @@
 import { ErrorCode, KeymintError, message, oneOf, param } from './errors.js';
 import { describeJwk, keySizeBits, type Jwk } from './jwk.js';
-import { assertAlgorithmFits, isCurve, useOfAlgorithm } from './params.js';
+import { assertAlgorithmFits, useOfAlgorithm } from './params.js';
 
 /**
  * How a JWE key management algorithm gets the content-encryption key (CEK), RFC 7518 §4.1:
@@ -81,9 +81,9 @@ export function keyManagementOf(alg: string): KeyManagement | undefined {
 export function contentEncryption(enc: string): ContentEncryption {
   const rule = Object.hasOwn(CONTENT, enc) ? CONTENT[enc] : undefined;
   if (rule === undefined) {
-    throw new KeymintError(ErrorCode.PARAM_INVALID, message`${param('enc')} ${JSON.stringify(enc)} is not a content encryption algorithm: use ${oneOf(CONTENT_ENCRYPTION_ALGORITHMS)}`, {
-      param: 'enc',
-    });
+    const accepted = oneOf(CONTENT_ENCRYPTION_ALGORITHMS);
+    const text = message`${param('enc')} ${JSON.stringify(enc)} is not a content encryption algorithm: use ${accepted}`;
+    throw new KeymintError(ErrorCode.PARAM_INVALID, text, { param: 'enc' });
   }
   return { enc, ...rule };
 }
@@ -111,22 +111,31 @@ export interface KeyManagementFitOptions {
 export function assertKeyManagementFits(jwk: Jwk, alg: string, options: KeyManagementFitOptions = {}): KeyManagement {
   const what = describeJwk(jwk);
   if (alg.startsWith('PBES2')) {
-    throw unfit(`${alg} encrypts with a password, not with a key`, 'a password-encrypted key file is opened as a key (--key), not decrypted');
+    const hint = message`a password-encrypted key file is opened as ${param('key')}, not decrypted`;
+    throw unfit(`${alg} encrypts with a password, not with a key`, hint);
   }
   // What the key is for comes first: a signing key is told so, whatever alg was asked for.
-  if (jwk.use === 'sig') throw unfit(`this ${what} key is for signing ("use": "sig"): it cannot be used for ${alg}`, message`use a key made with ${param('use')} enc`);
+  const forEnc = message`use a key made with ${param('use')} enc`;
+  if (jwk.use === 'sig') throw unfit(`this ${what} key is for signing ("use": "sig"): it cannot be used for ${alg}`, forEnc);
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.some((op) => ENCRYPTION_OPS.includes(op))) {
-    throw unfit(`this ${what} key has "key_ops" ${JSON.stringify(jwk.key_ops)}, none of which encrypts: it cannot be used for ${alg}`);
+    const ops = JSON.stringify(jwk.key_ops);
+    throw unfit(`this ${what} key has "key_ops" ${ops}, none of which encrypts: it cannot be used for ${alg}`);
   }
   if (typeof jwk.alg === 'string' && useOfAlgorithm(jwk.alg) === 'sig') {
-    throw unfit(`this ${what} key is for ${jwk.alg}, a signature algorithm: it cannot encrypt`, message`use a key made with ${param('use')} enc`);
+    throw unfit(`this ${what} key is for ${jwk.alg}, a signature algorithm: it cannot encrypt`, forEnc);
   }
   const rule = keyManagementOf(alg);
-  if (rule === undefined) throw unfit(`${JSON.stringify(alg)} is not a JWE key management algorithm keymint uses: it uses ${oneOf(JWE_KEY_ALGORITHMS)}`);
+  if (rule === undefined) {
+    const accepted = oneOf(JWE_KEY_ALGORITHMS);
+    throw unfit(`${JSON.stringify(alg)} is not a JWE key management algorithm keymint uses: it uses ${accepted}`);
+  }
   // A dir key may name the content encryption it is the key of as its alg (RFC 7520 §5.6 does).
   const ownAlg = typeof jwk.alg === 'string' ? jwk.alg : undefined;
-  if (ownAlg !== undefined && ownAlg !== alg && !(alg === 'dir' && Object.hasOwn(CONTENT, ownAlg) && (options.enc === undefined || options.enc === ownAlg))) {
-    throw unfit(message`${param('alg')} ${alg} does not fit the key, whose "alg" is ${ownAlg}`, message`leave out ${param('alg')}, or use a key made for ${alg}`);
+  const ownEnc = ownAlg !== undefined && Object.hasOwn(CONTENT, ownAlg) ? ownAlg : undefined;
+  const dirKeyOfEnc = alg === 'dir' && ownEnc !== undefined && (options.enc === undefined || options.enc === ownEnc);
+  if (ownAlg !== undefined && ownAlg !== alg && !dirKeyOfEnc) {
+    const hint = message`leave out ${param('alg')}, or use a key made for ${alg}`;
+    throw unfit(message`${param('alg')} ${alg} does not fit the key, whose "alg" is ${ownAlg}`, hint);
   }
   try {
     assertAlgorithmFits(jwk, alg, 'enc');
@@ -134,7 +143,8 @@ export function assertKeyManagementFits(jwk: Jwk, alg: string, options: KeyManag
     throw unfit(error instanceof Error ? error.message : String(error));
   }
   if (alg === 'RSA1_5' && options.subtle !== true) {
-    throw unfit('RSA1_5 is refused: it is open to padding-oracle attacks (RFC 8725 §3.2)', message`prefer RSA-OAEP-256; ${param('subtle')} allows RSA1_5`);
+    const hint = message`prefer RSA-OAEP-256; ${param('subtle')} allows RSA1_5`;
+    throw unfit('RSA1_5 is refused: it is open to padding-oracle attacks (RFC 8725 §3.2)', hint);
   }
   const bits = jwk.kty === 'oct' ? keySizeBits(jwk) : undefined;
   if (bits !== undefined && rule.wrapBits !== undefined && bits !== rule.wrapBits) {
@@ -142,13 +152,22 @@ export function assertKeyManagementFits(jwk: Jwk, alg: string, options: KeyManag
   }
   if (bits !== undefined && rule.mode === 'dir' && options.enc !== undefined) {
     const cekBits = contentEncryption(options.enc).cekBytes * 8;
-    if (bits !== cekBits) throw unfit(message`dir with ${param('enc')} ${options.enc} needs a ${cekBits}-bit key, and this oct key has ${bits} bits`);
+    if (bits !== cekBits) {
+      const text = message`dir with ${param('enc')} ${options.enc} needs a ${cekBits}-bit key, and this oct key has ${bits} bits`;
+      throw unfit(text);
+    }
   }
   return rule;
 }
 
 /** The "enc" a `dir` key of this many bits is the CEK of. */
-const DIR_CONTENT: Record<number, string> = { 128: 'A128GCM', 192: 'A192GCM', 256: 'A256GCM', 384: 'A192CBC-HS384', 512: 'A256CBC-HS512' };
+const DIR_CONTENT: Record<number, string> = {
+  128: 'A128GCM',
+  192: 'A192GCM',
+  256: 'A256GCM',
+  384: 'A192CBC-HS384',
+  512: 'A256CBC-HS512',
+};
 
 /**
  * The key management algorithm to encrypt to a key with: the one asked for, else the key's own
@@ -163,7 +182,7 @@ export function encryptionAlgorithm(jwk: Jwk, requested?: string, options: KeyMa
   if (alg === undefined) {
     const bits = keySizeBits(jwk);
     if (jwk.kty === 'RSA') alg = 'RSA-OAEP-256';
-    else if (jwk.kty === 'EC' || (jwk.kty === 'OKP' && typeof jwk.crv === 'string' && isCurve(jwk.crv) && jwk.crv.startsWith('X'))) alg = 'ECDH-ES';
+    else if (jwk.kty === 'EC' || (jwk.kty === 'OKP' && (jwk.crv === 'X25519' || jwk.crv === 'X448'))) alg = 'ECDH-ES';
     else if (jwk.kty === 'oct' && (bits === 128 || bits === 192 || bits === 256)) alg = `A${bits}GCMKW`;
     else throw unfit(`a ${describeJwk(jwk)} key has no default encryption algorithm`, message`give ${param('alg')}`);
   }
@@ -186,6 +205,8 @@ export function encryptionContent(jwk: Jwk, alg: string, requested?: string): Co
   const bits = keySizeBits(jwk);
   const own = typeof jwk.alg === 'string' && Object.hasOwn(CONTENT, jwk.alg) ? jwk.alg : undefined;
   const enc = own ?? (bits === undefined ? undefined : DIR_CONTENT[bits]);
-  if (enc === undefined) throw unfit(`a ${describeJwk(jwk)} key is no content encryption key: dir needs 128, 192, 256, 384 or 512 bits`);
+  if (enc === undefined) {
+    throw unfit(`a ${describeJwk(jwk)} key is no content encryption key: dir needs 128, 192, 256, 384 or 512 bits`);
+  }
   return contentEncryption(enc);
 }

@@ -36,12 +36,20 @@ function describeKey(key: OpenedKey): string {
 
 /** The one error of a JWE that does not decrypt, whichever step found it (RFC 7516 §11.4, §11.5). */
 function decryptionFailed(key: OpenedKey): KeymintError {
-  return new KeymintError(ErrorCode.DECRYPT_FAILED, `the JWE does not decrypt with ${describeKey(key)}: it was encrypted to another key, or changed`);
+  const text = `the JWE does not decrypt with ${describeKey(key)}: it was encrypted to another key, or changed`;
+  return new KeymintError(ErrorCode.DECRYPT_FAILED, text);
 }
 
 function malformed(text: string): KeymintError {
   return new KeymintError(ErrorCode.INPUT_INVALID, `the JWE ${text}`);
 }
+
+function smallOrder(): KeymintError {
+  return malformed('"epk" is a point of small order: it gives no shared secret');
+}
+
+/** Members of a JWK that hold private key material: none may be in an ephemeral public key. */
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
 /**
  * The JWE's ephemeral public key as a public JWK of the key's own type and curve, a point on
@@ -49,13 +57,15 @@ function malformed(text: string): KeymintError {
  * @throws KeymintError ERR_INPUT_INVALID
  */
 function checkedEpk(epk: Record<string, unknown>, key: Jwk): Jwk {
-  if (['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'].some((m) => Object.hasOwn(epk, m))) throw malformed('"epk" holds private key members');
+  if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(epk, m))) throw malformed('"epk" holds private key members');
   if (epk.kty !== key.kty || epk.crv !== key.crv) {
-    throw malformed(`"epk" is ${JSON.stringify(epk.kty)} ${JSON.stringify(epk.crv)}, and the key is ${describeJwk(key)}: an ephemeral key must be on the key's curve`);
+    const what = `${JSON.stringify(epk.kty)} ${JSON.stringify(epk.crv)}`;
+    throw malformed(`"epk" is ${what}, and the key is ${describeJwk(key)}: an ephemeral key must be on the key's curve`);
   }
-  const clean: Jwk = key.kty === 'EC' ? { kty: 'EC', crv: key.crv, x: epk.x as string, y: epk.y as string } : { kty: 'OKP', crv: key.crv, x: epk.x as string };
+  const clean: Jwk = { kty: key.kty, crv: key.crv, x: epk.x as string };
+  if (key.kty === 'EC') clean.y = epk.y as string;
   checkJwk(clean, 'the JWE "epk"');
-  if (clean.kty === 'OKP' && hasSmallOrder(clean)) throw malformed('"epk" is a point of small order: it gives no shared secret');
+  if (clean.kty === 'OKP' && hasSmallOrder(clean)) throw smallOrder();
   return clean;
 }
 
@@ -75,7 +85,8 @@ function hasSmallOrder(epk: Jwk): boolean {
     probes.set(crv, probe);
   }
   try {
-    return diffieHellman({ privateKey: probe, publicKey: createPublicKey({ key: epk as JsonWebKey, format: 'jwk' }) }).every((byte) => byte === 0);
+    const publicKey = createPublicKey({ key: epk as JsonWebKey, format: 'jwk' });
+    return diffieHellman({ privateKey: probe, publicKey }).every((byte) => byte === 0);
   } catch {
     return true;
   }
@@ -84,9 +95,11 @@ function hasSmallOrder(epk: Jwk): boolean {
 /** Why a key cannot be the one a JWE was encrypted to, or undefined when it can. */
 function problemWith(key: OpenedKey, jwe: ReadJwe, options: DecryptOptions): KeymintError | undefined {
   try {
-    assertKeyManagementFits(key.jwk, jwe.management.alg, { enc: jwe.content.enc, ...(options.subtle === undefined ? {} : { subtle: options.subtle }) });
+    const subtle = options.subtle === undefined ? {} : { subtle: options.subtle };
+    assertKeyManagementFits(key.jwk, jwe.management.alg, { enc: jwe.content.enc, ...subtle });
     if (jwe.epk !== undefined) checkedEpk(jwe.epk, key.jwk);
-    const modulus = key.jwk.kty === 'RSA' && typeof key.jwk.n === 'string' ? Buffer.from(key.jwk.n, 'base64url').length : undefined;
+    const { n } = key.jwk;
+    const modulus = key.jwk.kty === 'RSA' && typeof n === 'string' ? Buffer.from(n, 'base64url').length : undefined;
     if (jwe.management.mode === 'rsa' && modulus !== undefined && jwe.encryptedKey.length !== modulus) {
       throw malformed(`encrypted key is ${jwe.encryptedKey.length} bytes long, and ${describeKey(key)} makes ${modulus}`);
     }
@@ -100,7 +113,8 @@ function problemWith(key: OpenedKey, jwe: ReadJwe, options: DecryptOptions): Key
 function requireOperation(backend: KeyBackend, operation: KeyOperation, alg: string): void {
   if (typeof backend[operation] === 'function' && backend.capabilities.keyOperations?.includes(operation)) return;
   const holder = backend.description ?? `backend "${backend.name}"`;
-  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${alg} is not supported by ${holder}: it cannot decrypt with the keys it holds`);
+  const text = `${alg} is not supported by ${holder}: it cannot decrypt with the keys it holds`;
+  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, text);
 }
 
 /** The content-encryption key, recovered by the backend that holds the key (and for ECDH, here). */
@@ -112,9 +126,10 @@ async function contentKey(key: OpenedKey, jwe: ReadJwe): Promise<Uint8Array | un
     requireOperation(backend, 'deriveSharedSecret', alg);
     const z = await backend.deriveSharedSecret!(key.private, checkedEpk(jwe.epk as Record<string, unknown>, key.jwk));
     // A point of small order (X25519, X448) gives an all-zero secret that anyone can compute.
-    if (z.every((byte) => byte === 0)) throw malformed('"epk" is a point of small order: it gives no shared secret');
-    const derived = mode === 'ecdh' ? concatKdf(z, jwe.content.enc, cekLength * 8, jwe.apu, jwe.apv) : concatKdf(z, alg, wrapBits as number, jwe.apu, jwe.apv);
-    return mode === 'ecdh' ? derived : aesUnwrapKey(derived, jwe.encryptedKey);
+    if (z.every((byte) => byte === 0)) throw smallOrder();
+    // RFC 7518 §4.6.2: the AlgorithmID and keydatalen are the enc's for ECDH-ES, the alg's for +A*KW.
+    if (mode === 'ecdh') return concatKdf(z, jwe.content.enc, cekLength * 8, jwe.apu, jwe.apv);
+    return aesUnwrapKey(concatKdf(z, alg, wrapBits as number, jwe.apu, jwe.apv), jwe.encryptedKey);
   }
   requireOperation(backend, 'unwrapKey', alg);
   const params = { cekLength, ...(jwe.wrap === undefined ? {} : { iv: jwe.wrap.iv, tag: jwe.wrap.tag }) };
@@ -147,7 +162,8 @@ function candidatesFor(keys: readonly OpenedKey[], kid: string | undefined, sour
   const [only] = keys;
   if (keys.length === 1 && only !== undefined && only.jwk.kid === undefined) return [only];
   if (keys.length === 1 && only !== undefined) {
-    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `the JWE is encrypted to key "${kid}", but ${source} is key "${String(only.jwk.kid)}"`);
+    const text = `the JWE is encrypted to key "${kid}", but ${source} is key "${String(only.jwk.kid)}"`;
+    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, text);
   }
   throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} has no key with kid "${kid}", the kid in the JWE's header`);
 }
@@ -167,7 +183,11 @@ function candidatesFor(keys: readonly OpenedKey[], kid: string | undefined, sour
  * @example const { plaintext } = await decrypt(jwe, await openKeyFile('key.json', { password }));
  * @see https://www.rfc-editor.org/rfc/rfc7516#section-5.2
  */
-export async function decrypt(jwe: string, keys: OpenedKey | readonly OpenedKey[], options: DecryptOptions = {}): Promise<DecryptedJwe> {
+export async function decrypt(
+  jwe: string,
+  keys: OpenedKey | readonly OpenedKey[],
+  options: DecryptOptions = {},
+): Promise<DecryptedJwe> {
   const read = readJwe(jwe);
   const source = options.source ?? 'the key';
   const list: readonly OpenedKey[] = Array.isArray(keys) ? keys : [keys as OpenedKey];
@@ -177,20 +197,23 @@ export async function decrypt(jwe: string, keys: OpenedKey | readonly OpenedKey[
   if (fitting.length === 0) {
     const [first] = problems;
     if (candidates.length === 1 && first !== undefined) throw first;
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `none of the ${candidates.length} keys in ${source} is for the JWE's ${read.management.alg} with ${read.content.enc}`, {
-      hint: message`give the key the JWE was encrypted to with ${param('key')}`,
-    });
+    const what = `${read.management.alg} with ${read.content.enc}`;
+    const hint = message`give the key the JWE was encrypted to with ${param('key')}`;
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `none of the ${candidates.length} keys in ${source} is for the JWE's ${what}`, { hint });
   }
   let failure: KeymintError | undefined;
   for (const key of fitting) {
     try {
       const plaintext = await decryptWith(key, read);
-      return { plaintext, header: read.header, protectedHeader: read.protectedHeader, alg: read.management.alg, enc: read.content.enc, kid: read.kid, key };
+      const { header, protectedHeader, kid } = read;
+      return { plaintext, header, protectedHeader, alg: read.management.alg, enc: read.content.enc, kid, key };
     } catch (error) {
       if (!isKeymintError(error, ErrorCode.DECRYPT_FAILED)) throw error;
       failure ??= error;
     }
   }
   if (fitting.length === 1) throw failure as KeymintError;
-  throw new KeymintError(ErrorCode.DECRYPT_FAILED, `the JWE does not decrypt with any of the ${fitting.length} keys in ${source} that fit it: it was encrypted to another key, or changed`);
+  const which = `any of the ${fitting.length} keys in ${source} that fit it`;
+  const text = `the JWE does not decrypt with ${which}: it was encrypted to another key, or changed`;
+  throw new KeymintError(ErrorCode.DECRYPT_FAILED, text);
 }

@@ -55,28 +55,37 @@ function chooseKey(keys: Jwk | JwkSet, options: EncryptOptions, source: string):
   if (!Array.isArray((keys as JwkSet).keys)) {
     const jwk = keys as Jwk;
     if (options.kid !== undefined && typeof jwk.kid === 'string' && jwk.kid !== options.kid) {
-      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message`${param('kid')} "${options.kid}" is not the kid of ${source}, which is "${jwk.kid}"`, { param: 'kid' });
+      const text = message`${param('kid')} "${options.kid}" is not the kid of ${source}, which is "${jwk.kid}"`;
+      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, text, { param: 'kid' });
     }
     return jwk;
   }
   const set = (keys as JwkSet).keys;
   if (options.kid !== undefined) {
     const found = set.find((k) => k.kid === options.kid);
-    if (found === undefined) throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message`${source} has no key with ${param('kid')} "${options.kid}"`, { param: 'kid' });
+    if (found === undefined) {
+      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message`${source} has no key with ${param('kid')} "${options.kid}"`, { param: 'kid' });
+    }
     return found;
   }
   const able = set.filter((k) => canEncrypt(k, options));
   const [only] = able;
   if (able.length === 1 && only !== undefined) return only;
-  if (able.length === 0) throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} holds no key to encrypt to${options.alg === undefined ? '' : ` with ${options.alg}`}`);
-  throw new KeymintError(ErrorCode.PARAM_INVALID, message`${source} holds ${able.length} keys to encrypt to: choose one with ${param('kid')}`, { param: 'kid' });
+  if (able.length === 0) {
+    const withAlg = options.alg === undefined ? '' : ` with ${options.alg}`;
+    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} holds no key to encrypt to${withAlg}`);
+  }
+  const text = message`${source} holds ${able.length} keys to encrypt to: choose one with ${param('kid')}`;
+  throw new KeymintError(ErrorCode.PARAM_INVALID, text, { param: 'kid' });
 }
 
 /** The public key (or an oct key as it is) to encrypt to, checked as every key read from outside is. */
 function encryptionKey(jwk: Jwk, source: string): Jwk {
   const key = jwk.kty === 'oct' ? jwk : toPublicJwk(jwk);
   checkJwk(key, source);
-  if (key.kty === 'oct' && typeof key.k !== 'string') throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is an oct key without its secret "k": it cannot encrypt`);
+  if (key.kty === 'oct' && typeof key.k !== 'string') {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is an oct key without its secret "k": it cannot encrypt`);
+  }
   return key;
 }
 
@@ -85,11 +94,15 @@ function joseEncrypts(jwk: Jwk, alg: string): boolean {
   return alg !== 'RSA1_5' && jwk.crv !== 'X448' && jwk.crv !== 'secp256k1';
 }
 
-async function encryptWithJose(jwk: Jwk, alg: string, header: Record<string, unknown>, plaintext: Uint8Array): Promise<EncryptedJwe['flattened']> {
+type Flattened = EncryptedJwe['flattened'];
+type JoseHeader = Parameters<FlattenedEncrypt['setProtectedHeader']>[0];
+
+async function encryptWithJose(jwk: Jwk, alg: string, header: Record<string, unknown>, plaintext: Uint8Array): Promise<Flattened> {
   const key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
-  const jwe = await new FlattenedEncrypt(plaintext).setProtectedHeader(header as Parameters<FlattenedEncrypt['setProtectedHeader']>[0]).encrypt(key);
+  const jwe = await new FlattenedEncrypt(plaintext).setProtectedHeader(header as JoseHeader).encrypt(key);
   const { protected: prot, encrypted_key, iv, ciphertext, tag } = jwe;
-  return { protected: prot as string, ...(encrypted_key === undefined ? {} : { encrypted_key }), iv: iv as string, ciphertext, tag: tag as string };
+  const wrapped = encrypted_key === undefined ? {} : { encrypted_key };
+  return { protected: prot as string, ...wrapped, iv: iv as string, ciphertext, tag: tag as string };
 }
 
 /** An ephemeral key pair on the recipient's curve, and the ECDH secret with the recipient. */
@@ -100,18 +113,20 @@ function agree(jwk: Jwk): { epk: Jwk; z: Uint8Array } {
       ? generateKeyPairSync('ec', { namedCurve: recipient.asymmetricKeyDetails?.namedCurve as string })
       : generateKeyPairSync(String(jwk.crv).toLowerCase() as 'x448');
   const exported = ephemeral.publicKey.export({ format: 'jwk' }) as Jwk;
-  const epk: Jwk = jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: exported.x, y: exported.y } : { kty: 'OKP', crv: jwk.crv, x: exported.x };
+  const epk: Jwk = { kty: jwk.kty, crv: jwk.crv, x: exported.x };
+  if (jwk.kty === 'EC') epk.y = exported.y;
   return { epk, z: new Uint8Array(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient })) };
 }
 
 /** RSA1_5, and ECDH-ES on X448 and secp256k1: the same steps as decrypt takes back, with OpenSSL. */
-function encryptHere(jwk: Jwk, alg: string, content: ContentEncryption, header: Record<string, unknown>, plaintext: Uint8Array): EncryptedJwe['flattened'] {
+function encryptHere(jwk: Jwk, alg: string, content: ContentEncryption, header: Record<string, unknown>, plaintext: Uint8Array): Flattened {
   const rule = keyManagementOf(alg);
   let cek: Uint8Array = new Uint8Array(randomBytes(content.cekBytes));
   let encryptedKey: Uint8Array | undefined;
   const full = { ...header };
   if (rule?.mode === 'rsa') {
-    encryptedKey = new Uint8Array(publicEncrypt({ key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), padding: constants.RSA_PKCS1_PADDING }, cek));
+    const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    encryptedKey = new Uint8Array(publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, cek));
   } else {
     const { epk, z } = agree(jwk);
     full.epk = epk;
@@ -120,8 +135,10 @@ function encryptHere(jwk: Jwk, alg: string, content: ContentEncryption, header: 
   }
   // The header as jose orders it: alg and enc first, the epk after the caller's members.
   const prot = b64(JSON.stringify(full));
-  const sealed = encryptContent(content, cek, new Uint8Array(randomBytes(content.ivBytes)), plaintext, new Uint8Array(Buffer.from(prot, 'ascii')));
-  return { protected: prot, ...(encryptedKey === undefined ? {} : { encrypted_key: b64(encryptedKey) }), iv: b64(sealed.iv), ciphertext: b64(sealed.ciphertext), tag: b64(sealed.tag) };
+  const iv = new Uint8Array(randomBytes(content.ivBytes));
+  const sealed = encryptContent(content, cek, iv, plaintext, new Uint8Array(Buffer.from(prot, 'ascii')));
+  const wrapped = encryptedKey === undefined ? {} : { encrypted_key: b64(encryptedKey) };
+  return { protected: prot, ...wrapped, iv: b64(sealed.iv), ciphertext: b64(sealed.ciphertext), tag: b64(sealed.tag) };
 }
 
 /**
@@ -135,13 +152,17 @@ function encryptHere(jwk: Jwk, alg: string, content: ContentEncryption, header: 
  * @example const { compact } = await encrypt('hello', publicJwk, { enc: 'A128GCM' });
  * @see https://www.rfc-editor.org/rfc/rfc7516#section-5.1
  */
-export async function encrypt(payload: Uint8Array | string, keys: Jwk | JwkSet, options: EncryptOptions = {}): Promise<EncryptedJwe> {
+export async function encrypt(
+  payload: Uint8Array | string,
+  keys: Jwk | JwkSet,
+  options: EncryptOptions = {},
+): Promise<EncryptedJwe> {
   const source = options.source ?? 'the key';
   for (const name of Object.keys(options.header ?? {})) {
     if (RESERVED_HEADERS.has(name)) {
-      throw new KeymintError(ErrorCode.PARAM_INVALID, message`the "${name}" header is set by keymint or the algorithm and cannot be given${name === 'kid' ? message` (use ${param('kid')})` : ''}`, {
-        param: 'header',
-      });
+      const instead = name === 'kid' ? message` (use ${param('kid')})` : '';
+      const text = message`the "${name}" header is set by keymint or the algorithm and cannot be given${instead}`;
+      throw new KeymintError(ErrorCode.PARAM_INVALID, text, { param: 'header' });
     }
   }
   const chosen = chooseKey(keys, options, source);
@@ -150,16 +171,21 @@ export async function encrypt(payload: Uint8Array | string, keys: Jwk | JwkSet, 
   const alg = encryptionAlgorithm(jwk, options.alg, fit);
   const content = encryptionContent(jwk, alg, options.enc);
   const kid = typeof jwk.kid === 'string' ? jwk.kid : options.kid;
-  const header: Record<string, unknown> = { alg, enc: content.enc, ...(kid === undefined ? {} : { kid }), ...options.header };
+  const header: Record<string, unknown> = { alg, enc: content.enc, ...(kid === undefined ? {} : { kid }) };
+  Object.assign(header, options.header);
   const plaintext = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
   let flattened: EncryptedJwe['flattened'];
   try {
-    flattened = joseEncrypts(jwk, alg) ? await encryptWithJose(jwk, alg, header, plaintext) : encryptHere(jwk, alg, content, header, plaintext);
+    flattened = joseEncrypts(jwk, alg)
+      ? await encryptWithJose(jwk, alg, header, plaintext)
+      : encryptHere(jwk, alg, content, header, plaintext);
   } catch (cause) {
     if (cause instanceof KeymintError) throw cause;
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot encrypt with ${alg}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot encrypt with ${alg}: ${why}`, { cause });
   }
-  const compact = [flattened.protected, flattened.encrypted_key ?? '', flattened.iv, flattened.ciphertext, flattened.tag].join('.');
-  const protectedHeader = JSON.parse(Buffer.from(flattened.protected, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const { protected: prot, encrypted_key, iv, ciphertext, tag } = flattened;
+  const compact = [prot, encrypted_key ?? '', iv, ciphertext, tag].join('.');
+  const protectedHeader = JSON.parse(Buffer.from(prot, 'base64url').toString('utf8')) as Record<string, unknown>;
   return { compact, flattened, header: protectedHeader, alg, enc: content.enc, kid };
 }

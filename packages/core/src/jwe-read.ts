@@ -1,5 +1,12 @@
 import { ErrorCode, KeymintError, message, oneOf, param } from './errors.js';
-import { CONTENT_ENCRYPTION_ALGORITHMS, JWE_KEY_ALGORITHMS, contentEncryption, keyManagementOf, type ContentEncryption, type KeyManagement } from './jwe-algorithms.js';
+import {
+  CONTENT_ENCRYPTION_ALGORITHMS,
+  JWE_KEY_ALGORITHMS,
+  contentEncryption,
+  keyManagementOf,
+  type ContentEncryption,
+  type KeyManagement,
+} from './jwe-algorithms.js';
 import { parseJsonObject } from './jwk.js';
 
 /** The longest JWE keymint reads, in characters: 16 MiB of plaintext, base64url-encoded, and its headers. */
@@ -56,13 +63,17 @@ function decode(value: unknown, what: string): Uint8Array {
 function headerObject(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} is not a JSON object`);
-  if (JSON.stringify(value).length > MAX_JWE_HEADER_LENGTH) throw invalid(`${what} is longer than ${MAX_JWE_HEADER_LENGTH} characters`);
+  if (JSON.stringify(value).length > MAX_JWE_HEADER_LENGTH) {
+    throw invalid(`${what} is longer than ${MAX_JWE_HEADER_LENGTH} characters`);
+  }
   return value as Record<string, unknown>;
 }
 
 function protectedHeaderOf(encoded: unknown): Record<string, unknown> {
   if (typeof encoded !== 'string' || encoded.length === 0) throw invalid('has no protected header');
-  if (encoded.length > MAX_JWE_HEADER_LENGTH) throw invalid(`protected header is longer than ${MAX_JWE_HEADER_LENGTH} characters`);
+  if (encoded.length > MAX_JWE_HEADER_LENGTH) {
+    throw invalid(`protected header is longer than ${MAX_JWE_HEADER_LENGTH} characters`);
+  }
   return parseJsonObject(Buffer.from(decode(encoded, 'protected header')).toString('utf8'), 'the JWE protected header');
 }
 
@@ -71,7 +82,9 @@ function merge(...headers: Record<string, unknown>[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const header of headers) {
     for (const [name, value] of Object.entries(header)) {
-      if (Object.hasOwn(out, name)) throw invalid(`names the header member "${name}" twice: headers must be disjoint (RFC 7516 §7.2.1)`);
+      if (Object.hasOwn(out, name)) {
+        throw invalid(`names the header member "${name}" twice: headers must be disjoint (RFC 7516 §7.2.1)`);
+      }
       out[name] = value;
     }
   }
@@ -93,11 +106,13 @@ interface Parts {
 function splitCompact(text: string): Parts {
   const parts = text.split('.');
   if (parts.length !== 5) {
-    throw invalid(`is not a compact JWE: it has ${parts.length} dot-separated part${parts.length === 1 ? '' : 's'}, not five${parts.length === 3 ? ' (a signed JWS has three)' : ''}`);
+    const count = `${parts.length} dot-separated part${parts.length === 1 ? '' : 's'}`;
+    throw invalid(`is not a compact JWE: it has ${count}, not five${parts.length === 3 ? ' (a signed JWS has three)' : ''}`);
   }
   const [prot, encryptedKey, iv, ciphertext, tag] = parts as [string, string, string, string, string];
   const protectedHeader = protectedHeaderOf(prot);
-  return { form: 'compact', protected: prot, protectedHeader, header: protectedHeader, aad: undefined, encryptedKey, iv, ciphertext, tag };
+  const header = protectedHeader;
+  return { form: 'compact', protected: prot, protectedHeader, header, aad: undefined, encryptedKey, iv, ciphertext, tag };
 }
 
 function splitJson(text: string): Parts {
@@ -108,32 +123,52 @@ function splitJson(text: string): Parts {
   let form: ReadJwe['form'] = 'flattened';
   if (jwe.recipients !== undefined) {
     if (!Array.isArray(jwe.recipients) || jwe.recipients.length !== 1) {
-      throw invalid(`has ${Array.isArray(jwe.recipients) ? jwe.recipients.length : 'no list of'} recipients: keymint decrypts a JWE for one recipient`);
+      const count = Array.isArray(jwe.recipients) ? jwe.recipients.length : 'no list of';
+      throw invalid(`has ${count} recipients: keymint decrypts a JWE for one recipient`);
     }
     recipient = headerObject(jwe.recipients[0], 'recipient');
     form = 'general';
-    if (jwe.header !== undefined || jwe.encrypted_key !== undefined) throw invalid('has both "recipients" and a flattened "header" or "encrypted_key"');
+    if (jwe.header !== undefined || jwe.encrypted_key !== undefined) {
+      throw invalid('has both "recipients" and a flattened "header" or "encrypted_key"');
+    }
   }
   const header = merge(protectedHeader, shared, headerObject(recipient.header, 'per-recipient header'));
   if (jwe.aad !== undefined && typeof jwe.aad !== 'string') throw invalid('"aad" is not a string');
-  return { form, protected: jwe.protected as string, protectedHeader, header, aad: jwe.aad as string | undefined, encryptedKey: recipient.encrypted_key ?? '', iv: jwe.iv, ciphertext: jwe.ciphertext, tag: jwe.tag };
+  return {
+    form,
+    protected: jwe.protected as string,
+    protectedHeader,
+    header,
+    aad: jwe.aad as string | undefined,
+    encryptedKey: recipient.encrypted_key ?? '',
+    iv: jwe.iv,
+    ciphertext: jwe.ciphertext,
+    tag: jwe.tag,
+  };
 }
 
 function algorithmOf(header: Record<string, unknown>): KeyManagement {
   const alg = header.alg;
   if (typeof alg !== 'string') throw invalid('header has no "alg"');
   if (alg.startsWith('PBES2')) {
-    throw unsupported(`the JWE is encrypted under a password (${alg}), not to a key`, message`a password-encrypted key file is opened as ${param('key')}, not decrypted`);
+    const hint = message`a password-encrypted key file is opened as ${param('key')}, not decrypted`;
+    throw unsupported(`the JWE is encrypted under a password (${alg}), not to a key`, hint);
   }
   const management = keyManagementOf(alg);
-  if (management === undefined) throw unsupported(`the JWE's "alg" ${JSON.stringify(alg)} is not one keymint decrypts: it decrypts ${oneOf(JWE_KEY_ALGORITHMS)}`);
+  if (management === undefined) {
+    const accepted = oneOf(JWE_KEY_ALGORITHMS);
+    throw unsupported(`the JWE's "alg" ${JSON.stringify(alg)} is not one keymint decrypts: it decrypts ${accepted}`);
+  }
   return management;
 }
 
 function contentOf(header: Record<string, unknown>): ContentEncryption {
   const enc = header.enc;
   if (typeof enc !== 'string') throw invalid('header has no "enc"');
-  if (!CONTENT_ENCRYPTION_ALGORITHMS.includes(enc)) throw unsupported(`the JWE's "enc" ${JSON.stringify(enc)} is not one keymint decrypts: it decrypts ${oneOf(CONTENT_ENCRYPTION_ALGORITHMS)}`);
+  if (!CONTENT_ENCRYPTION_ALGORITHMS.includes(enc)) {
+    const accepted = oneOf(CONTENT_ENCRYPTION_ALGORITHMS);
+    throw unsupported(`the JWE's "enc" ${JSON.stringify(enc)} is not one keymint decrypts: it decrypts ${accepted}`);
+  }
   return contentEncryption(enc);
 }
 
@@ -161,15 +196,23 @@ function partyInfo(value: unknown, name: string): Uint8Array {
  * @see https://www.rfc-editor.org/rfc/rfc7516#section-5.2
  */
 export function readJwe(input: string): ReadJwe {
-  if (input.length > MAX_JWE_LENGTH) throw invalid(`is longer than ${MAX_JWE_LENGTH} characters: keymint decrypts at most 16 MiB`);
+  if (input.length > MAX_JWE_LENGTH) {
+    throw invalid(`is longer than ${MAX_JWE_LENGTH} characters: keymint decrypts at most 16 MiB`);
+  }
   const text = input.trim();
   const parts = text.startsWith('{') ? splitJson(text) : splitCompact(text);
   const { header } = parts;
-  if (header.zip !== undefined) throw invalid('is compressed ("zip"): keymint refuses compressed JWEs, whose plaintext could be any size');
-  if (header.crit !== undefined) throw invalid(`has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit).slice(0, 100)}`);
+  if (header.zip !== undefined) {
+    throw invalid('is compressed ("zip"): keymint refuses compressed JWEs, whose plaintext could be any size');
+  }
+  if (header.crit !== undefined) {
+    throw invalid(`has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit).slice(0, 100)}`);
+  }
   const management = algorithmOf(header);
   const content = contentOf(header);
-  if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > 1024)) throw invalid('header\'s "kid" is not a string of at most 1024 characters');
+  if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > 1024)) {
+    throw invalid('header\'s "kid" is not a string of at most 1024 characters');
+  }
   if (typeof parts.encryptedKey !== 'string' || parts.encryptedKey.length > Math.ceil((MAX_ENCRYPTED_KEY_BYTES * 4) / 3)) {
     throw invalid(`encrypted key is missing or longer than ${MAX_ENCRYPTED_KEY_BYTES} bytes`);
   }
@@ -204,7 +247,9 @@ export function readJwe(input: string): ReadJwe {
   let epk: Record<string, unknown> | undefined;
   if (mode === 'ecdh' || mode === 'ecdh-kw') {
     const value = header.epk;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`header has no "epk" (ephemeral public key), which ${management.alg} needs`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw invalid(`header has no "epk" (ephemeral public key), which ${management.alg} needs`);
+    }
     epk = value as Record<string, unknown>;
   }
   return {

@@ -4,7 +4,8 @@ import { MAX_JWE_LENGTH, decrypt } from '@keymint/core/jose';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
 import { PASSWORD_FILE_HELP, type CommandContext } from '../command.js';
-import { assertOneStdin, readKeyDocument, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions, type KeyInputs } from '../key-input.js';
+import { assertOneStdin, readKeyDocument, readPayload, requireKey, STDIN, withKeyInputs } from '../key-input.js';
+import type { KeyInputOptions, KeyInputs } from '../key-input.js';
 import { runAction, type CommandResult } from '../output.js';
 
 /** Adds `keymint decrypt` to the program, with the backends' flags (a key reference may need them). */
@@ -13,7 +14,7 @@ export async function register(program: Command, context: CommandContext): Promi
     .command('decrypt')
     .description('decrypt a JWE (compact, flattened or general JSON) with a private key of any form; print the plaintext')
     .argument('[jwe]', 'the JWE itself, a file holding it, or - for standard input (the default)')
-    .option('--key <file>', 'the private key: encrypted JWK, plain JWK, key reference (HSM, TPM, keychain), or a JWK Set of private keys (by kid)')
+    .option('--key <file>', 'the private key: encrypted or plain JWK, key reference (HSM, TPM, keychain), JWK Set of private keys')
     .option('--subtle', 'allow RSA1_5 (open to padding-oracle attacks)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object (plaintext, header, alg, enc, kid); never prompt')
@@ -46,8 +47,11 @@ const COMPACT_JWE = /^\s*[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}\s*$/;
  */
 export async function readJweInput(arg: string): Promise<string> {
   const isFile = arg !== STDIN && (await stat(arg).then((s) => s.isFile(), () => false));
-  const text = arg !== STDIN && !isFile && COMPACT_JWE.test(arg) ? arg : Buffer.from(await readPayload(arg, arg === STDIN ? 'JWE' : 'JWE file', MAX_JWE_LENGTH)).toString('utf8');
-  if (text.trim().length === 0) throw new KeymintError(ErrorCode.INPUT_INVALID, `no JWE: ${arg === STDIN ? 'standard input' : arg} is empty`);
+  if (arg !== STDIN && !isFile && COMPACT_JWE.test(arg)) return arg;
+  const text = Buffer.from(await readPayload(arg, arg === STDIN ? 'JWE' : 'JWE file', MAX_JWE_LENGTH)).toString('utf8');
+  if (text.trim().length === 0) {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `no JWE: ${arg === STDIN ? 'standard input' : arg} is empty`);
+  }
   return text;
 }
 
@@ -60,7 +64,9 @@ export async function openDecryptionKeys(inputs: KeyInputs, path: string): Promi
   const { doc, source } = await readKeyDocument(path);
   if (doc.kind !== 'jwks') return { keys: [await inputs.openDocument(doc, source)], source };
   const privates = doc.set.keys.filter(isPrivateJwk);
-  if (privates.length === 0) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of public keys: decrypting needs the private key`);
+  if (privates.length === 0) {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of public keys: decrypting needs the private key`);
+  }
   return { keys: await Promise.all(privates.map((jwk) => inputs.openDocument({ kind: 'jwk', jwk }, source))), source };
 }
 
@@ -86,7 +92,8 @@ export async function decryptCommand(jweArg: string | undefined, options: Decryp
     } catch {
       text = undefined;
     }
-    const plaintext = text === undefined ? { plaintextBase64url: Buffer.from(result.plaintext).toString('base64url') } : { plaintext: text };
+    const b64 = Buffer.from(result.plaintext).toString('base64url');
+    const plaintext = text === undefined ? { plaintextBase64url: b64 } : { plaintext: text };
     return {
       notes: [`Decrypted with ${kid === null ? `the key in ${source}` : `key "${kid}"`}: ${result.alg}, ${result.enc}.`],
       stdoutBytes: result.plaintext,

@@ -3,18 +3,19 @@ import { encrypt } from '@keymint/core/jose';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
 import { PASSWORD_FILE_HELP, collect, type CommandContext } from '../command.js';
-import { assertOneStdin, parseAssignments, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import { assertOneStdin, parseAssignments, readPayload, requireKey, STDIN, withKeyInputs } from '../key-input.js';
+import type { KeyInputOptions } from '../key-input.js';
 import { runAction, type CommandResult } from '../output.js';
 
 /** Adds `keymint encrypt` to the program, with the backends' flags (a key reference names its public key). */
 export async function register(program: Command, context: CommandContext): Promise<void> {
   const command = program
     .command('encrypt')
-    .description("encrypt a payload to a key into a compact JWE (the key's kid in the header); --json prints the flattened JSON serialization")
+    .description("encrypt a payload to a key into a compact JWE (the key's kid in the header)")
     .argument('[payload-file]', 'the payload, or - for standard input (the default)')
-    .option('--key <file>', 'the key to encrypt to: a public JWK, a JWK Set (by --kid), any private key file or key reference (its public key), an oct key')
-    .option('--alg <alg>', "the key management algorithm (default: the key's alg, else RSA-OAEP-256, ECDH-ES or AxxxGCMKW by key type); must fit the key")
-    .option('--enc <enc>', 'the content encryption: A128GCM, A192GCM, A256GCM, A128CBC-HS256, A192CBC-HS384, A256CBC-HS512 (default: A256GCM)')
+    .option('--key <file>', 'the key: a public JWK, a JWK Set (by --kid), any key file or reference (its public key), an oct key')
+    .option('--alg <alg>', "the key management algorithm (default: the key's alg, else by key type); must fit the key")
+    .option('--enc <enc>', 'the content encryption: A128GCM, A192GCM, A256GCM (default), A128CBC-HS256, A192CBC-HS384, A256CBC-HS512')
     .option('--kid <kid>', 'the key to use from a JWK Set; the kid in the header')
     .option('--header <name=value>', 'an extra protected header member, e.g. typ or cty (repeatable)', collect)
     .option('--subtle', 'allow RSA1_5 (open to padding-oracle attacks)')
@@ -57,7 +58,8 @@ export async function encryptCommand(payloadFile: string | undefined, options: E
   const header = parseAssignments(options.header, '--header');
   const payload = await readPayload(payloadPath);
   if (payloadFile === undefined && payload.length === 0) {
-    throw new KeymintError(ErrorCode.USAGE, 'no payload: standard input is empty', { hint: 'give a payload file, or pipe the payload in' });
+    const hint = 'give a payload file, or pipe the payload in';
+    throw new KeymintError(ErrorCode.USAGE, 'no payload: standard input is empty', { hint });
   }
   return withKeyInputs(options, async (inputs) => {
     // An oct key has no public part: encrypting to it takes the secret itself.

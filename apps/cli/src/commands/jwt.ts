@@ -24,7 +24,7 @@ export async function register(program: Command, context: CommandContext): Promi
     .option('--claim <name=value>', 'another claim (repeatable)', collect)
     .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
     .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
-    .option('--encrypt-to <file>', 'then encrypt the signed JWT to this key (a nested JWT: a JWE with cty JWT, RFC 7519 §5.2)')
+    .option('--encrypt-to <file>', 'then encrypt the signed JWT to this key (a nested JWT, RFC 7519 §5.2)')
     .option('--encrypt-alg <alg>', "with --encrypt-to: the key management algorithm (default: the key's alg)")
     .option('--encrypt-enc <enc>', 'with --encrypt-to: the content encryption (default: A256GCM)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
@@ -100,7 +100,8 @@ function asEncryptFlags(error: unknown): unknown {
   if (!isKeymintError(error) || typeof error.render !== 'function') return error;
   const names: Record<string, string> = { alg: '--encrypt-alg', enc: '--encrypt-enc' };
   const { message, hint } = error.render((p) => names[p] ?? flagOf(p));
-  return new KeymintError(error.code, message, { cause: error, ...(hint === undefined ? {} : { hint }), ...(error.param === undefined ? {} : { param: error.param }) });
+  const extra = { ...(hint === undefined ? {} : { hint }), ...(error.param === undefined ? {} : { param: error.param }) };
+  return new KeymintError(error.code, message, { cause: error, ...extra });
 }
 
 function required(value: string | undefined, flag: string, command: string): string {
@@ -108,14 +109,18 @@ function required(value: string | undefined, flag: string, command: string): str
   return value;
 }
 
-async function sign(keyFile: string, claims: Record<string, unknown>, options: { alg?: string; header?: string[] } & Pick<JwtOptions, 'encryptTo' | 'encryptAlg' | 'encryptEnc'> & KeyInputOptions): Promise<CommandResult> {
+type SignOptions = { alg?: string; header?: string[] } & Pick<JwtOptions, 'encryptTo' | 'encryptAlg' | 'encryptEnc'> & KeyInputOptions;
+
+async function sign(keyFile: string, claims: Record<string, unknown>, options: SignOptions): Promise<CommandResult> {
   const header = parseAssignments(options.header, '--header');
   if (options.encryptTo === undefined && (options.encryptAlg !== undefined || options.encryptEnc !== undefined)) {
-    throw new KeymintError(ErrorCode.USAGE, `${options.encryptAlg === undefined ? '--encrypt-enc' : '--encrypt-alg'} needs --encrypt-to`, { hint: 'see keymint jwt --help' });
+    const flag = options.encryptAlg === undefined ? '--encrypt-enc' : '--encrypt-alg';
+    throw new KeymintError(ErrorCode.USAGE, `${flag} needs --encrypt-to`, { hint: 'see keymint jwt --help' });
   }
   return withKeyInputs(options, async (inputs) => {
     // The recipient's key first: a wrong --encrypt-to fails before a password or PIN is asked for the signing key.
-    const recipient = options.encryptTo === undefined ? undefined : await inputs.publicForm(options.encryptTo, { allowSecret: true, what: 'key file' });
+    const target = options.encryptTo;
+    const recipient = target === undefined ? undefined : await inputs.publicForm(target, { allowSecret: true, what: 'key file' });
     const key = await inputs.openPrivate(keyFile);
     const token = await signJwt(key, claims, { ...(options.alg === undefined ? {} : { alg: options.alg }), header });
     const signedHeader = decodeCompactJws(token).header;

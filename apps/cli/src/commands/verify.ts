@@ -17,7 +17,7 @@ export async function register(program: Command, context: CommandContext): Promi
     .argument('[token]', 'the token itself, a file holding it, or - for standard input (the default)')
     .option('--key <file>', 'a public JWK, a private key file, or a JWK Set')
     .option('--leeway <seconds>', 'clock skew allowed for exp and nbf', '60')
-    .option('--decrypt-with <file>', 'the token is encrypted (a nested JWT): decrypt it first with this private key (any form, or a JWK Set by kid)')
+    .option('--decrypt-with <file>', 'an encrypted (nested) JWT: decrypt it first with this private key, or a JWK Set by kid')
     .option('--subtle', 'with --decrypt-with: allow RSA1_5')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object; never prompt')
@@ -51,7 +51,9 @@ function innerToken(result: DecryptedJwe): string {
     throw new KeymintError(ErrorCode.INPUT_INVALID, `the JWE holds ${JSON.stringify(cty)} content, not a signed JWT (cty JWT)`);
   }
   const text = Buffer.from(result.plaintext).toString('utf8').trim();
-  if (text.split('.').length !== 3) throw new KeymintError(ErrorCode.INPUT_INVALID, 'the JWE decrypted, but what it holds is not a signed JWT (a compact JWS)');
+  if (text.split('.').length !== 3) {
+    throw new KeymintError(ErrorCode.INPUT_INVALID, 'the JWE decrypted, but what it holds is not a signed JWT (a compact JWS)');
+  }
   return text;
 }
 

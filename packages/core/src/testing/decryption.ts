@@ -40,7 +40,13 @@ function secretJwk(key: NewKey): Jwk | undefined {
   return priv?.kind === 'jwk' && typeof priv.jwk.k === 'string' ? priv.jwk : undefined;
 }
 
-const DIR_ENC: Record<number, string> = { 128: 'A128GCM', 192: 'A192GCM', 256: 'A256GCM', 384: 'A192CBC-HS384', 512: 'A256CBC-HS512' };
+const DIR_ENC: Record<number, string> = {
+  128: 'A128GCM',
+  192: 'A192GCM',
+  256: 'A256GCM',
+  384: 'A192CBC-HS384',
+  512: 'A256CBC-HS512',
+};
 
 /**
  * A JWE to the key, made by jose where jose has the algorithm (keymint's own encrypt for RSA1_5,
@@ -49,9 +55,12 @@ const DIR_ENC: Record<number, string> = { 128: 'A128GCM', 192: 'A192GCM', 256: '
 async function jweFor(key: NewKey, alg: string, enc: string, payload: string): Promise<string | undefined> {
   const target = key.spec.kty === 'oct' ? secretJwk(key) : key.publicJwk;
   if (target === undefined) return undefined;
-  if (alg === 'RSA1_5' || target.crv === 'X448' || target.crv === 'secp256k1') return (await encrypt(payload, target, { alg, enc, subtle: true })).compact;
+  if (alg === 'RSA1_5' || target.crv === 'X448' || target.crv === 'secp256k1') {
+    return (await encrypt(payload, target, { alg, enc, subtle: true })).compact;
+  }
   const joseKey = await importJWK(target as Parameters<typeof importJWK>[0], alg);
-  return new CompactEncrypt(new TextEncoder().encode(payload)).setProtectedHeader({ alg, enc, ...(key.kid === undefined ? {} : { kid: key.kid }) }).encrypt(joseKey);
+  const header = { alg, enc, ...(key.kid === undefined ? {} : { kid: key.kid }) };
+  return new CompactEncrypt(new TextEncoder().encode(payload)).setProtectedHeader(header).encrypt(joseKey);
 }
 
 let round = 0;
@@ -63,7 +72,8 @@ let round = 0;
  */
 export async function checkDecrypts(backend: KeyBackend, key: NewKey, alg: string): Promise<void> {
   const bits = key.spec.size;
-  const enc = alg === 'dir' ? (DIR_ENC[bits ?? 0] as string) : (CONTENT_ENCRYPTION_ALGORITHMS[round++ % CONTENT_ENCRYPTION_ALGORITHMS.length] as string);
+  const next = CONTENT_ENCRYPTION_ALGORITHMS[round++ % CONTENT_ENCRYPTION_ALGORITHMS.length] as string;
+  const enc = alg === 'dir' ? (DIR_ENC[bits ?? 0] as string) : next;
   const payload = `keymint conformance: ${alg} ${enc}`;
   const opened = key as CreatedKey;
   const jwe = await jweFor(key, alg, enc, payload);
@@ -102,7 +112,10 @@ export function expectKeyOperationsDeclared(backend: KeyBackend): void {
  * A key made for signing cannot decrypt, asked directly (the backend or its token refuses), and an
  * algorithm of another key type is refused as not supported.
  */
-export async function expectSigningKeysRefused(backend: KeyBackend, make: (params: KeyParams) => Promise<NewKey>): Promise<void> {
+export async function expectSigningKeysRefused(
+  backend: KeyBackend,
+  make: (params: KeyParams) => Promise<NewKey>,
+): Promise<void> {
   for (const [params, operation] of [
     [{ kty: 'RSA', size: 2048, use: 'sig', alg: 'RS256' }, 'unwrapKey'],
     [{ kty: 'EC', crv: 'P-256', use: 'sig', alg: 'ES256' }, 'deriveSharedSecret'],
@@ -114,14 +127,16 @@ export async function expectSigningKeysRefused(backend: KeyBackend, make: (param
     if (operation === 'unwrapKey') {
       const error = await refusal(backend.unwrapKey!(priv, 'RSA-OAEP', new Uint8Array(randomBytes(256)), { cekLength: 32 }));
       expect(error.code, error.message).toBe(ErrorCode.ALG_NOT_SUPPORTED);
-      expect((await refusal(backend.unwrapKey!(priv, 'A128KW', new Uint8Array(randomBytes(24)), { cekLength: 16 }))).code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
+      const otherType = await refusal(backend.unwrapKey!(priv, 'A128KW', new Uint8Array(randomBytes(24)), { cekLength: 16 }));
+      expect(otherType.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     } else {
       const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
       const error = await refusal(backend.deriveSharedSecret!(priv, peer));
       expect(error.code, error.message).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     }
     // Core refuses it first, before the backend is asked.
-    const jwe = operation === 'unwrapKey' ? (await encrypt('x', { ...(key.publicJwk as Jwk), use: 'enc', alg: 'RSA-OAEP' })).compact : (await encrypt('x', { ...(key.publicJwk as Jwk), use: 'enc', alg: 'ECDH-ES' })).compact;
+    const encAlg = operation === 'unwrapKey' ? 'RSA-OAEP' : 'ECDH-ES';
+    const jwe = (await encrypt('x', { ...(key.publicJwk as Jwk), use: 'enc', alg: encAlg })).compact;
     expect((await refusal(decrypt(jwe, key as OpenedKey))).message).toMatch(/is for signing/);
   }
 }
@@ -130,7 +145,8 @@ export async function expectSigningKeysRefused(backend: KeyBackend, make: (param
 export function encryptionParams(backend: KeyBackend, cases: readonly { params: KeyParams }[]): KeyParams | undefined {
   return cases.map((c) => c.params).find((p) => {
     const spec = resolveKeySpec(p);
-    return spec.use === 'enc' && spec.kty !== 'oct' && supports(backend.capabilities, spec) && offers(backend, operationFor(spec.alg as string));
+    if (spec.use !== 'enc' || spec.kty === 'oct') return false;
+    return supports(backend.capabilities, spec) && offers(backend, operationFor(spec.alg as string));
   });
 }
 
@@ -143,17 +159,17 @@ export function decryptInNewProcess(reload: ConformanceOptions['reload'], privat
     const { default: factory } = await import(moduleUrl);
     const backend = await factory(JSON.parse(optionsJson));
     try {
-      const key = await core.openPrivateKey(core.parseKeyDocument(text, 'the key file'), { source: 'the key file', backends: async () => backend });
+      const doc = core.parseKeyDocument(text, 'the key file');
+      const key = await core.openPrivateKey(doc, { source: 'the key file', backends: async () => backend });
       process.stdout.write(Buffer.from((await decrypt(jwe, key, { subtle: true })).plaintext).toString('utf8'));
     } finally {
       await backend.close();
     }`;
   const moduleUrl = reload.module instanceof URL ? reload.module.href : pathToFileURL(reload.module).href;
-  const result = spawnSync(
-    process.execPath,
-    ['--input-type=module', '-e', script, new URL('../index.js', import.meta.url).href, new URL('../exports/jose.js', import.meta.url).href, moduleUrl, JSON.stringify(reload.options ?? {}), privateFile, jwe],
-    { env: { ...process.env, ...reload.env }, encoding: 'utf8' },
-  );
+  const coreUrl = new URL('../index.js', import.meta.url).href;
+  const joseUrl = new URL('../exports/jose.js', import.meta.url).href;
+  const args = ['--input-type=module', '-e', script, coreUrl, joseUrl, moduleUrl, JSON.stringify(reload.options ?? {}), privateFile, jwe];
+  const result = spawnSync(process.execPath, args, { env: { ...process.env, ...reload.env }, encoding: 'utf8' });
   expect(result.status, `the new process failed: ${result.stderr}`).toBe(0);
   return result.stdout;
 }
