@@ -9,7 +9,7 @@ packages=(
   jose               # the jose C tool: independent JWK thumbprints
   python3            # Debian's python3 with python3-cryptography: JWE test vectors
   python3-cryptography
-  python3-jwcrypto   # jwcrypto: an independent JOSE library that opens keymint's files
+  python3-jwcrypto   # jwcrypto: an independent JOSE library that opens keymint's files and JWEs
   golang-go golang-gopkg-square-go-jose.v2-dev  # go-jose, the JOSE library of step's family
   softhsm2           # SoftHSM2: a PKCS#11 token in a directory
   opensc             # pkcs11-tool: an independent look at a token

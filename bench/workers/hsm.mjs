@@ -7,9 +7,12 @@
 //     makes one key through the backend, then alternates blocks of `count` signatures through the
 //     backend and through graphene-pk11 called directly (same module, token, key and mechanism);
 //     prints { backend: [ms per signature], raw: [ms per signature] }
-import { createHash } from 'node:crypto';
+//   node hsm.mjs decrypt <uri> <RSA-OAEP-256|ECDH-ES> <count> <blocks>
+//     the same for decryption's private-key step: the backend's unwrapKey or deriveSharedSecret
+//     with a key reference, against graphene-pk11 doing the same on the token directly
+import { constants, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import { createKey } from '@keymint/core';
+import { createKey, decodeOaepBlock } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend } from '@keymint/backend-pkcs11';
 import graphene from 'graphene-pk11';
 
@@ -80,6 +83,73 @@ if (op === 'create') {
     }
   }
   process.stdout.write(JSON.stringify(result) + '\n');
+} else if (op === 'decrypt') {
+  // Decryption's private-key step on the token, per operation: RSA-OAEP-256 (unwrapKey) or
+  // ECDH-ES (deriveSharedSecret), through the backend with the key reference, against graphene-pk11
+  // with session and key handle held. SoftHSM 2.6 does OAEP with SHA-1 only, so both do what the
+  // backend does there: raw RSA (CKM_RSA_X_509) on the token and the OAEP block decoded in the host.
+  const alg = kind;
+  const rsa = alg === 'RSA-OAEP-256';
+  const maker = await pkcs11Backend({ uri, pin: PIN });
+  const key = await createKey(maker, rsa ? { kty: 'RSA', size: 2048, use: 'enc', alg } : { kty: 'EC', crv: 'P-256', use: 'enc', alg });
+  await maker.close();
+  const id = parsePkcs11Uri(key.private.reference.location.uri).id;
+  const { token: label, modulePath } = parsePkcs11Uri(uri);
+  const cek = randomBytes(32);
+  const encryptedKey = rsa ? publicEncrypt({ key: createPublicKey({ key: key.publicJwk, format: 'jwk' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek) : undefined;
+  const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const peerJwk = peer.publicKey.export({ format: 'jwk' });
+  const expectedZ = rsa ? undefined : diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: key.publicJwk, format: 'jwk' }) });
+  const check = (out) => {
+    if (!Buffer.from(out).equals(rsa ? cek : expectedZ)) throw new Error(`${alg}: the token gave another result`);
+  };
+
+  const result = { backend: [], raw: [] };
+  for (let block = 0; block < Number(blocksText ?? 2); block++) {
+    const backend = await pkcs11Backend({ pin: PIN });
+    const once = () => (rsa ? backend.unwrapKey(key.private, alg, encryptedKey, { cekLength: 32 }) : backend.deriveSharedSecret(key.private, peerJwk));
+    for (let i = 0; i < 3; i++) check(await once());
+    for (let i = 0; i < count; i++) {
+      const t = now();
+      await once();
+      result.backend.push(now() - t);
+    }
+    await backend.close();
+
+    const module = graphene.Module.load(modulePath, 'SoftHSM');
+    module.initialize();
+    try {
+      const slot = [...module.getSlots(true)].find((s) => s.getToken().label.trim() === label);
+      const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
+      session.login(PIN, graphene.UserType.USER);
+      const priv = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(id) }).items(0).toType();
+      const lib = session.lib;
+      const point = Buffer.concat([Buffer.of(4), Buffer.from(peerJwk.x, 'base64url'), Buffer.from(peerJwk.y, 'base64url')]);
+      const template = graphene.Template.toPkcs11({ class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.GENERIC_SECRET, token: false, sensitive: false, extractable: true, valueLen: 32 });
+      const rawOnce = async () => {
+        if (rsa) {
+          lib.C_DecryptInit(session.handle, { mechanism: graphene.MechanismEnum.RSA_X_509 }, priv.handle);
+          return decodeOaepBlock(await lib.C_DecryptAsync(session.handle, encryptedKey, Buffer.alloc(256)), 'sha256', 32);
+        }
+        const mechanism = { mechanism: graphene.MechanismEnum.ECDH1_DERIVE, parameter: new graphene.EcdhParams(graphene.EcKdf.NULL, null, point).toCKI() };
+        const derived = lib.C_DeriveKey(session.handle, mechanism, priv.handle, template);
+        const [value] = lib.C_GetAttributeValue(session.handle, derived, [{ type: 0x11 }]);
+        lib.C_DestroyObject(session.handle, derived);
+        return value.value;
+      };
+      for (let i = 0; i < 3; i++) check(await rawOnce());
+      for (let i = 0; i < count; i++) {
+        const t = now();
+        await rawOnce();
+        result.raw.push(now() - t);
+      }
+      session.logout();
+      session.close();
+    } finally {
+      module.finalize();
+    }
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
 } else {
-  throw new Error('usage: hsm.mjs create <uri> <EC|RSA> | sign <uri> <ES256|RS256> <count> <blocks>');
+  throw new Error('usage: hsm.mjs create <uri> <EC|RSA> | sign <uri> <ES256|RS256> <count> <blocks> | decrypt <uri> <RSA-OAEP-256|ECDH-ES> <count> <blocks>');
 }

@@ -44,7 +44,7 @@ afterAll(async () => {
 describe('docs/api.md: every example runs', () => {
   it('has the examples the API issue asks for', () => {
     const sections = new Set(blocks.map((b) => b.section));
-    for (const wanted of ['Create a key and save it', 'Load a key and sign a JWT and a client assertion', 'Verify', 'Make many keys at once', 'A key in an HSM', 'A key in the OS keychain', 'CommonJS']) {
+    for (const wanted of ['Create a key and save it', 'Load a key and sign a JWT and a client assertion', 'Verify', 'Encrypt and decrypt', 'Make many keys at once', 'A key in an HSM', 'A key in the OS keychain', 'CommonJS']) {
       expect(sections.has(wanted), wanted).toBe(true);
     }
   });
@@ -68,5 +68,7 @@ describe('docs/api.md: every example runs', () => {
     expect(JSON.parse(readFileSync(join(dir, 'client.json'), 'utf8'))).toHaveProperty('ciphertext');
     expect(JSON.parse(readFileSync(join(dir, 'hsm.json'), 'utf8'))).toMatchObject({ type: 'keymint-key-reference', backend: 'pkcs11' });
     expect(JSON.parse(readFileSync(join(dir, 'desk.json'), 'utf8'))).toMatchObject({ type: 'keymint-key-reference', backend: 'keychain' });
+    expect(JSON.parse(readFileSync(join(dir, 'inbox.pub.json'), 'utf8'))).toMatchObject({ kty: 'OKP', crv: 'X25519', use: 'enc', alg: 'ECDH-ES', kid: 'inbox-1' });
+    expect(JSON.parse(readFileSync(join(dir, 'hsm-enc.json'), 'utf8'))).toMatchObject({ backend: 'pkcs11', jwk: { use: 'enc', alg: 'RSA-OAEP-256', kid: 'hsm-enc' } });
   });
 });

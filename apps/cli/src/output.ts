@@ -7,12 +7,16 @@ export interface CommandResult {
   json: unknown;
   /** Printed on stdout in human mode (data a user may pipe). */
   stdout?: string;
+  /** Bytes printed on stdout in human mode exactly as they are, no newline added (a decrypted payload); escaped text on a terminal. */
+  stdoutBytes?: Uint8Array;
   /** Printed on stderr in human mode (what happened, notes). */
   notes?: string[];
 }
 
 export interface OutputStreams {
   stdout: (text: string) => void;
+  /** Writes bytes as they are; default: through `stdout` as UTF-8. */
+  stdoutBytes?: (bytes: Uint8Array) => void;
   stderr: (text: string) => void;
   /** Whether standard output is a terminal (then data printed there is escaped too). */
   stdoutIsTerminal?: boolean;
@@ -20,6 +24,7 @@ export interface OutputStreams {
 
 const processStreams: OutputStreams = {
   stdout: (text) => process.stdout.write(text),
+  stdoutBytes: (bytes) => process.stdout.write(bytes),
   stderr: (text) => process.stderr.write(text),
   get stdoutIsTerminal() {
     return process.stdout.isTTY === true;
@@ -106,6 +111,13 @@ export async function runAction(json: boolean, action: () => Promise<CommandResu
       return;
     }
     for (const note of result.notes ?? []) out.stderr(`${oneLine(note)}\n`);
+    if (result.stdoutBytes !== undefined) {
+      if (out.stdoutIsTerminal === true) {
+        const text = terminalSafe(Buffer.from(result.stdoutBytes).toString('utf8'));
+        out.stdout(text.endsWith('\n') ? text : `${text}\n`);
+      } else if (out.stdoutBytes !== undefined) out.stdoutBytes(result.stdoutBytes);
+      else out.stdout(Buffer.from(result.stdoutBytes).toString('utf8'));
+    }
     if (result.stdout !== undefined) {
       // Data goes out as it is to a pipe or file (a payload, a PEM); a terminal gets it escaped.
       const text = out.stdoutIsTerminal === true ? terminalSafe(result.stdout) : result.stdout;

@@ -18,6 +18,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sign: () => import('./commands/sign.js'),
   jwt: () => import('./commands/jwt.js'),
   verify: () => import('./commands/verify.js'),
+  encrypt: () => import('./commands/encrypt.js'),
+  decrypt: () => import('./commands/decrypt.js'),
   pem: () => import('./commands/pem.js'),
   keys: () => import('./commands/keys.js'),
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { softwareBackend } from '@keymint/backend-software';
-import { ErrorCode, KeymintError, thumbprint, type BackendCapabilities, type Deletion, type GenerateContext, type GeneratedKey, type Jwk, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey } from '@keymint/core';
+import { ErrorCode, KeymintError, thumbprint, type BackendCapabilities, type Deletion, type GenerateContext, type GeneratedKey, type Jwk, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey, type UnwrapParams } from '@keymint/core';
 import { deleteKeychainKey, type KeychainTarget } from './delete-key.js';
 import { listKeychainKeys } from './list-keys.js';
 import type { KeychainKeyInfo } from './stored-key.js';
@@ -32,14 +32,23 @@ export async function loadKeychainKey(location: KeychainLocation): Promise<Jwk> 
   return jwk;
 }
 
+/** The private JWK a keychain reference points at; a JWK in hand is not this backend's. */
+async function heldKey(key: PrivatePart): Promise<Jwk> {
+  if (key.kind !== 'reference') {
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the keychain backend decrypts with the keys it holds: give it a keychain key reference, not a JWK');
+  }
+  return loadKeychainKey(keychainLocation(key.reference));
+}
+
 /**
  * A backend that keeps private keys in the operating system's keychain (macOS Keychain, Windows
  * Credential Manager, the Secret Service or the kernel keyring on Linux) through @napi-rs/keyring.
  * Keys are made by the software backend; the private JWK is stored as the secret of an entry
  * (service, account = kid) and never written to disk: the private file gets a key reference.
  * The binding is loaded on first use.
- * It lists and deletes the keys keymint stored under its service (`list`, `delete`) and says
- * which store it uses (`describe`).
+ * It lists and deletes the keys keymint stored under its service (`list`, `delete`), says which
+ * store it uses (`describe`), and decrypts JWEs with its keys in this process (`unwrapKey`,
+ * `deriveSharedSecret`, through the software backend).
  * @throws KeymintError ERR_PARAM_INVALID for a malformed service, account or store
  * @example const key = await createKey(await keychainBackend({ service: 'keymint' }), { kty: 'EC' });
  */
@@ -48,7 +57,12 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
   const service = checkService(options.service);
   const account = options.account === undefined ? undefined : checkAccount(options.account);
   const store = checkStore(options.store);
-  const capabilities: BackendCapabilities = { exportable: false, keyTypes: software.capabilities.keyTypes, operations: ['list', 'delete', 'describe'] };
+  const capabilities: BackendCapabilities = {
+    exportable: false,
+    keyTypes: software.capabilities.keyTypes,
+    operations: ['list', 'delete', 'describe'],
+    keyOperations: ['unwrapKey', 'deriveSharedSecret'],
+  };
   let place: Promise<KeychainPlace> | undefined;
   const openPlace = () => {
     place ??= resolvePlace(service, store).catch((error: unknown) => {
@@ -100,6 +114,14 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
       }
       const jwk = await loadKeychainKey(keychainLocation(key.reference));
       return software.sign({ kind: 'jwk', jwk }, alg, data);
+    },
+    // Decryption runs in this process, as signing does: the private JWK is read from the keychain
+    // for the one operation and handed to the software backend.
+    async unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+      return software.unwrapKey!({ kind: 'jwk', jwk: await heldKey(key) }, alg, encryptedKey, params);
+    },
+    async deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
+      return software.deriveSharedSecret!({ kind: 'jwk', jwk: await heldKey(key) }, publicJwk);
     },
     async list(): Promise<KeyListing> {
       const listing = await listKeychainKeys({ service, ...(store === undefined ? {} : { store }) });

@@ -1,4 +1,4 @@
-import { ErrorCode, KeymintError, assertSupported, isKeymintError, type BackendCapabilities, type BackendDescription, type BackendOptions, type DeleteOptions, type Deletion, type GenerateContext, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey } from '@keymint/core';
+import { ErrorCode, KeymintError, assertSupported, isKeymintError, type BackendCapabilities, type BackendDescription, type BackendOptions, type DeleteOptions, type Deletion, type GenerateContext, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey, type Jwk, type UnwrapParams } from '@keymint/core';
 import type { TokenDescription } from './describe-slots.js';
 import { findKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
@@ -16,6 +16,7 @@ import { isTransient, pauseBeforeRetry, retryTransient } from './retry-transient
 import { pinSourcePath, type PinSources } from './resolve-pin.js';
 import { selectSlot } from './select-slot.js';
 import { signWithKey } from './sign-with-key.js';
+import { deriveWithKey, unwrapWithKey } from './decrypt-with-key.js';
 import { anyTokenKeyTypes } from './token-key-types.js';
 import { TokenSession } from './token-session.js';
 
@@ -93,7 +94,7 @@ function tokenSelector(uri: Pkcs11Uri): string {
 
 function referenceUri(key: PrivatePart): string {
   if (key.kind !== 'reference') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the pkcs11 backend signs only with keys on a token (a key reference); this key is a JWK: use the software backend');
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the pkcs11 backend uses only keys on a token (a key reference); this key is a JWK: use the software backend');
   }
   if (key.reference.backend !== PKCS11_BACKEND_NAME) {
     throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the pkcs11 backend holds no keys of backend "${key.reference.backend}"`);
@@ -131,7 +132,8 @@ async function findSlot(
 /**
  * Makes the pkcs11 backend. With a URI it opens that token at once (module, slot, session, no
  * login yet) and declares what the token's mechanism list allows; without one it can only sign
- * with key references, whose URIs name their own token and module. Every token is reached through
+ * and decrypt with key references, whose URIs name their own token and module. Decryption runs
+ * on the token: RSA keys decrypt the JWE's encrypted key, EC keys derive the ECDH secret. Every token is reached through
  * one session, logged in on first use and reused; `close` ends them all. A module is loaded only
  * when it is trusted (see trustModule): the module of a key reference is data, not a choice.
  * @throws KeymintError ERR_USAGE (malformed URI), ERR_BACKEND_UNAVAILABLE (module), ERR_TOKEN_NOT_FOUND,
@@ -214,6 +216,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     exportable: false,
     keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.session.keyTypes,
     operations: ['list', 'delete', 'describe'],
+    keyOperations: ['unwrapKey', 'deriveSharedSecret'],
   };
   const description = primary === undefined ? undefined : `token ${primary.session.name}`;
 
@@ -255,6 +258,15 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
 
   async function sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
     return withKey(uriOfReference(referenceUri(key)), (session, found) => signWithKey(session, found, alg, data));
+  }
+
+  // Decryption finds its key as signing does (withKey), so that whatever makes that lookup cheaper serves both.
+  async function unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+    return withKey(uriOfReference(referenceUri(key)), (session, found) => unwrapWithKey(session, found, alg, encryptedKey, params));
+  }
+
+  async function deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
+    return withKey(uriOfReference(referenceUri(key)), (session, found) => deriveWithKey(session, found, publicJwk));
   }
 
   async function list(): Promise<KeyListing> {
@@ -318,6 +330,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
         : { module: primary.session.module.info, slotId: primary.session.slot.slotId, token: primary.session.slot.token },
     generate,
     sign,
+    unwrapKey,
+    deriveSharedSecret,
     listKeys,
     list,
     delete: deleteKey,

@@ -28,6 +28,7 @@ export const CKK = {
 export const CKM = {
   RSA_PKCS_KEY_PAIR_GEN: 0x0,
   RSA_PKCS: 0x1,
+  RSA_X_509: 0x3,
   RSA_PKCS_OAEP: 0x9,
   RSA_PKCS_PSS: 0xd,
   SHA256_RSA_PKCS: 0x40,
@@ -36,6 +37,7 @@ export const CKM = {
   SHA256_RSA_PKCS_PSS: 0x43,
   SHA384_RSA_PKCS_PSS: 0x44,
   SHA512_RSA_PKCS_PSS: 0x45,
+  SHA_1: 0x220,
   SHA256: 0x250,
   SHA256_HMAC: 0x251,
   SHA384: 0x260,
@@ -53,8 +55,9 @@ export const CKM = {
   AES_KEY_WRAP: 0x2109,
 } as const;
 
-/** CKG_*: mask generation functions for RSA-PSS. */
+/** CKG_*: mask generation functions for RSA-PSS and RSA-OAEP. */
 export const CKG = {
+  MGF1_SHA1: 0x1,
   MGF1_SHA256: 0x2,
   MGF1_SHA384: 0x3,
   MGF1_SHA512: 0x4,
@@ -90,6 +93,9 @@ export const CKF_SESSION = {
   SERIAL_SESSION: 0x4,
 } as const;
 
+/** CKA_VALUE: the value of a secret key (read from the session key that ECDH derives). */
+export const CKA_VALUE = 0x11;
+
 /** CKU_USER: the normal user of C_Login. */
 export const CKU_USER = 1;
 
@@ -97,10 +103,12 @@ export const CKU_USER = 1;
 export const CKR = {
   SLOT_ID_INVALID: 0x3,
   GENERAL_ERROR: 0x5,
+  ARGUMENTS_BAD: 0x7,
   ATTRIBUTE_VALUE_INVALID: 0x13,
   DEVICE_ERROR: 0x30,
   DEVICE_MEMORY: 0x31,
   DEVICE_REMOVED: 0x32,
+  KEY_HANDLE_INVALID: 0x60,
   KEY_SIZE_RANGE: 0x62,
   KEY_TYPE_INCONSISTENT: 0x63,
   KEY_FUNCTION_NOT_PERMITTED: 0x68,
@@ -112,6 +120,8 @@ export const CKR = {
   PIN_LEN_RANGE: 0xa2,
   PIN_EXPIRED: 0xa3,
   PIN_LOCKED: 0xa4,
+  SESSION_CLOSED: 0xb0,
+  SESSION_HANDLE_INVALID: 0xb3,
   SESSION_READ_ONLY: 0xb5,
   TEMPLATE_INCONSISTENT: 0xd1,
   TOKEN_NOT_PRESENT: 0xe0,

@@ -1,6 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CompactEncrypt, importJWK } from 'jose';
 import { rejection, toolStatus, useSoftwareTpm } from '@keymint/test-kit';
-import { createKey, resolveKeySpec, supports, type KeyParamsInput } from '@keymint/core';
+import { createKey, resolveKeySpec, supports, type Jwk, type KeyParamsInput, type NewKey } from '@keymint/core';
+import { decrypt, encrypt } from '@keymint/core/jose';
 import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
@@ -70,6 +73,66 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
   });
 
 });
+
+describe('decryption on the software TPM', () => {
+  let backend: Pkcs11Backend;
+  beforeAll(async () => {
+    backend = await pkcs11Backend({ uri, pin });
+  });
+  afterAll(async () => {
+    await backend.close();
+  });
+
+  /** A JWE made by jose to the key's public JWK. */
+  async function joseJwe(key: NewKey, alg: string, enc: string, text: string): Promise<string> {
+    const publicKey = await importJWK(key.publicJwk as Parameters<typeof importJWK>[0], alg);
+    return new CompactEncrypt(new TextEncoder().encode(text)).setProtectedHeader({ alg, enc, kid: key.kid as string }).encrypt(publicKey);
+  }
+
+  it.each([
+    ['RSA-OAEP-256', 'A256GCM'],
+    ['RSA-OAEP', 'A128CBC-HS256'],
+  ])('RSA 2048 %s: a JWE made by jose decrypts inside the TPM (CKM_RSA_PKCS_OAEP)', async (alg, enc) => {
+    const key = await createKey(backend, { kty: 'RSA', size: 2048, use: 'enc', alg: alg as 'RSA-OAEP' });
+    const { plaintext } = await decrypt(await joseJwe(key, alg, enc, `decrypted in the TPM with ${alg}`), key);
+    expect(Buffer.from(plaintext).toString()).toBe(`decrypted in the TPM with ${alg}`);
+  });
+
+  it('RSA1_5 (with subtle): a JWE made by keymint decrypts (CKM_RSA_PKCS)', async () => {
+    const key = await createKey(backend, { kty: 'RSA', size: 2048, use: 'enc', alg: 'RSA1_5', subtle: true });
+    const { compact } = await encrypt('PKCS#1 v1.5 in the TPM', key.publicJwk as Jwk, { subtle: true });
+    expect(Buffer.from((await decrypt(compact, key, { subtle: true })).plaintext).toString()).toBe('PKCS#1 v1.5 in the TPM');
+  });
+
+  it('a decryption the TPM refuses (a changed encrypted key) is ERR_DECRYPT_FAILED, and the next one works (tpm2-pkcs11 left the operation active)', async () => {
+    const key = await createKey(backend, { kty: 'RSA', size: 2048, use: 'enc' });
+    const jwe = await joseJwe(key, 'RSA-OAEP-256', 'A256GCM', 'after a failure');
+    const parts = jwe.split('.');
+    const ek = Buffer.from(parts[1] as string, 'base64url');
+    ek[10] = (ek[10] as number) ^ 0xff;
+    parts[1] = ek.toString('base64url');
+    expect((await rejection(decrypt(parts.join('.'), key))).code).toBe('ERR_DECRYPT_FAILED');
+    expect((await rejection(decrypt(parts.join('.'), key))).code).toBe('ERR_DECRYPT_FAILED');
+    expect(Buffer.from((await decrypt(jwe, key)).plaintext).toString()).toBe('after a failure');
+  });
+
+  it('EC keys cannot agree on a key here: the TPM has no CKM_ECDH1_DERIVE, and says so', async () => {
+    expect((await rejection(createKey(backend, { kty: 'EC', crv: 'P-256', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    const signing = await createKey(backend, { kty: 'EC', crv: 'P-256' });
+    const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
+    const error = await rejection(backend.deriveSharedSecret!(signing.private!, peer));
+    expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(error.message).toBe(`ECDH-ES is not supported by token "${label}" (serial 0000000000000000): it lacks the mechanism`);
+  });
+
+  it('an RSA key made for signing cannot decrypt: the TPM refuses it', async () => {
+    const signing = await createKey(backend, { kty: 'RSA', size: 2048 });
+    const error = await rejection(backend.unwrapKey!(signing.private!, 'RSA-OAEP-256', new Uint8Array(256).fill(1), { cekLength: 32 }));
+    expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(error.message).toBe(`the key on token "${label}" (serial 0000000000000000) may not decrypt or derive (a key made for signing): it cannot be used for RSA-OAEP-256`);
+  });
+});
+
 
 // PKCS#11 logs in per process and token: these run once the backend above has closed its session,
 // so that the token is logged out and each backend here must log in itself.

@@ -1,7 +1,8 @@
 import { constants, createHmac, createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, sign as nodeSign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { EC_CURVES, ErrorCode, KeymintError, OKP_CURVES, assertAlgorithmFits, signatureScheme, type BackendCapabilities, type BackendOptions, type Curve, type GeneratedKey, type Jwk, type KeyBackend, type KeySpec, type PrivatePart } from '@keymint/core';
+import { EC_CURVES, ErrorCode, KeymintError, OKP_CURVES, assertAlgorithmFits, signatureScheme, type BackendCapabilities, type BackendOptions, type Curve, type GeneratedKey, type Jwk, type KeyBackend, type KeySpec, type PrivatePart, type UnwrapParams } from '@keymint/core';
+import { deriveWithJwk, unwrapWithJwk } from './decrypt-with-jwk.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 
@@ -16,6 +17,7 @@ const CAPABILITIES: BackendCapabilities = {
     { kty: 'RSA' },
     { kty: 'oct' },
   ],
+  keyOperations: ['unwrapKey', 'deriveSharedSecret'],
 };
 
 /** The software backend needs nothing beyond what every backend takes. */
@@ -39,9 +41,9 @@ async function generateAsymmetric(spec: KeySpec): Promise<{ publicKey: KeyObject
   }
 }
 
-function privateJwkOf(key: PrivatePart): Jwk {
+function privateJwkOf(key: PrivatePart, what = 'signs'): Jwk {
   if (key.kind !== 'jwk') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend signs with private JWKs, not with keys of backend "${key.reference.backend}"`);
+    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend ${what} with private JWKs, not with keys of backend "${key.reference.backend}"`);
   }
   return key.jwk;
 }
@@ -68,7 +70,8 @@ function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
 /**
  * A backend that makes keys with Node's crypto (OpenSSL) and hands the private JWK out.
  * Supports every key type keymint knows: EC P-256/P-384/P-521/secp256k1, OKP
- * Ed25519/Ed448/X25519/X448, RSA of any size, and oct keys from the CSPRNG.
+ * Ed25519/Ed448/X25519/X448, RSA of any size, and oct keys from the CSPRNG. It decrypts JWEs with
+ * the keys in hand (`unwrapKey`, `deriveSharedSecret`).
  * @example const key = await createKey(await softwareBackend(), { kty: 'OKP' });
  */
 export async function softwareBackend(_options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
@@ -91,6 +94,12 @@ export async function softwareBackend(_options: SoftwareBackendOptions = {}): Pr
       } catch (cause) {
         throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${jwk.kty} key cannot sign with ${alg}: it is malformed`, { cause });
       }
+    },
+    async unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+      return unwrapWithJwk(privateJwkOf(key, 'decrypts'), alg, encryptedKey, params);
+    },
+    async deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
+      return deriveWithJwk(privateJwkOf(key, 'decrypts'), publicJwk);
     },
     async close(): Promise<void> {},
   };

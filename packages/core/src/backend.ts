@@ -42,6 +42,14 @@ export interface KeyTypeSupport {
 export const BACKEND_OPERATIONS = ['list', 'delete', 'describe'] as const;
 export type BackendOperation = (typeof BACKEND_OPERATIONS)[number];
 
+/**
+ * The optional ways a backend uses its keys beyond signing, declared like the operations above:
+ * `unwrapKey` recovers a JWE's content-encryption key, `deriveSharedSecret` makes an ECDH shared
+ * secret. `decrypt` in `@keymint/core/jose` uses them, and the conformance suite runs each one.
+ */
+export const KEY_OPERATIONS = ['unwrapKey', 'deriveSharedSecret'] as const;
+export type KeyOperation = (typeof KEY_OPERATIONS)[number];
+
 export interface BackendCapabilities {
   /** Whether the private key can be handed out as a JWK (and so must be encrypted on disk). */
   exportable: boolean;
@@ -49,6 +57,17 @@ export interface BackendCapabilities {
   keyTypes: readonly KeyTypeSupport[];
   /** The optional operations it offers; the conformance suite runs each one. Default none. */
   operations?: readonly BackendOperation[];
+  /** The optional key operations it offers (decryption); the conformance suite runs each one. Default none. */
+  keyOperations?: readonly KeyOperation[];
+}
+
+/** What `unwrapKey` needs besides the encrypted key. */
+export interface UnwrapParams {
+  /** Bytes of the content-encryption key the JWE's "enc" takes: what a correct unwrap gives. */
+  cekLength: number;
+  /** A128GCMKW ... A256GCMKW: the JWE header's "iv" and "tag", decoded. */
+  iv?: Uint8Array;
+  tag?: Uint8Array;
 }
 
 /** What core tells a backend while it makes a key: answers core decides, asked for by the backend. */
@@ -132,6 +151,29 @@ export interface KeyBackend {
    *   the key belongs to another backend
    */
   sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Recovers a JWE's content-encryption key (CEK) with a key this backend holds (offered when
+   * `capabilities.keyOperations` has `unwrapKey`): RSA-OAEP, RSA-OAEP-256 and RSA1_5 decrypt the
+   * encrypted key, A128KW ... A256KW unwrap it, A128GCMKW ... A256GCMKW decrypt it with
+   * `params.iv` and `params.tag`, and dir gives the key itself. Core has checked that the key fits
+   * `alg` and the lengths; the backend checks again what it can (a token refuses a key without
+   * CKA_DECRYPT). For RSA1_5 a backend may give `params.cekLength` random bytes instead of failing
+   * (RFC 7516 §11.5): core treats both alike.
+   * @throws KeymintError ERR_DECRYPT_FAILED when the encrypted key does not decrypt (one error,
+   *   whatever the reason); ERR_ALG_NOT_SUPPORTED when the key or backend cannot do `alg`, or the
+   *   key belongs to another backend
+   */
+  unwrapKey?(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array>;
+  /**
+   * The ECDH shared secret Z of a key this backend holds and a peer's public key, the x-coordinate
+   * of the shared point as long as the curve's field (P-521: 66 bytes; X25519: 32; X448: 56),
+   * offered when `capabilities.keyOperations` has `deriveSharedSecret`. Core has checked that
+   * `publicJwk` is a point on the key's curve.
+   * @throws KeymintError ERR_ALG_NOT_SUPPORTED when the key cannot do key agreement (a signing key),
+   *   or belongs to another backend
+   * @see https://www.rfc-editor.org/rfc/rfc7518#section-4.6
+   */
+  deriveSharedSecret?(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array>;
   /** The keys this backend holds (offered when `capabilities.operations` has `list`). */
   list?(): Promise<KeyListing>;
   /**

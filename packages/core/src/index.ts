@@ -37,6 +37,22 @@ export { THUMBPRINT_HASHES, thumbprint, thumbprintUri, type ThumbprintHash } fro
 export { DEFAULT_PBES2_COUNT, MAX_PBES2_COUNT, MIN_PBES2_COUNT, checkPassword, checkPbes2Count } from './password.js';
 export * from './backend.js';
 export {
+  CONTENT_ENCRYPTION_ALGORITHMS,
+  DEFAULT_CONTENT_ENCRYPTION,
+  JWE_KEY_ALGORITHMS,
+  assertKeyManagementFits,
+  contentEncryption,
+  encryptionAlgorithm,
+  encryptionContent,
+  keyManagementOf,
+  type ContentEncryption,
+  type KeyManagement,
+  type KeyManagementFitOptions,
+  type KeyManagementMode,
+} from './jwe-algorithms.js';
+export { aesGcmUnwrapKey, aesUnwrapKey, aesWrapKey } from './aes-key-wrap.js';
+export { decodeOaepBlock, decodePkcs1Block } from './rsa-padding.js';
+export {
   createKey,
   executeKeyPlan,
   generatePlannedKey,

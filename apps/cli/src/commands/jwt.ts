@@ -1,6 +1,6 @@
-import { ErrorCode, KeymintError } from '@keymint/core';
-import { clientAssertionClaims, decodeCompactJws, jwtClaims, parseDuration, signJwt } from '@keymint/core/jose';
-import { runAction, type CommandResult } from '../output.js';
+import { ErrorCode, KeymintError, isKeymintError } from '@keymint/core';
+import { clientAssertionClaims, decodeCompactJws, encrypt, jwtClaims, parseDuration, signJwt } from '@keymint/core/jose';
+import { flagOf, runAction, type CommandResult } from '../output.js';
 import { parseAssignments, requireKey, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
@@ -24,6 +24,9 @@ export async function register(program: Command, context: CommandContext): Promi
     .option('--claim <name=value>', 'another claim (repeatable)', collect)
     .option('--header <name=value>', 'an extra protected header member (repeatable)', collect)
     .option('--alg <alg>', "the JWS algorithm (default: the key's alg); must fit the key")
+    .option('--encrypt-to <file>', 'then encrypt the signed JWT to this key (a nested JWT, RFC 7519 §5.2)')
+    .option('--encrypt-alg <alg>', "with --encrypt-to: the key management algorithm (default: the key's alg)")
+    .option('--encrypt-enc <enc>', 'with --encrypt-to: the content encryption (default: A256GCM)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object; never prompt')
     .addHelpText(
@@ -31,6 +34,7 @@ export async function register(program: Command, context: CommandContext): Promi
       `
 Examples:
   $ keymint jwt --key key.json --iss me --sub me --aud https://api.example.com --exp 10m
+  $ keymint jwt --key key.json --iss me --sub me --aud api --encrypt-to api-enc.pub.json   # signed, then encrypted
   $ keymint jwt --key key.json --iss me --sub alice --aud api --claim scope="read write" --claim admin=false
   $ keymint jwt client-assertion --key key.json --client-id s6BhdRkqt3 --token-endpoint https://as.example.com/token
 
@@ -68,6 +72,10 @@ else is a string (write '"5"' for the string 5).`,
 export interface JwtOptions extends KeyInputOptions {
   key?: string;
   alg?: string;
+  /** The key to encrypt the signed JWT to, making a nested JWT. */
+  encryptTo?: string;
+  encryptAlg?: string;
+  encryptEnc?: string;
   iss?: string;
   sub?: string;
   aud?: string[];
@@ -89,17 +97,51 @@ export interface ClientAssertionOptions extends KeyInputOptions {
   jti?: string;
 }
 
+/** Encryption's alg and enc are --encrypt-alg and --encrypt-enc here (--alg is the signature's). */
+function asEncryptFlags(error: unknown): unknown {
+  if (!isKeymintError(error) || typeof error.render !== 'function') return error;
+  const names: Record<string, string> = { alg: '--encrypt-alg', enc: '--encrypt-enc' };
+  const { message, hint } = error.render((p) => names[p] ?? flagOf(p));
+  const extra = { ...(hint === undefined ? {} : { hint }), ...(error.param === undefined ? {} : { param: error.param }) };
+  return new KeymintError(error.code, message, { cause: error, ...extra });
+}
+
 function required(value: string | undefined, flag: string, command: string): string {
   if (value === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs ${flag}`, { hint: `see keymint ${command} --help` });
   return value;
 }
 
-async function sign(keyFile: string, claims: Record<string, unknown>, options: { alg?: string; header?: string[] } & KeyInputOptions): Promise<CommandResult> {
+type SignOptions = { alg?: string; header?: string[] } & Pick<JwtOptions, 'encryptTo' | 'encryptAlg' | 'encryptEnc'> & KeyInputOptions;
+
+async function sign(keyFile: string, claims: Record<string, unknown>, options: SignOptions): Promise<CommandResult> {
   const header = parseAssignments(options.header, '--header');
+  if (options.encryptTo === undefined && (options.encryptAlg !== undefined || options.encryptEnc !== undefined)) {
+    const flag = options.encryptAlg === undefined ? '--encrypt-enc' : '--encrypt-alg';
+    throw new KeymintError(ErrorCode.USAGE, `${flag} needs --encrypt-to`, { hint: 'see keymint jwt --help' });
+  }
   return withKeyInputs(options, async (inputs) => {
+    // The recipient's key first: a wrong --encrypt-to fails before a password or PIN is asked for the signing key.
+    const target = options.encryptTo;
+    const recipient = target === undefined ? undefined : await inputs.publicForm(target, { allowSecret: true, what: 'key file' });
     const key = await inputs.openPrivate(keyFile);
     const token = await signJwt(key, claims, { ...(options.alg === undefined ? {} : { alg: options.alg }), header });
-    return { stdout: token, json: { jwt: token, header: decodeCompactJws(token).header, claims } };
+    const signedHeader = decodeCompactJws(token).header;
+    if (recipient === undefined) return { stdout: token, json: { jwt: token, header: signedHeader, claims } };
+    // RFC 7519 §5.2: a JWT inside a JWE says so with cty JWT.
+    const nested = await encrypt(token, recipient.value, {
+      header: { cty: 'JWT' },
+      source: recipient.source,
+      ...(options.encryptAlg === undefined ? {} : { alg: options.encryptAlg }),
+      ...(options.encryptEnc === undefined ? {} : { enc: options.encryptEnc }),
+    }).catch((error: unknown) => {
+      throw asEncryptFlags(error);
+    });
+    const to = nested.kid === undefined ? `the key in ${recipient.source}` : `key "${nested.kid}"`;
+    return {
+      notes: [`Signed (${String(signedHeader.alg)}), then encrypted to ${to} (${nested.alg}, ${nested.enc}).`],
+      stdout: nested.compact,
+      json: { jwt: nested.compact, header: nested.header, signedHeader, signed: token, claims },
+    };
   });
 }
 

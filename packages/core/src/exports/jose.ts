@@ -1,4 +1,4 @@
-/** @keymint/core/jose: JWS and JWT signing with any backend's key, verification, and password JWE of private keys. */
+/** @keymint/core/jose: JWS and JWT signing with any backend's key, verification, JWE encryption and decryption with any backend's key, and password JWE of private keys. */
 export {
   CLIENT_ASSERTION_LIFETIME,
   MAX_NUMERIC_DATE,
@@ -17,3 +17,7 @@ export {
 } from '../jws.js';
 export { DEFAULT_LEEWAY, decodeCompactJws, verifyCompactJws, verifyToken, type DecodedJws, type VerifiedToken, type Verifier, type VerifyTokenOptions } from '../verify.js';
 export { decryptJwk, encryptJwk, inspectJwe, type EncryptOptions } from '../jwe.js';
+export { encrypt, type EncryptOptions as JweEncryptOptions, type EncryptedJwe } from '../jwe-encrypt.js';
+export { decrypt, type DecryptOptions, type DecryptedJwe } from '../jwe-decrypt.js';
+export { MAX_JWE_HEADER_LENGTH, MAX_JWE_LENGTH, readJwe, type ReadJwe } from '../jwe-read.js';
+export { concatKdf } from '../concat-kdf.js';

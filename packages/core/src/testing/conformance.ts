@@ -11,6 +11,8 @@ import { resolveKeySpec, type KeyParams } from '../params.js';
 import { thumbprint } from '../thumbprint.js';
 import { conformanceCases } from './cases.js';
 import { verifyCompactJws } from '../verify.js';
+import { checkDecrypts, decryptInNewProcess, encryptionParams, expectKeyOperationsDeclared, expectSigningKeysRefused } from './decryption.js';
+import { encrypt } from '../jwe-encrypt.js';
 
 export interface ConformanceOptions {
   /** RSA sizes to try: every algorithm at the first, RS256 at the rest. Default 2048, 3072, 4096. */
@@ -60,8 +62,8 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
 /**
  * Registers the conformance tests for a backend: for every kind of key in keymint's table, the
  * backend either declares it and makes a valid key (public part matching the private part, kid
- * the RFC 7638 thumbprint, signatures that verify with jose), or rejects it with
- * ERR_ALG_NOT_SUPPORTED.
+ * the RFC 7638 thumbprint, signatures that verify with jose, JWEs made by jose that decrypt when
+ * the backend offers decryption), or rejects it with ERR_ALG_NOT_SUPPORTED.
  */
 export function describeBackendConformance(name: string, factory: () => Promise<KeyBackend>, options: ConformanceOptions): void {
   const timeout = options.timeout ?? 120_000;
@@ -104,6 +106,24 @@ export function describeBackendConformance(name: string, factory: () => Promise<
         expect(typeof backend[operation] === 'function', `${operation}: declared ${String(declared)}`).toBe(declared);
       }
     });
+
+    it('declares exactly the key operations (decryption) it has', () => {
+      expectKeyOperationsDeclared(backend);
+    });
+
+    it('a key made for signing cannot decrypt: core refuses it, and so does the backend when asked directly', async () => {
+      await expectSigningKeysRefused(backend, (params) => createKey(backend, params));
+    }, timeout);
+
+    it('a key for encryption written to its file decrypts in a new process, when the backend decrypts', async () => {
+      const params = encryptionParams(backend, conformanceCases([2048]));
+      if (params === undefined) return;
+      const key = await createKey(backend, params);
+      const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
+      const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+      const { compact } = await encrypt('decrypted in another process', key.publicJwk as Jwk, { subtle: true });
+      expect(decryptInNewProcess(options.reload, privateFile, compact)).toBe('decrypted in another process');
+    }, timeout);
 
     it("refuses another backend's key cleanly, and a private JWK if it keeps its keys", async () => {
       const data = new TextEncoder().encode('a.b');
@@ -236,6 +256,7 @@ async function checkKey(backend: KeyBackend, key: NewKey, alg: string): Promise<
     expect(half.alg).toBe(alg);
   }
 
+  if (spec.use === 'enc') await checkDecrypts(backend, key, alg);
   if (spec.use !== 'sig') return;
   const header = b64(JSON.stringify({ alg, ...(key.kid === undefined ? {} : { kid: key.kid }) }));
   const payload = b64('keymint conformance payload');
