@@ -72,7 +72,7 @@ describe('jwt --encrypt-to and verify --decrypt-with', () => {
 
   it.each([
     ['a JWE without --decrypt-with', async () => ['verify', '--key', 'issuer.pub.json', await nested('rp.pub.json')], 9, /the token is encrypted \(a JWE with five parts\): it must be decrypted before it is verified; give the private key it was encrypted to with --decrypt-with/],
-    ['a signature by another key', async () => ['verify', '--key', 'other.pub.json', '--decrypt-with', 'rp.json', await nested('rp.pub.json')], 16, /the token was signed by key "issuer", but other\.pub\.json is key "other-issuer"/],
+    ['a signature by another key', async () => ['verify', '--key', 'other.pub.json', '--decrypt-with', 'rp.json', await nested('rp.pub.json')], 18, /the token was signed by key "issuer", but other\.pub\.json is key "other-issuer"/],
     ['an --encrypt-alg the recipient key is not for', async () => ['jwt', '--key', 'issuer.json', ...CLAIMS, '--encrypt-to', 'hsm.pub.json', '--encrypt-alg', 'ECDH-ES'], 4, /--encrypt-alg ECDH-ES does not fit the key, whose "alg" is ECDH-ES\+A256KW; leave out --encrypt-alg/],
     ['an --encrypt-enc keymint does not know', async () => ['jwt', '--key', 'issuer.json', ...CLAIMS, '--encrypt-to', 'rp.pub.json', '--encrypt-enc', 'A1GCM'], 3, /--encrypt-enc "A1GCM" is not a content encryption algorithm/],
     ['--decrypt-with another key', async () => ['verify', '--key', 'issuer.pub.json', '--decrypt-with', 'other.json', await nested('rp.pub.json')], 16, /the JWE is encrypted to key "rp-enc", but other\.json is key "other-issuer"/],
