@@ -81,6 +81,7 @@ const result = {
     node: process.versions.node,
     nodeOpenssl: process.versions.openssl,
     openssl: line('openssl', ['version']),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format, not a template
     peers: Object.fromEntries(['jose', 'opensc', 'softhsm2'].map((p) => [p, line('dpkg-query', ['-W', '-f=${Version}', p])])),
     loadBefore,
     loadAfter: loadavg().map((l) => Number(l.toFixed(2))),
@@ -98,7 +99,7 @@ const write = (file, text) => {
 const chartItems = results.flatMap((c) =>
   c.comparisons.filter((cmp) => Number.isFinite(cmp.ratio) && cmp.ratio > 0).map((cmp) => ({ group: `${c.number}. ${c.title}`, label: cmp.label, ratio: cmp.ratio, goal: cmp.goal })),
 );
-write(join(resultsDir, `${name}.json`), JSON.stringify(result, null, 2) + '\n');
+write(join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
 write(
   join(resultsDir, `${name}.svg`),
   ratioChart(chartItems, {

@@ -8,7 +8,7 @@ const roots = ['packages', 'apps'].flatMap((d) => (existsSync(d) ? readdirSync(d
 let passed = 0;
 let failed = 0;
 let skipped = 0;
-let missing = [];
+const missing = [];
 for (const dir of roots) {
   if (!existsSync(join(dir, 'vitest.config.ts'))) continue;
   const file = join(dir, '.vitest-report.json');

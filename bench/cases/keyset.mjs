@@ -34,7 +34,7 @@ export async function run(ctx) {
     // keygen job's destructor, which waits for the lock the export holds).
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'der', type: 'pkcs8' } });
     const file = join(dir, `k${i}.pub.json`);
-    writeFileSync(file, JSON.stringify({ ...publicKey, use: 'sig', alg: 'ES256' }) + '\n');
+    writeFileSync(file, `${JSON.stringify({ ...publicKey, use: 'sig', alg: 'ES256' })}\n`);
     files.push(file);
   }
   const set = join(dir, 'jwks.json');

@@ -98,7 +98,7 @@ export function markdown(result) {
     if (c.plot) out.push('', `![${c.plot.alt}](${c.plot.file})`);
     out.push('', `(${c.seconds.toFixed(0)} s)`);
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** Replaces what is between `<!-- bench:summary -->` and `<!-- /bench:summary -->` in the README. */

@@ -64,7 +64,7 @@ export function ratioChart(items, { title, subtitle = '' }) {
   }
   out.push(`<text x="16" y="${height - 8}" fill="#555" font-size="10">Bars: ratio of medians to the case's reference (log scale). Dashed tick: the goal. Green: met; red: missed; grey: no goal, or a quick run that does not judge.</text>`);
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /**
@@ -109,5 +109,5 @@ export function scatterChart(points, { title, xLabel, yLabel, fit }) {
   out.push(`<text x="${(left + width - right) / 2}" y="${height - 12}" text-anchor="middle">${esc(xLabel)}</text>`);
   out.push(`<text x="16" y="${(top + height - bottom) / 2}" transform="rotate(-90 16 ${(top + height - bottom) / 2})" text-anchor="middle">${esc(yLabel)}</text>`);
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

@@ -35,8 +35,8 @@ if (mode === 'sequential') {
 }
 if (what === 'api') {
   const set = { keys: made.map((k) => (k.private?.kind === 'jwk' ? k.private.jwk : k.publicJwk)) };
-  await writeFile(outFile, JSON.stringify(set, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(outFile, `${JSON.stringify(set, null, 2)}\n`, { mode: 0o600 });
 }
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 const cpu = process.cpuUsage(cpu0);
-process.stdout.write(JSON.stringify({ ms, keys: made.length, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
+process.stdout.write(`${JSON.stringify({ ms, keys: made.length, cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);

@@ -82,7 +82,7 @@ if (op === 'create') {
       module.finalize();
     }
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } else if (op === 'decrypt') {
   // Decryption's private-key step on the token, per operation: RSA-OAEP-256 (unwrapKey) or
   // ECDH-ES (deriveSharedSecret), through the backend with the key reference, against graphene-pk11
@@ -149,7 +149,7 @@ if (op === 'create') {
       module.finalize();
     }
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   throw new Error('usage: hsm.mjs create <uri> <EC|RSA> | sign <uri> <ES256|RS256> <count> <blocks> | decrypt <uri> <RSA-OAEP-256|ECDH-ES> <count> <blocks>');
 }

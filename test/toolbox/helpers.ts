@@ -23,7 +23,7 @@ export function sharedDir(): string {
 
 /** A JWK in a file: `dir/name`, returned as `name`. */
 export function jwkFile(dir: string, name: string, jwk: unknown): string {
-  writeFileSync(join(dir, name), JSON.stringify(jwk, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(join(dir, name), `${JSON.stringify(jwk, null, 2)}\n`, { mode: 0o600 });
   return name;
 }
 

@@ -1,6 +1,6 @@
 import { importJWK, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { expectFailure, type Jwk } from '../helpers.js';
+import { expectFailure, } from '../helpers.js';
 import { PASS_FILE, createKey, decodePart, jwkFile, nodeJwk, ok, opensslVerify, sharedDir, type KeyPairFiles } from './helpers.js';
 
 const dir = sharedDir();

@@ -1,4 +1,4 @@
-import { ErrorCode, KeymintError, isKeymintError, openPrivateKey, parseKeyDocument, publicOf, type BackendResolver, type Jwk, type JwkSet, type KeyBackend, type KeyDocument, type OpenedKey } from '@keymint/core';
+import { ErrorCode, KeymintError, openPrivateKey, parseKeyDocument, publicOf, type BackendResolver, type Jwk, type JwkSet, type KeyBackend, type KeyDocument, type OpenedKey } from '@keymint/core';
 import { readInput, readInputBytes } from '@keymint/core/files';
 import { installHint, installedBackends, openBackend } from './backends.js';
 import { existingPassword } from './password.js';

@@ -96,7 +96,7 @@ export function reportError(error: unknown, json: boolean, out: OutputStreams = 
   const known = isKeymintError(error);
   const code = known ? error.code : 'ERR_INTERNAL';
   const message = known ? formatError(error) : `internal error: ${oneLine(error instanceof Error ? error.message : String(error))}`;
-  if (json) out.stdout(terminalSafe(JSON.stringify({ error: { code, message } }, null, 2)) + '\n');
+  if (json) out.stdout(`${terminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`);
   else out.stderr(`keymint: ${message}\n`);
   if (!known && process.env.KEYMINT_DEBUG === '1' && error instanceof Error) out.stderr(`${error.stack ?? ''}\n`);
   process.exitCode = known ? exitCodeOf(code) : EXIT_INTERNAL;
@@ -107,7 +107,7 @@ export async function runAction(json: boolean, action: () => Promise<CommandResu
   try {
     const result = await action();
     if (json) {
-      out.stdout(terminalSafe(JSON.stringify(result.json, null, 2)) + '\n');
+      out.stdout(`${terminalSafe(JSON.stringify(result.json, null, 2))}\n`);
       return;
     }
     for (const note of result.notes ?? []) out.stderr(`${oneLine(note)}\n`);

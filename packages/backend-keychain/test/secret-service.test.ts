@@ -156,7 +156,12 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
       ].sort((a, b) => ((a.account as string) < (b.account as string) ? -1 : 1)),
     );
     let asked: string | undefined;
-    expect((await deleteKeychainKey({ service, account: 'ed' }, { confirm: (key) => ((asked = key.kid), false) })).outcome).toBe('declined');
+    expect((await deleteKeychainKey({ service, account: 'ed' }, {
+      confirm: (key) => {
+        asked = key.kid;
+        return false;
+      },
+    })).outcome).toBe('declined');
     expect(asked).toBe(ed.kid);
     expect(lookup(service, 'ed')).toBeDefined();
     expect((await deleteKeychainKey({ service, account: 'ed' }, { confirm: () => true })).outcome).toBe('deleted');

@@ -53,7 +53,7 @@ export async function listTokens(options: ListTokensOptions = {}): Promise<Pkcs1
     return {
       module: handle.info,
       slots: slots.map(({ slotId, description, manufacturer, token, slot }) => {
-        const usable = token !== null && token.initialized;
+        const usable = token?.initialized;
         return {
           slotId,
           slotDescription: description,

@@ -4,7 +4,6 @@ import { findKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
 import { describeTokenKey, destroyTokenKey, listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
 import { describeModule } from './describe-module.js';
-import { CKO } from './pkcs11-constants.js';
 import { toKeymintError } from './map-pkcs11-error.js';
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import { acquireModule, type ModuleHandle, type ModuleInfo } from './pkcs11-module.js';
@@ -285,7 +284,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   function targetUri(target: KeyReference | string): Pkcs11Uri {
     if (typeof target !== 'string') return uriOfReference(referenceUri({ kind: 'reference', reference: target }));
     if (/^pkcs11:/i.test(target)) return uriOfReference(target);
-    if (configured === undefined) throw noToken('find the key labelled ' + JSON.stringify(target) + ' on');
+    if (configured === undefined) throw noToken(`find the key labelled ${JSON.stringify(target)} on`);
     return { ...configured, object: target, id: undefined, type: undefined };
   }
 
@@ -353,7 +352,7 @@ function storedKey(key: Pkcs11KeyInfo, token: string): StoredKey {
   const enciphers = ['decrypt', 'unwrap', 'derive'].some((u) => key.usages.includes(u));
   return {
     id: key.uri,
-    name: [key.label === null ? undefined : `label ${JSON.stringify(key.label)}`, key.id === null ? undefined : `id ${key.id}`].filter((p) => p !== undefined).join(', ') + ` on token ${token}`,
+    name: `${[key.label === null ? undefined : `label ${JSON.stringify(key.label)}`, key.id === null ? undefined : `id ${key.id}`].filter((p) => p !== undefined).join(', ')} on token ${token}`,
     status: key.kty === null ? 'invalid' : 'ok',
     kid: key.kid,
     kty: key.kty,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejection, useSoftHsm } from '@keymint/test-kit';
-import { KeymintError, createKey, resolveKeySpec, type NewKey } from '@keymint/core';
+import { type KeymintError, createKey, resolveKeySpec, type NewKey } from '@keymint/core';
 import { generateContext } from '@keymint/core/testing';
 import { PIN_VALUE_WARNING, parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
@@ -238,7 +238,7 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
 
   it('warns that pin-value leaks, once, and never writes it into the reference', async () => {
     const warnings: string[] = [];
-    const backend = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { pin: false }) + `&pin-value=${PIN}`, warn: (m) => warnings.push(m) });
+    const backend = await pkcs11Backend({ uri: `${softhsm.uri(TOKEN, { pin: false })}&pin-value=${PIN}`, warn: (m) => warnings.push(m) });
     try {
       const key = await createKey(backend, { kty: 'EC' });
       expect(referenceOf(key)).not.toContain('pin-value');

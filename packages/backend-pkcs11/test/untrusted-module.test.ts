@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCanaryModule, rejection, useSoftHsm } from '@keymint/test-kit';
-import { createKey, KeymintError, type NewKey, type PrivatePart } from '@keymint/core';
+import { createKey, type KeymintError, type NewKey, type PrivatePart } from '@keymint/core';
 import { formatPkcs11Uri, listTokens, parsePkcs11Uri, pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
 import { expectSignsAndVerifies, referenceUri } from './fixtures/sign-check.js';

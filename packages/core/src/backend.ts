@@ -269,7 +269,7 @@ export function supports(capabilities: BackendCapabilities, spec: KeySpec): bool
 /** "EC P-256", "RSA 2048-4096", "oct 128/256": one declared kind of key, for messages. */
 export function describeKeyTypeSupport(t: KeyTypeSupport): string {
   let text = t.crv === undefined ? t.kty : `${t.kty} ${t.crv}`;
-  if (t.sizes !== undefined) text += ' ' + ('min' in t.sizes ? `${t.sizes.min}-${t.sizes.max}` : t.sizes.join('/'));
+  if (t.sizes !== undefined) text += ` ${'min' in t.sizes ? `${t.sizes.min}-${t.sizes.max}` : t.sizes.join('/')}`;
   return text;
 }
 

@@ -256,7 +256,7 @@ export interface SavedFiles {
   publicHoldsSecret: boolean;
 }
 
-const json = (value: unknown) => JSON.stringify(value, null, 2) + '\n';
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
 /**
  * The files of a key: the public JWK (or JWK Set), then the private file: a JWE when a password

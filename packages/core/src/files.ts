@@ -16,6 +16,7 @@ import {
   type BigIntStats,
   type Stats,
 } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErrorCode, KeymintError, message, param } from './errors.js';
 import { hostTag, processExists } from './host.js';
@@ -159,7 +160,7 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
     }
   }
   for (const path of paths) {
-    let info;
+    let info: Stats | undefined;
     try {
       info = statSync(path);
     } catch (error) {
@@ -250,7 +251,7 @@ export async function removeStaleTemps(path: string): Promise<string[]> {
 
 function writeTemp(file: OutputFile): string {
   const temp = tempPathFor(file.path);
-  let fd;
+  let fd: number;
   try {
     fd = openSync(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, file.mode);
   } catch (error) {
@@ -275,7 +276,7 @@ function writeTemp(file: OutputFile): string {
 }
 
 function syncDirectory(dir: string): void {
-  let fd;
+  let fd: number | undefined;
   try {
     fd = openSync(dir, fsConstants.O_RDONLY);
     fsyncSync(fd);
@@ -396,7 +397,7 @@ export async function resolveFileToReplace(path: string, what = 'file'): Promise
     if (code === 'ELOOP') throw ioError(`${what} ${path}: is a loop of symbolic links`, error);
     throw ioError(`${what} ${describeFsError(path, error)}`, error);
   }
-  let info;
+  let info: Stats;
   try {
     info = await fsp.stat(target);
   } catch (error) {
@@ -434,7 +435,7 @@ export async function readFileToReplace(
   label = path,
   maxBytes = MAX_INPUT_BYTES,
 ): Promise<{ text: string; mode: number; version: FileVersion } | undefined> {
-  let handle;
+  let handle: FileHandle;
   try {
     // O_NONBLOCK: a FIFO put in the file's place must not hang keymint at open() or read().
     handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
@@ -486,7 +487,7 @@ function tooLarge(what: string, where: string, maxBytes: number): KeymintError {
  */
 export async function readInputBytes(path: string, what = 'file', maxBytes = MAX_INPUT_BYTES): Promise<Buffer> {
   if (path === '-') return readStream(process.stdin, what, 'on standard input', maxBytes);
-  let info;
+  let info: Stats;
   try {
     info = await fsp.stat(path);
   } catch (error) {
@@ -494,7 +495,7 @@ export async function readInputBytes(path: string, what = 'file', maxBytes = MAX
   }
   if (info.isDirectory()) throw ioError(`${what} ${path}: is a directory, not a file`);
   if (info.isFile() && info.size > maxBytes) throw tooLarge(what, `${path} (${info.size} bytes)`, maxBytes);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await fsp.open(path, 'r');
   } catch (error) {

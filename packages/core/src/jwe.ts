@@ -40,7 +40,7 @@ export async function encryptJwk(jwk: Jwk, password: string, options: EncryptOpt
     .encrypt(passwordBytes(password));
   // The member order of RFC 7516 §7.2.2 (and of step's files), not jose's.
   const { protected: prot, encrypted_key, iv, ciphertext, tag } = jwe;
-  return JSON.stringify({ protected: prot, encrypted_key, iv, ciphertext, tag }, null, 2) + '\n';
+  return `${JSON.stringify({ protected: prot, encrypted_key, iv, ciphertext, tag }, null, 2)}\n`;
 }
 
 type Parsed =

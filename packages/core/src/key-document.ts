@@ -39,7 +39,7 @@ export function serializeReference(reference: KeyReference, publicJwk: Jwk): str
     location: reference.location,
     jwk: orderJwk(publicJwk),
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {

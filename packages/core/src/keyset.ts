@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fsp, readFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { ErrorCode, KeymintError, message, param } from './errors.js';
 import {
@@ -48,7 +49,7 @@ export function parseKeySet(text: string, source: string): JwkSet {
 
 /** A JWK Set as keymint writes it: JSON indented with two spaces, member order kept. */
 export function serializeKeySet(set: JwkSet): string {
-  return JSON.stringify(set, null, 2) + '\n';
+  return `${JSON.stringify(set, null, 2)}\n`;
 }
 
 export interface AddToKeySetOptions {
@@ -205,7 +206,7 @@ const number = (info: Record<string, unknown>, name: string) => (typeof info[nam
 
 /** Reads a lock file: its content and inode from one open file. Undefined when there is none. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await fsp.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
   } catch (error) {

@@ -232,7 +232,7 @@ function resolveCurve(kty: Kty, crv: string | undefined): Curve | undefined {
 }
 
 function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string | undefined, subtle: boolean): string | undefined {
-  if (alg !== undefined && alg.startsWith('PBES2')) {
+  if (alg?.startsWith('PBES2')) {
     throw invalid('alg', message`${P.alg} ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`);
   }
   if (use !== 'sig' && use !== 'enc') return alg;

@@ -24,7 +24,7 @@ function joseLacks(jwk: Jwk, alg: string): boolean {
  */
 export async function verifyCompactJws(jws: string, jwk: Jwk, alg: string): Promise<{ valid: boolean; verifier: Verifier }> {
   if (joseLacks(jwk, alg)) return { valid: verifyWithNode(jws, jwk, alg), verifier: 'node' };
-  let key;
+  let key: Awaited<ReturnType<typeof importJWK>>;
   try {
     key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
   } catch (error) {

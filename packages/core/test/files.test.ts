@@ -265,7 +265,10 @@ describe('replacing a file that may change meanwhile', () => {
       { path: join(dir, 'b'), content: 'new b', mode: 0o600 },
     ];
     let asked = 0;
-    expect(await writeFilesAtomically(files, { force: true, precondition: () => (asked++, false) })).toBe(false);
+    expect(await writeFilesAtomically(files, { force: true, precondition: () => {
+      asked++;
+      return false;
+    } })).toBe(false);
     expect(asked).toBe(1);
     expect([readFileSync(join(dir, 'a'), 'utf8'), readFileSync(join(dir, 'b'), 'utf8')]).toEqual(['old a', 'old b']);
     expect(readdirSync(dir).sort()).toEqual(['a', 'b']);

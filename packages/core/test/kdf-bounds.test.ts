@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { derNull, elementAt, integer, oid, opensshRoundsOffset, pemBody, rejection, replaceAt, seq, toPem } from '@keymint/test-kit';
-import { ErrorCode, KeymintError } from '../src/errors.js';
+import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { MAX_BCRYPT_ROUNDS, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { MAX_PBES2_COUNT } from '../src/password.js';
 import { importPem } from '../src/pem.js';

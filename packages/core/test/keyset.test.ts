@@ -356,7 +356,9 @@ describe('withFileLock', () => {
     const lock = JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', token: 't' });
     writeFileSync(`${path}.lock`, lock);
     let ran = false;
-    const error = await rejection(withFileLock(path, async () => void (ran = true), { timeoutMs: 300 }), 'ERR_IO', new RegExp(`locked by process ${process.pid} since 2026-01-01T00:00:00Z`));
+    const error = await rejection(withFileLock(path, async () => {
+      ran = true;
+    }, { timeoutMs: 300 }), 'ERR_IO', new RegExp(`locked by process ${process.pid} since 2026-01-01T00:00:00Z`));
     expect(error.hint).toMatch(/remove .*jwks.json.lock/);
     expect(ran).toBe(false);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(lock);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { thrown } from '@keymint/test-kit';
-import { ErrorCode, KeymintError } from '../src/errors.js';
+import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { algorithmsFor, assertAlgorithmFits, resolveKeySpec, useOfAlgorithm, type KeyParamsInput } from '../src/params.js';
 
 function rejects(input: KeyParamsInput, pattern: RegExp): void {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { asCommandLine, rejection } from '@keymint/test-kit';
-import { ErrorCode, KeymintError } from '../src/errors.js';
+import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem, type ImportedKey, type PemImportOptions } from '../src/pem.js';
 

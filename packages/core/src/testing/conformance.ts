@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { BACKEND_OPERATIONS, supports, type KeyBackend, type KeyReference, type PrivatePart, type StoredKey } from '../backend.js';
 import { createKey, keyFiles, type NewKey } from '../create-key.js';
-import { ErrorCode, KeymintError, isKeymintError } from '../errors.js';
+import { ErrorCode, type KeymintError, isKeymintError } from '../errors.js';
 import { isPrivateJwk, toPublicJwk, type Jwk } from '../jwk.js';
 import { resolveKeySpec, type KeyParams } from '../params.js';
 import { thumbprint } from '../thumbprint.js';
