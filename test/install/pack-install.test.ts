@@ -149,7 +149,7 @@ describe('the packed packages', () => {
       expect(files).toContain('package/LICENSE');
       expect(files).toContain('package/README.md');
       expect(
-        files.filter((f) => !/^package\/(dist\/.+\.(js|cjs|d\.ts)|dist\/keymint\.cache|dist\/THIRD-PARTY-LICENSES\.txt|LICENSE|README\.md|package\.json)$/.test(f)),
+        files.filter((f) => !/^package\/(dist\/.+\.(js|cjs|d\.c?ts)|dist\/keymint\.cache|dist\/THIRD-PARTY-LICENSES\.txt|LICENSE|README\.md|package\.json)$/.test(f)),
         tarball,
       ).toEqual([]);
       if (PUBLISHED[i] === 'apps/cli') {
