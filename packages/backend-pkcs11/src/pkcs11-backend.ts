@@ -233,11 +233,9 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     for (let attempt = 0; ; attempt++) {
       const token = await openToken(uri, fallbackModule);
       try {
-        return await token.pool.run(async (session) => {
-          // The PIN source of whoever opened the token first: the configured URI, or a reference.
-          await token.pool.login(session, token.uri, pins);
-          return operation(session);
-        }, access);
+        // The PIN source of whoever opened the token first: the configured URI, or a reference.
+        await token.pool.login(token.uri, pins);
+        return await token.pool.run(operation, access);
       } catch (error) {
         const transient = isTransient(token.pool.quirks, error);
         if (transient || isTokenUnavailable(error)) await dropToken(token);

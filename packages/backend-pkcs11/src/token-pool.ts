@@ -117,14 +117,15 @@ export class TokenPool implements TokenInfo {
   }
 
   /**
-   * Logs the user in once, if the token needs it; callers that come while a login is under way
-   * wait for it. One try only: a wrong PIN fails at once (and the next operation asks again), so
-   * that keymint never locks a token by retrying.
+   * Logs the user in once, if the token needs it, before operations are given sessions: callers
+   * that come while a login is under way share it, and its failure, so that operations asked for
+   * at once make one C_Login between them. One try only: a wrong PIN fails at once (and an
+   * operation asked for later tries again), so that keymint never locks a token by retrying.
    * @throws KeymintError ERR_PIN_INCORRECT, ERR_PIN_LOCKED, ERR_PASSWORD_REQUIRED
    */
-  login(session: TokenSession, uri: Pkcs11Uri, sources: PinSources): Promise<void> {
+  login(uri: Pkcs11Uri, sources: PinSources): Promise<void> {
     if (this.#loggedIn) return Promise.resolve();
-    this.#login ??= this.#logIn(session, uri, sources).then(
+    this.#login ??= this.run((session) => this.#logIn(session, uri, sources)).then(
       () => {
         this.#loggedIn = true;
       },
