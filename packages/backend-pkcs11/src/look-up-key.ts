@@ -1,4 +1,5 @@
 import { findKey, type TokenKey } from './find-key.js';
+import { isTokenUnavailable } from './map-pkcs11-error.js';
 import { CKA } from './pkcs11-constants.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 import type { TokenSession } from './token-session.js';
@@ -58,12 +59,16 @@ function readValues(token: TokenSession, key: TokenKey, types: readonly number[]
   });
 }
 
-/** True when the cached handle still names an object with the same attributes; false on any error. */
+/**
+ * True when the cached handle still names an object with the same attributes; false on any error
+ * but a token that is unavailable, which a search would meet as well.
+ */
 function stillNames(token: TokenSession, cached: CachedKey): boolean {
   try {
     const now = readValues(token, cached.key, cached.types);
     return now.length === cached.values.length && now.every((value, i) => value.equals(cached.values[i] as Buffer));
-  } catch {
+  } catch (error) {
+    if (isTokenUnavailable(error)) throw error;
     return false;
   }
 }
