@@ -23,6 +23,7 @@ describe('PKCS#11 errors become typed KeymintErrors', () => {
     ['CKR_CURVE_NOT_SUPPORTED', 0x140, 'ERR_ALG_NOT_SUPPORTED'],
     ['CKR_KEY_FUNCTION_NOT_PERMITTED', 0x68, 'ERR_ALG_NOT_SUPPORTED'],
     ['CKR_TOKEN_NOT_PRESENT', 0xe0, 'ERR_TOKEN_NOT_FOUND'],
+    ['CKR_DEVICE_REMOVED', 0x32, 'ERR_TOKEN_NOT_FOUND'],
     ['CKR_OBJECT_HANDLE_INVALID', 0x82, 'ERR_KEY_NOT_FOUND'],
     ['CKR_GENERAL_ERROR', 0x5, 'ERR_BACKEND_UNAVAILABLE'],
   ])('%s → %s', (name, code, expected) => {
