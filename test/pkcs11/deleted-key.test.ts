@@ -21,7 +21,8 @@ function ok(result: RunResult): RunResult {
 }
 
 function tool(...args: string[]): void {
-  const result = spawnSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', TOKEN, '--login', '--pin', PIN, ...args], { encoding: 'utf8' });
+  const login = ['--module', SOFTHSM_MODULE, '--token-label', TOKEN, '--login', '--pin', PIN];
+  const result = spawnSync('pkcs11-tool', [...login, ...args], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`pkcs11-tool ${args.join(' ')}: ${result.stderr}`);
 }
 
@@ -36,22 +37,26 @@ describe('keymint sign with a key deleted and made again behind its back', () =>
   it('deleted: exit 16, one line; made again with the same label and id: signs with the new key', async () => {
     const dir = tempDir();
     writeFile(dir, 'payload.txt', 'which key?');
-    ok(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), '--kid', 'again', 'key.pub.json', 'key.json'], { cwd: dir }));
+    const uri = softhsm.uri(TOKEN);
+    ok(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--kid', 'again', 'key.pub.json', 'key.json'], { cwd: dir }));
     const old = readJson<Jwk>(join(dir, 'key.pub.json'));
-    expect(await verifiesWith(ok(await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir })).stdout, old)).toBe(true);
+    const sign = async () => ok(await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir })).stdout;
+    expect(await verifiesWith(await sign(), old)).toBe(true);
 
     tool('--delete-object', '--type', 'privkey', '--label', 'again');
     tool('--delete-object', '--type', 'pubkey', '--label', 'again');
-    await expectFailure(dir, ['sign', '--key', 'key.json', 'payload.txt'], 16, [/^keymint: token "e2e-deleted" \(serial [0-9a-f]+\) has no private or secret key with label "again" and id /]);
+    const gone = /^keymint: token "e2e-deleted" \(serial [0-9a-f]+\) has no private or secret key with label "again" and id /;
+    await expectFailure(dir, ['sign', '--key', 'key.json', 'payload.txt'], 16, [gone]);
 
     // keymint writes every byte of the id as %XX.
-    const id = (/;id=([^;?]+)/.exec(readJson<{ location: { uri: string } }>(join(dir, 'key.json')).location.uri)?.[1] ?? '').replace(/%/g, '');
+    const reference = readJson<{ location: { uri: string } }>(join(dir, 'key.json'));
+    const id = (/;id=([^;?]+)/.exec(reference.location.uri)?.[1] ?? '').replace(/%/g, '');
     tool('--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'again', '--id', id, '--usage-sign');
-    const listed = JSON.parse(ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), '--json'], { cwd: dir })).stdout) as {
+    const listed = JSON.parse(ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd: dir })).stdout) as {
       keys: Array<{ details: { label: string; type: string; publicJwk: Jwk } }>;
     };
     const fresh = listed.keys.find((k) => k.details.label === 'again' && k.details.type === 'private')?.details.publicJwk as Jwk;
-    const jws = ok(await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir })).stdout;
+    const jws = await sign();
     expect(await verifiesWith(jws, fresh)).toBe(true);
     expect(await verifiesWith(jws, old)).toBe(false);
   });

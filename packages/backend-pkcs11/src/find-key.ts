@@ -94,6 +94,7 @@ export function findKey(token: TokenSession, uri: Pkcs11Uri): TokenKey {
     return { object, ...describeKeyObject(object) };
   } catch (error) {
     if (!isKeymintError(error, ErrorCode.KEY_NOT_FOUND)) throw error;
-    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `the key on token ${token.name} with ${describe(uri)} is not usable: ${error.message}`, { cause: error });
+    const message = `the key on token ${token.name} with ${describe(uri)} is not usable: ${error.message}`;
+    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message, { cause: error });
   }
 }

@@ -30,7 +30,12 @@ function nameOf(error: unknown, code: number): string {
  * CKR_DEVICE_ERROR for every call once its server is gone, and a module whose token went away
  * under an open session finds the session gone with it.
  */
-const UNAVAILABLE: readonly number[] = [CKR.DEVICE_ERROR, CKR.SESSION_HANDLE_INVALID, CKR.SESSION_CLOSED, CKR.CRYPTOKI_NOT_INITIALIZED];
+const UNAVAILABLE: readonly number[] = [
+  CKR.DEVICE_ERROR,
+  CKR.SESSION_HANDLE_INVALID,
+  CKR.SESSION_CLOSED,
+  CKR.CRYPTOKI_NOT_INITIALIZED,
+];
 
 /** The token left while in use: these and the "token is gone" codes end the sessions with it. */
 const GONE: readonly number[] = [...UNAVAILABLE, CKR.DEVICE_REMOVED, CKR.TOKEN_NOT_PRESENT];
@@ -44,6 +49,9 @@ export function isTokenUnavailable(error: unknown): boolean {
   const code = pkcs11CodeOf(error) ?? (error instanceof Error ? pkcs11CodeOf(error.cause) : undefined);
   return code !== undefined && GONE.includes(code);
 }
+
+/** What to do about a token that cannot be reached. */
+export const UNAVAILABLE_HINT = 'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again';
 
 const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: string; hint?: string }> = [
   { codes: [CKR.PIN_INCORRECT, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE], code: ErrorCode.PIN_INCORRECT, text: 'the token refused the PIN', hint: 'check the PIN; keymint does not retry, so that the token is not locked' },
@@ -62,9 +70,13 @@ const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: st
     codes: UNAVAILABLE,
     code: ErrorCode.BACKEND_UNAVAILABLE,
     text: 'the token is unavailable',
-    hint: 'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again',
+    hint: UNAVAILABLE_HINT,
   },
-  { codes: [CKR.OBJECT_HANDLE_INVALID, CKR.KEY_HANDLE_INVALID], code: ErrorCode.KEY_NOT_FOUND, text: 'the key is gone from the token' },
+  {
+    codes: [CKR.OBJECT_HANDLE_INVALID, CKR.KEY_HANDLE_INVALID],
+    code: ErrorCode.KEY_NOT_FOUND,
+    text: 'the key is gone from the token',
+  },
   { codes: [CKR.USER_PIN_NOT_INITIALIZED], code: ErrorCode.BACKEND_UNAVAILABLE, text: 'the token has no user PIN yet', hint: "set one with the token's tools (SoftHSM: softhsm2-util --init-token sets it)" },
 ];
 

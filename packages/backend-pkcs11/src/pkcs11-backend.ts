@@ -346,9 +346,13 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     return {
       where: `on token ${primary?.pool.name ?? ''}`,
       // Tokens find objects in no fixed order: by label, then URI, a listing reads the same each time.
-      keys: keys.map((k) => storedKey(k, primary?.pool.name ?? '')).sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
+      keys: keys
+        .map((k) => storedKey(k, primary?.pool.name ?? ''))
+        .sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
       warnings: [],
-      details: { token: token === undefined ? null : { module: primary?.pool.module.info, slotId: primary?.pool.slot.slotId, token } },
+      details: {
+        token: token === undefined ? null : { module: primary?.pool.module.info, slotId: primary?.pool.slot.slotId, token },
+      },
     };
   }
 

@@ -1,6 +1,7 @@
 import type { Module } from 'graphene-pk11';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { loadGraphene, type Graphene } from './load-graphene.js';
+import { isTokenUnavailable, UNAVAILABLE_HINT } from './map-pkcs11-error.js';
 import { trustModule } from './module-trust.js';
 import { CKR } from './pkcs11-constants.js';
 import { shownPath } from './shown-path.js';
@@ -79,6 +80,10 @@ async function load(path: string, file: string): Promise<Loaded> {
     if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) {
       module.initialize();
       concurrent = false;
+    } else if (isTokenUnavailable(cause)) {
+      // p11-kit's client connects to its server in C_Initialize, and fails so when the server goes.
+      const message = `the PKCS#11 module ${shownPath(path)} failed to start: the token is unavailable (${firstLine(cause)})`;
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, message, { cause, hint: UNAVAILABLE_HINT });
     } else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
       throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`, {
         cause,

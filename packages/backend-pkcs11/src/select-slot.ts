@@ -70,7 +70,8 @@ export function selectSlot(handle: ModuleHandle, uri: Pkcs11Uri): SlotDescriptio
   const existing = tokens.map((s) => `${describeTokenBriefly(s.token)} in slot ${s.slotId}`);
   if (matching.length === 0) {
     if (tokens.length === 0 && hasNoServer(handle.info)) {
-      const message = `${selector(uri)} is unavailable: the PKCS#11 module ${handle.info.path} is p11-kit's client, and it reaches no server`;
+      const module = `the PKCS#11 module ${handle.info.path} is p11-kit's client`;
+      const message = `${selector(uri)} is unavailable: ${module}, and it reaches no server`;
       throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, message, {
         hint: 'start the p11-kit server, or check P11_KIT_SERVER_ADDRESS',
       });

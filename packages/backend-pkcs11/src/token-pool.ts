@@ -188,7 +188,9 @@ export class TokenPool implements TokenInfo {
       });
     }
     // CKF_USER_PIN_COUNT_LOW only says a wrong PIN was entered since the last good one; FINAL_TRY is the warning.
-    const warning = after?.pinFinalTry ? 'one more wrong PIN locks the token' : 'keymint does not retry, so that the token is not locked';
+    const warning = after?.pinFinalTry
+      ? 'one more wrong PIN locks the token'
+      : 'keymint does not retry, so that the token is not locked';
     return new KeymintError(ErrorCode.PIN_INCORRECT, `token ${this.name} refused the PIN`, {
       cause,
       hint: `check the PIN; ${warning}`,

@@ -17,11 +17,14 @@ const TOKEN = SOFTHSM_TOKENS.forwarded;
 const server = p11KitServer(softhsm.module, TOKEN, softhsm.env);
 // p11-kit's client reads these when it is initialized, in this process.
 Object.assign(process.env, server.env);
-const forwardedUri = (path?: string) =>
-  softhsmUri(softhsm, TOKEN, path === undefined ? {} : { path }).replace(`module-path=${softhsm.module}`, `module-path=${P11_KIT_CLIENT}`);
-const UNAVAILABLE = new RegExp(`^(finding the key|signing with ES256) on token "${TOKEN}" \\(serial [0-9a-f]+\\) failed: the token is unavailable \\(CKR_DEVICE_ERROR\\)$`);
+const forwardedUri = () => softhsmUri(softhsm, TOKEN).replace(`module-path=${softhsm.module}`, `module-path=${P11_KIT_CLIENT}`);
+const UNAVAILABLE = new RegExp(
+  `^(finding the key|signing with ES256) on token "${TOKEN}" \\(serial [0-9a-f]+\\) failed: ` +
+    'the token is unavailable \\(CKR_DEVICE_ERROR\\)$',
+);
 const NO_SERVER = new RegExp(
-  `^token "${TOKEN}"(, [a-z]+ [^,]+)* is unavailable: the PKCS#11 module ${P11_KIT_CLIENT.replace(/\./g, '\\.')} is p11-kit's client, and it reaches no server$`,
+  `^token "${TOKEN}"(, [a-z]+ [^,]+)* is unavailable: ` +
+    `the PKCS#11 module ${P11_KIT_CLIENT.replace(/\./g, '\\.')} is p11-kit's client, and it reaches no server$`,
 );
 
 async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
@@ -38,7 +41,8 @@ beforeAll(() => server.start());
 afterAll(() => server.stop());
 
 describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.so', () => {
-  let keys: Array<NewKey & { alg: string }>;
+  type Made = NewKey & { alg: string };
+  let keys: Made[];
   beforeAll(async () => {
     const backend = await pkcs11Backend({ uri: forwardedUri() });
     try {
@@ -63,10 +67,11 @@ describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.s
       await forwarded.close();
     }
     const local = await pkcs11Backend({});
-    const onLocal = (part: PrivatePart): PrivatePart =>
-      part.kind === 'reference'
-        ? { kind: 'reference', reference: { ...part.reference, location: { uri: String(part.reference.location.uri).replace(P11_KIT_CLIENT, softhsm.module) } } }
-        : part;
+    const onLocal = (part: PrivatePart): PrivatePart => {
+      if (part.kind !== 'reference') return part;
+      const uri = String(part.reference.location.uri).replace(P11_KIT_CLIENT, softhsm.module);
+      return { kind: 'reference', reference: { ...part.reference, location: { uri } } };
+    };
     try {
       for (const key of keys) await expectSignsAndVerifies(local, { ...key, private: onLocal(key.private!) }, key.alg);
     } finally {
@@ -75,7 +80,7 @@ describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.s
   });
 
   it('the server killed during a run of signatures: ERR_BACKEND_UNAVAILABLE, one line; restarted: the same backend signs again', async () => {
-    const [ec] = keys as [NewKey];
+    const [ec] = keys as [Made];
     const signer = await pkcs11Backend({});
     try {
       for (let i = 0; i < 5; i++) await expectSignsAndVerifies(signer, ec, 'ES256');
@@ -96,11 +101,10 @@ describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.s
   });
 
   it('signatures at once on the pool when the server dies: each signs or is ERR_BACKEND_UNAVAILABLE, and all sign again after a restart', async () => {
-    const [ec, rsa] = keys as [NewKey, NewKey];
+    const [ec, rsa] = keys as [Made, Made];
     const signer = await pkcs11Backend({});
     try {
-      const round = () =>
-        Promise.allSettled(Array.from({ length: 8 }, (_, i) => expectSignsAndVerifies(signer, i % 2 === 0 ? ec : rsa, i % 2 === 0 ? 'ES256' : 'RS256')));
+      const round = () => Promise.allSettled(Array.from({ length: 8 }, (_, i) => expectSignsAndVerifies(signer, i % 2 ? rsa : ec, i % 2 ? 'RS256' : 'ES256')));
       expect((await round()).every((r) => r.status === 'fulfilled')).toBe(true);
       const during = round();
       await server.kill();

@@ -71,7 +71,9 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
 
   /** The public JWK of the key pair labelled `label` (with id `idHex`), as a fresh look at the token shows it. */
   async function publicOf(label: string, idHex?: string): Promise<Jwk> {
-    const keys = (await maker.listKeys()).filter((k) => k.label === label && k.type === 'private' && (idHex === undefined || k.id === idHex));
+    const keys = (await maker.listKeys()).filter(
+      (k) => k.label === label && k.type === 'private' && (idHex === undefined || k.id === idHex),
+    );
     expect(keys, `one key pair labelled ${label}`).toHaveLength(1);
     expect(keys[0]!.publicJwk).toBeTruthy();
     return keys[0]!.publicJwk as Jwk;
@@ -180,8 +182,8 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
     const made = await createKey(maker, { kty: 'EC', crv: 'P-256', kid: 'churn' });
     const id = idOf(made.private!);
     const der = join(softhsm.dir, 'churn.der');
-    const toolAsync = (...args: string[]) =>
-      run('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, ...args], { env: { ...process.env, ...softhsm.env } });
+    const login = ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN];
+    const toolAsync = (...args: string[]) => run('pkcs11-tool', [...login, ...args], { env: { ...process.env, ...softhsm.env } });
     // Each key with when it was being made (start) and deleted (end): a signature may verify only
     // with a key that lived during it.
     const lives: Array<{ jwk: Jwk; from: number; to: number }> = [{ jwk: made.publicJwk!, from: 0, to: Infinity }];
@@ -225,8 +227,10 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
       const verifies = async (l: (typeof lives)[number]) => (await verifyCompactJws(jws, l.jwk, 'ES256')).valid;
       const alive = lives.filter((l) => l.from <= ended && l.to >= started);
       const dead = lives.filter((l) => !alive.includes(l));
-      expect((await Promise.all(dead.map(verifies))).some(Boolean), `signature ${i} made with a key deleted before it started`).toBe(false);
-      expect((await Promise.all(alive.map(verifies))).some(Boolean), `signature ${i} verifies with a key alive during it`).toBe(true);
+      const byDead = (await Promise.all(dead.map(verifies))).some(Boolean);
+      const byAlive = (await Promise.all(alive.map(verifies))).some(Boolean);
+      expect(byDead, `signature ${i} made with a key deleted before it started`).toBe(false);
+      expect(byAlive, `signature ${i} verifies with a key alive during it`).toBe(true);
     }
     expect(lives).toHaveLength(26);
     expect(signed.length).toBeGreaterThan(26);

@@ -85,7 +85,8 @@ describe('the session pool on SoftHSM2', () => {
     writeFileSync(log, '');
     const signer = await pkcs11Backend({ pin: '000000' });
     try {
-      const errors = await Promise.all(Array.from({ length: 4 }, () => rejection(signer.sign(throughSpy(ec), 'ES256', new Uint8Array([1])))));
+      const signing = Array.from({ length: 4 }, () => rejection(signer.sign(throughSpy(ec), 'ES256', new Uint8Array([1]))));
+      const errors = await Promise.all(signing);
       expect(errors.map((e) => e.code)).toEqual(Array(4).fill('ERR_PIN_INCORRECT'));
       expect(calls('C_Login')).toBe(1);
       expect(calls('C_Sign')).toBe(0);
@@ -98,7 +99,8 @@ describe('the session pool on SoftHSM2', () => {
     const uri = softhsmUri(softhsm, TOKEN, { path: 'object=same-label' });
     const twin = await pkcs11Backend({ uri });
     try {
-      const results = await Promise.allSettled([createKey(twin, { kty: 'EC', crv: 'P-256' }), createKey(twin, { kty: 'EC', crv: 'P-256' })]);
+      const ec = { kty: 'EC', crv: 'P-256' } as const;
+      const results = await Promise.allSettled([createKey(twin, ec), createKey(twin, ec)]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       expect((refused.reason as KeymintError).code).toBe('ERR_KEY_EXISTS');
