@@ -13,6 +13,7 @@ packages=(
   golang-go golang-gopkg-square-go-jose.v2-dev  # go-jose, the JOSE library of step's family
   softhsm2           # SoftHSM2: a PKCS#11 token in a directory
   opensc             # pkcs11-tool: an independent look at a token
+  p11-kit p11-kit-modules  # p11-kit server and p11-kit-client.so: a token forwarded over a socket
   swtpm swtpm-tools  # a software TPM 2.0 ...
   tpm2-tools tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1 libtpm2-pkcs11-tools  # ... and its PKCS#11 module
   dbus dbus-x11      # private session buses for tpm2-abrmd and the keyring

@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SOFTHSM_MODULE, buildCanaryModule, expectOk, startSoftHsm } from '@keymint/test-kit';
+import { P11_KIT_CLIENT, SOFTHSM_MODULE, buildCanaryModule, expectOk, p11KitServer, startSoftHsm } from '@keymint/test-kit';
 import { EXIT, expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
 import type { Jwk, RunResult } from '../helpers.js';
 
@@ -183,24 +182,15 @@ describe('keymint pkcs11 tokens and keys: the module on the command line is the 
 });
 
 describe('modules the system trusts need no setting', () => {
-  let server: ChildProcess | undefined;
-  const runtime = mkdtempSync(join(tmpdir(), 'keymint-e2e-p11kit-'));
-  const socket = join(runtime, 'p11-kit.sock');
-  beforeAll(async () => {
-    // p11-kit forwards the token over a socket, as network HSM clients and containers do.
-    const args = ['server', '-f', '-n', socket, '--provider', SOFTHSM_MODULE, `pkcs11:token=${TOKEN}`];
-    server = spawn('p11-kit', args, { stdio: 'ignore' });
-    for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  });
-  afterAll(() => {
-    server?.kill();
-    rmSync(runtime, { recursive: true, force: true });
-  });
+  // p11-kit forwards the token over a socket, as network HSM clients and containers do.
+  const server = p11KitServer(SOFTHSM_MODULE, TOKEN, { SOFTHSM2_CONF: softhsm.conf });
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
 
   it('p11-kit-client.so, root-only in /usr/lib/x86_64-linux-gnu/pkcs11: create, then sign from the reference', async () => {
     const work = tempDir();
-    const env = { P11_KIT_SERVER_ADDRESS: `unix:path=${socket}`, XDG_RUNTIME_DIR: runtime };
-    const client = '/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so';
+    const env = server.env;
+    const client = P11_KIT_CLIENT;
     const create = ['create', '--backend', 'pkcs11', '--pkcs11-uri', tokenUri(client), 'key.pub.json', 'key.json'];
     expectOk(await run(work, create, env));
     expect(readJson<Reference>(join(work, 'key.json')).location.uri).toContain(`module-path=${client}`);

@@ -1,5 +1,5 @@
 import type { ITemplate, SessionObject } from 'graphene-pk11';
-import { ErrorCode, KeymintError, type Curve } from '@keymint/core';
+import { ErrorCode, KeymintError, isKeymintError, type Curve } from '@keymint/core';
 import { curveOfParams } from './ec-curves.js';
 import { findObjects } from './find-objects.js';
 import { percentEncodeBytes } from './percent-encoding.js';
@@ -28,17 +28,31 @@ function describe(uri: Pkcs11Uri): string {
   return parts.join(' and ');
 }
 
-/** Reads the key type and, for EC and RSA keys, the curve or the modulus size. */
+/**
+ * A key whose modulus or curve reads empty: SoftHSM writes a new key's label and id before the
+ * rest, so another process can find a key that is still being made.
+ */
+function incomplete(what: string): KeymintError {
+  return new KeymintError(ErrorCode.KEY_NOT_FOUND, `the key has no ${what} yet: another program may be making it`);
+}
+
+/**
+ * Reads the key type and, for EC and RSA keys, the curve or the modulus size.
+ * @throws KeymintError ERR_ALG_NOT_SUPPORTED for a key keymint does not use; ERR_KEY_NOT_FOUND for one still being made
+ */
 export function describeKeyObject(object: SessionObject): Omit<TokenKey, 'object'> {
   const { class: keyClass, keyType } = object.getAttribute({ class: null, keyType: null }) as { class: number; keyType: number };
   if (keyType === CKK.RSA) {
     const modulus = object.getAttribute('modulus') as Buffer;
     let bytes = modulus.length;
     for (let i = 0; i < modulus.length && modulus[i] === 0; i++) bytes--;
+    if (bytes === 0) throw incomplete('modulus (CKA_MODULUS)');
     return { keyClass, keyType, kty: 'RSA', modulusBytes: bytes };
   }
   if (keyType === CKK.EC || keyType === CKK.EC_EDWARDS) {
-    const curve = curveOfParams(object.getAttribute('paramsECDSA') as Buffer);
+    const params = object.getAttribute('paramsECDSA') as Buffer;
+    if (params.length === 0) throw incomplete('curve (CKA_EC_PARAMS)');
+    const curve = curveOfParams(params);
     return { keyClass, keyType, kty: curve.kty, crv: curve.crv };
   }
   if (keyType === CKK.AES || keyType === CKK.GENERIC_SECRET || HMAC_KEY_TYPES.has(keyType)) return { keyClass, keyType, kty: 'oct' };
@@ -48,7 +62,8 @@ export function describeKeyObject(object: SessionObject): Omit<TokenKey, 'object
 /**
  * The one private or secret key a URI names by `object` (label) and/or `id`, on a logged-in token.
  * `type=private` or `type=secret-key` narrows the search; other types name no signing key.
- * @throws KeymintError ERR_USAGE when the URI names no key or several; ERR_KEY_NOT_FOUND when none matches
+ * @throws KeymintError ERR_USAGE when the URI names no key or several; ERR_KEY_NOT_FOUND when none matches, or
+ *   the one that does is still being made
  * @example findKey(token, parsePkcs11Uri('pkcs11:token=t;object=my-key;type=private'))
  */
 export function findKey(token: TokenSession, uri: Pkcs11Uri): TokenKey {
@@ -75,5 +90,11 @@ export function findKey(token: TokenSession, uri: Pkcs11Uri): TokenKey {
   if (found.length > 1) {
     throw new KeymintError(ErrorCode.USAGE, `${found.length} keys on token ${token.name} have ${describe(uri)}`, { hint: 'name the key by both object= and id=' });
   }
-  return { object, ...describeKeyObject(object) };
+  try {
+    return { object, ...describeKeyObject(object) };
+  } catch (error) {
+    if (!isKeymintError(error, ErrorCode.KEY_NOT_FOUND)) throw error;
+    const message = `the key on token ${token.name} with ${describe(uri)} is not usable: ${error.message}`;
+    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message, { cause: error });
+  }
 }

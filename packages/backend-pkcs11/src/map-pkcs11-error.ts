@@ -25,6 +25,34 @@ function nameOf(error: unknown, code: number): string {
   return NAMES.get(code) ?? `CKR 0x${code.toString(16)}`;
 }
 
+/**
+ * What a module answers when the token can no longer be reached: p11-kit's client returns
+ * CKR_DEVICE_ERROR for every call once its server is gone, and a module whose token went away
+ * under an open session finds the session gone with it.
+ */
+const UNAVAILABLE: readonly number[] = [
+  CKR.DEVICE_ERROR,
+  CKR.SESSION_HANDLE_INVALID,
+  CKR.SESSION_CLOSED,
+  CKR.CRYPTOKI_NOT_INITIALIZED,
+];
+
+/** The token left while in use: these and the "token is gone" codes end the sessions with it. */
+const GONE: readonly number[] = [...UNAVAILABLE, CKR.DEVICE_REMOVED, CKR.TOKEN_NOT_PRESENT];
+
+/**
+ * True when `error` (or the module's error it was made from) says the token can no longer be
+ * reached: its sessions are worth nothing now, and the module may need loading afresh.
+ * @example if (isTokenUnavailable(error)) await pool.close();
+ */
+export function isTokenUnavailable(error: unknown): boolean {
+  const code = pkcs11CodeOf(error) ?? (error instanceof Error ? pkcs11CodeOf(error.cause) : undefined);
+  return code !== undefined && GONE.includes(code);
+}
+
+/** What to do about a token that cannot be reached. */
+export const UNAVAILABLE_HINT = 'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again';
+
 const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: string; hint?: string }> = [
   { codes: [CKR.PIN_INCORRECT, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE], code: ErrorCode.PIN_INCORRECT, text: 'the token refused the PIN', hint: 'check the PIN; keymint does not retry, so that the token is not locked' },
   { codes: [CKR.PIN_LOCKED], code: ErrorCode.PIN_LOCKED, text: 'the PIN is locked after too many wrong tries', hint: "the token's security officer must unlock it (SoftHSM: softhsm2-util has no unlock; re-initialize the PIN with the SO PIN)" },
@@ -38,7 +66,17 @@ const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: st
   },
   { codes: [CKR.KEY_FUNCTION_NOT_PERMITTED, CKR.KEY_TYPE_INCONSISTENT], code: ErrorCode.ALG_NOT_SUPPORTED, text: 'the key is not allowed to do that' },
   { codes: [CKR.TOKEN_NOT_PRESENT, CKR.TOKEN_NOT_RECOGNIZED, CKR.SLOT_ID_INVALID, CKR.DEVICE_REMOVED], code: ErrorCode.TOKEN_NOT_FOUND, text: 'the token is gone' },
-  { codes: [CKR.OBJECT_HANDLE_INVALID], code: ErrorCode.KEY_NOT_FOUND, text: 'the key is gone from the token' },
+  {
+    codes: UNAVAILABLE,
+    code: ErrorCode.BACKEND_UNAVAILABLE,
+    text: 'the token is unavailable',
+    hint: UNAVAILABLE_HINT,
+  },
+  {
+    codes: [CKR.OBJECT_HANDLE_INVALID, CKR.KEY_HANDLE_INVALID],
+    code: ErrorCode.KEY_NOT_FOUND,
+    text: 'the key is gone from the token',
+  },
   { codes: [CKR.USER_PIN_NOT_INITIALIZED], code: ErrorCode.BACKEND_UNAVAILABLE, text: 'the token has no user PIN yet', hint: "set one with the token's tools (SoftHSM: softhsm2-util --init-token sets it)" },
 ];
 

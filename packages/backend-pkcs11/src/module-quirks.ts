@@ -56,3 +56,13 @@ export function quirksOf(info: Pick<ModuleInfo, 'manufacturer'>): ModuleQuirks {
   if (info.manufacturer === 'SoftHSM') return SOFTHSM;
   return NONE;
 }
+
+/**
+ * True for p11-kit's client module (p11-kit-client.so) that found no server at
+ * P11_KIT_SERVER_ADDRESS: it still loads and initializes, lists no slot, and says so only in its
+ * CK_INFO, as library description "p11-kit (no connection)" (p11-kit 0.24).
+ * @example if (hasNoServer(handle.info)) throw ... // "token ... is unavailable"
+ */
+export function hasNoServer(info: Pick<ModuleInfo, 'manufacturer' | 'description'>): boolean {
+  return info.manufacturer === 'p11-kit' && info.description.includes('(no connection)');
+}

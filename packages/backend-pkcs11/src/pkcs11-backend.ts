@@ -1,10 +1,12 @@
 import { ErrorCode, KeymintError, assertSupported, isKeymintError, type BackendCapabilities, type BackendDescription, type BackendOptions, type DeleteOptions, type Deletion, type GenerateContext, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey, type Jwk, type UnwrapParams } from '@keymint/core';
 import type { TokenDescription } from './describe-slots.js';
-import { findKey } from './find-key.js';
+import type { TokenKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
 import { describeTokenKey, destroyTokenKey, listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
 import { describeModule } from './describe-module.js';
-import { toKeymintError } from './map-pkcs11-error.js';
+import { CKO } from './pkcs11-constants.js';
+import { forgetKey, lookUpKey } from './look-up-key.js';
+import { isTokenUnavailable, toKeymintError } from './map-pkcs11-error.js';
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
 import { acquireModule, type ModuleHandle, type ModuleInfo } from './pkcs11-module.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
@@ -17,7 +19,8 @@ import { selectSlot } from './select-slot.js';
 import { signWithKey } from './sign-with-key.js';
 import { deriveWithKey, unwrapWithKey } from './decrypt-with-key.js';
 import { anyTokenKeyTypes } from './token-key-types.js';
-import { TokenSession } from './token-session.js';
+import { TokenPool, type Access } from './token-pool.js';
+import type { TokenSession } from './token-session.js';
 
 /** The environment variables the backend reads. */
 export const PKCS11_ENV = {
@@ -77,13 +80,24 @@ function noToken(what: string): KeymintError {
   });
 }
 
-/** A session with a token, and the URI it was opened for. */
+/** The sessions with a token, and the URI they were opened for. */
 interface OpenToken {
   /** Module path and slot id. */
   key: string;
-  session: TokenSession;
+  pool: TokenPool;
   uri: Pkcs11Uri;
 }
+
+/** A parsed URI's way to its token: the module it resolved to, with which fallback, and the route key. */
+interface Route {
+  fallback: string | undefined;
+  route: string;
+}
+
+/** Parsed reference URIs kept per backend; beyond this many the oldest is parsed again when used. */
+const MAX_PARSED_URIS = 256;
+
+
 
 /** The attributes of a URI that choose a token (not the object, not the PIN), as one string. */
 function tokenSelector(uri: Pkcs11Uri): string {
@@ -132,8 +146,11 @@ async function findSlot(
  * Makes the pkcs11 backend. With a URI it opens that token at once (module, slot, session, no
  * login yet) and declares what the token's mechanism list allows; without one it can only sign
  * and decrypt with key references, whose URIs name their own token and module. Decryption runs
- * on the token: RSA keys decrypt the JWE's encrypted key, EC keys derive the ECDH secret. Every token is reached through
- * one session, logged in on first use and reused; `close` ends them all. A module is loaded only
+ * on the token: RSA keys decrypt the JWE's encrypted key, EC keys derive the ECDH secret. Every
+ * token is reached through a pool of sessions (one, and more only while operations run at once;
+ * see TokenPool), logged in once on first use and reused; `close` ends them all. A key found on a
+ * session is kept and checked before each use rather than searched for again (see lookUpKey). A
+ * module is loaded only
  * when it is trusted (see trustModule): the module of a key reference is data, not a choice.
  * @throws KeymintError ERR_USAGE (malformed URI), ERR_BACKEND_UNAVAILABLE (module), ERR_TOKEN_NOT_FOUND,
  *   ERR_MODULE_UNTRUSTED (a module nobody chose)
@@ -157,55 +174,75 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   const chosenModules = () => (chosen ??= userChosenModules({ uri: configured, modulePath, trustedModules }, env));
   const pins: PinSources = { pin: options.pin, env, promptPin: options.promptSecret };
 
-  /** One session per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
+  /** One pool of sessions per token, keyed by module path and slot id; with the URI whose PIN source logs it in. */
   const sessions = new Map<string, Promise<OpenToken>>();
-  /** Which session a URI's module and token attributes led to, so that a token is looked up once. */
+  /** Which token a URI's module and token attributes led to, so that a token is looked up once. */
   const routes = new Map<string, string>();
+  /** The route of a parsed URI, so that a URI used again does not look for its module file again. */
+  const routeOf = new WeakMap<Pkcs11Uri, Route>();
   let closing: Promise<void> | undefined;
 
   async function openToken(uri: Pkcs11Uri, fallbackModule: string | undefined): Promise<OpenToken> {
     if (closing !== undefined) throw new KeymintError(ErrorCode.USAGE, 'the pkcs11 backend is closed');
-    const path = resolveModulePath(uri, fallbackModule);
-    const route = `${path}\n${tokenSelector(uri)}`;
-    const known = routes.get(route);
+    const seen = routeOf.get(uri);
+    const known = seen !== undefined && seen.fallback === fallbackModule ? routes.get(seen.route) : undefined;
     const open = known === undefined ? undefined : sessions.get(known);
     if (open !== undefined) return open;
+    const path = resolveModulePath(uri, fallbackModule);
+    const route = `${path}\n${tokenSelector(uri)}`;
+    routeOf.set(uri, { fallback: fallbackModule, route });
+    const routed = routes.get(route);
+    const existing = routed === undefined ? undefined : sessions.get(routed);
+    if (existing !== undefined) return existing;
     const { handle, selected } = await findSlot(path, uri, chosenModules());
     const key = `${path}#${selected.slotId}`;
     routes.set(route, key);
-    const existing = sessions.get(key);
-    if (existing !== undefined) {
+    const other = sessions.get(key);
+    if (other !== undefined) {
       handle.release();
-      return existing;
+      return other;
     }
-    const opening = TokenSession.open(handle, selected).then((session) => ({ key, session, uri }));
+    const opening = TokenPool.open(handle, selected).then((pool) => ({ key, pool, uri }));
     sessions.set(key, opening);
     opening.catch(() => sessions.delete(key));
     return opening;
   }
 
+  /** Closes a token's sessions and forgets them, so that the next operation opens the token afresh. */
+  async function dropToken(token: OpenToken): Promise<void> {
+    const current = sessions.get(token.key);
+    if (current !== undefined && (await current.catch(() => undefined)) === token) sessions.delete(token.key);
+    await token.pool.close();
+  }
+
   /**
-   * Runs `operation` on the token's session, logged in. On SoftHSM a passing CKR_GENERAL_ERROR can
-   * stick to a loaded module (a token file read while another process rewrote it): then the
-   * session is closed, the module let go and loaded afresh, and the whole operation run again on a
-   * new session. Operations given here must be safe to run again: reads, signatures, and key
-   * generation, which refuses an id that exists (the id is chosen once, before the first try) and
-   * marks its errors after the key is made as final. A wrong PIN is never tried again.
+   * Runs `operation` on one of the token's sessions, logged in (see TokenPool for `access`). On
+   * SoftHSM a passing CKR_GENERAL_ERROR can stick to a loaded module (a token file read while
+   * another process rewrote it): then the sessions are closed, the module let go and loaded
+   * afresh, and the whole operation run again on a new session. Operations given here must be safe
+   * to run again: reads, signatures, and key generation, which refuses an id that exists (the id is
+   * chosen once, before the first try) and marks its errors after the key is made as final. A
+   * wrong PIN is never tried again. A token that became unreachable (a forwarding server gone, a
+   * device error) fails the operation, and its sessions are closed and the module let go, so that
+   * the next operation starts afresh: p11-kit's client, for one, answers nothing but
+   * CKR_DEVICE_ERROR until it is finalized and loaded again.
    */
-  async function onToken<T>(uri: Pkcs11Uri, fallbackModule: string | undefined, operation: (session: TokenSession) => Promise<T>): Promise<T> {
+  async function onToken<T>(
+    uri: Pkcs11Uri,
+    fallbackModule: string | undefined,
+    operation: (session: TokenSession) => Promise<T>,
+    access: Access = 'shared',
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const token = await openToken(uri, fallbackModule);
       try {
-        return await token.session.run(async () => {
-          // The PIN source of whoever opened the session first: the configured URI, or a reference.
-          await token.session.login(token.uri, pins);
-          return operation(token.session);
-        });
+        // The PIN source of whoever opened the token first: the configured URI, or a reference.
+        await token.pool.login(token.uri, pins);
+        return await token.pool.run(operation, access);
       } catch (error) {
-        if (!isTransient(token.session.quirks, error) || !(await pauseBeforeRetry(attempt))) throw error;
-        const current = sessions.get(token.key);
-        if (current !== undefined && (await current.catch(() => undefined)) === token) sessions.delete(token.key);
-        await token.session.close();
+        const transient = isTransient(token.pool.quirks, error);
+        if (transient || isTokenUnavailable(error)) await dropToken(token);
+        if (!transient || !(await pauseBeforeRetry(attempt))) throw error;
       }
     }
   }
@@ -213,11 +250,11 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   const primary = configured === undefined ? undefined : await openToken(configured, defaultModule);
   const capabilities: BackendCapabilities = {
     exportable: false,
-    keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.session.keyTypes,
+    keyTypes: primary === undefined ? anyTokenKeyTypes() : primary.pool.keyTypes,
     operations: ['list', 'delete', 'describe'],
     keyOperations: ['unwrapKey', 'deriveSharedSecret'],
   };
-  const description = primary === undefined ? undefined : `token ${primary.session.name}`;
+  const description = primary === undefined ? undefined : `token ${primary.pool.name}`;
 
   async function generate(spec: KeySpec, context: GenerateContext) {
     if (primary === undefined || configured === undefined) throw noToken('create keys on');
@@ -225,7 +262,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     // so that a mechanism the token lacks is the contract's "not supported", never a token error.
     assertSupported({ name: PKCS11_BACKEND_NAME, capabilities, description }, spec);
     const id = configured.id ?? newKeyId();
-    return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, { label: configured.object, id, pinSource }, context));
+    const names = { label: configured.object, id, pinSource };
+    return onToken(configured, defaultModule, (session) => generateOnToken(session, spec, names, context), 'exclusive');
   }
 
   /** The URI of a key reference, parsed; a malformed one is the reference's fault, not a usage error. */
@@ -241,42 +279,94 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     return uri;
   }
 
-  /** Runs `operation` with the one key a URI names, found on its token. */
-  function withKey<T>(uri: Pkcs11Uri, operation: (session: TokenSession, key: ReturnType<typeof findKey>) => Promise<T>): Promise<T> {
-    const fallbackModule = configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule);
-    return onToken(uri, fallbackModule, async (session) => {
+  /** Reference URIs parsed before, by their text: a service signs with the same few keys again and again. */
+  const parsedReferences = new Map<string, Pkcs11Uri>();
+
+  function uriOfReferenceText(text: string): Pkcs11Uri {
+    const known = parsedReferences.get(text);
+    if (known !== undefined) return known;
+    const uri = uriOfReference(text);
+    if (parsedReferences.size >= MAX_PARSED_URIS) parsedReferences.clear();
+    parsedReferences.set(text, uri);
+    return uri;
+  }
+
+  /** The module of a URI that names none: the configured token's, else the default. Found once. */
+  let referenceModule: { path: string | undefined } | undefined;
+  function fallbackForReferences(): string | undefined {
+    referenceModule ??= { path: configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule) };
+    return referenceModule.path;
+  }
+
+  /**
+   * Runs `operation` with the one key a URI names on its token, as `lookUpKey` finds it: a handle
+   * found before on the session is checked, not searched for again. Whatever fails, the handle is
+   * dropped; when the operation fails with a checked handle (a key deleted since, or replaced
+   * under the same name by one of another size or type, fails as a token error or a signature of
+   * the wrong length), the key is looked up afresh and the operation run once more, unless the
+   * token itself is unavailable or the data did not decrypt.
+   * Operations that must not run twice (a deletion asks first) pass `reuse: false`: the key is
+   * then always found afresh.
+   */
+  function withKey<T>(
+    uri: Pkcs11Uri,
+    operation: (session: TokenSession, key: TokenKey) => Promise<T>,
+    { access = 'shared', reuse = true }: { access?: Access; reuse?: boolean } = {},
+  ): Promise<T> {
+    const attempt = async (session: TokenSession, again: boolean) => {
       let found;
       try {
-        found = await retryTransient(session.quirks, () => findKey(session, uri));
+        found = await retryTransient(session.quirks, () => lookUpKey(session, uri, reuse && !again));
       } catch (error) {
         throw toKeymintError(error, { action: 'finding the key', token: session.name });
       }
-      return operation(session, found);
-    });
+      try {
+        return { value: await operation(session, found.key) };
+      } catch (error) {
+        forgetKey(session, uri);
+        // A JWE that does not decrypt is the data's fault, whichever key: it fails once, alike.
+        if (!found.cached || isTokenUnavailable(error) || isKeymintError(error, ErrorCode.DECRYPT_FAILED)) throw error;
+        return undefined;
+      }
+    };
+    return onToken(
+      uri,
+      fallbackForReferences(),
+      async (session) => {
+        const first = await attempt(session, false);
+        if (first !== undefined) return first.value;
+        return ((await attempt(session, true)) as { value: T }).value;
+      },
+      access,
+    );
   }
 
   async function sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
-    return withKey(uriOfReference(referenceUri(key)), (session, found) => signWithKey(session, found, alg, data));
+    return withKey(uriOfReferenceText(referenceUri(key)), (session, found) => signWithKey(session, found, alg, data));
   }
 
   // Decryption finds its key as signing does (withKey), so that whatever makes that lookup cheaper serves both.
   async function unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
-    return withKey(uriOfReference(referenceUri(key)), (session, found) => unwrapWithKey(session, found, alg, encryptedKey, params));
+    return withKey(uriOfReferenceText(referenceUri(key)), (session, found) => unwrapWithKey(session, found, alg, encryptedKey, params));
   }
 
   async function deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
-    return withKey(uriOfReference(referenceUri(key)), (session, found) => deriveWithKey(session, found, publicJwk));
+    return withKey(uriOfReferenceText(referenceUri(key)), (session, found) => deriveWithKey(session, found, publicJwk));
   }
 
   async function list(): Promise<KeyListing> {
     const keys = await listKeys();
-    const token = primary?.session.slot.token;
+    const token = primary?.pool.slot.token;
     return {
-      where: `on token ${primary?.session.name ?? ''}`,
+      where: `on token ${primary?.pool.name ?? ''}`,
       // Tokens find objects in no fixed order: by label, then URI, a listing reads the same each time.
-      keys: keys.map((k) => storedKey(k, primary?.session.name ?? '')).sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
+      keys: keys
+        .map((k) => storedKey(k, primary?.pool.name ?? ''))
+        .sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
       warnings: [],
-      details: { token: token === undefined ? null : { module: primary?.session.module.info, slotId: primary?.session.slot.slotId, token } },
+      details: {
+        token: token === undefined ? null : { module: primary?.pool.module.info, slotId: primary?.pool.slot.slotId, token },
+      },
     };
   }
 
@@ -292,7 +382,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     if (typeof target !== 'string' && target.backend !== PKCS11_BACKEND_NAME) {
       throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference points at the ${target.backend} backend, not at a PKCS#11 token`);
     }
-    return withKey(targetUri(target), async (session, found) => {
+    const uri = targetUri(target);
+    const deletion = async (session: TokenSession, found: TokenKey): Promise<Deletion> => {
       const key = storedKey(await describeTokenKey(session, found.object, found.keyClass, pinSource), session.name);
       if (deleteOptions.confirm !== undefined && !(await deleteOptions.confirm(key))) return { key, outcome: 'declined' };
       try {
@@ -300,8 +391,11 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
       } catch (error) {
         throw toKeymintError(error, { action: 'deleting the key', token: session.name });
       }
+      // Other sessions' handles of the key fail their check when next used.
+      forgetKey(session, uri);
       return { key, outcome: 'deleted' };
-    });
+    };
+    return withKey(uri, deletion, { access: 'exclusive', reuse: false });
   }
 
   async function describeBackend(): Promise<BackendDescription> {
@@ -326,7 +420,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     token:
       primary === undefined
         ? undefined
-        : { module: primary.session.module.info, slotId: primary.session.slot.slotId, token: primary.session.slot.token },
+        : { module: primary.pool.module.info, slotId: primary.pool.slot.slotId, token: primary.pool.slot.token },
     generate,
     sign,
     unwrapKey,
@@ -339,7 +433,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
       closing ??= (async () => {
         const open = await Promise.allSettled(sessions.values());
         sessions.clear();
-        for (const result of open) if (result.status === 'fulfilled') await result.value.session.close();
+        for (const result of open) if (result.status === 'fulfilled') await result.value.pool.close();
       })();
       return closing;
     },

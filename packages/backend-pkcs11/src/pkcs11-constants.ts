@@ -15,6 +15,16 @@ export const CKO = {
   SECRET_KEY: 0x4,
 } as const;
 
+/** CKA_*: the attributes keymint reads by number (see look-up-key.ts). */
+export const CKA = {
+  CLASS: 0x0,
+  LABEL: 0x3,
+  KEY_TYPE: 0x100,
+  ID: 0x102,
+  MODULUS: 0x120,
+  EC_PARAMS: 0x180,
+} as const;
+
 /** CKK_*: key types. CKK_EC_EDWARDS is PKCS#11 3.0. */
 export const CKK = {
   RSA: 0x0,
@@ -121,6 +131,7 @@ export const CKR = {
   PIN_EXPIRED: 0xa3,
   PIN_LOCKED: 0xa4,
   SESSION_CLOSED: 0xb0,
+  SESSION_COUNT: 0xb1,
   SESSION_HANDLE_INVALID: 0xb3,
   SESSION_READ_ONLY: 0xb5,
   TEMPLATE_INCONSISTENT: 0xd1,
@@ -132,5 +143,6 @@ export const CKR = {
   USER_PIN_NOT_INITIALIZED: 0x102,
   DOMAIN_PARAMS_INVALID: 0x130,
   CURVE_NOT_SUPPORTED: 0x140,
+  CRYPTOKI_NOT_INITIALIZED: 0x190,
   CRYPTOKI_ALREADY_INITIALIZED: 0x191,
 } as const;

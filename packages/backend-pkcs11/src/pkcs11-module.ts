@@ -1,6 +1,7 @@
 import type { Module } from 'graphene-pk11';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { loadGraphene, type Graphene } from './load-graphene.js';
+import { isTokenUnavailable, UNAVAILABLE_HINT } from './map-pkcs11-error.js';
 import { trustModule } from './module-trust.js';
 import { CKR } from './pkcs11-constants.js';
 import { shownPath } from './shown-path.js';
@@ -21,13 +22,20 @@ export interface ModuleHandle {
   graphene: Graphene;
   module: Module;
   info: ModuleInfo;
+  /**
+   * Whether the module may be called from several threads at once: false when it refused OS
+   * locking (CKR_CANT_LOCK) and was started without it.
+   */
+  concurrent: boolean;
   /** Gives the handle back; the last one out finalizes the module. Safe to call twice. */
   release(): void;
 }
 
+type Loaded = Omit<ModuleHandle, 'release'>;
+
 interface Entry {
   refs: number;
-  loaded: Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }>;
+  loaded: Promise<Loaded>;
 }
 
 /**
@@ -53,7 +61,7 @@ function version(v: { major: number; minor: number }): string {
 }
 
 /** Loads `file` (the checked real path of `path`), the one place where keymint runs a module's code. */
-async function load(path: string, file: string): Promise<{ graphene: Graphene; module: Module; info: ModuleInfo }> {
+async function load(path: string, file: string): Promise<Loaded> {
   const graphene = await loadGraphene();
   let module: Module;
   try {
@@ -64,12 +72,19 @@ async function load(path: string, file: string): Promise<{ graphene: Graphene; m
       hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
     });
   }
+  let concurrent = true;
   try {
     module.initialize({ flags: CKF_OS_LOCKING_OK });
   } catch (cause) {
-    // A module that refuses OS locking can still be used: keymint never calls it from two threads at once.
-    if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) module.initialize();
-    else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
+    // A module that refuses OS locking can still be used, one call at a time: its token pools keep to one session.
+    if (codeOf(cause) === 0x1a1 /* CKR_CANT_LOCK */) {
+      module.initialize();
+      concurrent = false;
+    } else if (isTokenUnavailable(cause)) {
+      // p11-kit's client connects to its server in C_Initialize, and fails so when the server goes.
+      const message = `the PKCS#11 module ${shownPath(path)} failed to start: the token is unavailable (${firstLine(cause)})`;
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, message, { cause, hint: UNAVAILABLE_HINT });
+    } else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
       throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`, {
         cause,
         hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
@@ -83,7 +98,7 @@ async function load(path: string, file: string): Promise<{ graphene: Graphene; m
     version: version(module.libraryVersion),
     cryptokiVersion: version(module.cryptokiVersion),
   };
-  return { graphene, module, info };
+  return { graphene, module, info, concurrent };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { describeSlots, describeTokenBriefly, type SlotDescription, type TokenDescription } from './describe-slots.js';
+import { hasNoServer } from './module-quirks.js';
 import type { ModuleHandle, ModuleInfo } from './pkcs11-module.js';
 import type { Pkcs11Uri } from './pkcs11-uri.js';
 
@@ -56,7 +57,7 @@ function selector(uri: Pkcs11Uri): string {
  * The one initialized token a URI chooses, by token label, serial, slot-id and the other token,
  * slot and library attributes. A URI that names no token chooses the module's only token.
  * @throws KeymintError ERR_TOKEN_NOT_FOUND listing the tokens the module has; ERR_USAGE when
- *   more than one token matches
+ *   more than one token matches; ERR_BACKEND_UNAVAILABLE when the module is p11-kit's client with no server
  * @example selectSlot(handle, parsePkcs11Uri('pkcs11:token=test')).token.serial
  * @see https://www.rfc-editor.org/rfc/rfc7512#section-2.3
  */
@@ -68,6 +69,13 @@ export function selectSlot(handle: ModuleHandle, uri: Pkcs11Uri): SlotDescriptio
   if (only !== undefined && matching.length === 1) return only;
   const existing = tokens.map((s) => `${describeTokenBriefly(s.token)} in slot ${s.slotId}`);
   if (matching.length === 0) {
+    if (tokens.length === 0 && hasNoServer(handle.info)) {
+      const module = `the PKCS#11 module ${handle.info.path} is p11-kit's client`;
+      const message = `${selector(uri)} is unavailable: ${module}, and it reaches no server`;
+      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, message, {
+        hint: 'start the p11-kit server, or check P11_KIT_SERVER_ADDRESS',
+      });
+    }
     const has = existing.length === 0 ? 'it has no initialized token' : `its tokens are ${allOf(existing)}`;
     throw new KeymintError(ErrorCode.TOKEN_NOT_FOUND, `no token matches ${selector(uri)} in the PKCS#11 module ${handle.info.path}: ${has}`, {
       hint: existing.length === 0 ? 'initialize one (SoftHSM: softhsm2-util --init-token --free --label NAME)' : 'see keymint pkcs11 tokens',

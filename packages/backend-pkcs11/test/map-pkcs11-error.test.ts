@@ -16,6 +16,7 @@ describe('PKCS#11 errors become typed KeymintErrors', () => {
     ['CKR_CURVE_NOT_SUPPORTED', 0x140, 'ERR_ALG_NOT_SUPPORTED'],
     ['CKR_KEY_FUNCTION_NOT_PERMITTED', 0x68, 'ERR_ALG_NOT_SUPPORTED'],
     ['CKR_TOKEN_NOT_PRESENT', 0xe0, 'ERR_TOKEN_NOT_FOUND'],
+    ['CKR_DEVICE_REMOVED', 0x32, 'ERR_TOKEN_NOT_FOUND'],
     ['CKR_OBJECT_HANDLE_INVALID', 0x82, 'ERR_KEY_NOT_FOUND'],
     ['CKR_GENERAL_ERROR', 0x5, 'ERR_BACKEND_UNAVAILABLE'],
   ])('%s → %s', (name, code, expected) => {
@@ -24,6 +25,24 @@ describe('PKCS#11 errors become typed KeymintErrors', () => {
     expect(error.message).toMatch(/^creating an EC P-256 key on token "hsm" failed: /);
     expect(error.message).toContain(name);
     expect(error.message).not.toMatch(/\n/);
+  });
+
+  it.each([
+    ['CKR_DEVICE_ERROR', 0x30],
+    ['CKR_SESSION_HANDLE_INVALID', 0xb3],
+    ['CKR_SESSION_CLOSED', 0xb0],
+    ['CKR_CRYPTOKI_NOT_INITIALIZED', 0x190],
+  ])('%s (a token that cannot be reached: a forwarding server or network HSM gone) → ERR_BACKEND_UNAVAILABLE, "the token is unavailable"', (name, code) => {
+    const error = toKeymintError(pkcs11Error(name, code), { action: 'signing with ES256', token: '"hsm"' });
+    expect(error.code).toBe('ERR_BACKEND_UNAVAILABLE');
+    expect(error.message).toBe(`signing with ES256 on token "hsm" failed: the token is unavailable (${name})`);
+    expect(error.hint).toBe('if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again');
+  });
+
+  it('CKR_KEY_HANDLE_INVALID → ERR_KEY_NOT_FOUND, as CKR_OBJECT_HANDLE_INVALID', () => {
+    const error = toKeymintError(pkcs11Error('CKR_KEY_HANDLE_INVALID', 0x60), { action: 'signing with ES256', token: '"hsm"' });
+    expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+    expect(error.message).toBe('signing with ES256 on token "hsm" failed: the key is gone from the token (CKR_KEY_HANDLE_INVALID)');
   });
 
   it('names the token in "not supported by this token"', () => {

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import graphene from 'graphene-pk11';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompactEncrypt, importJWK } from 'jose';
 import { rejection, toolStatus, useSoftwareTpm } from '@keymint/test-kit';
-import { createKey, resolveKeySpec, supports, type Jwk, type KeyParamsInput, type NewKey } from '@keymint/core';
+import { createKey, resolveKeySpec, supports, type Jwk, type KeyParamsInput, type KeyReference, type NewKey } from '@keymint/core';
 import { decrypt, encrypt } from '@keymint/core/jose';
 import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
@@ -10,6 +14,31 @@ import { expectSignsAndVerifies } from './fixtures/sign-check.js';
 
 const tpm = useSoftwareTpm();
 const { uri, token: { label, pin } } = tpm;
+const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The handle of the private key labelled `label`, as the module loaded in this process numbers it. */
+function privateHandle(label: string): string {
+  const module = graphene.Module.load(tpm.module);
+  try {
+    module.initialize();
+  } catch {
+    // Initialized already by the backend: the same library, the same handles. Never finalized here.
+  }
+  const slot = [...module.getSlots(true)].find((s) => s.getToken().label.trim() === tpm.token.label);
+  const session = slot!.open(graphene.SessionFlag.SERIAL_SESSION);
+  try {
+    const found = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, label });
+    expect(found.length).toBe(1);
+    return found.items(0).handle.toString('hex');
+  } finally {
+    session.close();
+  }
+}
+
+function referenceOf(key: NewKey): KeyReference {
+  if (key.private?.kind !== 'reference') throw new Error('not a reference');
+  return key.private.reference;
+}
 
 function tool(command: string, args: string[]): string {
   const out = toolStatus(command, args);
@@ -72,6 +101,48 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
     expect((await backend.listKeys()).length).toBe(before);
   });
 
+  it('tpm2-pkcs11 gives a deleted key\'s handle to the next key it makes: the kept handle is checked, the deleted key is not found', async () => {
+    // Without the check, the reference of the deleted key would sign with the next key made.
+    const signer = await pkcs11Backend({ pin });
+    try {
+      const deleted = await createKey(backend, { kty: 'EC', crv: 'P-256', kid: 'tpm-handle-a' });
+      await expectSignsAndVerifies(signer, deleted, 'ES256');
+      const handleOfDeleted = privateHandle('tpm-handle-a');
+      expect((await backend.delete!(referenceOf(deleted))).outcome).toBe('deleted');
+      const next = await createKey(backend, { kty: 'EC', crv: 'P-256', kid: 'tpm-handle-b' });
+      expect(privateHandle('tpm-handle-b')).toBe(handleOfDeleted);
+
+      const error = await rejection(signer.sign(deleted.private!, 'ES256', new Uint8Array([1])));
+      expect(error.code).toBe('ERR_KEY_NOT_FOUND');
+      expect(error.message).toMatch(/has no private or secret key with label "tpm-handle-a" and id /);
+      await expectSignsAndVerifies(signer, next, 'ES256');
+    } finally {
+      await signer.close();
+    }
+  });
+
+  it('tpm2-pkcs11 reads its store when loaded: a key deleted by another process signs on in this one until the module is let go', async () => {
+    const key = await createKey(backend, { kty: 'EC', crv: 'P-256', kid: 'tpm-other-process' });
+    const signer = await pkcs11Backend({ pin });
+    try {
+      await expectSignsAndVerifies(signer, key, 'ES256');
+      const args = ['--module', tpm.module, '--token-label', label, '--login', '--pin', pin, '--delete-object', '--label', 'tpm-other-process'];
+      tool('pkcs11-tool', [...args, '--type', 'privkey']);
+      tool('pkcs11-tool', [...args, '--type', 'pubkey']);
+      // Not keymint's kept handle: a search of this process's module finds the key as well.
+      expect((await backend.listKeys()).some((k) => k.label === 'tpm-other-process')).toBe(true);
+      await expectSignsAndVerifies(signer, key, 'ES256');
+    } finally {
+      await signer.close();
+    }
+    // A process that loads the module now reads the store as it is.
+    const script = `import('${join(PACKAGE, 'dist', 'index.js')}').then(async ({ pkcs11Backend }) => {
+      const b = await pkcs11Backend({ pin: ${JSON.stringify(pin)} });
+      await b.sign(${JSON.stringify(key.private)}, 'ES256', new Uint8Array([1])).then(() => console.log('signed'), (e) => console.log(e.code));
+      await b.close();
+    })`;
+    expect(spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8' }).stdout.trim()).toBe('ERR_KEY_NOT_FOUND');
+  });
 });
 
 describe('decryption on the software TPM', () => {

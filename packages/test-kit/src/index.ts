@@ -10,6 +10,7 @@ export * from './der.js';
 export * from './jwe.js';
 export * from './keyring.js';
 export * from './locks.js';
+export * from './p11-kit-server.js';
 export * from './provided.js';
 export * from './python.js';
 export * from './softhsm.js';
