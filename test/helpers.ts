@@ -140,6 +140,11 @@ export function keymint(args: readonly string[], options: RunOptions): Promise<R
 }
 
 /** A fresh temp dir for one test, removed when the test ends. */
+/** `text` as a regular expression that matches it literally (a path in an expected message). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-e2e-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));

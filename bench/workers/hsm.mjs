@@ -139,7 +139,7 @@ if (op === 'create') {
       raw.close();
     }
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } else if (op === 'forward') {
   const [localUri, forwardedUri, alg, countText, blocksText] = args;
   const count = Number(countText);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P11_KIT_CLIENT, SOFTHSM_MODULE, p11KitServer, startSoftHsm } from '@keymint/test-kit';
-import { expectError, expectFailure, keymint, listDir, readJson, rfc7638, snapshot, tempDir, writeFile, type Jwk, type RunResult } from '../helpers.js';
+import { escapeRegExp, expectError, expectFailure, type Jwk, keymint, listDir, readJson, rfc7638, type RunResult, snapshot, tempDir, writeFile } from '../helpers.js';
 
 /**
  * A SoftHSM2 token forwarded over a unix socket by `p11-kit server` and reached through p11-kit's
@@ -19,10 +19,9 @@ const softhsm = startSoftHsm([TOKEN], { setEnv: true });
 const server = p11KitServer(SOFTHSM_MODULE, TOKEN, { SOFTHSM2_CONF: softhsm.conf });
 const env = { ...server.env };
 const uri = softhsm.uri(TOKEN).replace(`module-path=${SOFTHSM_MODULE}`, `module-path=${P11_KIT_CLIENT}`);
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A run that starts with no server: p11-kit's client loads, lists no token and says it has no connection. */
 const NO_SERVER = new RegExp(
-  `^keymint: token "${TOKEN}"[^:]* is unavailable: the PKCS#11 module ${escape(P11_KIT_CLIENT)} is p11-kit's client, ` +
+  `^keymint: token "${TOKEN}"[^:]* is unavailable: the PKCS#11 module ${escapeRegExp(P11_KIT_CLIENT)} is p11-kit's client, ` +
     'and it reaches no server; start the p11-kit server, or check P11_KIT_SERVER_ADDRESS\\n$',
 );
 /** A run that loses the server while it works: the client answers CKR_DEVICE_ERROR. */
@@ -96,7 +95,7 @@ describe('keymint through a token forwarded by p11-kit server', () => {
     await new Promise<void>((resolve) => hangsUp.listen(socket, resolve));
     try {
       const expected = new RegExp(
-        `^keymint: the PKCS#11 module ${escape(P11_KIT_CLIENT)} failed to start: the token is unavailable \\(CKR_DEVICE_ERROR\\); ` +
+        `^keymint: the PKCS#11 module ${escapeRegExp(P11_KIT_CLIENT)} failed to start: the token is unavailable \\(CKR_DEVICE_ERROR\\); ` +
           'if the token is reached through a server \\(a network HSM, p11-kit server\\), check that it runs, then try again\\n$',
       );
       const args = ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, 'key.pub.json', 'key.json'];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P11_KIT_CLIENT, SOFTHSM_MODULE, buildCanaryModule, expectOk, p11KitServer, startSoftHsm } from '@keymint/test-kit';
-import { EXIT, expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
+import { escapeRegExp, EXIT, expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
 import type { Jwk, RunResult } from '../helpers.js';
 
 /**
@@ -62,11 +62,10 @@ async function expectVerifies(jws: string, cwd: string, payload: string): Promis
   expect(Buffer.from(signed).toString()).toBe(payload);
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const untrustedMessage = (path: string) =>
   new RegExp(
-    `^keymint: the PKCS#11 module ${escape(path)}( \\(a link to [^)]+\\))? is not trusted: .*; ` +
-      `if you trust it, set KEYMINT_PKCS11_MODULES=${escape(path)} `,
+    `^keymint: the PKCS#11 module ${escapeRegExp(path)}( \\(a link to [^)]+\\))? is not trusted: .*; ` +
+      `if you trust it, set KEYMINT_PKCS11_MODULES=${escapeRegExp(path)} `,
   );
 
 describe('a key made on a module named on the command line, then used from its reference', () => {
@@ -132,7 +131,7 @@ describe('a key made on a module named on the command line, then used from its r
     symlinkSync(canary.path, join(links, 'libcanary.so'));
     symlinkSync(SOFTHSM_MODULE, join(links, 'libsofthsm2.so'));
     const toCanary = referenceWith(work, 'key.json', `module-path=${join(links, 'libcanary.so')}`, 'to-canary.json');
-    const link = new RegExp(`\\(a link to ${escape(canary.path)}\\)`);
+    const link = new RegExp(`\\(a link to ${escapeRegExp(canary.path)}\\)`);
     const named = untrustedMessage(join(links, 'libcanary.so'));
     await refused(work, ['sign', '--key', toCanary, 'payload.txt'], UNTRUSTED, [named, link]);
 

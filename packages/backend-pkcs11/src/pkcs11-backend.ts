@@ -4,7 +4,6 @@ import type { TokenKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
 import { describeTokenKey, destroyTokenKey, listTokenKeys, type Pkcs11KeyInfo } from './list-keys.js';
 import { describeModule } from './describe-module.js';
-import { CKO } from './pkcs11-constants.js';
 import { forgetKey, lookUpKey } from './look-up-key.js';
 import { isTokenUnavailable, toKeymintError } from './map-pkcs11-error.js';
 import { parsePkcs11Uri } from './parse-pkcs11-uri.js';
@@ -314,7 +313,7 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     { access = 'shared', reuse = true }: { access?: Access; reuse?: boolean } = {},
   ): Promise<T> {
     const attempt = async (session: TokenSession, again: boolean) => {
-      let found;
+      let found: Awaited<ReturnType<typeof lookUpKey>>;
       try {
         found = await retryTransient(session.quirks, () => lookUpKey(session, uri, reuse && !again));
       } catch (error) {

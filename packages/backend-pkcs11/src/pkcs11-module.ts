@@ -126,7 +126,7 @@ export async function acquireModule(path: string, chosen: readonly string[]): Pr
   // Counted before the await, so that a release that races this acquire cannot finalize under it.
   entry.refs += 1;
   const current = entry;
-  let loaded;
+  let loaded: Awaited<typeof current.loaded>;
   try {
     loaded = await current.loaded;
   } catch (error) {

@@ -63,7 +63,7 @@ function selector(uri: Pkcs11Uri): string {
  */
 export function selectSlot(handle: ModuleHandle, uri: Pkcs11Uri): SlotDescription & { token: TokenDescription } {
   const slots = describeSlots(handle);
-  const tokens = slots.filter((s): s is SlotDescription & { token: TokenDescription } => s.token !== null && s.token.initialized);
+  const tokens = slots.filter((s): s is SlotDescription & { token: TokenDescription } => s.token?.initialized === true);
   const matching = libraryMatches(uri, handle.info) ? tokens.filter((s) => slotMatches(uri, s)) : [];
   const only = matching[0];
   if (only !== undefined && matching.length === 1) return only;

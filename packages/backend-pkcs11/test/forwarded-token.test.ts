@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P11_KIT_CLIENT, p11KitServer, rejection, useSoftHsm } from '@keymint/test-kit';
-import { KeymintError, createKey, type NewKey, type PrivatePart } from '@keymint/core';
+import { type KeymintError, createKey, type NewKey, type PrivatePart } from '@keymint/core';
 import { pkcs11Backend } from '../src/index.js';
 import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';

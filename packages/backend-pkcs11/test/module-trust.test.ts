@@ -20,6 +20,7 @@ import { formatPkcs11Uri } from '../src/format-pkcs11-uri.js';
 import { moduleNameProblem, SYSTEM_MODULE_PLACES, type ModulePlaces } from '../src/module-places.js';
 import { rootControlProblem, trustModule, userChosenModules } from '../src/module-trust.js';
 import { parsePkcs11Uri } from '../src/parse-pkcs11-uri.js';
+import type { Pkcs11Uri } from '../src/pkcs11-uri.js';
 import { findModuleByName } from '../src/resolve-module-path.js';
 
 /**
@@ -297,7 +298,7 @@ describe('module-name: a bare name, looked up only in the registry and the modul
     const names = fc.oneof(fc.string(), joined, fc.stringMatching(/^[a-z0-9._+-]{0,12}$/));
     fc.assert(
       fc.property(names, (name) => {
-        let uri;
+        let uri: Pkcs11Uri;
         try {
           uri = parsePkcs11Uri(formatPkcs11Uri({ moduleName: name }));
         } catch (error) {

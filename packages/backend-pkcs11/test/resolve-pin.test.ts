@@ -47,7 +47,11 @@ describe('PIN sources', () => {
 
   it('asks with the token named, and refuses an empty answer', async () => {
     const questions: string[] = [];
-    await resolvePin({}, '"hsm" (serial 1)', { env: {}, promptPin: async (q) => (questions.push(q), '1') });
+    await resolvePin({}, '"hsm" (serial 1)', { env: {}, promptPin: async (q) => {
+        questions.push(q);
+        return '1';
+      },
+    });
     expect(questions).toEqual(['PIN for token "hsm" (serial 1): ']);
     expect((await rejection(resolvePin({}, '"t"', { env: {}, promptPin: async () => '' }))).code).toBe('ERR_PARAM_INVALID');
   });

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rejection, useSoftHsm } from '@keymint/test-kit';
-import { KeymintError, createKey, type NewKey, type PrivatePart } from '@keymint/core';
+import { type KeymintError, createKey, type NewKey, type PrivatePart } from '@keymint/core';
 import { pkcs11Backend } from '../src/index.js';
 import { MAX_SESSIONS } from '../src/token-pool.js';
 import { SOFTHSM_TOKENS } from './fixtures/softhsm-tokens.js';

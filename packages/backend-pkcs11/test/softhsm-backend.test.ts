@@ -252,7 +252,10 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
 describe('pkcs11 backend: errors before a token is reached', () => {
   it.each([
     ['a module that does not exist', () => `pkcs11:token=x?module-path=${join(dir, 'missing.so')}`, 'ERR_BACKEND_UNAVAILABLE', /^the PKCS#11 module .*missing\.so does not exist$/],
-    ['a file that is not a library', () => (writeFileSync(join(dir, 'text.so'), 'hello'), `pkcs11:token=x?module-path=${join(dir, 'text.so')}`), 'ERR_BACKEND_UNAVAILABLE', /text\.so is not a PKCS#11 module: it could not be loaded/],
+    ['a file that is not a library', () => {
+        writeFileSync(join(dir, 'text.so'), 'hello');
+        return `pkcs11:token=x?module-path=${join(dir, 'text.so')}`;
+      }, 'ERR_BACKEND_UNAVAILABLE', /text\.so is not a PKCS#11 module: it could not be loaded/],
     ['a library that is not PKCS#11', () => 'pkcs11:token=x?module-path=/usr/lib/x86_64-linux-gnu/libz.so.1', 'ERR_BACKEND_UNAVAILABLE', /libz\.so\.1 is not a PKCS#11 module/],
     ['a URI without a module', () => 'pkcs11:token=x', 'ERR_USAGE', /^no PKCS#11 module given/],
     ['a malformed URI', () => 'pkcs11:token=a b', 'ERR_USAGE', /^invalid PKCS#11 URI/],
