@@ -19,22 +19,30 @@ const resultsDir = join(benchDir, 'results');
 const CASES = ['startup', 'password', 'rsa', 'batch', 'hsm', 'keyset'];
 
 const quick = process.env.KEYMINT_BENCH_QUICK === '1';
-const only = (process.env.KEYMINT_BENCH_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-for (const c of only) if (!CASES.includes(c)) throw new Error(`KEYMINT_BENCH_CASES: unknown case "${c}" (cases: ${CASES.join(', ')})`);
+const only = (process.env.KEYMINT_BENCH_CASES ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const c of only)
+  if (!CASES.includes(c)) throw new Error(`KEYMINT_BENCH_CASES: unknown case "${c}" (cases: ${CASES.join(', ')})`);
 const selected = only.length > 0 ? CASES.filter((c) => only.includes(c)) : CASES;
 
 const bin = join(root, 'apps', 'cli', 'dist', 'bin.cjs');
 if (!existsSync(bin)) throw new Error(`${bin} is missing: run ./scripts/bench.sh (or scripts/install.sh) first`);
 for (const tool of ['openssl', 'jose', 'pkcs11-tool', 'softhsm2-util']) {
-  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) throw new Error(`${tool} is missing: run ./scripts/bench.sh, which installs it`);
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+    throw new Error(`${tool} is missing: run ./scripts/bench.sh, which installs it`);
 }
-if (!existsSync(SOFTHSM_MODULE)) throw new Error('libsofthsm2.so is missing: run ./scripts/bench.sh, which installs softhsm2');
+if (!existsSync(SOFTHSM_MODULE))
+  throw new Error('libsofthsm2.so is missing: run ./scripts/bench.sh, which installs softhsm2');
 
 // A partial run (some cases only, or quick mode) writes partial.* and leaves latest.* alone.
 const name = only.length > 0 || quick ? 'partial' : 'latest';
 const started = Date.now();
 const tmp = mkdtempSync(join(tmpdir(), 'keymint-bench-'));
 mkdirSync(resultsDir, { recursive: true });
+/** dpkg-query's output format: the package's version. */
+const DPKG_VERSION = ['-f=$', '{Version}'].join('');
 const say = (text) => process.stderr.write(`bench: ${text}\n`);
 const line = (cmd, args) => {
   try {
@@ -44,7 +52,9 @@ const line = (cmd, args) => {
   }
 };
 const loadBefore = loadavg().map((l) => Number(l.toFixed(2)));
-say(`${quick ? 'quick mode, ' : ''}cases: ${selected.join(', ')}; temp dir ${tmp}; load average ${loadBefore.join(' ')}`);
+say(
+  `${quick ? 'quick mode, ' : ''}cases: ${selected.join(', ')}; temp dir ${tmp}; load average ${loadBefore.join(' ')}`,
+);
 
 const ctx = { root, benchDir, resultsDir, resultsName: name, bin, tmp, quick, log: say };
 const results = [];
@@ -60,7 +70,9 @@ try {
     if (quick) for (const c of result.comparisons) if (c.goal !== undefined) c.goal.met = undefined;
     results.push(result);
     for (const c of result.comparisons.filter((x) => x.goal)) {
-      say(`  ${c.label}: ${c.ratio.toFixed(2)}× (goal ${c.goal.op} ${c.goal.value}${c.goal.met === undefined ? '' : `: ${c.goal.met ? 'met' : 'missed'}`})`);
+      say(
+        `  ${c.label}: ${c.ratio.toFixed(2)}× (goal ${c.goal.op} ${c.goal.value}${c.goal.met === undefined ? '' : `: ${c.goal.met ? 'met' : 'missed'}`})`,
+      );
     }
   }
 } finally {
@@ -81,8 +93,9 @@ const result = {
     node: process.versions.node,
     nodeOpenssl: process.versions.openssl,
     openssl: line('openssl', ['version']),
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format, not a template
-    peers: Object.fromEntries(['jose', 'opensc', 'softhsm2'].map((p) => [p, line('dpkg-query', ['-W', '-f=${Version}', p])])),
+    peers: Object.fromEntries(
+      ['jose', 'opensc', 'softhsm2'].map((p) => [p, line('dpkg-query', ['-W', DPKG_VERSION, p])]),
+    ),
     loadBefore,
     loadAfter: loadavg().map((l) => Number(l.toFixed(2))),
   },
@@ -97,7 +110,9 @@ const write = (file, text) => {
   renameSync(`${file}.tmp`, file);
 };
 const chartItems = results.flatMap((c) =>
-  c.comparisons.filter((cmp) => Number.isFinite(cmp.ratio) && cmp.ratio > 0).map((cmp) => ({ group: `${c.number}. ${c.title}`, label: cmp.label, ratio: cmp.ratio, goal: cmp.goal })),
+  c.comparisons
+    .filter((cmp) => Number.isFinite(cmp.ratio) && cmp.ratio > 0)
+    .map((cmp) => ({ group: `${c.number}. ${c.title}`, label: cmp.label, ratio: cmp.ratio, goal: cmp.goal })),
 );
 write(join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`);
 write(

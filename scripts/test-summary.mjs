@@ -4,7 +4,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['packages', 'apps'].flatMap((d) => (existsSync(d) ? readdirSync(d).map((p) => join(d, p)) : [])).concat(['test']);
+const roots = ['packages', 'apps']
+  .flatMap((d) => (existsSync(d) ? readdirSync(d).map((p) => join(d, p)) : []))
+  .concat(['test']);
 let passed = 0;
 let failed = 0;
 let skipped = 0;

@@ -23,7 +23,15 @@ function cliWith(packages: Record<string, { manifest: string; type: 'commonjs' |
 }
 
 const manifestOf = (name: string) =>
-  JSON.stringify({ apiVersion: 1, name, summary: `the ${name} test backend`, install: `npm install keymint-backend-${name}`, flags: [{ flags: `--${name}-store <path>`, option: 'store', description: `where ${name} keeps keys` }], environment: [], operations: [] });
+  JSON.stringify({
+    apiVersion: 1,
+    name,
+    summary: `the ${name} test backend`,
+    install: `npm install keymint-backend-${name}`,
+    flags: [{ flags: `--${name}-store <path>`, option: 'store', description: `where ${name} keeps keys` }],
+    environment: [],
+    operations: [],
+  });
 
 const keymint = (bin: string, args: string[]) => runProgram(process.execPath, [bin, ...args], { cwd: dirname(bin) });
 
@@ -42,19 +50,37 @@ describe('backend discovery', () => {
 
   it('keeps the backends built into the bundle: an installed package of the same name is not read', async () => {
     const bin = cliWith({
-      '@keymint/backend-software': { type: 'commonjs', manifest: `throw new Error('this manifest must not be read');\n` },
+      '@keymint/backend-software': {
+        type: 'commonjs',
+        manifest: `throw new Error('this manifest must not be read');\n`,
+      },
     });
-    const created = await keymint(bin, ['create', '--kty', 'EC', '--no-password', '--insecure', 'k.pub.json', 'k.json']);
+    const created = await keymint(bin, [
+      'create',
+      '--kty',
+      'EC',
+      '--no-password',
+      '--insecure',
+      'k.pub.json',
+      'k.json',
+    ]);
     expect(created.code, created.stderr).toBe(0);
     expect(created.stderr).toMatch(/^Your public key has been saved in k\.pub\.json\./);
   });
 
   it("refuses a backend whose flags do not start with --<its name>- (a command line's flags tell which manifests to read)", async () => {
-    const manifest = { ...JSON.parse(manifestOf('odd')), flags: [{ flags: '--store <path>', option: 'store', description: 'x' }] };
-    const bin = cliWith({ 'keymint-backend-odd': { type: 'commonjs', manifest: `module.exports = ${JSON.stringify(manifest)};\n` } });
+    const manifest = {
+      ...JSON.parse(manifestOf('odd')),
+      flags: [{ flags: '--store <path>', option: 'store', description: 'x' }],
+    };
+    const bin = cliWith({
+      'keymint-backend-odd': { type: 'commonjs', manifest: `module.exports = ${JSON.stringify(manifest)};\n` },
+    });
     const used = await keymint(bin, ['create', '--backend', 'odd', 'k.pub.json', 'k.json']);
     expect(used.code).toBe(5);
-    expect(used.stderr).toMatch(/^keymint: keymint-backend-odd is not a keymint backend this keymint can use: its flag --store does not start with --odd-/);
+    expect(used.stderr).toMatch(
+      /^keymint: keymint-backend-odd is not a keymint backend this keymint can use: its flag --store does not start with --odd-/,
+    );
   });
 
   it('leaves out a manifest that fails to load from the help, and names it when it is asked for', async () => {
@@ -63,6 +89,8 @@ describe('backend discovery', () => {
     expect(help.code, help.stderr).toBe(0);
     const used = await keymint(bin, ['create', '--backend', 'broken', 'k.pub.json', 'k.json']);
     expect(used.code).toBe(5);
-    expect(used.stderr).toMatch(/^keymint: keymint-backend-broken is not a keymint backend this keymint can use: its manifest could not be loaded/);
+    expect(used.stderr).toMatch(
+      /^keymint: keymint-backend-broken is not a keymint backend this keymint can use: its manifest could not be loaded/,
+    );
   });
 });

@@ -26,10 +26,15 @@ import {
 } from './helpers.js';
 
 /** Creates a key with a password file and the fast PBES2 count; returns the dir and both JWKs. */
-async function create(args: readonly string[], password = PASSWORD): Promise<{ dir: string; result: RunResult; pub: Jwk; priv: Jwk }> {
+async function create(
+  args: readonly string[],
+  password = PASSWORD,
+): Promise<{ dir: string; result: RunResult; pub: Jwk; priv: Jwk }> {
   const dir = tempDir();
   const pass = passwordFile(dir, password);
-  const result = await keymint(['create', ...FAST, '--password-file', pass, ...args, 'key.pub.json', 'key.json'], { cwd: dir });
+  const result = await keymint(['create', ...FAST, '--password-file', pass, ...args, 'key.pub.json', 'key.json'], {
+    cwd: dir,
+  });
   expectOk(result);
   const pub = readJson<Jwk>(join(dir, 'key.pub.json'));
   const priv = await decryptWithJose(join(dir, 'key.json'), password);
@@ -68,7 +73,13 @@ describe('keymint create: defaults (REFERENCE §1)', () => {
     const jwe = JSON.parse(text) as Record<string, unknown>;
     expect(Object.keys(jwe).sort()).toEqual(['ciphertext', 'encrypted_key', 'iv', 'protected', 'tag']);
     const header = protectedHeader(join(dir, 'key.json'));
-    expect(header).toEqual({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', cty: 'jwk+json', p2c: 600_000, p2s: expect.any(String) });
+    expect(header).toEqual({
+      alg: 'PBES2-HS256+A128KW',
+      enc: 'A256GCM',
+      cty: 'jwk+json',
+      p2c: 600_000,
+      p2s: expect.any(String),
+    });
     expect(decodeB64url(header.p2s as string)).toHaveLength(16);
 
     const priv = await decryptWithJose(join(dir, 'key.json'), PASSWORD);
@@ -143,11 +154,27 @@ describe('keymint create: each flag', () => {
     ['--alg', ['--kty', 'RSA', '--alg', 'RS512'], { kty: 'RSA', alg: 'RS512' }],
     ['--alg PS384', ['--kty', 'RSA', '--alg', 'PS384'], { kty: 'RSA', alg: 'PS384' }],
     ['--crv/--alg', ['--kty', 'EC', '--crv', 'P-521', '--alg', 'ES512'], { kty: 'EC', crv: 'P-521', alg: 'ES512' }],
-    ['--use enc --alg RSA-OAEP', ['--kty', 'RSA', '--use', 'enc', '--alg', 'RSA-OAEP'], { kty: 'RSA', use: 'enc', alg: 'RSA-OAEP' }],
-    ['--use enc --alg ECDH-ES+A256KW', ['--crv', 'P-521', '--use', 'enc', '--alg', 'ECDH-ES+A256KW'], { crv: 'P-521', use: 'enc', alg: 'ECDH-ES+A256KW' }],
-    ['X448 --alg ECDH-ES+A128KW', ['--kty', 'OKP', '--crv', 'X448', '--use', 'enc', '--alg', 'ECDH-ES+A128KW'], { crv: 'X448', alg: 'ECDH-ES+A128KW' }],
+    [
+      '--use enc --alg RSA-OAEP',
+      ['--kty', 'RSA', '--use', 'enc', '--alg', 'RSA-OAEP'],
+      { kty: 'RSA', use: 'enc', alg: 'RSA-OAEP' },
+    ],
+    [
+      '--use enc --alg ECDH-ES+A256KW',
+      ['--crv', 'P-521', '--use', 'enc', '--alg', 'ECDH-ES+A256KW'],
+      { crv: 'P-521', use: 'enc', alg: 'ECDH-ES+A256KW' },
+    ],
+    [
+      'X448 --alg ECDH-ES+A128KW',
+      ['--kty', 'OKP', '--crv', 'X448', '--use', 'enc', '--alg', 'ECDH-ES+A128KW'],
+      { crv: 'X448', alg: 'ECDH-ES+A128KW' },
+    ],
     ['Ed25519 --alg EdDSA', ['--kty', 'OKP', '--crv', 'Ed25519', '--alg', 'EdDSA'], { crv: 'Ed25519', alg: 'EdDSA' }],
-    ['--subtle allows RSA1_5', ['--kty', 'RSA', '--use', 'enc', '--alg', 'RSA1_5', '--subtle'], { kty: 'RSA', use: 'enc', alg: 'RSA1_5' }],
+    [
+      '--subtle allows RSA1_5',
+      ['--kty', 'RSA', '--use', 'enc', '--alg', 'RSA1_5', '--subtle'],
+      { kty: 'RSA', use: 'enc', alg: 'RSA1_5' },
+    ],
   ] as [string, string[], Record<string, string>][])('%s', async (_name, flags, expected) => {
     const { pub, priv } = await create(flags);
     expect(pub).toMatchObject(expected);
@@ -169,12 +196,15 @@ describe('keymint create: each flag', () => {
     [['--kty', 'oct', '--use', 'enc', '--alg', 'A256KW', '--size', '256'], 'A256KW', 256],
     [['--kty', 'oct', '--use', 'enc', '--alg', 'dir'], 'dir', 128],
     [['--kty', 'oct', '--use', 'enc', '--alg', 'dir', '--size', '512'], 'dir', 512],
-  ] as [string[], string, number][])('oct %j: alg %s, %i bits (size in bits, from the alg)', async (flags, alg, bits) => {
-    const { pub, priv } = await create(flags);
-    expect(pub.alg).toBe(alg);
-    expect(decodeB64url(priv.k as string).length * 8).toBe(bits);
-    expect(pub).toEqual(priv);
-  });
+  ] as [string[], string, number][])(
+    'oct %j: alg %s, %i bits (size in bits, from the alg)',
+    async (flags, alg, bits) => {
+      const { pub, priv } = await create(flags);
+      expect(pub.alg).toBe(alg);
+      expect(decodeB64url(priv.k as string).length * 8).toBe(bits);
+      expect(pub).toEqual(priv);
+    },
+  );
 
   it('--use with a value other than sig/enc is kept, with no default alg; an oct key is then 128 bits', async () => {
     const ec = await create(['--use', 'wrap']);
@@ -189,7 +219,10 @@ describe('keymint create: each flag', () => {
   it('--kid overrides the thumbprint in both files and in --json', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    const result = await keymint(['create', ...FAST, '--json', '--password-file', pass, '--kid', 'my-key-1', 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(
+      ['create', ...FAST, '--json', '--password-file', pass, '--kid', 'my-key-1', 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(result);
     const pub = readJson<Jwk>(join(dir, 'k.pub'));
     const priv = await decryptWithJose(join(dir, 'k.json'), PASSWORD);
@@ -226,7 +259,9 @@ describe('keymint create: each flag', () => {
 
   it('--no-password --insecure writes the private JWK in the clear, still 0600', async () => {
     const dir = tempDir();
-    const result = await keymint(['create', '--no-password', '--insecure', '--kty', 'OKP', 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(['create', '--no-password', '--insecure', '--kty', 'OKP', 'k.pub', 'k.json'], {
+      cwd: dir,
+    });
     expectOk(result);
     const priv = readJson<Jwk>(join(dir, 'k.json'));
     const pub = readJson<Jwk>(join(dir, 'k.pub'));
@@ -252,7 +287,10 @@ describe('keymint create: each flag', () => {
   it('--backend software is the default backend and can be named', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    const result = await keymint(['create', ...FAST, '--json', '--backend', 'software', '--password-file', pass, 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(
+      ['create', ...FAST, '--json', '--backend', 'software', '--password-file', pass, 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(result);
     expect((JSON.parse(result.stdout) as Record<string, unknown>).backend).toBe('software');
     expectConsistent(readJson<Jwk>(join(dir, 'k.pub')), await decryptWithJose(join(dir, 'k.json'), PASSWORD));
@@ -268,7 +306,9 @@ describe('keymint create: each flag', () => {
   it('--pbes2-count 1000000 (the maximum) is accepted and written', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    expectOk(await keymint(['create', '--pbes2-count', '1000000', '--password-file', pass, 'k.pub', 'k.json'], { cwd: dir }));
+    expectOk(
+      await keymint(['create', '--pbes2-count', '1000000', '--password-file', pass, 'k.pub', 'k.json'], { cwd: dir }),
+    );
     expect(protectedHeader(join(dir, 'k.json')).p2c).toBe(1_000_000);
     expect((await decryptWithJose(join(dir, 'k.json'), PASSWORD)).kty).toBe('EC');
   });
@@ -288,7 +328,10 @@ describe('keymint create: each flag', () => {
   it('--json prints one JSON object with kid, thumbprint, thumbprintUri, files and publicJwk', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    const result = await keymint(['create', ...FAST, '--json', '--password-file', pass, '--kty', 'OKP', 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(
+      ['create', ...FAST, '--json', '--password-file', pass, '--kty', 'OKP', 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(result);
     expect(result.stderr).toBe('');
     const json = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -309,10 +352,18 @@ describe('keymint create: each flag', () => {
   it('--json for an oct key: no kid, thumbprint or public JWK', async () => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    const result = await keymint(['create', ...FAST, '--json', '--password-file', pass, '--kty', 'oct', 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(
+      ['create', ...FAST, '--json', '--password-file', pass, '--kty', 'oct', 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(result);
     const json = JSON.parse(result.stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ kid: null, thumbprint: null, publicJwk: null, files: { public: 'k.pub', private: 'k.json' } });
+    expect(json).toMatchObject({
+      kid: null,
+      thumbprint: null,
+      publicJwk: null,
+      files: { public: 'k.pub', private: 'k.json' },
+    });
     expect(result.stdout).not.toContain(readJson<Jwk>(join(dir, 'k.pub')).k as string);
   });
 
@@ -361,8 +412,15 @@ describe('keymint create: each flag', () => {
     const pass = passwordFile(dir);
     mkdirSync(join(dir, 'pub'));
     mkdirSync(join(dir, 'priv'));
-    expectOk(await keymint(['create', ...FAST, '--password-file', pass, 'pub/k.json', join(dir, 'priv', 'k.json')], { cwd: dir }));
-    expectConsistent(readJson<Jwk>(join(dir, 'pub', 'k.json')), await decryptWithJose(join(dir, 'priv', 'k.json'), PASSWORD));
+    expectOk(
+      await keymint(['create', ...FAST, '--password-file', pass, 'pub/k.json', join(dir, 'priv', 'k.json')], {
+        cwd: dir,
+      }),
+    );
+    expectConsistent(
+      readJson<Jwk>(join(dir, 'pub', 'k.json')),
+      await decryptWithJose(join(dir, 'priv', 'k.json'), PASSWORD),
+    );
   });
 });
 
@@ -380,7 +438,10 @@ describe('keymint create: file modes', () => {
   it.each([['000'], ['077']])('oct keys: both files 0600 under umask %s, and a note says so', async (umask) => {
     const dir = tempDir();
     const pass = passwordFile(dir);
-    const result = await keymint(['create', ...FAST, '--password-file', pass, '--kty', 'oct', 'k.pub', 'k.json'], { cwd: dir, umask });
+    const result = await keymint(['create', ...FAST, '--password-file', pass, '--kty', 'oct', 'k.pub', 'k.json'], {
+      cwd: dir,
+      umask,
+    });
     expectOk(result);
     expect(modeOf(join(dir, 'k.json'))).toBe(0o600);
     expect(modeOf(join(dir, 'k.pub'))).toBe(0o600);
@@ -390,7 +451,10 @@ describe('keymint create: file modes', () => {
 
   it('--no-password oct: the note is there too and the private file is the plain key', async () => {
     const dir = tempDir();
-    const result = await keymint(['create', '--no-password', '--insecure', '--kty', 'oct', '--use', 'enc', 'k.pub', 'k.json'], { cwd: dir, umask: '000' });
+    const result = await keymint(
+      ['create', '--no-password', '--insecure', '--kty', 'oct', '--use', 'enc', 'k.pub', 'k.json'],
+      { cwd: dir, umask: '000' },
+    );
     expectOk(result);
     expect(readJson<Jwk>(join(dir, 'k.json'))).toEqual(readJson<Jwk>(join(dir, 'k.pub')));
     expect(modeOf(join(dir, 'k.pub'))).toBe(0o600);

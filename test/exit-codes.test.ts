@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST, REPO, expectFailure, keymint, passwordFile, tempDir, writeFile, type RunResult } from './helpers.js';
-import { SOFTHSM_MODULE, startKeyringSession, startSoftHsm, type KeyringSession, type SoftHsm } from '@keymint/test-kit';
+import {
+  SOFTHSM_MODULE,
+  startKeyringSession,
+  startSoftHsm,
+  type KeyringSession,
+  type SoftHsm,
+} from '@keymint/test-kit';
 
 /**
  * The README's exit-code table, enforced: every row it documents is produced here by a real run of
@@ -25,7 +31,10 @@ function readmeTable(): Row[] {
   const section = text.slice(text.indexOf('## Exit codes'));
   const rows: Row[] = [];
   for (const match of section.matchAll(/^\| (\d+) \|[^|]*\|([^|]*)\|$/gm)) {
-    rows.push({ exit: Number(match[1]), codes: [...(match[2] as string).matchAll(/`(ERR_[A-Z_]+)`/g)].map((m) => m[1] as string) });
+    rows.push({
+      exit: Number(match[1]),
+      codes: [...(match[2] as string).matchAll(/`(ERR_[A-Z_]+)`/g)].map((m) => m[1] as string),
+    });
   }
   return rows;
 }
@@ -78,7 +87,11 @@ beforeAll(async () => {
   keyring = await startKeyringSession();
   writeFileSync(join(build, 'fault.c'), FAULT_SOURCE);
   faulty = join(build, 'libfault.so');
-  const cc = spawnSync('cc', ['-shared', '-fPIC', '-o', faulty, `-DTARGET=${JSON.stringify(SOFTHSM_MODULE)}`, join(build, 'fault.c'), '-ldl'], { encoding: 'utf8' });
+  const cc = spawnSync(
+    'cc',
+    ['-shared', '-fPIC', '-o', faulty, `-DTARGET=${JSON.stringify(SOFTHSM_MODULE)}`, join(build, 'fault.c'), '-ldl'],
+    { encoding: 'utf8' },
+  );
   if (cc.status !== 0) throw new Error(`cc failed: ${cc.stderr}`);
 });
 
@@ -88,37 +101,81 @@ afterAll(async () => {
   rmSync(build, { recursive: true, force: true });
 });
 
-const EC_PRIVATE: Record<string, string> = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<string, string>), kid: 'k1' };
+const EC_PRIVATE: Record<string, string> = {
+  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<
+    string,
+    string
+  >),
+  kid: 'k1',
+};
 const EC_PUBLIC = Object.fromEntries(Object.entries(EC_PRIVATE).filter(([name]) => name !== 'd'));
 
 interface Case {
   exit: number;
   name: string;
   /** Makes the files the run needs in `dir`; returns the arguments, and options for the run. */
-  run: (dir: string) => Promise<{ args: string[]; env?: Record<string, string>; pattern: RegExp }> | { args: string[]; env?: Record<string, string>; pattern: RegExp };
+  run: (
+    dir: string,
+  ) =>
+    | Promise<{ args: string[]; env?: Record<string, string>; pattern: RegExp }>
+    | { args: string[]; env?: Record<string, string>; pattern: RegExp };
 }
 
 const faultUri = () => `pkcs11:token=${TOKEN}?module-path=${faulty}&pin-source=file:${softhsm.pinFile}`;
 
 const CASES: Case[] = [
-  { exit: 2, name: 'an unknown flag', run: () => ({ args: ['create', '--bogus', 'k.pub.json', 'k.json'], pattern: /unknown option '--bogus'; see keymint create --help/ }) },
-  { exit: 2, name: 'a password needed and no terminal', run: () => ({ args: ['create', ...FAST, 'k.pub.json', 'k.json'], pattern: /a password is needed to encrypt the private JWK and there is no terminal/ }) },
-  { exit: 3, name: 'an invalid parameter', run: () => ({ args: ['create', '--kty', 'ECC', 'k.pub.json', 'k.json'], pattern: /--kty "ECC" is not a key type/ }) },
+  {
+    exit: 2,
+    name: 'an unknown flag',
+    run: () => ({
+      args: ['create', '--bogus', 'k.pub.json', 'k.json'],
+      pattern: /unknown option '--bogus'; see keymint create --help/,
+    }),
+  },
+  {
+    exit: 2,
+    name: 'a password needed and no terminal',
+    run: () => ({
+      args: ['create', ...FAST, 'k.pub.json', 'k.json'],
+      pattern: /a password is needed to encrypt the private JWK and there is no terminal/,
+    }),
+  },
+  {
+    exit: 3,
+    name: 'an invalid parameter',
+    run: () => ({ args: ['create', '--kty', 'ECC', 'k.pub.json', 'k.json'], pattern: /--kty "ECC" is not a key type/ }),
+  },
   {
     exit: 4,
     name: 'an alg the key cannot sign with',
     run: (dir) => {
       writeFile(dir, 'k.json', JSON.stringify(EC_PRIVATE));
       writeFile(dir, 'p.txt', 'payload');
-      return { args: ['sign', '--key', 'k.json', '--alg', 'ES384', 'p.txt'], pattern: /ES384 does not fit a EC P-256 key: use ES256/ };
+      return {
+        args: ['sign', '--key', 'k.json', '--alg', 'ES384', 'p.txt'],
+        pattern: /ES384 does not fit a EC P-256 key: use ES256/,
+      };
     },
   },
   {
     exit: 5,
     name: 'a key kept by a backend that is not installed',
     run: (dir) => {
-      writeFile(dir, 'ref.json', JSON.stringify({ type: 'keymint-key-reference', version: 1, backend: 'cloudkms', location: { name: 'k' }, jwk: EC_PUBLIC }));
-      return { args: ['sign', '--key', 'ref.json', 'ref.json'], pattern: /kept by the "cloudkms" backend, which this keymint does not have/ };
+      writeFile(
+        dir,
+        'ref.json',
+        JSON.stringify({
+          type: 'keymint-key-reference',
+          version: 1,
+          backend: 'cloudkms',
+          location: { name: 'k' },
+          jwk: EC_PUBLIC,
+        }),
+      );
+      return {
+        args: ['sign', '--key', 'ref.json', 'ref.json'],
+        pattern: /kept by the "cloudkms" backend, which this keymint does not have/,
+      };
     },
   },
   {
@@ -137,10 +194,17 @@ const CASES: Case[] = [
     name: 'an output that exists',
     run: (dir) => {
       writeFile(dir, 'k.pub.json', '{}');
-      return { args: ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'], pattern: /k\.pub\.json already exists/ };
+      return {
+        args: ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'],
+        pattern: /k\.pub\.json already exists/,
+      };
     },
   },
-  { exit: 8, name: 'a missing file', run: () => ({ args: ['public', 'missing.json'], pattern: /missing\.json: no such file or directory/ }) },
+  {
+    exit: 8,
+    name: 'a missing file',
+    run: () => ({ args: ['public', 'missing.json'], pattern: /missing\.json: no such file or directory/ }),
+  },
   {
     exit: 9,
     name: 'a malformed key file',
@@ -152,26 +216,62 @@ const CASES: Case[] = [
   {
     exit: 10,
     name: 'no such token',
-    run: () => ({ args: ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', `pkcs11:token=no-such-token?module-path=${SOFTHSM_MODULE}`], pattern: /no-such-token/ }),
+    run: () => ({
+      args: [
+        'keys',
+        'list',
+        '--backend',
+        'pkcs11',
+        '--pkcs11-uri',
+        `pkcs11:token=no-such-token?module-path=${SOFTHSM_MODULE}`,
+      ],
+      pattern: /no-such-token/,
+    }),
   },
   {
     exit: 11,
     name: 'a wrong PIN',
     run: (dir) => {
       writeFile(dir, 'wrong.pin', '000000\n');
-      return { args: ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', `pkcs11:token=${TOKEN}?module-path=${SOFTHSM_MODULE}&pin-source=file:wrong.pin`], pattern: /refused the PIN/ };
+      return {
+        args: [
+          'keys',
+          'list',
+          '--backend',
+          'pkcs11',
+          '--pkcs11-uri',
+          `pkcs11:token=${TOKEN}?module-path=${SOFTHSM_MODULE}&pin-source=file:wrong.pin`,
+        ],
+        pattern: /refused the PIN/,
+      };
     },
   },
-  { exit: 12, name: 'a locked PIN', run: () => ({ args: ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', faultUri()], env: { KEYMINT_TEST_FAULT: 'C_Login:0xa4' }, pattern: /locked/i }) },
+  {
+    exit: 12,
+    name: 'a locked PIN',
+    run: () => ({
+      args: ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', faultUri()],
+      env: { KEYMINT_TEST_FAULT: 'C_Login:0xa4' },
+      pattern: /locked/i,
+    }),
+  },
   {
     exit: 13,
     name: 'a full token',
-    run: () => ({ args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', faultUri(), 'k.pub.json', 'k.json'], env: { KEYMINT_TEST_FAULT: 'C_GenerateKeyPair:0x31' }, pattern: /creating an EC P-256 ES256 key/ }),
+    run: () => ({
+      args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', faultUri(), 'k.pub.json', 'k.json'],
+      env: { KEYMINT_TEST_FAULT: 'C_GenerateKeyPair:0x31' },
+      pattern: /creating an EC P-256 ES256 key/,
+    }),
   },
   {
     exit: 14,
     name: 'a write-protected token',
-    run: () => ({ args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', faultUri(), 'k.pub.json', 'k.json'], env: { KEYMINT_TEST_FAULT: 'C_GenerateKeyPair:0xe2' }, pattern: /creating an EC P-256 ES256 key/ }),
+    run: () => ({
+      args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', faultUri(), 'k.pub.json', 'k.json'],
+      env: { KEYMINT_TEST_FAULT: 'C_GenerateKeyPair:0xe2' },
+      pattern: /creating an EC P-256 ES256 key/,
+    }),
   },
   {
     exit: 15,
@@ -194,7 +294,10 @@ const CASES: Case[] = [
     exit: 17,
     name: 'a locked keychain',
     run: async (dir) => {
-      const made = await keymint(['create', '--backend', 'keychain', 'k.pub.json', 'k.json'], { cwd: dir, env: { ...keyring.env } });
+      const made = await keymint(['create', '--backend', 'keychain', 'k.pub.json', 'k.json'], {
+        cwd: dir,
+        env: { ...keyring.env },
+      });
       expect(made.code, made.stderr).toBe(0);
       keyring.lock();
       writeFile(dir, 'p.txt', 'payload');
@@ -214,7 +317,17 @@ const CASES: Case[] = [
     exit: 19,
     name: 'a PKCS#11 module nobody trusts, named by a reference',
     run: (dir) => {
-      writeFile(dir, 'ref.json', JSON.stringify({ type: 'keymint-key-reference', version: 1, backend: 'pkcs11', location: { uri: `pkcs11:token=${TOKEN};object=k?module-path=${faulty}` }, jwk: EC_PUBLIC }));
+      writeFile(
+        dir,
+        'ref.json',
+        JSON.stringify({
+          type: 'keymint-key-reference',
+          version: 1,
+          backend: 'pkcs11',
+          location: { uri: `pkcs11:token=${TOKEN};object=k?module-path=${faulty}` },
+          jwk: EC_PUBLIC,
+        }),
+      );
       writeFile(dir, 'p.txt', 'payload');
       return { args: ['sign', '--key', 'ref.json', 'p.txt'], pattern: /is not trusted/ };
     },
@@ -242,6 +355,9 @@ describe("the README's exit-code table", () => {
     const json = await keymint([...args, '--json'], { cwd: dir, ...options });
     expect(json.code).toBe(testCase.exit);
     const code = (JSON.parse(json.stdout) as { error: { code: string } }).error.code;
-    expect(table.find((r) => r.exit === testCase.exit)?.codes, `the row of exit ${testCase.exit} names ${code}`).toContain(code);
+    expect(
+      table.find((r) => r.exit === testCase.exit)?.codes,
+      `the row of exit ${testCase.exit} names ${code}`,
+    ).toContain(code);
   });
 });

@@ -41,7 +41,10 @@ function dirWith(...names: string[]): string {
 
 /** An encrypted PKCS#8 input with the INTEGER at `path` (child indexes) set to `value`. */
 function patchedPkcs8(name: string, path: number[], value: bigint): string {
-  return toPem('ENCRYPTED PRIVATE KEY', replaceAt(pemBody(readFileSync(join(pems, name), 'utf8')), path, integer(value)));
+  return toPem(
+    'ENCRYPTED PRIVATE KEY',
+    replaceAt(pemBody(readFileSync(join(pems, name), 'utf8')), path, integer(value)),
+  );
 }
 
 /** An OpenSSH key with its bcrypt_pbkdf rounds (PROTOCOL.key) set to `rounds`. */
@@ -63,7 +66,16 @@ function toolX(input: string): string {
 
 async function expectAdopted(input: string): Promise<void> {
   const dir = dirWith(input);
-  const args = ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, '--pem-password-file', 'right.txt'];
+  const args = [
+    'create',
+    ...FAST,
+    '--password-file',
+    'pass.txt',
+    '--from-pem',
+    input,
+    '--pem-password-file',
+    'right.txt',
+  ];
   const result = await keymint([...args, 'k.pub', 'k.json'], { cwd: dir });
   expect(result.code, result.stderr).toBe(0);
   expect(readJson<Jwk>(join(dir, 'k.pub'))).toMatchObject({ kty: 'OKP', crv: 'Ed25519', x: toolX(input) });
@@ -75,7 +87,17 @@ async function expectRefused(text: string, code: number, ...patterns: RegExp[]):
   writeFile(dir, 'hostile.pem', text);
   for (const pemPassword of [['--pem-password-file', 'right.txt'], ['--pem-password-file', 'wrong.txt'], []]) {
     const started = performance.now();
-    const args = ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'hostile.pem', ...pemPassword, 'k.pub', 'k.json'];
+    const args = [
+      'create',
+      ...FAST,
+      '--password-file',
+      'pass.txt',
+      '--from-pem',
+      'hostile.pem',
+      ...pemPassword,
+      'k.pub',
+      'k.json',
+    ];
     await expectFailure(dir, args, code, [/hostile\.pem/, ...patterns]);
     // A whole CLI run, start-up included: a derivation at these counts would take minutes to years.
     expect(performance.now() - started).toBeLessThan(2000);
@@ -138,7 +160,12 @@ describe('--from-pem bounds every password-based key derivation before the passw
 
   it('OpenSSH: `ssh-keygen -a 100` is adopted; 257 and 2^32 - 1 bcrypt rounds are refused, exit 9', async () => {
     await expectAdopted('id_a100');
-    await expectRefused(patchedRounds('id_a100', 257), 9, /the OpenSSH bcrypt_pbkdf round count 257 is above 256/, TOO_LONG);
+    await expectRefused(
+      patchedRounds('id_a100', 257),
+      9,
+      /the OpenSSH bcrypt_pbkdf round count 257 is above 256/,
+      TOO_LONG,
+    );
     await expectRefused(
       patchedRounds('id_a100', 2 ** 32 - 1),
       9,
@@ -151,7 +178,12 @@ describe('--from-pem bounds every password-based key derivation before the passw
     const blob = pemBody(readFileSync(join(pems, 'id_a100'), 'utf8'));
     const patched = blob.toString('latin1').replace('\0\0\0\x06bcrypt', '\0\0\0\x06scrypt');
     const scrypt = Buffer.from(patched, 'latin1');
-    await expectRefused(toPem('OPENSSH PRIVATE KEY', scrypt, 70), 4, /key derivation function "scrypt"/, /ssh-keygen -p/);
+    await expectRefused(
+      toPem('OPENSSH PRIVATE KEY', scrypt, 70),
+      4,
+      /key derivation function "scrypt"/,
+      /ssh-keygen -p/,
+    );
     await expectRefused(
       readFileSync(join(pems, 'id_chacha'), 'utf8'),
       4,

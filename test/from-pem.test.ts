@@ -44,9 +44,15 @@ beforeAll(() => {
   sh('ssh-keygen -q -t ecdsa -b 256 -N "" -C test -f id_ecdsa');
   sh('ssh-keygen -q -t rsa -b 2048 -N "" -C test -f id_rsa');
   sh('ssh-keygen -q -t ed25519 -N ssh-secret -C test -f id_ed25519_encrypted');
-  sh('openssl req -x509 -new -key p256.key -subj /CN=sig -days 30 -addext keyUsage=critical,digitalSignature -out cert-sig.pem');
-  sh('openssl req -x509 -new -key rsa.key -subj /CN=enc -days 30 -addext keyUsage=critical,keyEncipherment -out cert-enc.pem');
-  sh('openssl req -x509 -new -key p256.key -subj /CN=both -days 30 -addext keyUsage=critical,digitalSignature,keyAgreement -out cert-both.pem');
+  sh(
+    'openssl req -x509 -new -key p256.key -subj /CN=sig -days 30 -addext keyUsage=critical,digitalSignature -out cert-sig.pem',
+  );
+  sh(
+    'openssl req -x509 -new -key rsa.key -subj /CN=enc -days 30 -addext keyUsage=critical,keyEncipherment -out cert-enc.pem',
+  );
+  sh(
+    'openssl req -x509 -new -key p256.key -subj /CN=both -days 30 -addext keyUsage=critical,digitalSignature,keyAgreement -out cert-both.pem',
+  );
   sh('openssl req -x509 -new -key p256.key -subj /CN=none -days 30 -out cert-no-key-usage.pem');
 });
 
@@ -73,8 +79,17 @@ function nodeJwks(path: string, passphrase?: string): { pub: Jwk; priv: Jwk | un
 }
 
 /** Runs `create --from-pem` with a password file and checks the key pair against Node's reading of the PEM. */
-async function fromPem(dir: string, input: string, flags: readonly string[] = [], reference = join(dir, input), passphrase?: string) {
-  const result = await keymint(['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, ...flags, 'k.pub', 'k.json'], { cwd: dir });
+async function fromPem(
+  dir: string,
+  input: string,
+  flags: readonly string[] = [],
+  reference = join(dir, input),
+  passphrase?: string,
+) {
+  const result = await keymint(
+    ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, ...flags, 'k.pub', 'k.json'],
+    { cwd: dir },
+  );
   expectOk(result);
   const pub = readJson<Jwk>(join(dir, 'k.pub'));
   const priv = await decryptWithJose(join(dir, 'k.json'), PASSWORD);
@@ -89,7 +104,11 @@ async function fromPem(dir: string, input: string, flags: readonly string[] = []
 }
 
 /** Runs `create --from-pem` on a public input: only the public file, and stderr says so. */
-async function fromPublicPem(dir: string, input: string, flags: readonly string[] = []): Promise<{ result: RunResult; pub: Jwk }> {
+async function fromPublicPem(
+  dir: string,
+  input: string,
+  flags: readonly string[] = [],
+): Promise<{ result: RunResult; pub: Jwk }> {
   const before = listDir(dir);
   const result = await keymint(['create', '--from-pem', input, ...flags, 'k.pub', 'k.json'], { cwd: dir });
   expectOk(result);
@@ -175,7 +194,13 @@ describe('--from-pem RSA (2048)', () => {
     const dir = dirWith('rsa.key');
     sh(dir, 'openssl rsa -in rsa.key -pubout -out public.key 2>/dev/null');
     const { pub } = await fromPublicPem(dir, 'public.key', ['--use', 'sig', '--alg', 'RS256', '--kid', 'client-1']);
-    expect(pub).toMatchObject({ ...nodeJwks(join(dir, 'rsa.key')).pub, kty: 'RSA', kid: 'client-1', use: 'sig', alg: 'RS256' });
+    expect(pub).toMatchObject({
+      ...nodeJwks(join(dir, 'rsa.key')).pub,
+      kty: 'RSA',
+      kid: 'client-1',
+      use: 'sig',
+      alg: 'RS256',
+    });
   });
 
   it('--use enc gives RSA-OAEP-256; --alg PS256 is kept', async () => {
@@ -211,10 +236,13 @@ describe('--from-pem RSA (2048)', () => {
 describe('--from-pem input forms', () => {
   it('standard input (--from-pem -)', async () => {
     const dir = dirWith('p256.key');
-    const result = await keymint(['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', '-', 'k.pub', 'k.json'], {
-      cwd: dir,
-      input: readFileSync(join(dir, 'p256.key'), 'utf8'),
-    });
+    const result = await keymint(
+      ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', '-', 'k.pub', 'k.json'],
+      {
+        cwd: dir,
+        input: readFileSync(join(dir, 'p256.key'), 'utf8'),
+      },
+    );
     expectOk(result);
     expect(readJson<Jwk>(join(dir, 'k.pub'))).toMatchObject(nodeJwks(join(dir, 'p256.key')).pub);
   });
@@ -273,7 +301,12 @@ describe('--from-pem EC and OKP', () => {
     const dir = dirWith('p256-encrypted.key', 'p256.key');
     writeFile(dir, 'pem-pass.txt', 'pem-secret\n');
     expect(readFileSync(join(dir, 'p256-encrypted.key'), 'utf8')).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----/);
-    const { pub } = await fromPem(dir, 'p256-encrypted.key', ['--pem-password-file', 'pem-pass.txt'], join(dir, 'p256.key'));
+    const { pub } = await fromPem(
+      dir,
+      'p256-encrypted.key',
+      ['--pem-password-file', 'pem-pass.txt'],
+      join(dir, 'p256.key'),
+    );
     expect(pub).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256' });
   });
 
@@ -302,7 +335,10 @@ describe('--from-pem OpenSSH keys (ssh-keygen default format)', () => {
   }
 
   async function fromSshEd25519(dir: string, name: string, flags: readonly string[] = []) {
-    const result = await keymint(['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', name, ...flags, 'k.pub', 'k.json'], { cwd: dir });
+    const result = await keymint(
+      ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', name, ...flags, 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(result);
     const pub = readJson<Jwk>(join(dir, 'k.pub'));
     const priv = await decryptWithJose(join(dir, 'k.json'), PASSWORD);
@@ -315,7 +351,14 @@ describe('--from-pem OpenSSH keys (ssh-keygen default format)', () => {
     const dir = dirWith('id_ed25519');
     expect(readFileSync(join(dir, 'id_ed25519'), 'utf8')).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
     const { pub, priv } = await fromSshEd25519(dir, 'id_ed25519');
-    expect(pub).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: rfc7638(pub), x: sshEd25519PublicX(dir, 'id_ed25519') });
+    expect(pub).toMatchObject({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      alg: 'EdDSA',
+      use: 'sig',
+      kid: rfc7638(pub),
+      x: sshEd25519PublicX(dir, 'id_ed25519'),
+    });
     expect(decodeB64url(priv.d as string)).toHaveLength(32);
   });
 
@@ -350,10 +393,23 @@ describe('--from-pem certificates', () => {
   it('keyUsage digitalSignature: use sig, x5c holds the certificate, only the public file', async () => {
     const dir = dirWith('cert-sig.pem', 'p256.key');
     const { pub } = await fromPublicPem(dir, 'cert-sig.pem');
-    expect(pub).toMatchObject({ ...nodeJwks(join(dir, 'p256.key')).pub, kty: 'EC', crv: 'P-256', use: 'sig', alg: 'ES256', kid: rfc7638(pub) });
-    const der = readFileSync(join(dir, 'cert-sig.pem'), 'utf8').replace(/-----[^-]+-----/g, '').replace(/\s/g, '');
+    expect(pub).toMatchObject({
+      ...nodeJwks(join(dir, 'p256.key')).pub,
+      kty: 'EC',
+      crv: 'P-256',
+      use: 'sig',
+      alg: 'ES256',
+      kid: rfc7638(pub),
+    });
+    const der = readFileSync(join(dir, 'cert-sig.pem'), 'utf8')
+      .replace(/-----[^-]+-----/g, '')
+      .replace(/\s/g, '');
     expect(pub.x5c).toEqual([der]);
-    expect(Buffer.from(der, 'base64').equals(Buffer.from(sh(dir, 'openssl x509 -in cert-sig.pem -outform DER | base64 -w0'), 'base64'))).toBe(true);
+    expect(
+      Buffer.from(der, 'base64').equals(
+        Buffer.from(sh(dir, 'openssl x509 -in cert-sig.pem -outform DER | base64 -w0'), 'base64'),
+      ),
+    ).toBe(true);
   });
 
   it('keyUsage keyEncipherment on an RSA certificate: use enc, RSA-OAEP-256', async () => {
@@ -404,19 +460,53 @@ describe('--from-pem conflicts and refusals', () => {
     ['RSA1_5 without --subtle', 'rsa.key', ['--use', 'enc', '--alg', 'RSA1_5'], 3, [/RSA1_5/, /--subtle/]],
     ['Ed25519 with --use enc', 'ed25519.key', ['--use', 'enc'], 3, [/Ed25519/, /cannot encrypt/]],
     ['X25519 with the default use sig', 'x25519.key', [], 3, [/X25519/, /--use enc/]],
-    ['--use enc against a signing certificate', 'cert-sig.pem', ['--use', 'enc'], 3, [/--use enc/, /certificate/, /sig/]],
-    ['a certificate with both signing and key agreement', 'cert-both.pem', [], 9, [/cert-both\.pem/, /both signing/, /--subtle/]],
-    ['a certificate with no KeyUsage', 'cert-no-key-usage.pem', [], 9, [/cert-no-key-usage\.pem/, /no KeyUsage/, /--subtle/]],
-  ] as [string, string, string[], number, RegExp[]][])('%s (%s %j: exit %i)', async (_name, input, flags, code, patterns) => {
-    const dir = dirWith(input);
-    await expectFailure(dir, ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, ...flags, 'k.pub', 'k.json'], code, patterns);
-  });
+    [
+      '--use enc against a signing certificate',
+      'cert-sig.pem',
+      ['--use', 'enc'],
+      3,
+      [/--use enc/, /certificate/, /sig/],
+    ],
+    [
+      'a certificate with both signing and key agreement',
+      'cert-both.pem',
+      [],
+      9,
+      [/cert-both\.pem/, /both signing/, /--subtle/],
+    ],
+    [
+      'a certificate with no KeyUsage',
+      'cert-no-key-usage.pem',
+      [],
+      9,
+      [/cert-no-key-usage\.pem/, /no KeyUsage/, /--subtle/],
+    ],
+  ] as [string, string, string[], number, RegExp[]][])(
+    '%s (%s %j: exit %i)',
+    async (_name, input, flags, code, patterns) => {
+      const dir = dirWith(input);
+      await expectFailure(
+        dir,
+        ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', input, ...flags, 'k.pub', 'k.json'],
+        code,
+        patterns,
+      );
+    },
+  );
 
   it('an RSA key below 2048 bits needs --insecure', async () => {
     const dir = dirWith();
     sh(dir, 'openssl genrsa -out small.key 1024 2>/dev/null');
-    await expectFailure(dir, ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'small.key', 'k.pub', 'k.json'], 3, [/--size 1024/, /--insecure/]);
-    const ok = await keymint(['create', ...FAST, '--password-file', 'pass.txt', '--insecure', '--from-pem', 'small.key', 'k.pub', 'k.json'], { cwd: dir });
+    await expectFailure(
+      dir,
+      ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'small.key', 'k.pub', 'k.json'],
+      3,
+      [/--size 1024/, /--insecure/],
+    );
+    const ok = await keymint(
+      ['create', ...FAST, '--password-file', 'pass.txt', '--insecure', '--from-pem', 'small.key', 'k.pub', 'k.json'],
+      { cwd: dir },
+    );
     expectOk(ok);
     expect(bitsOf(readJson<Jwk>(join(dir, 'k.pub')).n as string)).toBe(1024);
   });
@@ -426,6 +516,11 @@ describe('--from-pem conflicts and refusals', () => {
     sh(dir, 'openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out dsa.params 2>/dev/null');
     sh(dir, 'openssl genpkey -paramfile dsa.params -out dsa.key');
     rmSync(join(dir, 'dsa.params'));
-    await expectFailure(dir, ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'dsa.key', 'k.pub', 'k.json'], 4, [/dsa\.key/, /DSA/, /RSA, EC/]);
+    await expectFailure(
+      dir,
+      ['create', ...FAST, '--password-file', 'pass.txt', '--from-pem', 'dsa.key', 'k.pub', 'k.json'],
+      4,
+      [/dsa\.key/, /DSA/, /RSA, EC/],
+    );
   });
 });

@@ -1,6 +1,18 @@
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,7 +106,13 @@ export function startProgram(command: string, args: readonly string[], options: 
     child.on('exit', () => {
       const endedAt = performance.now();
       child.on('close', (code, signal) =>
-        resolvePromise({ code, signal, endedAt, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
+        resolvePromise({
+          code,
+          signal,
+          endedAt,
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+        }),
       );
     });
   });
@@ -134,7 +152,11 @@ function binForUser(): string {
 export function keymint(args: readonly string[], options: RunOptions): Promise<RunResult> {
   const bin = options.user === undefined ? BIN : binForUser();
   if (options.umask !== undefined) {
-    return runProgram('/bin/sh', ['-c', `umask ${options.umask}; exec "$0" "$@"`, process.execPath, bin, ...args], options);
+    return runProgram(
+      '/bin/sh',
+      ['-c', `umask ${options.umask}; exec "$0" "$@"`, process.execPath, bin, ...args],
+      options,
+    );
   }
   return runProgram(process.execPath, [bin, ...args], options);
 }
@@ -219,7 +241,12 @@ export function privateMembersIn(jwk: Jwk): string[] {
   return PRIVATE_MEMBERS.filter((m) => m in jwk);
 }
 
-const REQUIRED: Record<string, string[]> = { EC: ['crv', 'kty', 'x', 'y'], RSA: ['e', 'kty', 'n'], OKP: ['crv', 'kty', 'x'], oct: ['k', 'kty'] };
+const REQUIRED: Record<string, string[]> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  RSA: ['e', 'kty', 'n'],
+  OKP: ['crv', 'kty', 'x'],
+  oct: ['k', 'kty'],
+};
 
 /** RFC 7638 §3 thumbprint computed here, independently of keymint and jose. */
 export function rfc7638(jwk: Jwk): string {
@@ -231,7 +258,9 @@ export function rfc7638(jwk: Jwk): string {
 
 /** Checks that the public JWK and a private JWK are the same key pair (Node derives the public key). */
 export function expectKeyPair(privateJwk: Jwk, publicJwk: Jwk): void {
-  const derived = createPublicKey(createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' })).export({ format: 'jwk' });
+  const derived = createPublicKey(createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' })).export({
+    format: 'jwk',
+  });
   for (const [name, value] of Object.entries(derived)) expect(publicJwk[name], `public member ${name}`).toBe(value);
 }
 
@@ -259,7 +288,13 @@ export function expectError(result: RunResult, code: number, ...patterns: RegExp
  * Runs keymint in `dir` expecting a failure: the error contract of `expectError`, and the
  * directory exactly as it was (no new file, no temp file, no file changed).
  */
-export async function expectFailure(dir: string, args: readonly string[], code: number, patterns: RegExp[], options: Partial<RunOptions> = {}): Promise<RunResult> {
+export async function expectFailure(
+  dir: string,
+  args: readonly string[],
+  code: number,
+  patterns: RegExp[],
+  options: Partial<RunOptions> = {},
+): Promise<RunResult> {
   const before = snapshot(dir);
   const result = await keymint(args, { cwd: dir, ...options });
   expectError(result, code, ...patterns);
@@ -273,7 +308,11 @@ export function snapshot(dir: string): Record<string, string> {
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
     const rel = path.slice(dir.length + 1);
-    out[rel] = entry.isFile() ? `${modeOf(path).toString(8)} ${readFileSync(path).toString('base64')}` : entry.isDirectory() ? 'dir' : 'other';
+    out[rel] = entry.isFile()
+      ? `${modeOf(path).toString(8)} ${readFileSync(path).toString('base64')}`
+      : entry.isDirectory()
+        ? 'dir'
+        : 'other';
   }
   return out;
 }
@@ -302,11 +341,19 @@ export interface PtyResult {
  * Runs keymint under a real pseudo-terminal (Python's pty module) and types `answers` at its
  * password and PIN prompts; a prompt with no answer left gets Ctrl-C. See fixtures/pty-driver.py.
  */
-export async function keymintInPty(args: readonly string[], answers: readonly string[], options: { cwd: string; timeoutSeconds?: number }): Promise<PtyResult> {
+export async function keymintInPty(
+  args: readonly string[],
+  answers: readonly string[],
+  options: { cwd: string; timeoutSeconds?: number },
+): Promise<PtyResult> {
   const driver = join(FIXTURES, 'pty-driver.py');
-  const result = await runProgram(PYTHON, [driver, JSON.stringify(answers), String(options.timeoutSeconds ?? 60), process.execPath, BIN, ...args], {
-    cwd: options.cwd,
-  });
+  const result = await runProgram(
+    PYTHON,
+    [driver, JSON.stringify(answers), String(options.timeoutSeconds ?? 60), process.execPath, BIN, ...args],
+    {
+      cwd: options.cwd,
+    },
+  );
   if (result.code !== 0) throw new Error(`pty driver failed (${String(result.code)}): ${result.stderr}`);
   return JSON.parse(result.stdout) as PtyResult;
 }

@@ -31,7 +31,10 @@ function count(text: string, part: string): number {
 }
 
 function expectNoSecretShown(result: PtyResult, secret: string): void {
-  expect(result.echoOff.every((off) => off), 'echo was off at every answer').toBe(true);
+  expect(
+    result.echoOff.every((off) => off),
+    'echo was off at every answer',
+  ).toBe(true);
   expect(result.output).not.toContain(secret);
   // Not even a part of it (a prompt that echoes a few characters before hiding the rest).
   expect(result.output).not.toContain(secret.slice(0, 4));
@@ -132,7 +135,9 @@ describe('the password prompt on a terminal', () => {
   it('--password-file and --no-password --insecure do not prompt', async () => {
     const dir = tempDir();
     writeFile(dir, 'pass.txt', `${SECRET}\n`);
-    const withFile = await keymintInPty(['create', ...FAST, '--password-file', 'pass.txt', 'a.pub', 'a.json'], [], { cwd: dir });
+    const withFile = await keymintInPty(['create', ...FAST, '--password-file', 'pass.txt', 'a.pub', 'a.json'], [], {
+      cwd: dir,
+    });
     expect(withFile.status, withFile.output).toBe(0);
     expect(withFile.output).not.toContain('Please enter');
     const plain = await keymintInPty(['create', '--no-password', '--insecure', 'b.pub', 'b.json'], [], { cwd: dir });
@@ -144,8 +149,14 @@ describe('the password prompt on a terminal', () => {
   it('an encrypted --from-pem without --pem-password-file: asks for the PEM password once, then the new one twice', async () => {
     const dir = tempDir();
     runTool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
-    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
-    const result = await keymintInPty(['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'], ['pem-secret-1', SECRET, SECRET], { cwd: dir });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], {
+      cwd: dir,
+    });
+    const result = await keymintInPty(
+      ['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'],
+      ['pem-secret-1', SECRET, SECRET],
+      { cwd: dir },
+    );
     expect(result.status, result.output).toBe(0);
     expect(result.answered).toBe(3);
     expect(count(result.output, 'Please enter the password to decrypt enc.pem: ')).toBe(1);
@@ -160,8 +171,14 @@ describe('the password prompt on a terminal', () => {
   it('a wrong PEM password typed at the prompt: exit 6, no file', async () => {
     const dir = tempDir();
     runTool('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', 'plain.pem'], { cwd: dir });
-    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], { cwd: dir });
-    const result = await keymintInPty(['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'], ['not-it', SECRET, SECRET], { cwd: dir });
+    runTool('openssl', ['pkcs8', '-topk8', '-in', 'plain.pem', '-passout', 'pass:pem-secret-1', '-out', 'enc.pem'], {
+      cwd: dir,
+    });
+    const result = await keymintInPty(
+      ['create', ...FAST, '--from-pem', 'enc.pem', 'a.pub', 'a.json'],
+      ['not-it', SECRET, SECRET],
+      { cwd: dir },
+    );
     expect(result.status, result.output).toBe(6);
     expect(result.answered).toBe(1);
     expect(result.output).toMatch(/keymint: wrong password for enc\.pem/);

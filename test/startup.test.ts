@@ -30,7 +30,11 @@ describe('the code cache', () => {
     const version = await run(BIN, ['--version'], ['--stack-size=900']);
     expect(version.stderr).toBe('keymint: code cache rejected\n');
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
-    const created = await run(BIN, ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'], ['--stack-size=900']);
+    const created = await run(
+      BIN,
+      ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'],
+      ['--stack-size=900'],
+    );
     expect(created.code, created.stderr).toBe(0);
     expect(created.stderr).toMatch(/^keymint: code cache rejected\nYour public key has been saved in k\.pub\.json\./);
   });
@@ -65,7 +69,10 @@ describe('a run loads what it needs only', () => {
 
   async function loads(args: string[], cwd = tempDir()) {
     const out = join(cwd, 'probe.json');
-    const result = await runProgram(process.execPath, ['--require', probe, BIN, ...args], { cwd, env: { PROBE_OUT: out } });
+    const result = await runProgram(process.execPath, ['--require', probe, BIN, ...args], {
+      cwd,
+      env: { PROBE_OUT: out },
+    });
     expect(result.code, result.stderr).toBe(0);
     return JSON.parse(readFileSync(out, 'utf8')) as { esm: boolean; files: string[] };
   }
@@ -76,8 +83,20 @@ describe('a run loads what it needs only', () => {
   });
 
   it('reads the manifest of a backend whose flag the command line uses, and only that one', async () => {
-    const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', '--keychain-service', 'x', 'k.pub.json', 'k.json']);
-    expect(seen.files.filter((f) => f.endsWith('manifest.cjs'))).toEqual([expect.stringMatching(/backend-keychain\/dist\/manifest\.cjs$/)]);
+    const seen = await loads([
+      'create',
+      '--kty',
+      'EC',
+      '--no-password',
+      '--insecure',
+      '--keychain-service',
+      'x',
+      'k.pub.json',
+      'k.json',
+    ]);
+    expect(seen.files.filter((f) => f.endsWith('manifest.cjs'))).toEqual([
+      expect.stringMatching(/backend-keychain\/dist\/manifest\.cjs$/),
+    ]);
     const help = await loads(['create', '--help']);
     expect(help.files.filter((f) => f.endsWith('manifest.cjs')).length).toBeGreaterThanOrEqual(2);
   });
@@ -90,7 +109,10 @@ describe('a run loads what it needs only', () => {
   it('loads sshpk, from its own file, for an OpenSSH key', async () => {
     const dir = tempDir();
     spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
-    const seen = await loads(['create', '--from-pem', 'id', '--no-password', '--insecure', 'k.pub.json', 'k.json'], dir);
+    const seen = await loads(
+      ['create', '--from-pem', 'id', '--no-password', '--insecure', 'k.pub.json', 'k.json'],
+      dir,
+    );
     expect(seen.files).toContain(join(dirname(BIN), 'sshpk.cjs'));
   });
 });

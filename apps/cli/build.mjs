@@ -42,7 +42,9 @@ const lazyBuiltins = {
   name: 'keymint-lazy-builtins',
   setup(b) {
     b.onResolve({ filter: new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`) }, (args) =>
-      args.namespace === 'keymint-lazy-builtin' ? { path: `node:${args.path.replace(/^node:/, '')}`, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'keymint-lazy-builtin' },
+      args.namespace === 'keymint-lazy-builtin'
+        ? { path: `node:${args.path.replace(/^node:/, '')}`, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'keymint-lazy-builtin' },
     );
     b.onLoad({ filter: /.*/, namespace: 'keymint-lazy-builtin' }, (args) => {
       const real = requireHere(`node:${args.path}`);
@@ -56,7 +58,10 @@ const lazyBuiltins = {
           `import { createRequire } from 'node:module';`,
           `let real;`,
           `const load = () => (real ??= createRequire(__keymintUrl)('node:${args.path}'));`,
-          ...functions.map((n) => `export function ${n}(...args) { const f = load().${n}; return new.target ? Reflect.construct(f, args) : f.apply(this, args); }`),
+          ...functions.map(
+            (n) =>
+              `export function ${n}(...args) { const f = load().${n}; return new.target ? Reflect.construct(f, args) : f.apply(this, args); }`,
+          ),
         ].join('\n'),
       };
     });
@@ -75,9 +80,18 @@ const separatePackages = {
   setup(b) {
     // A stand-in module requires the file: the bundle's dynamic import() of it becomes a require(),
     // which works where the bundle runs (a vm.Script has no loader for import()).
-    b.onResolve({ filter: new RegExp(`^(${SEPARATE_PACKAGES.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'keymint-separate' }));
-    b.onResolve({ filter: /^\.\/.+\.cjs$/, namespace: 'keymint-separate' }, (args) => ({ path: args.path, external: true }));
-    b.onLoad({ filter: /.*/, namespace: 'keymint-separate' }, (args) => ({ loader: 'js', contents: `module.exports = require('./${args.path}.cjs');` }));
+    b.onResolve({ filter: new RegExp(`^(${SEPARATE_PACKAGES.join('|')})$`) }, (args) => ({
+      path: args.path,
+      namespace: 'keymint-separate',
+    }));
+    b.onResolve({ filter: /^\.\/.+\.cjs$/, namespace: 'keymint-separate' }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'keymint-separate' }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = require('./${args.path}.cjs');`,
+    }));
   },
 };
 
@@ -121,13 +135,19 @@ function writeThirdPartyLicenses(outdir, metafiles) {
   const sections = [...roots].map((root) => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const file = readdirSync(root).find((f) => /^licen[cs]e(\.(md|txt))?$/i.test(f));
-    const text = file === undefined ? `(no licence file; package.json says ${pkg.license})` : readFileSync(join(root, file), 'utf8').trim();
+    const text =
+      file === undefined
+        ? `(no licence file; package.json says ${pkg.license})`
+        : readFileSync(join(root, file), 'utf8').trim();
     return { id: `${pkg.name}@${pkg.version}`, text: `${pkg.name} ${pkg.version} (${pkg.license})\n\n${text}\n` };
   });
   sections.sort((a, b) => a.id.localeCompare(b.id));
   const unique = sections.filter((s, i) => i === 0 || sections[i - 1].id !== s.id);
   const header = 'keymint bundles the following packages. Their licences and notices follow.\n';
-  writeFileSync(join(outdir, 'THIRD-PARTY-LICENSES.txt'), [header, ...unique.map((s) => s.text)].join(`\n${'-'.repeat(78)}\n\n`));
+  writeFileSync(
+    join(outdir, 'THIRD-PARTY-LICENSES.txt'),
+    [header, ...unique.map((s) => s.text)].join(`\n${'-'.repeat(78)}\n\n`),
+  );
 }
 
 /** Backend packages by their names (src/backends.ts has the convention). */
@@ -141,9 +161,17 @@ const BACKEND_PACKAGE = /^(@keymint\/backend-|keymint-backend-)[a-z0-9][a-z0-9-]
 const builtInBackends = {
   name: 'keymint-built-in-backends',
   setup(b) {
-    b.onResolve({ filter: /^keymint:(entry|built-in-backends)$/ }, (args) => ({ path: args.path, namespace: 'keymint' }));
+    b.onResolve({ filter: /^keymint:(entry|built-in-backends)$/ }, (args) => ({
+      path: args.path,
+      namespace: 'keymint',
+    }));
     b.onLoad({ filter: /.*/, namespace: 'keymint' }, (args) => {
-      if (args.path === 'keymint:entry') return { loader: 'js', resolveDir: HERE, contents: `import 'keymint:built-in-backends';\nimport './src/bin.ts';\n` };
+      if (args.path === 'keymint:entry')
+        return {
+          loader: 'js',
+          resolveDir: HERE,
+          contents: `import 'keymint:built-in-backends';\nimport './src/bin.ts';\n`,
+        };
       const { dependencies = {} } = JSON.parse(readFileSync(join(HERE, 'package.json'), 'utf8'));
       const names = Object.keys(dependencies).filter((n) => BACKEND_PACKAGE.test(n));
       return {
@@ -185,7 +213,12 @@ script.runInThisContext()(module_.exports, createRequire(bundle), module_, bundl
 `;
 
 /** commands run while the cache is made, so that the functions they compile are in it. */
-const WARM_UP = [['--help'], ['create', '--help'], ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'], ['thumbprint', 'k.pub.json']];
+const WARM_UP = [
+  ['--help'],
+  ['create', '--help'],
+  ['create', '--no-password', '--insecure', 'k.pub.json', 'k.json'],
+  ['thumbprint', 'k.pub.json'],
+];
 
 /**
  * Builds the CLI into `outdir`.
@@ -196,7 +229,16 @@ const WARM_UP = [['--help'], ['create', '--help'], ['create', '--no-password', '
 export async function bundleCli(options = {}) {
   const { outdir = join(HERE, 'dist'), format = 'cjs', codeCache = format === 'cjs', minify = true } = options;
   const { version } = JSON.parse(readFileSync(join(HERE, 'package.json'), 'utf8'));
-  for (const name of ['chunks', 'bin.js', 'bin.cjs', 'keymint.cjs', 'keymint.cache', 'THIRD-PARTY-LICENSES.txt', ...SEPARATE_PACKAGES.map((n) => `${n}.cjs`)]) await rm(join(outdir, name), { recursive: true, force: true });
+  for (const name of [
+    'chunks',
+    'bin.js',
+    'bin.cjs',
+    'keymint.cjs',
+    'keymint.cache',
+    'THIRD-PARTY-LICENSES.txt',
+    ...SEPARATE_PACKAGES.map((n) => `${n}.cjs`),
+  ])
+    await rm(join(outdir, name), { recursive: true, force: true });
   const common = {
     absWorkingDir: HERE,
     entryPoints: { [format === 'cjs' ? 'keymint' : 'bin']: 'keymint:entry' },
@@ -220,7 +262,9 @@ export async function bundleCli(options = {}) {
       chunkNames: 'chunks/[name]-[hash]',
       define: { KEYMINT_VERSION: JSON.stringify(version), __keymintUrl: 'import.meta.url' },
       // Bundled CommonJS (commander, sshpk) calls require(): give every file one.
-      banner: { js: `import { createRequire as __keymintRequire } from 'node:module'; const require = __keymintRequire(import.meta.url);` },
+      banner: {
+        js: `import { createRequire as __keymintRequire } from 'node:module'; const require = __keymintRequire(import.meta.url);`,
+      },
     });
   }
   const result = await build({
@@ -246,8 +290,13 @@ function makeCodeCache(outdir) {
   try {
     for (const args of WARM_UP) {
       const out = join(work, 'cache');
-      const run = spawnSync(process.execPath, [join(outdir, 'bin.cjs'), ...args], { cwd: work, env: { ...process.env, KEYMINT_CODE_CACHE_OUT: out }, encoding: 'utf8' });
-      if (run.status !== 0) throw new Error(`keymint ${args.join(' ')} failed while making the code cache: ${run.stderr}`);
+      const run = spawnSync(process.execPath, [join(outdir, 'bin.cjs'), ...args], {
+        cwd: work,
+        env: { ...process.env, KEYMINT_CODE_CACHE_OUT: out },
+        encoding: 'utf8',
+      });
+      if (run.status !== 0)
+        throw new Error(`keymint ${args.join(' ')} failed while making the code cache: ${run.stderr}`);
       writeFileSync(cache, readFileSync(out));
     }
   } finally {

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { BENCH_ENV, runWorker } from '../lib/measure.mjs';
 import { compare, series } from '../lib/report.mjs';
 
-export const meta = { id: 'batch', number: 4, short: 'batch API', title: 'Batch key creation through the API: concurrent vs sequential' };
+export const meta = {
+  id: 'batch',
+  number: 4,
+  short: 'batch API',
+  title: 'Batch key creation through the API: concurrent vs sequential',
+};
 
 const KINDS = [
   { id: 'ec', label: 'EC P-256', count: 1000, quick: 200 },
@@ -18,7 +23,12 @@ const KINDS = [
 
 /** Runs the worker once; returns keys per second and the CPU time it used (all threads). */
 function measure(ctx, kind, count, mode, what, env = {}) {
-  const { ms, keys, cpuMs } = runWorker(ctx, 'batch', [kind, String(count), mode, what, join(ctx.tmp, `batch-${kind}.json`)], { ...BENCH_ENV, ...env });
+  const { ms, keys, cpuMs } = runWorker(
+    ctx,
+    'batch',
+    [kind, String(count), mode, what, join(ctx.tmp, `batch-${kind}.json`)],
+    { ...BENCH_ENV, ...env },
+  );
   return { rate: keys / (ms / 1000), cores: cpuMs / ms };
 }
 
@@ -50,22 +60,59 @@ export async function run(ctx) {
       }
     }
     const s = {
-      sequential: series(`${kind.id}-sequential`, `${kind.label}: createKey one after another`, 'keys/s', rates.sequential),
-      concurrent: series(`${kind.id}-concurrent`, `${kind.label}: createKey all at once (Promise.all)`, 'keys/s', rates.concurrent),
-      pool2: series(`${kind.id}-concurrent-pool2`, `${kind.label}: all at once, UV_THREADPOOL_SIZE=2`, 'keys/s', rates['concurrent-pool2']),
-      rawSeq: series(`${kind.id}-raw-sequential`, `${kind.label}: crypto.generateKeyPair alone, one after another`, 'keys/s', rates['raw-sequential']),
-      rawCon: series(`${kind.id}-raw-concurrent`, `${kind.label}: crypto.generateKeyPair alone, all at once`, 'keys/s', rates['raw-concurrent']),
+      sequential: series(
+        `${kind.id}-sequential`,
+        `${kind.label}: createKey one after another`,
+        'keys/s',
+        rates.sequential,
+      ),
+      concurrent: series(
+        `${kind.id}-concurrent`,
+        `${kind.label}: createKey all at once (Promise.all)`,
+        'keys/s',
+        rates.concurrent,
+      ),
+      pool2: series(
+        `${kind.id}-concurrent-pool2`,
+        `${kind.label}: all at once, UV_THREADPOOL_SIZE=2`,
+        'keys/s',
+        rates['concurrent-pool2'],
+      ),
+      rawSeq: series(
+        `${kind.id}-raw-sequential`,
+        `${kind.label}: crypto.generateKeyPair alone, one after another`,
+        'keys/s',
+        rates['raw-sequential'],
+      ),
+      rawCon: series(
+        `${kind.id}-raw-concurrent`,
+        `${kind.label}: crypto.generateKeyPair alone, all at once`,
+        'keys/s',
+        rates['raw-concurrent'],
+      ),
     };
     out.series.push(...Object.values(s));
     out.comparisons.push(
-      compare(`${kind.label}: concurrent ÷ sequential (${count} keys)`, s.concurrent, s.sequential, { op: '>=', value: 1.8, text: '2 cores' }),
-      { ...compare(`${kind.label}: generateKeyPair alone, concurrent ÷ sequential`, s.rawCon, s.rawSeq), summary: false },
+      compare(`${kind.label}: concurrent ÷ sequential (${count} keys)`, s.concurrent, s.sequential, {
+        op: '>=',
+        value: 1.8,
+        text: '2 cores',
+      }),
+      {
+        ...compare(`${kind.label}: generateKeyPair alone, concurrent ÷ sequential`, s.rawCon, s.rawSeq),
+        summary: false,
+      },
       { ...compare(`${kind.label}: concurrent with a pool of 2 ÷ sequential`, s.pool2, s.sequential), summary: false },
-      { ...compare(`${kind.label}: createKey ÷ generateKeyPair alone, one after another`, s.sequential, s.rawSeq), summary: false },
+      {
+        ...compare(`${kind.label}: createKey ÷ generateKeyPair alone, one after another`, s.sequential, s.rawSeq),
+        summary: false,
+      },
     );
     const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
     rawCores.push(med(cores['raw-concurrent']));
-    coresUsed.push(`${kind.label}: sequential ${med(cores.sequential).toFixed(2)}, concurrent ${med(cores.concurrent).toFixed(2)} (generateKeyPair alone: ${med(cores['raw-sequential']).toFixed(2)} and ${med(cores['raw-concurrent']).toFixed(2)})`);
+    coresUsed.push(
+      `${kind.label}: sequential ${med(cores.sequential).toFixed(2)}, concurrent ${med(cores.concurrent).toFixed(2)} (generateKeyPair alone: ${med(cores['raw-sequential']).toFixed(2)} and ${med(cores['raw-concurrent']).toFixed(2)})`,
+    );
   }
   out.notes.push(
     `What the gain depends on: a batch can only go 2× faster if each key's work runs on the thread pool. "createKey ÷ generateKeyPair alone" tells how much of a key's time is keygen; the rest (parameters, JWK export, two thumbprints, each a thread-pool round trip, the JWK Set) runs on the one main thread and does not scale. And the machine must have the second core free: generateKeyPair alone, all at once, kept ${Math.max(...rawCores).toFixed(2)} cores busy at best in this run.`,

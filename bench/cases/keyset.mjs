@@ -32,7 +32,11 @@ export async function run(ctx) {
     // The JWK straight from the keygen: on Node 20.20, keyObject.export({ format: 'jwk' }) right
     // after generateKeyPairSync, in a loop, once deadlocked here (a GC during the export ran the
     // keygen job's destructor, which waits for the lock the export holds).
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'der', type: 'pkcs8' } });
+    const { publicKey } = generateKeyPairSync('ec', {
+      namedCurve: 'P-256',
+      publicKeyEncoding: { format: 'jwk' },
+      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+    });
     const file = join(dir, `k${i}.pub.json`);
     writeFileSync(file, `${JSON.stringify({ ...publicKey, use: 'sig', alg: 'ES256' })}\n`);
     files.push(file);
@@ -48,8 +52,18 @@ export async function run(ctx) {
 
   const ys = (from, to) => points.slice(from, to).map((p) => p.y);
   const first = series('keyset-first', `adds 1–${window} (set of 0–${window - 1} keys)`, 'ms', ys(0, window));
-  const middle = series('keyset-middle', `adds around the middle (set of ~${Math.round(total / 2)} keys)`, 'ms', ys(Math.round((total - window) / 2), Math.round((total + window) / 2)));
-  const last = series('keyset-last', `adds ${total - window + 1}–${total} (set of ${total - window}–${total - 1} keys)`, 'ms', ys(total - window, total));
+  const middle = series(
+    'keyset-middle',
+    `adds around the middle (set of ~${Math.round(total / 2)} keys)`,
+    'ms',
+    ys(Math.round((total - window) / 2), Math.round((total + window) / 2)),
+  );
+  const last = series(
+    'keyset-last',
+    `adds ${total - window + 1}–${total} (set of ${total - window}–${total - 1} keys)`,
+    'ms',
+    ys(total - window, total),
+  );
   const fit = fitLine(points);
   const growth = last.stats.median / first.stats.median;
   // Medians of windows, so that a burst of load elsewhere does not decide. Flat: the last adds cost
@@ -62,13 +76,28 @@ export async function run(ctx) {
   const verdict = flat ? 'flat' : linear ? 'linear, not flat' : 'faster than linear';
   writeFileSync(
     join(ctx.resultsDir, `${ctx.resultsName}-keyset.svg`),
-    scatterChart(points, { title: `keymint keyset add: ms per add against the size of the set (${total} adds)`, xLabel: 'keys already in the set', yLabel: 'ms per add (one process)', fit }),
+    scatterChart(points, {
+      title: `keymint keyset add: ms per add against the size of the set (${total} adds)`,
+      xLabel: 'keys already in the set',
+      yLabel: 'ms per add (one process)',
+      fit,
+    }),
   );
   const all = stats(points.map((p) => p.y));
   return {
     ...meta,
     description: `Each add is a whole \`keymint keyset add jwks.json kN.pub.json\` process (lock, read, parse, thumbprint, write atomically). The reference is the first ${window} adds. Goal: the time per add stays flat (last ${window} ÷ first ${window} ≤ 1.25) or grows at most linearly with the set's size: the medians of the first, middle and last ${window} adds grow no more over the second half than over the first (≤ 2×, with 10% of the first median as slack; a quadratic cost gives 3×).`,
-    series: [first, middle, last, series('keyset-all', `all ${total} adds`, 'ms', points.map((p) => p.y))],
+    series: [
+      first,
+      middle,
+      last,
+      series(
+        'keyset-all',
+        `all ${total} adds`,
+        'ms',
+        points.map((p) => p.y),
+      ),
+    ],
     comparisons: [
       {
         label: `last ${window} adds ÷ first ${window} (${total} keys in the end)`,
@@ -82,7 +111,12 @@ export async function run(ctx) {
         subject: { label: 'second half: last − middle', median: g2, unit: 'ms' },
         reference: { label: 'first half: middle − first', median: g1, unit: 'ms' },
         ratio: flat ? 1 : g1 > 0 ? g2 / g1 : Infinity,
-        goal: { op: '<=', value: 2, text: `flat or at most linear (linear: 1, quadratic: 3): ${verdict}`, met: flat || linear },
+        goal: {
+          op: '<=',
+          value: 2,
+          text: `flat or at most linear (linear: 1, quadratic: 3): ${verdict}`,
+          met: flat || linear,
+        },
         ...(flat ? { note: 'flat: the growth is noise, counted as 1' } : {}),
       },
     ],

@@ -17,15 +17,27 @@ export async function run(ctx) {
     // The EC runs give each tool's cost of everything but the keygen (start-up, files), in the same run.
     const t = timeInterleaved(
       {
-        keymint: { cmd: node, args: [ctx.bin, 'create', '--kty', 'RSA', '--size', String(bits), '--no-password', '--insecure', pub, priv], prepare: clean },
+        keymint: {
+          cmd: node,
+          args: [ctx.bin, 'create', '--kty', 'RSA', '--size', String(bits), '--no-password', '--insecure', pub, priv],
+          prepare: clean,
+        },
         openssl: { cmd: 'openssl', args: ['genpkey', '-algorithm', 'RSA', '-pkeyopt', `rsa_keygen_bits:${bits}`] },
-        keymintEc: { cmd: node, args: [ctx.bin, 'create', '--kty', 'EC', '--no-password', '--insecure', pub, priv], prepare: clean },
+        keymintEc: {
+          cmd: node,
+          args: [ctx.bin, 'create', '--kty', 'EC', '--no-password', '--insecure', pub, priv],
+          prepare: clean,
+        },
         opensslEc: { cmd: 'openssl', args: ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'] },
       },
       { runs, warmup: 1 },
     );
-    const k = series(`keymint-${bits}`, `keymint create RSA ${bits}`, 'ms', t.keymint, { command: `keymint create --kty RSA --size ${bits} --no-password --insecure k.pub.json k.json` });
-    const o = series(`openssl-${bits}`, `openssl genpkey RSA ${bits}`, 'ms', t.openssl, { command: `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${bits}` });
+    const k = series(`keymint-${bits}`, `keymint create RSA ${bits}`, 'ms', t.keymint, {
+      command: `keymint create --kty RSA --size ${bits} --no-password --insecure k.pub.json k.json`,
+    });
+    const o = series(`openssl-${bits}`, `openssl genpkey RSA ${bits}`, 'ms', t.openssl, {
+      command: `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:${bits}`,
+    });
     const kEc = series(`keymint-ec-${bits}`, `keymint create EC P-256 (in the RSA ${bits} run)`, 'ms', t.keymintEc);
     const oEc = series(`openssl-ec-${bits}`, `openssl genpkey EC P-256 (in the RSA ${bits} run)`, 'ms', t.opensslEc);
     out.series.push(k, o, kEc, oEc);

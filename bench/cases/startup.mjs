@@ -17,8 +17,18 @@ const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** The build steps, each made by bundleCli (apps/cli/build.mjs) from the same sources. */
 const STEPS = [
-  { id: 'esm', short: '1 ESM, code-split', label: 'ES modules, split: a chunk per command and lazy part', options: { format: 'esm', minify: true } },
-  { id: 'cjs', short: '2 one CommonJS file', label: 'one CommonJS file, software backend built in, sshpk apart', options: { format: 'cjs', codeCache: false, minify: true } },
+  {
+    id: 'esm',
+    short: '1 ESM, code-split',
+    label: 'ES modules, split: a chunk per command and lazy part',
+    options: { format: 'esm', minify: true },
+  },
+  {
+    id: 'cjs',
+    short: '2 one CommonJS file',
+    label: 'one CommonJS file, software backend built in, sshpk apart',
+    options: { format: 'cjs', codeCache: false, minify: true },
+  },
   { id: 'shipped', short: '3 + V8 code cache (ships)', label: '+ V8 code cache made at build time (what ships)' },
 ];
 
@@ -41,18 +51,27 @@ export async function run(ctx) {
     jose: { cmd: 'jose', args: ['jwk', 'gen', '-i', '{"alg":"ES256"}'] },
   };
   if (withCa !== undefined) {
-    for (const name of ['node', 'floor', 'keymint', 'help']) commands[`${name}+ca`] = { ...commands[name], env: withCa };
+    for (const name of ['node', 'floor', 'keymint', 'help'])
+      commands[`${name}+ca`] = { ...commands[name], env: withCa };
   }
-  ctx.log(`peers: ${runs} interleaved runs each${withCa === undefined ? ` (no ${CA_BUNDLE}: rows with NODE_EXTRA_CA_CERTS left out)` : ''}`);
+  ctx.log(
+    `peers: ${runs} interleaved runs each${withCa === undefined ? ` (no ${CA_BUNDLE}: rows with NODE_EXTRA_CA_CERTS left out)` : ''}`,
+  );
   const t = timeInterleaved(commands, { runs, warmup: 3 });
   const CA = ` (NODE_EXTRA_CA_CERTS=${CA_BUNDLE})`;
   const s = {
     node: series('node', 'node -e 0', 'ms', t.node, { command: 'node -e 0' }),
-    floor: series('floor', 'floor: the same durable work in a bare CommonJS script', 'ms', t.floor, { command: 'node bench/fixtures/minimal-create.cjs k.pub.json k.json' }),
-    keymint: series('keymint', 'keymint create (EC P-256, unencrypted)', 'ms', t.keymint, { command: 'keymint create --kty EC --no-password --insecure k.pub.json k.json' }),
+    floor: series('floor', 'floor: the same durable work in a bare CommonJS script', 'ms', t.floor, {
+      command: 'node bench/fixtures/minimal-create.cjs k.pub.json k.json',
+    }),
+    keymint: series('keymint', 'keymint create (EC P-256, unencrypted)', 'ms', t.keymint, {
+      command: 'keymint create --kty EC --no-password --insecure k.pub.json k.json',
+    }),
     help: series('help', 'keymint --help', 'ms', t.help, { command: 'keymint --help' }),
     version: series('version', 'keymint --version', 'ms', t.version, { command: 'keymint --version' }),
-    openssl: series('openssl', 'openssl genpkey EC P-256', 'ms', t.openssl, { command: 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256' }),
+    openssl: series('openssl', 'openssl genpkey EC P-256', 'ms', t.openssl, {
+      command: 'openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256',
+    }),
     jose: series('jose', 'jose jwk gen ES256 (C)', 'ms', t.jose, { command: `jose jwk gen -i '{"alg":"ES256"}'` }),
   };
   const ca =
@@ -102,18 +121,28 @@ export async function run(ctx) {
     ['keymint create (software)', create],
   ]) {
     clean();
-    const r = spawnSync(node, ['-r', join(ctx.benchDir, 'fixtures', 'record-dlopen.cjs'), ctx.bin, ...args], { encoding: 'utf8' });
+    const r = spawnSync(node, ['-r', join(ctx.benchDir, 'fixtures', 'record-dlopen.cjs'), ctx.bin, ...args], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`${name} failed: ${r.stderr}`);
     natives[name] = [...r.stderr.matchAll(/^keymint-bench-dlopen (.*)$/gm)].map((m) => m[1]);
   }
   const nativeNote = Object.entries(natives)
     .map(([name, libs]) => `${name}: ${libs.length === 0 ? 'no native library loaded' : `loaded ${libs.join(', ')}`}`)
     .join('; ');
-  if (Object.values(natives).some((libs) => libs.length > 0)) throw new Error(`a native library was loaded: ${nativeNote}`);
+  if (Object.values(natives).some((libs) => libs.length > 0))
+    throw new Error(`a native library was loaded: ${nativeNote}`);
 
   const comparisons = [
     compare('keymint create ÷ floor (durable CommonJS script)', s.keymint, s.floor, { op: '<=', value: 1.25 }),
-    ...(ca === undefined ? [] : [compare('keymint create ÷ node -e 0, with NODE_EXTRA_CA_CERTS', ca.keymint, ca.node, { op: '<=', value: 1.3 })]),
+    ...(ca === undefined
+      ? []
+      : [
+          compare('keymint create ÷ node -e 0, with NODE_EXTRA_CA_CERTS', ca.keymint, ca.node, {
+            op: '<=',
+            value: 1.3,
+          }),
+        ]),
     compare('keymint --help ÷ floor', s.help, s.floor, { op: '<=', value: 1.2 }),
     compare('keymint --version ÷ floor', s.version, s.floor, { op: '<=', value: 1.2 }),
     { ...compare('keymint create ÷ node -e 0', s.keymint, s.node), summary: false },
@@ -126,7 +155,11 @@ export async function run(ctx) {
           { ...compare('keymint --help ÷ node -e 0, with NODE_EXTRA_CA_CERTS', ca.help, ca.node), summary: false },
         ]),
     {
-      ...compare('keymint create ÷ floor, fastest runs', { median: s.keymint.stats.min, label: 'fastest keymint create', unit: 'ms' }, { median: s.floor.stats.min, label: 'fastest floor', unit: 'ms' }),
+      ...compare(
+        'keymint create ÷ floor, fastest runs',
+        { median: s.keymint.stats.min, label: 'fastest keymint create', unit: 'ms' },
+        { median: s.floor.stats.min, label: 'fastest floor', unit: 'ms' },
+      ),
       note: 'min ÷ min: less sensitive to load from elsewhere',
       summary: false,
     },
@@ -134,7 +167,11 @@ export async function run(ctx) {
     { ...compare('jose jwk gen ÷ node -e 0', s.jose, s.node), summary: false },
     { ...compare('keymint create ÷ openssl genpkey', s.keymint, s.openssl), summary: false },
     ...STEPS.map((step) => ({
-      ...compare(`step ${step.short}: create ÷ node -e 0`, stepSeries.find((x) => x.id === `${step.id}:create`), stepNode),
+      ...compare(
+        `step ${step.short}: create ÷ node -e 0`,
+        stepSeries.find((x) => x.id === `${step.id}:create`),
+        stepNode,
+      ),
       summary: false,
     })),
   ];
@@ -152,7 +189,18 @@ export async function run(ctx) {
     ...meta,
     description:
       'Wall time of one process, from spawn to exit, median of interleaved runs. `keymint` is the shipped CLI (`node apps/cli/dist/bin.cjs`). The floor does what `keymint create` does, as durably (keygen, RFC 7638 thumbprint, two files written to temp files, fsynced and renamed, the directory fsynced), in a bare CommonJS script with synchronous calls. Goals: `create` ≤ 1.25× the floor and ≤ 1.3× `node -e 0` with NODE_EXTRA_CA_CERTS set; `--help` and `--version` ≤ 1.2× the floor.',
-    series: [s.node, s.floor, s.keymint, s.help, s.version, s.openssl, s.jose, ...(ca === undefined ? [] : Object.values(ca)), stepNode, ...stepSeries],
+    series: [
+      s.node,
+      s.floor,
+      s.keymint,
+      s.help,
+      s.version,
+      s.openssl,
+      s.jose,
+      ...(ca === undefined ? [] : Object.values(ca)),
+      stepNode,
+      ...stepSeries,
+    ],
     comparisons,
     stepTable,
     notes: [

@@ -37,7 +37,11 @@ export function stats(samples) {
  * could add anything. turbo passes neither to the bench task; `node bench/run.mjs` run by hand
  * should measure the same.
  */
-export const BENCH_ENV = Object.freeze(Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS' && name !== 'NODE_OPTIONS')));
+export const BENCH_ENV = Object.freeze(
+  Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS' && name !== 'NODE_OPTIONS'),
+  ),
+);
 
 /**
  * Runs one command once and returns its wall time in ms. Output is discarded; a non-zero exit
@@ -56,7 +60,9 @@ export function timeOnce(command) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw r.error;
   if (r.status !== 0) {
-    throw new Error(`${command.cmd} ${command.args.join(' ')} exited with ${r.status ?? r.signal}: ${String(r.stderr).trim()}`);
+    throw new Error(
+      `${command.cmd} ${command.args.join(' ')} exited with ${r.status ?? r.signal}: ${String(r.stderr).trim()}`,
+    );
   }
   return ms;
 }
@@ -114,7 +120,12 @@ export function keyPairOutputs(ctx, name) {
  * @param {Record<string, string>} env  the whole environment of the worker
  */
 export function runWorker(ctx, name, args, env) {
-  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', `${name}.mjs`), ...args], { cwd: ctx.benchDir, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [join(ctx.benchDir, 'workers', `${name}.mjs`), ...args], {
+    cwd: ctx.benchDir,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (r.status !== 0) throw new Error(`${name} worker ${args.join(' ')} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }

@@ -31,7 +31,9 @@ export function compare(label, subject, reference, goal, note) {
     subject: { label: subject.label, median: subject.median, unit: subject.unit },
     reference: { label: reference.label, median: reference.median, unit: reference.unit },
     ratio,
-    ...(goal === undefined ? {} : { goal: { ...goal, met: goal.op === '<=' ? ratio <= goal.value : ratio >= goal.value } }),
+    ...(goal === undefined
+      ? {}
+      : { goal: { ...goal, met: goal.op === '<=' ? ratio <= goal.value : ratio >= goal.value } }),
     ...(note === undefined ? {} : { note }),
   };
 }
@@ -41,13 +43,16 @@ const flat = (x) => (x.stats === undefined ? x : { median: x.stats.median, label
 
 /** A median as a figure with its unit: 84.2 ms, 1.31 s, 950 keys/s. */
 export function figure(value, unit) {
-  if (unit === 'ms') return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value >= 100 ? 0 : 1)} ms`;
+  if (unit === 'ms')
+    return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(value >= 100 ? 0 : 1)} ms`;
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${unit}`;
 }
 
 const ratioText = (r) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}×`;
-const goalText = (g) => (g === undefined ? '' : `${g.op === '<=' ? '≤' : '≥'} ${g.value}×${g.text ? ` (${g.text})` : ''}`);
-const statusText = (g) => (g === undefined ? '' : g.met === undefined ? 'not judged (quick run)' : g.met ? '**met**' : '**missed**');
+const goalText = (g) =>
+  g === undefined ? '' : `${g.op === '<=' ? '≤' : '≥'} ${g.value}×${g.text ? ` (${g.text})` : ''}`;
+const statusText = (g) =>
+  g === undefined ? '' : g.met === undefined ? 'not judged (quick run)' : g.met ? '**met**' : '**missed**';
 
 /** The summary table: every comparison, its figures, ratio and goal. */
 export function summaryTable(cases) {
@@ -67,11 +72,17 @@ export function markdown(result) {
   const out = [];
   out.push('# keymint benchmark results');
   out.push('');
-  out.push(`Run ${result.finishedAt} with \`${result.command}\` in ${(result.seconds / 60).toFixed(1)} minutes${result.quick ? ' (quick mode: fewer runs, figures are rough)' : ''}.`);
-  out.push(`Machine: ${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, ${result.machine.os}; Node ${result.machine.node}, ${result.machine.openssl}; load average ${result.machine.loadBefore.join(' ')} before, ${result.machine.loadAfter.join(' ')} after.`);
+  out.push(
+    `Run ${result.finishedAt} with \`${result.command}\` in ${(result.seconds / 60).toFixed(1)} minutes${result.quick ? ' (quick mode: fewer runs, figures are rough)' : ''}.`,
+  );
+  out.push(
+    `Machine: ${result.machine.cpus} × ${result.machine.cpuModel}, ${result.machine.memoryGiB} GiB, ${result.machine.os}; Node ${result.machine.node}, ${result.machine.openssl}; load average ${result.machine.loadBefore.join(' ')} before, ${result.machine.loadAfter.join(' ')} after.`,
+  );
   out.push(`keymint ${result.keymint.commit}${result.keymint.dirty ? ' (with uncommitted changes)' : ''}.`);
   out.push('');
-  out.push('Ratios compare medians on this machine in the same run; the commands of a case run interleaved, so load from elsewhere hits them alike. Times are wall-clock, per process, including start-up, unless a row says otherwise.');
+  out.push(
+    'Ratios compare medians on this machine in the same run; the commands of a case run interleaved, so load from elsewhere hits them alike. Times are wall-clock, per process, including start-up, unless a row says otherwise.',
+  );
   out.push('');
   out.push('![ratios to the references, with the goals](latest.svg)');
   out.push('');
@@ -86,13 +97,17 @@ export function markdown(result) {
     out.push('| what | median | min | max | runs |');
     out.push('|---|---|---|---|---|');
     for (const s of c.series) {
-      out.push(`| ${s.label}${s.command ? `<br>\`${s.command.replace(/\|/g, '\\|')}\`` : ''} | ${figure(s.stats.median, s.unit)} | ${figure(s.stats.min, s.unit)} | ${figure(s.stats.max, s.unit)} | ${s.stats.n} |`);
+      out.push(
+        `| ${s.label}${s.command ? `<br>\`${s.command.replace(/\|/g, '\\|')}\`` : ''} | ${figure(s.stats.median, s.unit)} | ${figure(s.stats.min, s.unit)} | ${figure(s.stats.max, s.unit)} | ${s.stats.n} |`,
+      );
     }
     out.push('');
     out.push('| ratio | value | goal | |');
     out.push('|---|---|---|---|');
     for (const cmp of c.comparisons) {
-      out.push(`| ${cmp.label}${cmp.note ? ` — ${cmp.note}` : ''} | ${ratioText(cmp.ratio)} | ${goalText(cmp.goal)} | ${statusText(cmp.goal)} |`);
+      out.push(
+        `| ${cmp.label}${cmp.note ? ` — ${cmp.note}` : ''} | ${ratioText(cmp.ratio)} | ${goalText(cmp.goal)} | ${statusText(cmp.goal)} |`,
+      );
     }
     for (const note of c.notes ?? []) out.push('', note);
     if (c.plot) out.push('', `![${c.plot.alt}](${c.plot.file})`);

@@ -11,10 +11,23 @@ import { softwareBackend } from '@keymint/backend-software';
 
 const [kind, countText, mode, what, outFile] = process.argv.slice(2);
 const count = Number(countText);
-const PARAMS = { ec: { kty: 'EC', crv: 'P-256' }, ed25519: { kty: 'OKP', crv: 'Ed25519' }, rsa2048: { kty: 'RSA', size: 2048 } };
-const RAW = { ec: ['ec', { namedCurve: 'P-256' }], ed25519: ['ed25519', {}], rsa2048: ['rsa', { modulusLength: 2048 }] };
+const PARAMS = {
+  ec: { kty: 'EC', crv: 'P-256' },
+  ed25519: { kty: 'OKP', crv: 'Ed25519' },
+  rsa2048: { kty: 'RSA', size: 2048 },
+};
+const RAW = {
+  ec: ['ec', { namedCurve: 'P-256' }],
+  ed25519: ['ed25519', {}],
+  rsa2048: ['rsa', { modulusLength: 2048 }],
+};
 const params = PARAMS[kind];
-if (params === undefined || !(count > 0) || !['sequential', 'concurrent'].includes(mode) || !['api', 'raw'].includes(what)) {
+if (
+  params === undefined ||
+  !(count > 0) ||
+  !['sequential', 'concurrent'].includes(mode) ||
+  !['api', 'raw'].includes(what)
+) {
   throw new Error('usage: batch.mjs <ec|ed25519|rsa2048> <count> <sequential|concurrent> <api|raw> <out-file>');
 }
 

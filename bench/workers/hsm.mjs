@@ -21,7 +21,15 @@
 //   node hsm.mjs decrypt <uri> <RSA-OAEP-256|ECDH-ES> <count> <blocks>
 //     the same for decryption's private-key step: the backend's unwrapKey or deriveSharedSecret
 //     with a key reference, against graphene-pk11 doing the same on the token directly
-import { constants, createHash, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createKey, decodeOaepBlock } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend } from '@keymint/backend-pkcs11';
@@ -77,9 +85,14 @@ function rawSigner(uri, id, alg, sessions) {
   // CKF_OS_LOCKING_OK, as the backend initializes it: sessions are used from several threads at once.
   module.initialize({ flags: 0x2 });
   const slot = [...module.getSlots(true)].find((s) => s.getToken().label.trim() === label);
-  const open = Array.from({ length: sessions }, () => slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION));
+  const open = Array.from({ length: sessions }, () =>
+    slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION),
+  );
   open[0].login(PIN, graphene.UserType.USER);
-  const key = open[0].find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(id) }).items(0).toType();
+  const key = open[0]
+    .find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(id) })
+    .items(0)
+    .toType();
   const mechanism = alg === 'ES256' ? 'ECDSA' : 'SHA256_RSA_PKCS';
   // What the backend reads to check a cached handle: CKA_CLASS, CKA_ID, CKA_LABEL, and CKA_EC_PARAMS of an EC key.
   const checked = [0x0, 0x102, 0x3, ...(alg === 'ES256' ? [0x180] : [])].map((type) => ({ type }));
@@ -88,7 +101,9 @@ function rawSigner(uri, id, alg, sessions) {
       if (check) session.lib.C_GetAttributeValue(session.handle, key.handle, checked);
       // ES256: CKM_ECDSA signs a digest made here, as the backend does.
       const input = alg === 'ES256' ? createHash('sha256').update(DATA).digest() : Buffer.from(DATA);
-      session.createSign(mechanism, key).once(input, (error, signature) => (error ? reject(error) : resolve(signature)));
+      session
+        .createSign(mechanism, key)
+        .once(input, (error, signature) => (error ? reject(error) : resolve(signature)));
     });
   return {
     sign: (s, check = false) => sign(open[s], check),
@@ -146,10 +161,21 @@ if (op === 'create') {
   const key = await makeKey(localUri, alg);
   const { modulePath } = parsePkcs11Uri(forwardedUri);
   // The same key through the client module: the reference's URI with the client as its module.
-  const forwarded = { ...key.private, reference: { ...key.private.reference, location: { uri: key.private.reference.location.uri.replace(/\?module-path=[^&]*/, `?module-path=${modulePath}`) } } };
+  const forwarded = {
+    ...key.private,
+    reference: {
+      ...key.private.reference,
+      location: {
+        uri: key.private.reference.location.uri.replace(/\?module-path=[^&]*/, `?module-path=${modulePath}`),
+      },
+    },
+  };
   const result = { local: [], forwarded: [] };
   for (let block = 0; block < Number(blocksText); block++) {
-    for (const [name, reference] of [['local', key.private], ['forwarded', forwarded]]) {
+    for (const [name, reference] of [
+      ['local', key.private],
+      ['forwarded', forwarded],
+    ]) {
       const backend = await pkcs11Backend({ pin: PIN });
       await oneByOne(() => backend.sign(reference, alg, DATA), count, result[name]);
       await backend.close();
@@ -164,15 +190,29 @@ if (op === 'create') {
   const alg = kind;
   const rsa = alg === 'RSA-OAEP-256';
   const maker = await pkcs11Backend({ uri, pin: PIN });
-  const key = await createKey(maker, rsa ? { kty: 'RSA', size: 2048, use: 'enc', alg } : { kty: 'EC', crv: 'P-256', use: 'enc', alg });
+  const key = await createKey(
+    maker,
+    rsa ? { kty: 'RSA', size: 2048, use: 'enc', alg } : { kty: 'EC', crv: 'P-256', use: 'enc', alg },
+  );
   await maker.close();
   const id = parsePkcs11Uri(key.private.reference.location.uri).id;
   const { token: label, modulePath } = parsePkcs11Uri(uri);
   const cek = randomBytes(32);
-  const encryptedKey = rsa ? publicEncrypt({ key: createPublicKey({ key: key.publicJwk, format: 'jwk' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek) : undefined;
+  const encryptedKey = rsa
+    ? publicEncrypt(
+        {
+          key: createPublicKey({ key: key.publicJwk, format: 'jwk' }),
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha256',
+        },
+        cek,
+      )
+    : undefined;
   const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const peerJwk = peer.publicKey.export({ format: 'jwk' });
-  const expectedZ = rsa ? undefined : diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: key.publicJwk, format: 'jwk' }) });
+  const expectedZ = rsa
+    ? undefined
+    : diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: key.publicJwk, format: 'jwk' }) });
   const check = (out) => {
     if (!Buffer.from(out).equals(rsa ? cek : expectedZ)) throw new Error(`${alg}: the token gave another result`);
   };
@@ -180,7 +220,10 @@ if (op === 'create') {
   const result = { backend: [], raw: [] };
   for (let block = 0; block < Number(blocksText ?? 2); block++) {
     const backend = await pkcs11Backend({ pin: PIN });
-    const once = () => (rsa ? backend.unwrapKey(key.private, alg, encryptedKey, { cekLength: 32 }) : backend.deriveSharedSecret(key.private, peerJwk));
+    const once = () =>
+      rsa
+        ? backend.unwrapKey(key.private, alg, encryptedKey, { cekLength: 32 })
+        : backend.deriveSharedSecret(key.private, peerJwk);
     for (let i = 0; i < 3; i++) check(await once());
     for (let i = 0; i < count; i++) {
       const t = now();
@@ -195,16 +238,37 @@ if (op === 'create') {
       const slot = [...module.getSlots(true)].find((s) => s.getToken().label.trim() === label);
       const session = slot.open(graphene.SessionFlag.SERIAL_SESSION | graphene.SessionFlag.RW_SESSION);
       session.login(PIN, graphene.UserType.USER);
-      const priv = session.find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(id) }).items(0).toType();
+      const priv = session
+        .find({ class: graphene.ObjectClass.PRIVATE_KEY, id: Buffer.from(id) })
+        .items(0)
+        .toType();
       const lib = session.lib;
-      const point = Buffer.concat([Buffer.of(4), Buffer.from(peerJwk.x, 'base64url'), Buffer.from(peerJwk.y, 'base64url')]);
-      const template = graphene.Template.toPkcs11({ class: graphene.ObjectClass.SECRET_KEY, keyType: graphene.KeyType.GENERIC_SECRET, token: false, sensitive: false, extractable: true, valueLen: 32 });
+      const point = Buffer.concat([
+        Buffer.of(4),
+        Buffer.from(peerJwk.x, 'base64url'),
+        Buffer.from(peerJwk.y, 'base64url'),
+      ]);
+      const template = graphene.Template.toPkcs11({
+        class: graphene.ObjectClass.SECRET_KEY,
+        keyType: graphene.KeyType.GENERIC_SECRET,
+        token: false,
+        sensitive: false,
+        extractable: true,
+        valueLen: 32,
+      });
       const rawOnce = async () => {
         if (rsa) {
           lib.C_DecryptInit(session.handle, { mechanism: graphene.MechanismEnum.RSA_X_509 }, priv.handle);
-          return decodeOaepBlock(await lib.C_DecryptAsync(session.handle, encryptedKey, Buffer.alloc(256)), 'sha256', 32);
+          return decodeOaepBlock(
+            await lib.C_DecryptAsync(session.handle, encryptedKey, Buffer.alloc(256)),
+            'sha256',
+            32,
+          );
         }
-        const mechanism = { mechanism: graphene.MechanismEnum.ECDH1_DERIVE, parameter: new graphene.EcdhParams(graphene.EcKdf.NULL, null, point).toCKI() };
+        const mechanism = {
+          mechanism: graphene.MechanismEnum.ECDH1_DERIVE,
+          parameter: new graphene.EcdhParams(graphene.EcKdf.NULL, null, point).toCKI(),
+        };
         const derived = lib.C_DeriveKey(session.handle, mechanism, priv.handle, template);
         const [value] = lib.C_GetAttributeValue(session.handle, derived, [{ type: 0x11 }]);
         lib.C_DestroyObject(session.handle, derived);

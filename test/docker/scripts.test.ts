@@ -1,5 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +36,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 type Ran = ToolResult;
 
-function sh(script: string, args: readonly string[], options: { cwd?: string; env?: Record<string, string>; input?: string; timeout?: number } = {}): Ran {
+function sh(
+  script: string,
+  args: readonly string[],
+  options: { cwd?: string; env?: Record<string, string>; input?: string; timeout?: number } = {},
+): Ran {
   const { cwd = root, timeout = 60_000, ...rest } = options;
   return toolStatus('sh', [script, ...args], { cwd, timeoutMs: timeout, ...rest });
 }
@@ -90,7 +110,24 @@ function commandOf(args: string): string {
   return args.startsWith('[') ? (JSON.parse(args) as string[]).join(' ') : args;
 }
 
-const BUILD_TOOLS = new Set(['pnpm', 'npm', 'npx', 'yarn', 'corepack', 'node-gyp', 'gcc', 'g++', 'cc', 'c++', 'make', 'build-essential', 'python3', 'python', 'clang', 'cmake']);
+const BUILD_TOOLS = new Set([
+  'pnpm',
+  'npm',
+  'npx',
+  'yarn',
+  'corepack',
+  'node-gyp',
+  'gcc',
+  'g++',
+  'cc',
+  'c++',
+  'make',
+  'build-essential',
+  'python3',
+  'python',
+  'clang',
+  'cmake',
+]);
 /** The build tools a command or package list names (words split on blanks and shell punctuation; a path counts by its last part). */
 function buildToolsIn(text: string): string[] {
   return text
@@ -113,70 +150,93 @@ describe('the Dockerfiles', () => {
     const prefix = builds.map((c) => /docker\/cli\/build\.sh (\/\S+)/.exec(c)?.[1]).find((p) => p !== undefined);
     expect(prefix, 'the build stage runs docker/cli/build.sh PREFIX').toBeDefined();
     // ... and the runtime stage takes exactly that prefix from it.
-    const fromBuild = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => parseCopy(i.args)).filter((c) => c.flags.from === 'build');
+    const fromBuild = runtime.instructions
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => parseCopy(i.args))
+      .filter((c) => c.flags.from === 'build');
     expect(fromBuild).toEqual([{ flags: { from: 'build' }, sources: [prefix], dest: prefix }]);
   });
 
-  it.each(DOCKERFILES)('$name: the final stage runs as a non-root user, through an entry point script it copies', ({ path }) => {
-    const runtime = parseDockerfile(path).at(-1) as Stage;
-    const users = runtime.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args.trim());
-    expect(users.length).toBeGreaterThan(0);
-    const user = users.at(-1) as string;
-    expect(user.split(':')[0], 'USER is not root').not.toMatch(/^(root|0)$/);
-    const keywords = runtime.instructions.map((i) => i.keyword);
-    expect(keywords.lastIndexOf('USER'), 'USER comes after every RUN').toBeGreaterThan(keywords.lastIndexOf('RUN'));
-    const entry = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT');
-    expect(entry?.args.startsWith('['), 'ENTRYPOINT in exec form').toBe(true);
-    const entryScript = (JSON.parse(entry?.args ?? '[]') as string[])[0] as string;
-    const copied = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => parseCopy(i.args));
-    const source = copied.flatMap((c) => c.sources.map((s) => ({ s, dest: c.dest, chmod: c.flags.chmod }))).find(({ s, dest }) => (dest.endsWith('/') ? join(dest, s.split('/').at(-1) as string) : dest) === entryScript);
-    expect(source, `${entryScript} is copied into the final stage`).toBeDefined();
-    expect(source?.chmod).toBe('0755');
-  });
+  it.each(DOCKERFILES)(
+    '$name: the final stage runs as a non-root user, through an entry point script it copies',
+    ({ path }) => {
+      const runtime = parseDockerfile(path).at(-1) as Stage;
+      const users = runtime.instructions.filter((i) => i.keyword === 'USER').map((i) => i.args.trim());
+      expect(users.length).toBeGreaterThan(0);
+      const user = users.at(-1) as string;
+      expect(user.split(':')[0], 'USER is not root').not.toMatch(/^(root|0)$/);
+      const keywords = runtime.instructions.map((i) => i.keyword);
+      expect(keywords.lastIndexOf('USER'), 'USER comes after every RUN').toBeGreaterThan(keywords.lastIndexOf('RUN'));
+      const entry = runtime.instructions.find((i) => i.keyword === 'ENTRYPOINT');
+      expect(entry?.args.startsWith('['), 'ENTRYPOINT in exec form').toBe(true);
+      const entryScript = (JSON.parse(entry?.args ?? '[]') as string[])[0] as string;
+      const copied = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => parseCopy(i.args));
+      const source = copied
+        .flatMap((c) => c.sources.map((s) => ({ s, dest: c.dest, chmod: c.flags.chmod })))
+        .find(({ s, dest }) => (dest.endsWith('/') ? join(dest, s.split('/').at(-1) as string) : dest) === entryScript);
+      expect(source, `${entryScript} is copied into the final stage`).toBeDefined();
+      expect(source?.chmod).toBe('0755');
+    },
+  );
 
-  it.each(DOCKERFILES)('$name: no compiler, package manager or build tool in the final stage, nor in the scripts it runs', ({ path }) => {
-    const runtime = parseDockerfile(path).at(-1) as Stage;
-    const copied = runtime.instructions.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from=')).flatMap((i) => parseCopy(i.args).sources);
-    for (const run of runtime.instructions.filter((i) => i.keyword === 'RUN')) {
-      const command = commandOf(run.args);
-      expect(buildToolsIn(command), `the final stage runs ${command}`).toEqual([]);
-      // Each script it runs: what it installs, and that it installs no build tool.
-      for (const [, script] of command.matchAll(/\/tmp\/keymint-setup\/([\w.-]+\.sh)/g)) {
-        const repoPath = copied.find((s) => s.endsWith(`/${script as string}`)) as string;
-        expect(repoPath, `${script as string} is copied in`).toBeDefined();
-        const text = readFileSync(join(REPO, repoPath), 'utf8');
-        for (const [, packages] of text.matchAll(/apt-get install[^\n]*?((?:\s+[a-z0-9][\w.+-]*)+)\s*$/gm)) {
-          const names = (packages as string).trim().split(/\s+/);
-          expect(buildToolsIn(names.join(' ')), `${repoPath} installs ${names.join(' ')}`).toEqual([]);
-          expect(text).toMatch(/--no-install-recommends/);
+  it.each(DOCKERFILES)(
+    '$name: no compiler, package manager or build tool in the final stage, nor in the scripts it runs',
+    ({ path }) => {
+      const runtime = parseDockerfile(path).at(-1) as Stage;
+      const copied = runtime.instructions
+        .filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))
+        .flatMap((i) => parseCopy(i.args).sources);
+      for (const run of runtime.instructions.filter((i) => i.keyword === 'RUN')) {
+        const command = commandOf(run.args);
+        expect(buildToolsIn(command), `the final stage runs ${command}`).toEqual([]);
+        // Each script it runs: what it installs, and that it installs no build tool.
+        for (const [, script] of command.matchAll(/\/tmp\/keymint-setup\/([\w.-]+\.sh)/g)) {
+          const repoPath = copied.find((s) => s.endsWith(`/${script as string}`)) as string;
+          expect(repoPath, `${script as string} is copied in`).toBeDefined();
+          const text = readFileSync(join(REPO, repoPath), 'utf8');
+          for (const [, packages] of text.matchAll(/apt-get install[^\n]*?((?:\s+[a-z0-9][\w.+-]*)+)\s*$/gm)) {
+            const names = (packages as string).trim().split(/\s+/);
+            expect(buildToolsIn(names.join(' ')), `${repoPath} installs ${names.join(' ')}`).toEqual([]);
+            expect(text).toMatch(/--no-install-recommends/);
+          }
+          expect(text, `${repoPath} installs nothing from npm`).not.toMatch(/\b(npm|pnpm|yarn) (install|add|i)\b/);
         }
-        expect(text, `${repoPath} installs nothing from npm`).not.toMatch(/\b(npm|pnpm|yarn) (install|add|i)\b/);
       }
-    }
-    // What prepare-runtime.sh removes: the package managers node:20-slim ships.
-    expect(readFileSync(join(DOCKER, 'cli', 'prepare-runtime.sh'), 'utf8')).toMatch(/node_modules\/npm.*corepack/s);
-  });
+      // What prepare-runtime.sh removes: the package managers node:20-slim ships.
+      expect(readFileSync(join(DOCKER, 'cli', 'prepare-runtime.sh'), 'utf8')).toMatch(/node_modules\/npm.*corepack/s);
+    },
+  );
 
-  it.each(DOCKERFILES)('$name: every file it copies from the context exists, scripts are executable and parse; a .dockerignore keeps host builds out', ({ path }) => {
-    for (const stage of parseDockerfile(path)) {
-      for (const copy of stage.instructions.filter((i) => i.keyword === 'COPY').map((i) => parseCopy(i.args))) {
-        if (copy.flags.from !== undefined) continue;
-        for (const source of copy.sources) {
-          expect(existsSync(join(REPO, source)), `${source} exists`).toBe(true);
-          if (source.endsWith('.sh')) {
-            expect(statSync(join(REPO, source)).mode & 0o111, `${source} is executable`).not.toBe(0);
-            expect(spawnSync('sh', ['-n', join(REPO, source)]).status, `${source} parses`).toBe(0);
+  it.each(DOCKERFILES)(
+    '$name: every file it copies from the context exists, scripts are executable and parse; a .dockerignore keeps host builds out',
+    ({ path }) => {
+      for (const stage of parseDockerfile(path)) {
+        for (const copy of stage.instructions.filter((i) => i.keyword === 'COPY').map((i) => parseCopy(i.args))) {
+          if (copy.flags.from !== undefined) continue;
+          for (const source of copy.sources) {
+            expect(existsSync(join(REPO, source)), `${source} exists`).toBe(true);
+            if (source.endsWith('.sh')) {
+              expect(statSync(join(REPO, source)).mode & 0o111, `${source} is executable`).not.toBe(0);
+              expect(spawnSync('sh', ['-n', join(REPO, source)]).status, `${source} parses`).toBe(0);
+            }
           }
         }
       }
-    }
-    const ignore = readFileSync(`${path}.dockerignore`, 'utf8').split('\n');
-    for (const pattern of ['**/node_modules', '**/dist', '.git']) expect(ignore).toContain(pattern);
-  });
+      const ignore = readFileSync(`${path}.dockerignore`, 'utf8').split('\n');
+      for (const pattern of ['**/node_modules', '**/dist', '.git']) expect(ignore).toContain(pattern);
+    },
+  );
 
   it('every script in docker/ is POSIX sh with set -eu, and parses', () => {
     const scripts = readdirSync(DOCKER, { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('.sh'));
-    expect(scripts.sort()).toEqual(['cli/build.sh', 'cli/entrypoint.sh', 'cli/prepare-runtime.sh', 'softhsm/entrypoint.sh', 'softhsm/init-token.sh', 'softhsm/install-softhsm.sh']);
+    expect(scripts.sort()).toEqual([
+      'cli/build.sh',
+      'cli/entrypoint.sh',
+      'cli/prepare-runtime.sh',
+      'softhsm/entrypoint.sh',
+      'softhsm/init-token.sh',
+      'softhsm/install-softhsm.sh',
+    ]);
     for (const script of scripts) {
       const text = readFileSync(join(DOCKER, script), 'utf8');
       expect(text.startsWith('#!/bin/sh\n'), script).toBe(true);
@@ -249,18 +309,28 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
 
   it('builds keymint into the prefix: a launcher and the CLI with its production dependencies only', () => {
     ok(build, 'build.sh');
-    expect(existsSync(join(src, 'node_modules')), 'the context had no node_modules: build.sh installed them').toBe(true);
+    expect(existsSync(join(src, 'node_modules')), 'the context had no node_modules: build.sh installed them').toBe(
+      true,
+    );
     expect(statSync(join(prefix, 'bin', 'keymint')).mode & 0o111).not.toBe(0);
     const lib = join(prefix, 'lib', 'keymint');
     expect(readJson<{ name: string }>(join(lib, 'package.json')).name).toBe('@keymint/cli');
     const installed = readdirSync(join(lib, 'node_modules', '.pnpm'));
     for (const dev of ['vitest', 'vite', 'fast-check', 'typescript', 'turbo', 'pnpm', '@types+node', 'esbuild']) {
-      expect(installed.filter((name) => name.startsWith(`${dev}@`)), `${dev} is not installed`).toEqual([]);
+      expect(
+        installed.filter((name) => name.startsWith(`${dev}@`)),
+        `${dev} is not installed`,
+      ).toEqual([]);
     }
     for (const runtime of ['commander', 'jose', 'graphene-pk11', 'pkcs11js', '@napi-rs+keyring']) {
-      expect(installed.some((name) => name.startsWith(`${runtime}@`)), `${runtime} is installed`).toBe(true);
+      expect(
+        installed.some((name) => name.startsWith(`${runtime}@`)),
+        `${runtime} is installed`,
+      ).toBe(true);
     }
-    const addon = readdirSync(join(lib, 'node_modules', '.pnpm'), { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('pkcs11.node'));
+    const addon = readdirSync(join(lib, 'node_modules', '.pnpm'), { recursive: true, encoding: 'utf8' }).filter((p) =>
+      p.endsWith('pkcs11.node'),
+    );
     expect(addon.length, 'the native PKCS#11 addon was built').toBeGreaterThan(0);
     expect(linksOutside(prefix), 'nothing in the prefix points outside it').toEqual([]);
   });
@@ -283,7 +353,13 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
     const env = { KEYMINT_HOME: prefix, KEYMINT_SECRETS_DIR: join(root, 'no-secrets') };
     const entry = join(DOCKER, 'cli', 'entrypoint.sh');
     expect(ok(sh(entry, ['--version'], { env }), 'entrypoint --version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
-    ok(sh(entry, ['create', '--no-password', '--insecure', '--kty', 'OKP', '--crv', 'Ed25519', 'k.pub.json', 'k.json'], { cwd: work, env }), 'create');
+    ok(
+      sh(entry, ['create', '--no-password', '--insecure', '--kty', 'OKP', '--crv', 'Ed25519', 'k.pub.json', 'k.json'], {
+        cwd: work,
+        env,
+      }),
+      'create',
+    );
     expectKeyPair(readJson<Jwk>(join(work, 'k.json')), readJson<Jwk>(join(work, 'k.pub.json')));
 
     // /run/secrets/keymint_password: create takes it as --password-file; other commands find it
@@ -291,7 +367,22 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
     const secrets = fresh('secrets');
     writeFileSync(join(secrets, 'keymint_password'), `${PASSWORD}\n`, { mode: 0o600 });
     const withSecret = { ...env, KEYMINT_SECRETS_DIR: secrets };
-    ok(sh(entry, ['create', '--password-file', join(secrets, 'keymint_password'), '--pbes2-count', '1000', 'e.pub.json', 'e.json'], { cwd: work, env: withSecret }), 'create with the secret');
+    ok(
+      sh(
+        entry,
+        [
+          'create',
+          '--password-file',
+          join(secrets, 'keymint_password'),
+          '--pbes2-count',
+          '1000',
+          'e.pub.json',
+          'e.json',
+        ],
+        { cwd: work, env: withSecret },
+      ),
+      'create with the secret',
+    );
     expectKeyPair(await decryptWithJose(join(work, 'e.json'), PASSWORD), readJson<Jwk>(join(work, 'e.pub.json')));
     const pub = ok(sh(entry, ['public', 'e.json'], { cwd: work, env: withSecret }), 'public with the secret');
     expect(JSON.parse(pub.stdout)).toEqual(readJson(join(work, 'e.pub.json')));
@@ -299,7 +390,12 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
     expect(sh(entry, ['public', 'e.json'], { cwd: work, env }).status).toBe(2);
     // A KEYMINT_PASSWORD_FILE already set wins over the secret.
     writeFileSync(join(work, 'other.txt'), 'not the password\n');
-    expect(sh(entry, ['public', 'e.json'], { cwd: work, env: { ...withSecret, KEYMINT_PASSWORD_FILE: join(work, 'other.txt') } }).status).toBe(6);
+    expect(
+      sh(entry, ['public', 'e.json'], {
+        cwd: work,
+        env: { ...withSecret, KEYMINT_PASSWORD_FILE: join(work, 'other.txt') },
+      }).status,
+    ).toBe(6);
   });
 
   it('build.sh wants one prefix, and never installs over a keymint', () => {
@@ -329,9 +425,14 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
       writeFileSync(join(fake, file), 'x');
     }
     mkdirSync(join(fake, 'etc'));
-    writeFileSync(join(fake, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/bash\nnode:x:1000:1000::/home/node:/bin/bash\n');
+    writeFileSync(
+      join(fake, 'etc', 'passwd'),
+      'root:x:0:0:root:/root:/bin/bash\nnode:x:1000:1000::/home/node:/bin/bash\n',
+    );
     ok(sh(join(DOCKER, 'cli', 'prepare-runtime.sh'), [fake]), 'prepare-runtime.sh');
-    const left = readdirSync(fake, { recursive: true, encoding: 'utf8' }).filter((p) => statSync(join(fake, p)).isFile());
+    const left = readdirSync(fake, { recursive: true, encoding: 'utf8' }).filter((p) =>
+      statSync(join(fake, p)).isFile(),
+    );
     expect(left.sort()).toEqual(['etc/passwd', 'usr/lib/x86_64-linux-gnu/libc.so.6', 'usr/local/bin/node']);
     const keys = statSync(join(fake, 'keys'));
     expect(keys.mode & 0o777).toBe(0o700);
@@ -345,7 +446,10 @@ describe('docker/cli/build.sh, prepare-runtime.sh and entrypoint.sh, run outside
 function loggingPath(): { path: string; log: string } {
   const bin = fresh(`logbin-${Math.random().toString(16).slice(2)}`);
   const log = join(bin, 'argv.log');
-  writeFileSync(join(bin, 'softhsm2-util'), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/softhsm2-util "$@"\n`);
+  writeFileSync(
+    join(bin, 'softhsm2-util'),
+    `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec /usr/bin/softhsm2-util "$@"\n`,
+  );
   chmodSync(join(bin, 'softhsm2-util'), 0o755);
   // keymint for the entry point: the built CLI of this checkout.
   writeFileSync(join(bin, 'keymint'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`);
@@ -354,7 +458,10 @@ function loggingPath(): { path: string; log: string } {
 }
 
 function labels(conf: string): string[] {
-  const slots = ok(tool('softhsm2-util', ['--show-slots'], { SOFTHSM2_CONF: conf }), 'softhsm2-util --show-slots').stdout;
+  const slots = ok(
+    tool('softhsm2-util', ['--show-slots'], { SOFTHSM2_CONF: conf }),
+    'softhsm2-util --show-slots',
+  ).stdout;
   return [...slots.matchAll(/^\s*Label:\s*(\S.*?)\s*$/gm)].map((m) => m[1] as string);
 }
 
@@ -369,7 +476,13 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
     writeFileSync(join(pins, 'pin'), `${pin}\n`, { mode: 0o600 });
     writeFileSync(join(pins, 'so-pin'), `${soPin}\n`, { mode: 0o600 });
     const { path, log } = loggingPath();
-    const env = { SOFTHSM_HOME: home, SOFTHSM_LABEL: 'playground', SOFTHSM_PIN_FILE: join(pins, 'pin'), SOFTHSM_SO_PIN_FILE: join(pins, 'so-pin'), PATH: path };
+    const env = {
+      SOFTHSM_HOME: home,
+      SOFTHSM_LABEL: 'playground',
+      SOFTHSM_PIN_FILE: join(pins, 'pin'),
+      SOFTHSM_SO_PIN_FILE: join(pins, 'so-pin'),
+      PATH: path,
+    };
     const first = ok(sh(init, [], { env }), 'init-token.sh');
     expect(first.stderr).toMatch(/SoftHSM token "playground" initialised/);
 
@@ -379,8 +492,17 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
     expect(listed.stdout).toMatch(/token label\s*: playground/);
     expect(listed.stdout).toMatch(/PIN initialized/);
     // The PINs are the ones in the files: pkcs11-tool logs in with the user PIN.
-    ok(tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', pin, '-O'], { SOFTHSM2_CONF: conf }), 'login with the user PIN');
-    expect(tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', soPin, '-O'], { SOFTHSM2_CONF: conf }).status).not.toBe(0);
+    ok(
+      tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', pin, '-O'], {
+        SOFTHSM2_CONF: conf,
+      }),
+      'login with the user PIN',
+    );
+    expect(
+      tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', soPin, '-O'], {
+        SOFTHSM2_CONF: conf,
+      }).status,
+    ).not.toBe(0);
 
     const argv = readFileSync(log, 'utf8');
     expect(argv).toMatch(/--init-token --free --label playground/);
@@ -388,15 +510,31 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
       expect(argv, 'no PIN in the arguments of softhsm2-util').not.toContain(secret);
       expect(first.stdout + first.stderr, 'no PIN in the output').not.toContain(secret);
     }
-    expect(readdirSync(home).sort(), 'no PIN file written: the given ones are used').toEqual(['softhsm2.conf', 'tokens']);
+    expect(readdirSync(home).sort(), 'no PIN file written: the given ones are used').toEqual([
+      'softhsm2.conf',
+      'tokens',
+    ]);
 
     // keymint makes a key on it, with the PIN from the same file.
     const work = fresh('hsm-files-work');
-    const made = spawnSync(process.execPath, [BIN, 'create', '--backend', 'pkcs11', '--pkcs11-uri', `pkcs11:token=playground?module-path=${MODULE}&pin-source=file:${join(pins, 'pin')}`, 'k.pub.json', 'k.json'], {
-      cwd: work,
-      env: { ...process.env, SOFTHSM2_CONF: conf },
-      encoding: 'utf8',
-    });
+    const made = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'create',
+        '--backend',
+        'pkcs11',
+        '--pkcs11-uri',
+        `pkcs11:token=playground?module-path=${MODULE}&pin-source=file:${join(pins, 'pin')}`,
+        'k.pub.json',
+        'k.json',
+      ],
+      {
+        cwd: work,
+        env: { ...process.env, SOFTHSM2_CONF: conf },
+        encoding: 'utf8',
+      },
+    );
     expect(made.status, made.stderr).toBe(0);
     expect(readJson<{ backend: string }>(join(work, 'k.json')).backend).toBe('pkcs11');
 
@@ -404,7 +542,14 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
     const second = ok(sh(init, [], { env }), 'init-token.sh again');
     expect(second.stderr).toMatch(/is ready/);
     expect(labels(conf).filter((l) => l === 'playground')).toHaveLength(1);
-    expect(ok(tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', pin, '-O'], { SOFTHSM2_CONF: conf }), 'objects').stdout).toMatch(/Private Key Object/);
+    expect(
+      ok(
+        tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'playground', '--login', '--pin', pin, '-O'], {
+          SOFTHSM2_CONF: conf,
+        }),
+        'objects',
+      ).stdout,
+    ).toMatch(/Private Key Object/);
   });
 
   it('without PINs, makes random ones in 0600 files; SOFTHSM_PIN is written to a 0600 file, not printed', () => {
@@ -423,12 +568,20 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
 
     const given = fresh('hsm-env');
     const envPin = `env-pin-${Math.random().toString(36).slice(2)}`;
-    const withEnv = ok(sh(init, [], { env: { SOFTHSM_HOME: given, SOFTHSM_LABEL: 'from-env', SOFTHSM_PIN: envPin, PATH: path } }), 'init-token.sh with SOFTHSM_PIN');
+    const withEnv = ok(
+      sh(init, [], { env: { SOFTHSM_HOME: given, SOFTHSM_LABEL: 'from-env', SOFTHSM_PIN: envPin, PATH: path } }),
+      'init-token.sh with SOFTHSM_PIN',
+    );
     expect(withEnv.stderr).not.toContain(envPin);
     expect(readFileSync(join(given, 'user.pin'), 'utf8')).toBe(`${envPin}\n`);
     expect(statSync(join(given, 'user.pin')).mode & 0o777).toBe(0o600);
     expect(readFileSync(log, 'utf8')).not.toContain(envPin);
-    ok(tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'from-env', '--login', '--pin', envPin, '-O'], { SOFTHSM2_CONF: join(given, 'softhsm2.conf') }), 'login with SOFTHSM_PIN');
+    ok(
+      tool('pkcs11-tool', ['--module', MODULE, '--token-label', 'from-env', '--login', '--pin', envPin, '-O'], {
+        SOFTHSM2_CONF: join(given, 'softhsm2.conf'),
+      }),
+      'login with SOFTHSM_PIN',
+    );
   });
 
   it('refuses a label it would have to quote, a PIN SoftHSM refuses, and a missing PIN file', () => {
@@ -452,23 +605,46 @@ describe('docker/softhsm/init-token.sh and entrypoint.sh, run outside Docker', (
     const work = fresh('hsm-entry-work');
     const { path } = loggingPath();
     const entry = join(DOCKER, 'softhsm', 'entrypoint.sh');
-    const env = { SOFTHSM_HOME: home, SOFTHSM_LABEL: 'playground', PATH: path, KEYMINT_PKCS11_URI: '', SOFTHSM2_CONF: '' };
+    const env = {
+      SOFTHSM_HOME: home,
+      SOFTHSM_LABEL: 'playground',
+      PATH: path,
+      KEYMINT_PKCS11_URI: '',
+      SOFTHSM2_CONF: '',
+    };
 
-    const tokens = ok(sh(entry, ['keymint', 'keys', 'describe', '--backend', 'pkcs11', '--json'], { cwd: work, env }), 'entrypoint keymint keys describe');
+    const tokens = ok(
+      sh(entry, ['keymint', 'keys', 'describe', '--backend', 'pkcs11', '--json'], { cwd: work, env }),
+      'entrypoint keymint keys describe',
+    );
     expect(tokens.stdout).toContain('"playground"');
     const byDefault = ok(sh(entry, [], { cwd: work, env }), 'entrypoint with no command');
     expect(byDefault.stdout).toMatch(/playground/);
 
-    ok(sh(entry, ['keymint', 'create', '--backend', 'pkcs11', '--kty', 'EC', '--crv', 'P-384', 'k.pub.json', 'k.json'], { cwd: work, env }), 'create on the token');
+    ok(
+      sh(entry, ['keymint', 'create', '--backend', 'pkcs11', '--kty', 'EC', '--crv', 'P-384', 'k.pub.json', 'k.json'], {
+        cwd: work,
+        env,
+      }),
+      'create on the token',
+    );
     const reference = readJson<{ location: { uri: string } }>(join(work, 'k.json'));
     expect(reference.location.uri).toMatch(/^pkcs11:token=playground;/);
     writeFileSync(join(work, 'payload.txt'), 'signed on the token');
-    const signed = ok(sh(entry, ['keymint', 'sign', '--key', 'k.json', 'payload.txt'], { cwd: work, env }), 'sign on the token');
+    const signed = ok(
+      sh(entry, ['keymint', 'sign', '--key', 'k.json', 'payload.txt'], { cwd: work, env }),
+      'sign on the token',
+    );
     expect(signed.stdout.split('.')).toHaveLength(3);
 
     const pin = readFileSync(join(home, 'user.pin'), 'utf8').trim();
-    const shown = ok(sh(entry, ['sh', '-c', 'echo "$KEYMINT_PKCS11_URI|$SOFTHSM2_CONF"'], { cwd: work, env }), 'the environment');
-    expect(shown.stdout.trim()).toBe(`pkcs11:token=playground?module-path=${MODULE}&pin-source=file:${join(home, 'user.pin')}|${join(home, 'softhsm2.conf')}`);
+    const shown = ok(
+      sh(entry, ['sh', '-c', 'echo "$KEYMINT_PKCS11_URI|$SOFTHSM2_CONF"'], { cwd: work, env }),
+      'the environment',
+    );
+    expect(shown.stdout.trim()).toBe(
+      `pkcs11:token=playground?module-path=${MODULE}&pin-source=file:${join(home, 'user.pin')}|${join(home, 'softhsm2.conf')}`,
+    );
     for (const ran of [tokens, byDefault, signed, shown]) expect(ran.stdout + ran.stderr).not.toContain(pin);
     expect(lstatSync(join(home, 'user.pin')).mode & 0o777).toBe(0o600);
     expect(realpathSync(home)).toBe(home);

@@ -15,11 +15,13 @@ import { uniqueService } from '../keychain/session.js';
  * token, the keychain example a real GNOME Keyring.
  */
 const DOC = join(REPO, 'docs', 'api.md');
-const blocks = [...readFileSync(DOC, 'utf8').matchAll(/^## (.+)$|^```(ts|js)\n([\s\S]*?)^```$/gm)].reduce<{ section: string; lang: string; code: string }[]>((out, m) => {
-  if (m[1] !== undefined) return out.concat({ section: m[1], lang: '', code: '' });
-  const section = out.length === 0 ? '' : (out[out.length - 1] as { section: string }).section;
-  return out.concat({ section, lang: m[2] as string, code: m[3] as string });
-}, []).filter((b) => b.lang !== '');
+const blocks = [...readFileSync(DOC, 'utf8').matchAll(/^## (.+)$|^```(ts|js)\n([\s\S]*?)^```$/gm)]
+  .reduce<{ section: string; lang: string; code: string }[]>((out, m) => {
+    if (m[1] !== undefined) return out.concat({ section: m[1], lang: '', code: '' });
+    const section = out.length === 0 ? '' : (out[out.length - 1] as { section: string }).section;
+    return out.concat({ section, lang: m[2] as string, code: m[3] as string });
+  }, [])
+  .filter((b) => b.lang !== '');
 
 let dir: string;
 let softhsm: SoftHsm;
@@ -44,18 +46,38 @@ afterAll(async () => {
 describe('docs/api.md: every example runs', () => {
   it('has the examples the API issue asks for', () => {
     const sections = new Set(blocks.map((b) => b.section));
-    for (const wanted of ['Create a key and save it', 'Load a key and sign a JWT and a client assertion', 'Verify', 'Encrypt and decrypt', 'Make many keys at once', 'A key in an HSM', 'A key in the OS keychain', 'CommonJS']) {
+    for (const wanted of [
+      'Create a key and save it',
+      'Load a key and sign a JWT and a client assertion',
+      'Verify',
+      'Encrypt and decrypt',
+      'Make many keys at once',
+      'A key in an HSM',
+      'A key in the OS keychain',
+      'CommonJS',
+    ]) {
       expect(sections.has(wanted), wanted).toBe(true);
     }
   });
 
   it.each(blocks.map((b, i) => [`${i + 1}. ${b.section}`, b] as const))('%s', (_name, block) => {
     const file = join(dir, `example.${block.lang === 'js' ? 'cjs' : 'mjs'}`);
-    writeFileSync(file, block.lang === 'ts' ? transformSync(block.code, { loader: 'ts', format: 'esm', target: 'node20' }).code : block.code);
+    writeFileSync(
+      file,
+      block.lang === 'ts'
+        ? transformSync(block.code, { loader: 'ts', format: 'esm', target: 'node20' }).code
+        : block.code,
+    );
     const result = spawnSync(process.execPath, [file], {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, ...keyring.env, SOFTHSM2_CONF: softhsm.conf, HSM_URI: softhsm.uri('api-docs'), KEYCHAIN_SERVICE: service },
+      env: {
+        ...process.env,
+        ...keyring.env,
+        SOFTHSM2_CONF: softhsm.conf,
+        HSM_URI: softhsm.uri('api-docs'),
+        KEYCHAIN_SERVICE: service,
+      },
       timeout: 120_000,
     });
     expect(result.status, `${block.section}: ${result.stderr}`).toBe(0);
@@ -64,11 +86,30 @@ describe('docs/api.md: every example runs', () => {
   });
 
   it('the examples did what they say', () => {
-    expect(JSON.parse(readFileSync(join(dir, 'client.pub.json'), 'utf8'))).toMatchObject({ kty: 'EC', kid: 'client-1', crv: 'P-256' });
+    expect(JSON.parse(readFileSync(join(dir, 'client.pub.json'), 'utf8'))).toMatchObject({
+      kty: 'EC',
+      kid: 'client-1',
+      crv: 'P-256',
+    });
     expect(JSON.parse(readFileSync(join(dir, 'client.json'), 'utf8'))).toHaveProperty('ciphertext');
-    expect(JSON.parse(readFileSync(join(dir, 'hsm.json'), 'utf8'))).toMatchObject({ type: 'keymint-key-reference', backend: 'pkcs11' });
-    expect(JSON.parse(readFileSync(join(dir, 'desk.json'), 'utf8'))).toMatchObject({ type: 'keymint-key-reference', backend: 'keychain' });
-    expect(JSON.parse(readFileSync(join(dir, 'inbox.pub.json'), 'utf8'))).toMatchObject({ kty: 'OKP', crv: 'X25519', use: 'enc', alg: 'ECDH-ES', kid: 'inbox-1' });
-    expect(JSON.parse(readFileSync(join(dir, 'hsm-enc.json'), 'utf8'))).toMatchObject({ backend: 'pkcs11', jwk: { use: 'enc', alg: 'RSA-OAEP-256', kid: 'hsm-enc' } });
+    expect(JSON.parse(readFileSync(join(dir, 'hsm.json'), 'utf8'))).toMatchObject({
+      type: 'keymint-key-reference',
+      backend: 'pkcs11',
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'desk.json'), 'utf8'))).toMatchObject({
+      type: 'keymint-key-reference',
+      backend: 'keychain',
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'inbox.pub.json'), 'utf8'))).toMatchObject({
+      kty: 'OKP',
+      crv: 'X25519',
+      use: 'enc',
+      alg: 'ECDH-ES',
+      kid: 'inbox-1',
+    });
+    expect(JSON.parse(readFileSync(join(dir, 'hsm-enc.json'), 'utf8'))).toMatchObject({
+      backend: 'pkcs11',
+      jwk: { use: 'enc', alg: 'RSA-OAEP-256', kid: 'hsm-enc' },
+    });
   });
 });

@@ -149,11 +149,19 @@ describe('the packed packages', () => {
       expect(files).toContain('package/LICENSE');
       expect(files).toContain('package/README.md');
       expect(
-        files.filter((f) => !/^package\/(dist\/.+\.(js|cjs|d\.c?ts)|dist\/keymint\.cache|dist\/THIRD-PARTY-LICENSES\.txt|LICENSE|README\.md|package\.json)$/.test(f)),
+        files.filter(
+          (f) =>
+            !/^package\/(dist\/.+\.(js|cjs|d\.c?ts)|dist\/keymint\.cache|dist\/THIRD-PARTY-LICENSES\.txt|LICENSE|README\.md|package\.json)$/.test(
+              f,
+            ),
+        ),
         tarball,
       ).toEqual([]);
       if (PUBLISHED[i] === 'apps/cli') {
-        expect(files.filter((f) => f.startsWith('package/dist/')).sort(), 'the CLI ships its bundle and code cache only').toEqual([
+        expect(
+          files.filter((f) => f.startsWith('package/dist/')).sort(),
+          'the CLI ships its bundle and code cache only',
+        ).toEqual([
           'package/dist/THIRD-PARTY-LICENSES.txt',
           'package/dist/bin.cjs',
           'package/dist/keymint.cache',
@@ -161,8 +169,11 @@ describe('the packed packages', () => {
           'package/dist/sshpk.cjs',
         ]);
         // The notices of what the bundle carries go with it.
-        const notices = execFileSync('tar', ['-xzOf', tarball, 'package/dist/THIRD-PARTY-LICENSES.txt'], { encoding: 'utf8' });
-        for (const bundled of ['commander', 'jose', 'sshpk', 'tweetnacl']) expect(notices).toMatch(new RegExp(`^${bundled} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
+        const notices = execFileSync('tar', ['-xzOf', tarball, 'package/dist/THIRD-PARTY-LICENSES.txt'], {
+          encoding: 'utf8',
+        });
+        for (const bundled of ['commander', 'jose', 'sshpk', 'tweetnacl'])
+          expect(notices).toMatch(new RegExp(`^${bundled} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
         expect(notices).toMatch(/Permission is hereby granted/);
       }
       const license = execFileSync('tar', ['-xzOf', tarball, 'package/LICENSE']);

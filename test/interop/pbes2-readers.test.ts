@@ -20,7 +20,10 @@ const COUNTS = [10_000, 16_384, 16_385, 600_000, 1_000_000];
 beforeAll(async () => {
   const pass = passwordFile(dir);
   for (const count of COUNTS) {
-    const made = await keymint(['create', '--pbes2-count', String(count), '--password-file', pass, `k${count}.pub.json`, `k${count}.json`], { cwd: dir });
+    const made = await keymint(
+      ['create', '--pbes2-count', String(count), '--password-file', pass, `k${count}.pub.json`, `k${count}.json`],
+      { cwd: dir },
+    );
     expect(made.code, made.stderr).toBe(0);
     files[count] = join(dir, `k${count}.json`);
   }
@@ -29,7 +32,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function jose(count: number, options: Parameters<typeof flattenedDecrypt>[2]): Promise<string> {
   try {
-    const { plaintext } = await flattenedDecrypt(JSON.parse(readFileSync(files[count] as string, 'utf8')) as FlattenedJWE, new TextEncoder().encode(PASSWORD), options);
+    const { plaintext } = await flattenedDecrypt(
+      JSON.parse(readFileSync(files[count] as string, 'utf8')) as FlattenedJWE,
+      new TextEncoder().encode(PASSWORD),
+      options,
+    );
     return (JSON.parse(Buffer.from(plaintext).toString()) as { kty: string }).kty;
   } catch (error) {
     return (error as { code?: string }).code ?? String(error);
@@ -64,13 +71,19 @@ print(json.loads(token.payload)["kty"])
 `;
 
 describe("jwcrypto (Debian's)", () => {
-  const version = spawnSync(PYTHON, ['-c', 'import jwcrypto; print(jwcrypto.__version__ if hasattr(jwcrypto, "__version__") else "")'], { encoding: 'utf8' }).stdout.trim();
+  const version = spawnSync(
+    PYTHON,
+    ['-c', 'import jwcrypto; print(jwcrypto.__version__ if hasattr(jwcrypto, "__version__") else "")'],
+    { encoding: 'utf8' },
+  ).stdout.trim();
 
   it('opens every file keymint writes at its defaults (Debian bookworm has 1.1, which has no cap); the 1.5+ setting is accepted as well', () => {
     for (const count of COUNTS) {
       const plain = spawnSync(PYTHON, ['-c', JWCRYPTO, files[count] as string, PASSWORD], { encoding: 'utf8' });
       expect(plain.stdout.trim(), `p2c ${count}: ${plain.stderr} (jwcrypto ${version})`).toBe('EC');
-      const raised = spawnSync(PYTHON, ['-c', JWCRYPTO, files[count] as string, PASSWORD, '1000000'], { encoding: 'utf8' });
+      const raised = spawnSync(PYTHON, ['-c', JWCRYPTO, files[count] as string, PASSWORD, '1000000'], {
+        encoding: 'utf8',
+      });
       expect(raised.stdout.trim(), raised.stderr).toBe('EC');
     }
   });
@@ -110,8 +123,19 @@ describe("go-jose (Debian's square/go-jose.v2)", () => {
     const src = mkdtempSync(join(tmpdir(), 'keymint-gojose-'));
     writeFileSync(join(src, 'main.go'), GO_PROGRAM);
     binary = join(src, 'open-jwe');
-    const env = { ...process.env, GOPATH: '/usr/share/gocode', GO111MODULE: 'off', GOFLAGS: '', GOCACHE: join(src, 'cache'), HOME: src };
-    const built = spawnSync('go', ['build', '-o', binary, join(src, 'main.go')], { env, encoding: 'utf8', timeout: 300_000 });
+    const env = {
+      ...process.env,
+      GOPATH: '/usr/share/gocode',
+      GO111MODULE: 'off',
+      GOFLAGS: '',
+      GOCACHE: join(src, 'cache'),
+      HOME: src,
+    };
+    const built = spawnSync('go', ['build', '-o', binary, join(src, 'main.go')], {
+      env,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     expect(built.status, built.stderr).toBe(0);
   }, 300_000);
 

@@ -2,7 +2,18 @@ import { generateKeyPairSync } from 'node:crypto';
 import { CompactEncrypt, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ok, sharedDir } from '../toolbox/helpers.js';
-import { algCases, caseName, joseDecrypt, joseEncrypt, joseHas, jwcrypto, keymintDecrypt, keymintEncrypt, readKey, type AlgCase } from './support.js';
+import {
+  algCases,
+  caseName,
+  joseDecrypt,
+  joseEncrypt,
+  joseHas,
+  jwcrypto,
+  keymintDecrypt,
+  keymintEncrypt,
+  readKey,
+  type AlgCase,
+} from './support.js';
 
 /**
  * Issue 13, interop: every algorithm it lists (RSA-OAEP, RSA-OAEP-256, RSA1_5; ECDH-ES and
@@ -31,8 +42,15 @@ const key = (c: AlgCase) => names.get(c) as string;
 
 describe('keymint and jwcrypto (Debian python3-jwcrypto)', () => {
   it.each(cases.map((c) => [caseName(c), c] as const))('%s: keymint encrypts, jwcrypto decrypts', async (_name, c) => {
-    const jwe = await keymintEncrypt(`${key(c)}.pub.json`, payload(c, 'keymint'), { cwd: dir }, ['--enc', c.enc, ...subtle(c)]);
-    expect(JSON.parse(Buffer.from(jwe.split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg: c.alg, enc: c.enc });
+    const jwe = await keymintEncrypt(`${key(c)}.pub.json`, payload(c, 'keymint'), { cwd: dir }, [
+      '--enc',
+      c.enc,
+      ...subtle(c),
+    ]);
+    expect(JSON.parse(Buffer.from(jwe.split('.')[0] as string, 'base64url').toString())).toMatchObject({
+      alg: c.alg,
+      enc: c.enc,
+    });
     expect(jwcrypto(['decrypt', `${key(c)}.json`], jwe, dir).toString('utf8')).toBe(payload(c, 'keymint'));
   });
 
@@ -56,9 +74,17 @@ describe('keymint and panva jose', () => {
 
   it('jose 6 has neither RSA1_5 nor ECDH on X448 (those are checked with jwcrypto above)', async () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
-    await expect(new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'RSA1_5', enc: 'A128GCM' }).encrypt(rsa)).rejects.toThrow(/Invalid or unsupported "alg"/);
+    await expect(
+      new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'RSA1_5', enc: 'A128GCM' }).encrypt(rsa),
+    ).rejects.toThrow(/Invalid or unsupported "alg"/);
     const x448 = generateKeyPairSync('x448').publicKey.export({ format: 'jwk' });
     await expect(importJWK(x448 as Parameters<typeof importJWK>[0], 'ECDH-ES')).rejects.toThrow(/unsupported/i);
-    expect(cases.filter((c) => !joseHas(c)).map((c) => caseName(c).replace(/ with .*/, ''))).toEqual(['RSA1_5', 'ECDH-ES X448', 'ECDH-ES+A128KW X448', 'ECDH-ES+A192KW X448', 'ECDH-ES+A256KW X448']);
+    expect(cases.filter((c) => !joseHas(c)).map((c) => caseName(c).replace(/ with .*/, ''))).toEqual([
+      'RSA1_5',
+      'ECDH-ES X448',
+      'ECDH-ES+A128KW X448',
+      'ECDH-ES+A192KW X448',
+      'ECDH-ES+A256KW X448',
+    ]);
   });
 });

@@ -28,10 +28,28 @@ describe('keymint decrypt with a keychain key', () => {
   ])('%s: a JWE made by jwcrypto decrypts with the reference alone', async (name, flags, enc) => {
     const file = name.split(',')[0] as string;
     const env = { ...keyring.env };
-    await ok(['create', '--backend', 'keychain', '--keychain-service', service, '--use', 'enc', ...flags, `${file}.pub.json`, `${file}.json`], { cwd: dir, env });
+    await ok(
+      [
+        'create',
+        '--backend',
+        'keychain',
+        '--keychain-service',
+        service,
+        '--use',
+        'enc',
+        ...flags,
+        `${file}.pub.json`,
+        `${file}.json`,
+      ],
+      { cwd: dir, env },
+    );
     const reference = readJson<{ backend: string; jwk: { alg: string } }>(`${dir}/${file}.json`);
     expect(reference.backend).toBe('keychain');
-    const jwe = jwcrypto(['encrypt', reference.jwk.alg, enc, `${file}.pub.json`], `kept in the keychain: ${name}`, dir).toString();
+    const jwe = jwcrypto(
+      ['encrypt', reference.jwk.alg, enc, `${file}.pub.json`],
+      `kept in the keychain: ${name}`,
+      dir,
+    ).toString();
     const result = await ok(['decrypt', '--key', `${file}.json`, '-'], { cwd: dir, env, input: jwe });
     expect(result.stdout).toBe(`kept in the keychain: ${name}`);
   });

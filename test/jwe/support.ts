@@ -22,17 +22,36 @@ export const ENCS = ['A128GCM', 'A192GCM', 'A256GCM', 'A128CBC-HS256', 'A192CBC-
 const ECDH = ['ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW'];
 
 /** Every algorithm the issue lists, on every curve it lists, each with an enc of its own. */
-export function algCases(curves: readonly string[] = ['P-256', 'P-384', 'P-521', 'X25519', 'X448'], oct = true): AlgCase[] {
+export function algCases(
+  curves: readonly string[] = ['P-256', 'P-384', 'P-521', 'X25519', 'X448'],
+  oct = true,
+): AlgCase[] {
   const cases: Omit<AlgCase, 'enc'>[] = [
     { alg: 'RSA-OAEP', flags: ['--kty', 'RSA'] },
     { alg: 'RSA-OAEP-256', flags: ['--kty', 'RSA'] },
     { alg: 'RSA1_5', flags: ['--kty', 'RSA', '--subtle'] },
-    ...curves.flatMap((crv) => ECDH.map((alg) => ({ alg, flags: ['--kty', crv.startsWith('X') ? 'OKP' : 'EC', '--crv', crv] }))),
-    ...(oct ? ['A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW'].map((alg) => ({ alg, flags: ['--kty', 'oct'] })) : []),
+    ...curves.flatMap((crv) =>
+      ECDH.map((alg) => ({ alg, flags: ['--kty', crv.startsWith('X') ? 'OKP' : 'EC', '--crv', crv] })),
+    ),
+    ...(oct
+      ? ['A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW'].map((alg) => ({
+          alg,
+          flags: ['--kty', 'oct'],
+        }))
+      : []),
   ];
-  const withEnc = cases.map((c, i) => ({ ...c, flags: [...c.flags, '--use', 'enc', '--alg', c.alg], enc: ENCS[i % ENCS.length] as string }));
+  const withEnc = cases.map((c, i) => ({
+    ...c,
+    flags: [...c.flags, '--use', 'enc', '--alg', c.alg],
+    enc: ENCS[i % ENCS.length] as string,
+  }));
   // dir: the enc is the key's (A256CBC-HS512 takes a 512-bit key).
-  return oct ? [...withEnc, { alg: 'dir', flags: ['--kty', 'oct', '--use', 'enc', '--alg', 'dir', '--size', '512'], enc: 'A256CBC-HS512' }] : withEnc;
+  return oct
+    ? [
+        ...withEnc,
+        { alg: 'dir', flags: ['--kty', 'oct', '--use', 'enc', '--alg', 'dir', '--size', '512'], enc: 'A256CBC-HS512' },
+      ]
+    : withEnc;
 }
 
 /** A name for a case: `ECDH-ES+A128KW P-384 with A128CBC-HS256`. */
@@ -62,7 +81,9 @@ export function readKey(dir: string, name: string): Jwk {
 /** A JWE made by jose to a JWK (public, or oct). */
 export async function joseEncrypt(jwk: Jwk, alg: string, enc: string, payload: string): Promise<string> {
   const key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
-  return new CompactEncrypt(new TextEncoder().encode(payload)).setProtectedHeader({ alg, enc, ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}) }).encrypt(key);
+  return new CompactEncrypt(new TextEncoder().encode(payload))
+    .setProtectedHeader({ alg, enc, ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}) })
+    .encrypt(key);
 }
 
 /** The plaintext jose gets from a JWE, with a private JWK. */
@@ -72,14 +93,24 @@ export async function joseDecrypt(jwe: string, jwk: Jwk, alg: string): Promise<s
 }
 
 /** Encrypts `payload` with the built CLI to the key file, and returns the compact JWE. */
-export async function keymintEncrypt(keyFile: string, payload: string, options: RunOptions, flags: readonly string[] = []): Promise<string> {
+export async function keymintEncrypt(
+  keyFile: string,
+  payload: string,
+  options: RunOptions,
+  flags: readonly string[] = [],
+): Promise<string> {
   writeFileSync(join(options.cwd, 'payload.txt'), payload);
   const result = expectOk(await keymint(['encrypt', '--key', keyFile, ...flags, 'payload.txt'], options));
   return result.stdout.trim();
 }
 
 /** Decrypts a JWE with the built CLI and the key file, and returns the plaintext. */
-export async function keymintDecrypt(keyFile: string, jwe: string, options: RunOptions, flags: readonly string[] = []): Promise<string> {
+export async function keymintDecrypt(
+  keyFile: string,
+  jwe: string,
+  options: RunOptions,
+  flags: readonly string[] = [],
+): Promise<string> {
   writeFileSync(join(options.cwd, 'message.jwe'), jwe);
   return expectOk(await keymint(['decrypt', '--key', keyFile, ...flags, 'message.jwe'], options)).stdout;
 }

@@ -31,7 +31,11 @@ const JOINED = /^Joined session keyring: \d+\n/m;
  */
 export async function startKeyutilsRing(): Promise<KeyutilsRing> {
   const name = `keymint-e2e-${randomBytes(6).toString('hex')}`;
-  const holder = spawn('keyctl', ['session', name, 'sh', '-c', 'keyctl setperm @s 0x3f3f0000 && echo ready && exec sleep 3600'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const holder = spawn(
+    'keyctl',
+    ['session', name, 'sh', '-c', 'keyctl setperm @s 0x3f3f0000 && echo ready && exec sleep 3600'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   await new Promise<void>((resolve, reject) => {
     holder.stdout?.on('data', (chunk: Buffer) => {
       if (chunk.toString('utf8').includes('ready')) resolve();
@@ -40,7 +44,10 @@ export async function startKeyutilsRing(): Promise<KeyutilsRing> {
   });
   return {
     async keymint(args, options) {
-      const result = await runProgram('keyctl', ['session', name, process.execPath, BIN, ...args], { cwd: options.cwd, ...(options.env === undefined ? {} : { env: options.env }) });
+      const result = await runProgram('keyctl', ['session', name, process.execPath, BIN, ...args], {
+        cwd: options.cwd,
+        ...(options.env === undefined ? {} : { env: options.env }),
+      });
       // keyctl says which ring it joined on stderr: not keymint's output.
       return { ...result, stderr: result.stderr.replace(JOINED, '') };
     },

@@ -68,15 +68,24 @@ async function submitForm(page: Response, fields: Record<string, string>): Promi
   const prompt = /name="prompt" value="([^"]+)"/.exec(html)?.[1];
   if (action === undefined || prompt === undefined) throw new Error(`no interaction form in: ${html.slice(0, 200)}`);
   const body = new URLSearchParams({ prompt, ...(prompt === 'login' ? fields : {}) });
-  return follow(await browse(action, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } }));
+  return follow(
+    await browse(action, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+  );
 }
 
 function clientAssertion(keyFile: string, clientId: string, env: Record<string, string> = {}): Promise<string> {
-  return ok(['jwt', 'client-assertion', '--key', keyFile, '--client-id', clientId, '--token-endpoint', `${issuer}/token`], { cwd: dir, env }).then((r) => r.stdout.trim());
+  return ok(
+    ['jwt', 'client-assertion', '--key', keyFile, '--client-id', clientId, '--token-endpoint', `${issuer}/token`],
+    { cwd: dir, env },
+  ).then((r) => r.stdout.trim());
 }
 
 async function token(params: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${issuer}/token`, { method: 'POST', body: new URLSearchParams(params), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    body: new URLSearchParams(params),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -87,18 +96,99 @@ beforeAll(async () => {
   const keychainEnv = { ...keyring.env };
   // The relying party's keys, as the README's walkthrough makes them: a signing key, and an enc
   // key on SoftHSM2 (RSA-OAEP-256), both published in one keymint key set.
-  await ok(['create', '--kty', 'EC', '--kid', 'rp-sig', '--no-password', '--insecure', 'rp-sig.pub.json', 'rp-sig.json'], { cwd: dir });
-  await ok(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri('e2e-oidc'), '--kty', 'RSA', '--use', 'enc', '--kid', 'rp-enc', 'rp-enc.pub.json', 'rp-enc.json'], { cwd: dir, env: hsmEnv });
+  await ok(
+    ['create', '--kty', 'EC', '--kid', 'rp-sig', '--no-password', '--insecure', 'rp-sig.pub.json', 'rp-sig.json'],
+    { cwd: dir },
+  );
+  await ok(
+    [
+      'create',
+      '--backend',
+      'pkcs11',
+      '--pkcs11-uri',
+      softhsm.uri('e2e-oidc'),
+      '--kty',
+      'RSA',
+      '--use',
+      'enc',
+      '--kid',
+      'rp-enc',
+      'rp-enc.pub.json',
+      'rp-enc.json',
+    ],
+    { cwd: dir, env: hsmEnv },
+  );
   await ok(['keyset', 'add', 'rp-jwks.json', 'rp-sig.pub.json'], { cwd: dir });
   await ok(['keyset', 'add', 'rp-jwks.json', 'rp-enc.pub.json'], { cwd: dir });
   // Clients that only authenticate: a software key, a key from a PEM file, an HSM key, a keychain key.
-  await ok(['create', '--kty', 'RSA', '--kid', 'sw', '--no-password', '--insecure', 'sw.pub.json', 'sw.json'], { cwd: dir });
-  runTool('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', join(dir, 'client.pem')]);
-  await ok(['create', '--from-pem', 'client.pem', '--use', 'sig', '--alg', 'PS256', '--kid', 'pem', '--no-password', '--insecure', 'pem.pub.json', 'pem.json'], { cwd: dir });
-  await ok(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri('e2e-oidc'), '--kty', 'EC', '--kid', 'hsm-sig', 'hsm.pub.json', 'hsm.json'], { cwd: dir, env: hsmEnv });
-  await ok(['create', '--backend', 'keychain', '--keychain-service', service, '--kty', 'OKP', '--crv', 'Ed25519', '--kid', 'desk', 'desk.pub.json', 'desk.json'], { cwd: dir, env: keychainEnv });
+  await ok(['create', '--kty', 'RSA', '--kid', 'sw', '--no-password', '--insecure', 'sw.pub.json', 'sw.json'], {
+    cwd: dir,
+  });
+  runTool('openssl', [
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    'rsa_keygen_bits:2048',
+    '-out',
+    join(dir, 'client.pem'),
+  ]);
+  await ok(
+    [
+      'create',
+      '--from-pem',
+      'client.pem',
+      '--use',
+      'sig',
+      '--alg',
+      'PS256',
+      '--kid',
+      'pem',
+      '--no-password',
+      '--insecure',
+      'pem.pub.json',
+      'pem.json',
+    ],
+    { cwd: dir },
+  );
+  await ok(
+    [
+      'create',
+      '--backend',
+      'pkcs11',
+      '--pkcs11-uri',
+      softhsm.uri('e2e-oidc'),
+      '--kty',
+      'EC',
+      '--kid',
+      'hsm-sig',
+      'hsm.pub.json',
+      'hsm.json',
+    ],
+    { cwd: dir, env: hsmEnv },
+  );
+  await ok(
+    [
+      'create',
+      '--backend',
+      'keychain',
+      '--keychain-service',
+      service,
+      '--kty',
+      'OKP',
+      '--crv',
+      'Ed25519',
+      '--kid',
+      'desk',
+      'desk.pub.json',
+      'desk.json',
+    ],
+    { cwd: dir, env: keychainEnv },
+  );
   // The server's own signing key, made by keymint too.
-  await ok(['create', '--kty', 'RSA', '--kid', 'op-1', '--no-password', '--insecure', 'op.pub.json', 'op.json'], { cwd: dir });
+  await ok(['create', '--kty', 'RSA', '--kid', 'op-1', '--no-password', '--insecure', 'op.pub.json', 'op.json'], {
+    cwd: dir,
+  });
 
   const authOnly = (clientId: string, file: string, alg: string) => ({
     client_id: clientId,
@@ -131,9 +221,16 @@ beforeAll(async () => {
       authOnly('desk-client', 'desk.pub.json', 'EdDSA'),
     ],
     jwks: { keys: [readJson<Jwk>(join(dir, 'op.json'))] },
-    features: { encryption: { enabled: true }, clientCredentials: { enabled: true }, devInteractions: { enabled: true } },
+    features: {
+      encryption: { enabled: true },
+      clientCredentials: { enabled: true },
+      devInteractions: { enabled: true },
+    },
     scopes: ['openid', 'api'],
-    findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.com` }) }),
+    findAccount: (_ctx: unknown, sub: string) => ({
+      accountId: sub,
+      claims: () => ({ sub, email: `${sub}@example.com` }),
+    }),
     claims: { openid: ['sub'], email: ['email'] },
   });
   server.on('request', provider.callback());
@@ -147,7 +244,10 @@ afterAll(async () => {
 
 describe('an OpenID Connect client with encrypted ID tokens and its decryption key on SoftHSM2 (oidc-provider on loopback)', () => {
   it('registers its JWKS (a keymint key set), logs a user in with the code flow, authenticates with a keymint client assertion, and decrypts the ID token inside the HSM', async () => {
-    const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
+    const discovery = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      string[]
+    >;
     expect(discovery.id_token_encryption_alg_values_supported).toContain('RSA-OAEP-256');
     expect(discovery.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
 
@@ -172,21 +272,32 @@ describe('an OpenID Connect client with encrypted ID tokens and its decryption k
     expect(response.status, JSON.stringify(response.body)).toBe(200);
     const idToken = response.body.id_token as string;
     expect(idToken.split('.')).toHaveLength(5);
-    const outer = JSON.parse(Buffer.from(idToken.split('.')[0] as string, 'base64url').toString()) as Record<string, unknown>;
+    const outer = JSON.parse(Buffer.from(idToken.split('.')[0] as string, 'base64url').toString()) as Record<
+      string,
+      unknown
+    >;
     expect(outer).toMatchObject({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: 'rp-enc', cty: 'JWT' });
     writeFileSync(join(dir, 'id_token.jwe'), idToken);
 
     // Decrypted on the token, then checked against the server's published keys.
-    const verified = await ok(['verify', '--key', 'op-jwks.json', '--decrypt-with', 'rp-enc.json', 'id_token.jwe'], { cwd: dir, env: hsmEnv });
+    const verified = await ok(['verify', '--key', 'op-jwks.json', '--decrypt-with', 'rp-enc.json', 'id_token.jwe'], {
+      cwd: dir,
+      env: hsmEnv,
+    });
     const claims = JSON.parse(verified.stdout) as Record<string, unknown>;
     expect(claims).toMatchObject({ iss: issuer, sub: 'alice', aud: 'rp', nonce });
-    expect(verified.stderr).toMatch(/^Decrypted with key "rp-enc": RSA-OAEP-256, A256GCM\.\nThe signature is valid: RS256, key "op-1"\.\n/);
+    expect(verified.stderr).toMatch(
+      /^Decrypted with key "rp-enc": RSA-OAEP-256, A256GCM\.\nThe signature is valid: RS256, key "op-1"\.\n/,
+    );
     // The reference is all the relying party keeps: no private key material on disk.
     expect(readFileSync(join(dir, 'rp-enc.json'), 'utf8')).not.toMatch(/"(d|p|q)"/);
     // keymint decrypt alone gives the signed ID token, as the server signed it.
     const inner = (await ok(['decrypt', '--key', 'rp-enc.json', 'id_token.jwe'], { cwd: dir, env: hsmEnv })).stdout;
     expect(inner.split('.')).toHaveLength(3);
-    expect(JSON.parse(Buffer.from(inner.split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg: 'RS256', kid: 'op-1' });
+    expect(JSON.parse(Buffer.from(inner.split('.')[0] as string, 'base64url').toString())).toMatchObject({
+      alg: 'RS256',
+      kid: 'op-1',
+    });
   });
 
   it.each([
@@ -194,14 +305,27 @@ describe('an OpenID Connect client with encrypted ID tokens and its decryption k
     ['a key made from a PEM file', 'pem-client', 'pem.json', false],
     ['a key on SoftHSM2', 'hsm-client', 'hsm.json', false],
     ['a key in the keychain', 'desk-client', 'desk.json', true],
-  ] as const)('accepts a client assertion signed by %s (private_key_jwt, client_credentials)', async (_name, clientId, keyFile, keychain) => {
-    const env = keychain ? { ...keyring.env } : hsmEnv;
-    const assertion = await clientAssertion(keyFile, clientId, env);
-    const granted = await token({ grant_type: 'client_credentials', scope: 'api', client_assertion_type: ASSERTION_TYPE, client_assertion: assertion });
-    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
-    expect(granted.body).toMatchObject({ token_type: 'Bearer' });
-    // Used once: the server refuses the same assertion again (its jti), as RFC 7523 §3 allows.
-    const replayed = await token({ grant_type: 'client_credentials', scope: 'api', client_assertion_type: ASSERTION_TYPE, client_assertion: assertion });
-    expect(replayed.status).toBe(401);
-  });
+  ] as const)(
+    'accepts a client assertion signed by %s (private_key_jwt, client_credentials)',
+    async (_name, clientId, keyFile, keychain) => {
+      const env = keychain ? { ...keyring.env } : hsmEnv;
+      const assertion = await clientAssertion(keyFile, clientId, env);
+      const granted = await token({
+        grant_type: 'client_credentials',
+        scope: 'api',
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: assertion,
+      });
+      expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+      expect(granted.body).toMatchObject({ token_type: 'Bearer' });
+      // Used once: the server refuses the same assertion again (its jti), as RFC 7523 §3 allows.
+      const replayed = await token({
+        grant_type: 'client_credentials',
+        scope: 'api',
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: assertion,
+      });
+      expect(replayed.status).toBe(401);
+    },
+  );
 });

@@ -38,24 +38,33 @@ describe('keymint sign with a key deleted and made again behind its back', () =>
     const dir = tempDir();
     writeFile(dir, 'payload.txt', 'which key?');
     const uri = softhsm.uri(TOKEN);
-    ok(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--kid', 'again', 'key.pub.json', 'key.json'], { cwd: dir }));
+    ok(
+      await keymint(
+        ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--kid', 'again', 'key.pub.json', 'key.json'],
+        { cwd: dir },
+      ),
+    );
     const old = readJson<Jwk>(join(dir, 'key.pub.json'));
     const sign = async () => ok(await keymint(['sign', '--key', 'key.json', 'payload.txt'], { cwd: dir })).stdout;
     expect(await verifiesWith(await sign(), old)).toBe(true);
 
     tool('--delete-object', '--type', 'privkey', '--label', 'again');
     tool('--delete-object', '--type', 'pubkey', '--label', 'again');
-    const gone = /^keymint: token "e2e-deleted" \(serial [0-9a-f]+\) has no private or secret key with label "again" and id /;
+    const gone =
+      /^keymint: token "e2e-deleted" \(serial [0-9a-f]+\) has no private or secret key with label "again" and id /;
     await expectFailure(dir, ['sign', '--key', 'key.json', 'payload.txt'], 16, [gone]);
 
     // keymint writes every byte of the id as %XX.
     const reference = readJson<{ location: { uri: string } }>(join(dir, 'key.json'));
     const id = (/;id=([^;?]+)/.exec(reference.location.uri)?.[1] ?? '').replace(/%/g, '');
     tool('--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'again', '--id', id, '--usage-sign');
-    const listed = JSON.parse(ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd: dir })).stdout) as {
+    const listed = JSON.parse(
+      ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd: dir })).stdout,
+    ) as {
       keys: Array<{ details: { label: string; type: string; publicJwk: Jwk } }>;
     };
-    const fresh = listed.keys.find((k) => k.details.label === 'again' && k.details.type === 'private')?.details.publicJwk as Jwk;
+    const fresh = listed.keys.find((k) => k.details.label === 'again' && k.details.type === 'private')?.details
+      .publicJwk as Jwk;
     const jws = await sign();
     expect(await verifiesWith(jws, fresh)).toBe(true);
     expect(await verifiesWith(jws, old)).toBe(false);

@@ -4,7 +4,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { P11_KIT_CLIENT, SOFTHSM_MODULE, p11KitServer, startSoftHsm } from '@keymint/test-kit';
-import { escapeRegExp, expectError, expectFailure, type Jwk, keymint, listDir, readJson, rfc7638, type RunResult, snapshot, tempDir, writeFile } from '../helpers.js';
+import {
+  escapeRegExp,
+  expectError,
+  expectFailure,
+  type Jwk,
+  keymint,
+  listDir,
+  readJson,
+  rfc7638,
+  type RunResult,
+  snapshot,
+  tempDir,
+  writeFile,
+} from '../helpers.js';
 
 /**
  * A SoftHSM2 token forwarded over a unix socket by `p11-kit server` and reached through p11-kit's
@@ -25,7 +38,9 @@ const NO_SERVER = new RegExp(
     'and it reaches no server; start the p11-kit server, or check P11_KIT_SERVER_ADDRESS\\n$',
 );
 /** A run that loses the server while it works: the client answers CKR_DEVICE_ERROR. */
-const LOST = new RegExp(`^keymint: [^\\n]+ on token "${TOKEN}" \\(serial [0-9a-f]+\\) failed: the token is unavailable \\(CKR_DEVICE_ERROR\\); `);
+const LOST = new RegExp(
+  `^keymint: [^\\n]+ on token "${TOKEN}" \\(serial [0-9a-f]+\\) failed: the token is unavailable \\(CKR_DEVICE_ERROR\\); `,
+);
 
 beforeAll(() => server.start());
 afterAll(async () => {
@@ -55,18 +70,29 @@ describe('keymint through a token forwarded by p11-kit server', () => {
     writeFile(dir, 'payload.txt', 'over the socket');
     ok(await create(dir, [], 'ec'));
     ok(await create(dir, ['--kty', 'RSA'], 'rsa'));
-    expect(readJson<{ location: { uri: string } }>(join(dir, 'ec.json')).location.uri).toContain(`module-path=${P11_KIT_CLIENT}&`);
+    expect(readJson<{ location: { uri: string } }>(join(dir, 'ec.json')).location.uri).toContain(
+      `module-path=${P11_KIT_CLIENT}&`,
+    );
 
-    const listed = JSON.parse(ok(await run(dir, ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'])).stdout) as {
+    const listed = JSON.parse(
+      ok(await run(dir, ['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'])).stdout,
+    ) as {
       keys: Array<{ kid: string | null; kty: string; details: { type: string } }>;
     };
     const kids = ['ec', 'rsa'].map((name) => rfc7638(readJson<Jwk>(join(dir, `${name}.pub.json`))));
-    expect(listed.keys.filter((k) => k.details.type === 'private').map((k) => k.kid).sort()).toEqual(kids.sort());
+    expect(
+      listed.keys
+        .filter((k) => k.details.type === 'private')
+        .map((k) => k.kid)
+        .sort(),
+    ).toEqual(kids.sort());
 
     for (const name of ['ec', 'rsa']) {
       const signed = ok(await run(dir, ['sign', '--key', `${name}.json`, 'payload.txt']));
       writeFile(dir, `${name}.jws`, signed.stdout.trim());
-      expect(ok(await run(dir, ['verify', '--key', `${name}.pub.json`, `${name}.jws`])).stdout).toContain('over the socket');
+      expect(ok(await run(dir, ['verify', '--key', `${name}.pub.json`, `${name}.jws`])).stdout).toContain(
+        'over the socket',
+      );
       await expectVerifies(dir, signed.stdout, 'over the socket', name);
     }
   });
@@ -84,7 +110,11 @@ describe('keymint through a token forwarded by p11-kit server', () => {
     } finally {
       await server.start();
     }
-    await expectVerifies(dir, ok(await run(dir, ['sign', '--key', 'key.json', 'payload.txt'])).stdout, 'after a restart');
+    await expectVerifies(
+      dir,
+      ok(await run(dir, ['sign', '--key', 'key.json', 'payload.txt'])).stdout,
+      'after a restart',
+    );
   });
 
   it('a server that hangs up at once: exit 5, "failed to start: the token is unavailable", nothing written', async () => {
@@ -99,7 +129,9 @@ describe('keymint through a token forwarded by p11-kit server', () => {
           'if the token is reached through a server \\(a network HSM, p11-kit server\\), check that it runs, then try again\\n$',
       );
       const args = ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, 'key.pub.json', 'key.json'];
-      await expectFailure(dir, args, UNAVAILABLE, [expected], { env: { ...env, P11_KIT_SERVER_ADDRESS: `unix:path=${socket}` } });
+      await expectFailure(dir, args, UNAVAILABLE, [expected], {
+        env: { ...env, P11_KIT_SERVER_ADDRESS: `unix:path=${socket}` },
+      });
     } finally {
       await new Promise((resolve) => hangsUp.close(resolve));
     }
@@ -134,7 +166,12 @@ describe('keymint through a token forwarded by p11-kit server', () => {
       const result = await run(dir, ['sign', '--key', 'key.json', 'payload.txt']);
       if (result.code === 0) await expectVerifies(dir, result.stdout, 'one of many');
       // Lost at whatever step the run had reached: loading the client, finding the token, signing.
-      else expectError(result, UNAVAILABLE, /^keymint: [^\n]*(is unavailable: |failed: the token is unavailable |failed to start: the token is unavailable )/);
+      else
+        expectError(
+          result,
+          UNAVAILABLE,
+          /^keymint: [^\n]*(is unavailable: |failed: the token is unavailable |failed to start: the token is unavailable )/,
+        );
       outcomes.push(result.code as number);
     };
     // Two signers at a time, the server killed while they run.

@@ -27,16 +27,35 @@ describe('keymint keys --backend pkcs11', () => {
     const dir = tempDir();
     const uri = softhsm.uri(TOKEN);
     for (const name of ['a', 'b']) {
-      ok(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--kid', `del-${name}`, `${name}.pub.json`, `${name}.json`], { cwd: dir }));
+      ok(
+        await keymint(
+          [
+            'create',
+            '--backend',
+            'pkcs11',
+            '--pkcs11-uri',
+            uri,
+            '--kid',
+            `del-${name}`,
+            `${name}.pub.json`,
+            `${name}.json`,
+          ],
+          { cwd: dir },
+        ),
+      );
     }
     expect(softhsm.objects(TOKEN)).toBe(4);
-    const listed = JSON.parse(ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd: dir })).stdout) as Listed;
+    const listed = JSON.parse(
+      ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri, '--json'], { cwd: dir })).stdout,
+    ) as Listed;
     const pubA = readJson<Jwk>(join(dir, 'a.pub.json'));
     expect(listed.keys.map((k) => k.details.label).sort()).toEqual(['del-a', 'del-b']);
     expect(listed.keys.find((k) => k.details.label === 'del-a')?.kid).toBe(rfc7638(pubA));
 
     // Without a terminal, delete needs --force and deletes nothing.
-    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', 'a.json'], 2, [/needs confirmation and there is no terminal to ask on; give --force/]);
+    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', 'a.json'], 2, [
+      /needs confirmation and there is no terminal to ask on; give --force/,
+    ]);
     expect(softhsm.objects(TOKEN)).toBe(4);
 
     const byFile = ok(await keymint(['keys', 'delete', '--backend', 'pkcs11', '--force', 'a.json'], { cwd: dir }));
@@ -44,12 +63,24 @@ describe('keymint keys --backend pkcs11', () => {
     expect(byFile.stderr).toContain('a.json now refers to a key that is gone');
     expect(softhsm.objects(TOKEN)).toBe(2);
     writeFile(dir, 'payload.txt', 'after the delete');
-    await expectFailure(dir, ['sign', '--key', 'a.json', 'payload.txt'], 16, [/has no private or secret key with label "del-a"/]);
-    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', '--force', 'a.json'], 16, [/has no private or secret key with label "del-a"/]);
+    await expectFailure(dir, ['sign', '--key', 'a.json', 'payload.txt'], 16, [
+      /has no private or secret key with label "del-a"/,
+    ]);
+    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', '--force', 'a.json'], 16, [
+      /has no private or secret key with label "del-a"/,
+    ]);
 
     const id = listed.keys.find((k) => k.details.label === 'del-b')?.id as string;
-    const byId = JSON.parse(ok(await keymint(['keys', 'delete', '--backend', 'pkcs11', '--force', '--json', id], { cwd: dir })).stdout) as { deleted: boolean };
-    expect(byId).toMatchObject({ deleted: true, outcome: 'deleted', backend: 'pkcs11', key: { details: { label: 'del-b', type: 'private' } }, reference: null });
+    const byId = JSON.parse(
+      ok(await keymint(['keys', 'delete', '--backend', 'pkcs11', '--force', '--json', id], { cwd: dir })).stdout,
+    ) as { deleted: boolean };
+    expect(byId).toMatchObject({
+      deleted: true,
+      outcome: 'deleted',
+      backend: 'pkcs11',
+      key: { details: { label: 'del-b', type: 'private' } },
+      reference: null,
+    });
     expect(softhsm.objects(TOKEN)).toBe(0);
     const empty = ok(await keymint(['keys', 'list', '--backend', 'pkcs11', '--pkcs11-uri', uri], { cwd: dir }));
     expect(empty.stderr).toMatch(new RegExp(`^No keys on token "${TOKEN}" \\(serial [0-9a-f]+\\)\\.\\n$`));
@@ -58,12 +89,33 @@ describe('keymint keys --backend pkcs11', () => {
 
   it('describe shows the module and the token; a reference of another backend is refused', async () => {
     const dir = tempDir();
-    const described = ok(await keymint(['keys', 'describe', '--backend', 'pkcs11', '--pkcs11-module', '/usr/lib/softhsm/libsofthsm2.so'], { cwd: dir }));
+    const described = ok(
+      await keymint(['keys', 'describe', '--backend', 'pkcs11', '--pkcs11-module', '/usr/lib/softhsm/libsofthsm2.so'], {
+        cwd: dir,
+      }),
+    );
     expect(described.stderr).toMatch(/^Module \/usr\/lib\/softhsm\/libsofthsm2\.so: SoftHSM/);
     expect(described.stdout).toContain(`token "${TOKEN}"`);
-    writeFile(dir, 'kc.json', JSON.stringify({ type: 'keymint-key-reference', version: 1, backend: 'keychain', location: { service: 's', account: 'a' }, jwk: { kty: 'oct', kid: 'x' } }));
-    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', '--force', 'kc.json'], 9, [/kc\.json refers to a key in the keychain backend, not in the pkcs11 backend/]);
-    await expectFailure(dir, ['keys', 'list', '--backend', 'nope'], 2, [/--backend "nope" is not a backend installed here/, /npm install --global @keymint\/backend-nope/]);
-    await expectFailure(dir, ['keys', 'list', '--backend', 'software'], 4, [/the software backend does not list keys; its keys are files: look at them directly/]);
+    writeFile(
+      dir,
+      'kc.json',
+      JSON.stringify({
+        type: 'keymint-key-reference',
+        version: 1,
+        backend: 'keychain',
+        location: { service: 's', account: 'a' },
+        jwk: { kty: 'oct', kid: 'x' },
+      }),
+    );
+    await expectFailure(dir, ['keys', 'delete', '--backend', 'pkcs11', '--force', 'kc.json'], 9, [
+      /kc\.json refers to a key in the keychain backend, not in the pkcs11 backend/,
+    ]);
+    await expectFailure(dir, ['keys', 'list', '--backend', 'nope'], 2, [
+      /--backend "nope" is not a backend installed here/,
+      /npm install --global @keymint\/backend-nope/,
+    ]);
+    await expectFailure(dir, ['keys', 'list', '--backend', 'software'], 4, [
+      /the software backend does not list keys; its keys are files: look at them directly/,
+    ]);
   });
 });

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { P11_KIT_CLIENT, SOFTHSM_MODULE, buildCanaryModule, expectOk, p11KitServer, startSoftHsm } from '@keymint/test-kit';
+import {
+  P11_KIT_CLIENT,
+  SOFTHSM_MODULE,
+  buildCanaryModule,
+  expectOk,
+  p11KitServer,
+  startSoftHsm,
+} from '@keymint/test-kit';
 import { escapeRegExp, EXIT, expectError, expectFailure, keymint, readJson, tempDir, writeFile } from '../helpers.js';
 import type { Jwk, RunResult } from '../helpers.js';
 
@@ -94,21 +101,27 @@ describe('a key made on a module named on the command line, then used from its r
   });
 
   it('--pkcs11-uri on the sign command line trusts the module it names for that run, and no other', async () => {
-    await refused(work, [...SIGN, '--pkcs11-uri', tokenUri(SOFTHSM_MODULE)], UNTRUSTED, [untrustedMessage(canary.path)]);
+    await refused(work, [...SIGN, '--pkcs11-uri', tokenUri(SOFTHSM_MODULE)], UNTRUSTED, [
+      untrustedMessage(canary.path),
+    ]);
     const result = await run(work, [...SIGN, '--pkcs11-uri', canaryUri]);
     expectOk(result);
     await expectVerifies(result.stdout, work, PAYLOAD);
   });
 
   it.each([
-    ['module-name climbing out of the module directories', `module-name=../../../..${canary.path.replace(/\.so$/, '')}`],
+    [
+      'module-name climbing out of the module directories',
+      `module-name=../../../..${canary.path.replace(/\.so$/, '')}`,
+    ],
     ['module-name with a "/"', `module-name=${canary.path.replace(/\.so$/, '')}`],
     ['module-name with a "\\"', 'module-name=..%5Clibcanary'],
     ['an empty module-name', 'module-name='],
   ])('%s: exit 9 before any lookup, not loaded', async (_name, module) => {
     const name = referenceWith(work, 'key.json', module, 'named.json');
     try {
-      const invalid = /^keymint: the key reference holds an invalid PKCS#11 URI: module-name="[^"]*" is not a module name/;
+      const invalid =
+        /^keymint: the key reference holds an invalid PKCS#11 URI: module-name="[^"]*" is not a module name/;
       await refused(work, ['sign', '--key', name, 'payload.txt'], INPUT_INVALID, [invalid]);
     } finally {
       rmSync(join(work, name));
@@ -137,7 +150,12 @@ describe('a key made on a module named on the command line, then used from its r
 
     // The same token and key through SoftHSM itself: the real file behind the link is registered with p11-kit.
     const loads = canary.loads();
-    const toSoftHsm = referenceWith(work, 'key.json', `module-path=${join(links, 'libsofthsm2.so')}`, 'to-softhsm.json');
+    const toSoftHsm = referenceWith(
+      work,
+      'key.json',
+      `module-path=${join(links, 'libsofthsm2.so')}`,
+      'to-softhsm.json',
+    );
     const result = await run(work, ['sign', '--key', toSoftHsm, 'payload.txt']);
     expectOk(result);
     await expectVerifies(result.stdout, work, PAYLOAD);
@@ -146,7 +164,9 @@ describe('a key made on a module named on the command line, then used from its r
 
   it('KEYMINT_PKCS11_MODULES with a relative path: exit 2, naming it', async () => {
     const relative = /^keymint: KEYMINT_PKCS11_MODULES holds the relative path libcanary\.so: it lists absolute paths/;
-    await expectFailure(work, SIGN, USAGE, [relative], { env: { ...NO_TRUST, KEYMINT_PKCS11_MODULES: 'libcanary.so' } });
+    await expectFailure(work, SIGN, USAGE, [relative], {
+      env: { ...NO_TRUST, KEYMINT_PKCS11_MODULES: 'libcanary.so' },
+    });
   });
 });
 
@@ -161,7 +181,17 @@ describe('keymint pkcs11 tokens and keys: the module on the command line is the 
   it('create, tokens and keys with the canary on the command line load it; a key URI keys printed is data', async () => {
     const work = tempDir();
     const loads = canary.loads();
-    const create = ['create', '--backend', 'pkcs11', '--pkcs11-uri', canaryUri, '--kid', 'listed', 'key.pub.json', 'key.json'];
+    const create = [
+      'create',
+      '--backend',
+      'pkcs11',
+      '--pkcs11-uri',
+      canaryUri,
+      '--kid',
+      'listed',
+      'key.pub.json',
+      'key.json',
+    ];
     expectOk(await run(work, create));
     const tokens = await run(work, ['pkcs11', 'tokens', '--pkcs11-module', canary.path]);
     expectOk(tokens);
@@ -171,10 +201,16 @@ describe('keymint pkcs11 tokens and keys: the module on the command line is the 
     expectOk(keys);
     expect(canary.loads()).toBe(loads + 3);
 
-    const listed = (JSON.parse(keys.stdout) as { keys: Array<{ details: { label: string; type: string; uri: string } }> }).keys;
+    const listed = (
+      JSON.parse(keys.stdout) as { keys: Array<{ details: { label: string; type: string; uri: string } }> }
+    ).keys;
     const uri = listed.find((k) => k.details.label === 'listed' && k.details.type === 'private')?.details.uri;
     expect(uri).toContain(`module-path=${canary.path}`);
-    writeFile(work, 'pasted.json', JSON.stringify({ ...readJson<Reference>(join(work, 'key.json')), location: { uri } }));
+    writeFile(
+      work,
+      'pasted.json',
+      JSON.stringify({ ...readJson<Reference>(join(work, 'key.json')), location: { uri } }),
+    );
     writeFile(work, 'payload.txt', PAYLOAD);
     await refused(work, ['sign', '--key', 'pasted.json', 'payload.txt'], UNTRUSTED, [untrustedMessage(canary.path)]);
   });

@@ -2,7 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOk } from '@keymint/test-kit';
-import { FAST, PASSWORD, keymint, listDir, modeOf, passwordFile, readJson, tempDir, writeFile, type Jwk } from '../helpers.js';
+import {
+  FAST,
+  PASSWORD,
+  keymint,
+  listDir,
+  modeOf,
+  passwordFile,
+  readJson,
+  tempDir,
+  writeFile,
+  type Jwk,
+} from '../helpers.js';
 import { jwkFile, nodeJwk } from '../toolbox/helpers.js';
 import { expectValidPair } from './support.js';
 
@@ -25,13 +36,23 @@ describe('concurrent keymint create', () => {
     passwordFile(dir);
     const runs = Array.from({ length: 16 }, (_, i) => ({ i, kind: KINDS[i % KINDS.length] as (typeof KINDS)[number] }));
     const results = await Promise.all(
-      runs.map(({ i, kind }) => keymint(['create', '--password-file', 'pass.txt', ...FAST, ...kind.flags, '--json', `k${i}.pub.json`, `k${i}.json`], { cwd: dir })),
+      runs.map(({ i, kind }) =>
+        keymint(
+          ['create', '--password-file', 'pass.txt', ...FAST, ...kind.flags, '--json', `k${i}.pub.json`, `k${i}.json`],
+          { cwd: dir },
+        ),
+      ),
     );
     const kids = new Set<string>();
     for (const [i, result] of results.entries()) {
       expectOk(result);
-      const pair = await expectValidPair(dir, `k${i}.pub.json`, `k${i}.json`, PASSWORD, { kty: (runs[i] as (typeof runs)[number]).kind.kty, p2c: 1000 });
-      expect((JSON.parse(result.stdout) as { kid: string }).kid, `run ${i} reports the kid it wrote`).toBe(pair.publicJwk.kid);
+      const pair = await expectValidPair(dir, `k${i}.pub.json`, `k${i}.json`, PASSWORD, {
+        kty: (runs[i] as (typeof runs)[number]).kind.kty,
+        p2c: 1000,
+      });
+      expect((JSON.parse(result.stdout) as { kid: string }).kid, `run ${i} reports the kid it wrote`).toBe(
+        pair.publicJwk.kid,
+      );
       kids.add(pair.publicJwk.kid as string);
     }
     expect(kids.size, 'sixteen different keys').toBe(16);
@@ -42,7 +63,11 @@ describe('concurrent keymint create', () => {
   it('eight creates at once of the same names without --force: one wins, the others exit 7, and the pair on disk is the winner', async () => {
     const dir = tempDir();
     passwordFile(dir);
-    const results = await Promise.all(Array.from({ length: 8 }, () => keymint(['create', '--password-file', 'pass.txt', ...FAST, '--json', 'k.pub.json', 'k.json'], { cwd: dir })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        keymint(['create', '--password-file', 'pass.txt', ...FAST, '--json', 'k.pub.json', 'k.json'], { cwd: dir }),
+      ),
+    );
     const winners = results.filter((r) => r.code === 0);
     expect(winners, results.map((r) => `${String(r.code)} ${r.stdout}${r.stderr}`).join('\n')).toHaveLength(1);
     for (const loser of results.filter((r) => r.code !== 0)) {
@@ -64,21 +89,42 @@ describe('concurrent keymint keyset add', () => {
   it('twenty adds at once into one set: every kid lands, the old keys and the members other than keys are kept', async () => {
     const dir = tempDir();
     passwordFile(dir);
-    const start = [nodeJwk('Ed25519', { kid: 'old-0' }), nodeJwk('EC P-256', { kid: 'old-1' })].map(({ d: _d, ...pub }) => pub);
-    const members = { 'x-issuer': 'https://issuer.example', 'x-meta': { rotated: '2026-01-01', tags: ['a', 'b'] }, comment: 'kept as it is' };
+    const start = [nodeJwk('Ed25519', { kid: 'old-0' }), nodeJwk('EC P-256', { kid: 'old-1' })].map(
+      ({ d: _d, ...pub }) => pub,
+    );
+    const members = {
+      'x-issuer': 'https://issuer.example',
+      'x-meta': { rotated: '2026-01-01', tags: ['a', 'b'] },
+      comment: 'kept as it is',
+    };
     writeFile(dir, 'jwks.json', JSON.stringify({ ...members, keys: start }, null, 2), 0o644);
 
     // Twelve public JWKs, four plain private JWKs, four keys encrypted by keymint (read with the password).
     const inputs: { args: string[]; kid: string }[] = [];
-    for (let i = 0; i < 12; i++) inputs.push({ args: [jwkFile(dir, `p${i}.json`, nodeJwk(i % 2 ? 'EC P-256' : 'Ed25519', { kid: `pub-${i}` }))], kid: `pub-${i}` });
-    for (let i = 0; i < 4; i++) inputs.push({ args: [jwkFile(dir, `s${i}.json`, nodeJwk('EC P-384', { kid: `plain-${i}` }))], kid: `plain-${i}` });
+    for (let i = 0; i < 12; i++)
+      inputs.push({
+        args: [jwkFile(dir, `p${i}.json`, nodeJwk(i % 2 ? 'EC P-256' : 'Ed25519', { kid: `pub-${i}` }))],
+        kid: `pub-${i}`,
+      });
+    for (let i = 0; i < 4; i++)
+      inputs.push({
+        args: [jwkFile(dir, `s${i}.json`, nodeJwk('EC P-384', { kid: `plain-${i}` }))],
+        kid: `plain-${i}`,
+      });
     for (let i = 0; i < 4; i++) {
-      expectOk(await keymint(['create', '--password-file', 'pass.txt', ...FAST, '--kid', `enc-${i}`, `e${i}.pub.json`, `e${i}.json`], { cwd: dir }));
+      expectOk(
+        await keymint(
+          ['create', '--password-file', 'pass.txt', ...FAST, '--kid', `enc-${i}`, `e${i}.pub.json`, `e${i}.json`],
+          { cwd: dir },
+        ),
+      );
       inputs.push({ args: ['--password-file', 'pass.txt', `e${i}.json`], kid: `enc-${i}` });
     }
     const before = listDir(dir);
 
-    const results = await Promise.all(inputs.map(({ args }) => keymint(['keyset', 'add', 'jwks.json', ...args], { cwd: dir })));
+    const results = await Promise.all(
+      inputs.map(({ args }) => keymint(['keyset', 'add', 'jwks.json', ...args], { cwd: dir })),
+    );
     for (const result of results) expectOk(result);
 
     const text = readFileSync(join(dir, 'jwks.json'), 'utf8');
@@ -97,7 +143,9 @@ describe('concurrent keymint keyset add', () => {
     const dir = tempDir();
     const keys = Array.from({ length: 10 }, (_, i) => ({ i, jwk: nodeJwk('EC P-256', { kid: 'same' }) }));
     for (const { i, jwk } of keys) jwkFile(dir, `k${i}.json`, jwk);
-    const results = await Promise.all(keys.map(({ i }) => keymint(['keyset', 'add', 'jwks.json', `k${i}.json`], { cwd: dir })));
+    const results = await Promise.all(
+      keys.map(({ i }) => keymint(['keyset', 'add', 'jwks.json', `k${i}.json`], { cwd: dir })),
+    );
     const winners = results.flatMap((result, i) => (result.code === 0 ? [i] : []));
     expect(winners, results.map((r) => `${String(r.code)} ${r.stderr}`).join('\n')).toHaveLength(1);
     for (const result of results.filter((r) => r.code !== 0)) expect(result.code, result.stderr).toBe(15);

@@ -64,7 +64,17 @@ const UNIFORM_KILLS = 10;
 const WRITE_PHASE_KILLS = 6;
 
 function createArgs(scenario: Scenario, pub = PUB, priv = PRIV): string[] {
-  return ['create', '--password-file', PASS, '--pbes2-count', String(P2C), ...scenario.flags, ...(scenario.force ? ['--force'] : []), pub, priv];
+  return [
+    'create',
+    '--password-file',
+    PASS,
+    '--pbes2-count',
+    String(P2C),
+    ...scenario.flags,
+    ...(scenario.force ? ['--force'] : []),
+    pub,
+    priv,
+  ];
 }
 
 function tempsIn(dir: string): string[] {
@@ -81,7 +91,8 @@ async function measure(dir: string, scenario: Scenario): Promise<{ total: number
   for (let i = 0; i < 3; i++) {
     let firstTemp: number | undefined;
     const watcher = watch(dir, (_event, name) => {
-      if (firstTemp === undefined && name !== null && /^\.base\.(pub\.)?json\.keymint-/.test(name)) firstTemp = performance.now();
+      if (firstTemp === undefined && name !== null && /^\.base\.(pub\.)?json\.keymint-/.test(name))
+        firstTemp = performance.now();
     });
     const run = startKeymint([...createArgs(scenario, 'base.pub.json', 'base.json'), '--force'], { cwd: dir });
     const result = await run.done;
@@ -97,7 +108,12 @@ async function measure(dir: string, scenario: Scenario): Promise<{ total: number
 }
 
 /** What a run left: classified, and checked to be whole. `current` is the pair before the run. */
-async function inspect(dir: string, scenario: Scenario, current: KeyPairOnDisk | undefined, what: string): Promise<{ state: State; pair: KeyPairOnDisk | undefined }> {
+async function inspect(
+  dir: string,
+  scenario: Scenario,
+  current: KeyPairOnDisk | undefined,
+  what: string,
+): Promise<{ state: State; pair: KeyPairOnDisk | undefined }> {
   const strangers = listDir(dir).filter((name) => ![PUB, PRIV, PASS].includes(name) && !TEMP.test(name));
   expect(strangers, `${what}: only the key files and keymint temp files`).toEqual([]);
   const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : undefined);
@@ -134,7 +150,10 @@ function reset(dir: string, current: KeyPairOnDisk | undefined): void {
     rmSync(join(dir, PRIV), { force: true });
     return;
   }
-  for (const [name, text, mode] of [[PUB, current.publicText, 0o644], [PRIV, current.privateText, 0o600]] as const) {
+  for (const [name, text, mode] of [
+    [PUB, current.publicText, 0o644],
+    [PRIV, current.privateText, 0o600],
+  ] as const) {
     if (existsSync(join(dir, name)) && readFileSync(join(dir, name), 'utf8') === text) continue;
     rmSync(join(dir, name), { force: true });
     writeFileSync(join(dir, name), text, { mode });
@@ -142,7 +161,12 @@ function reset(dir: string, current: KeyPairOnDisk | undefined): void {
 }
 
 /** One run of `create`, killed `delay` ms after its start, or after its first temp file appears. */
-async function killRun(dir: string, scenario: Scenario, phase: Phase, delay: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+async function killRun(
+  dir: string,
+  scenario: Scenario,
+  phase: Phase,
+  delay: number,
+): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   const before = new Set(listDir(dir));
   let firstTemp: number | undefined;
   let killAt: Promise<void> | undefined;
@@ -192,10 +216,18 @@ describe('keymint create killed with SIGKILL at random moments', () => {
           const fraction = ((i % wanted) + Math.random()) / wanted;
           const what = `${scenario.name}, ${phase} kill at ${(fraction * 100).toFixed(0)}% of ${span.toFixed(1)} ms`;
           const outcome = await killRun(dir, scenario, phase, fraction * span);
-          if (!outcome.killed) expect(outcome.code, `${what}: a run that was not killed succeeded: ${outcome.stderr}`).toBe(0);
+          if (!outcome.killed)
+            expect(outcome.code, `${what}: a run that was not killed succeeded: ${outcome.stderr}`).toBe(0);
           const { state, pair } = await inspect(dir, scenario, current, what);
           if (!outcome.killed) expect(state, `${what}: a finished run left the new pair`).toBe('new');
-          attempts.push({ scenario: scenario.name, phase, fraction, killed: outcome.killed, state, tempsLeft: tempsIn(dir).length });
+          attempts.push({
+            scenario: scenario.name,
+            phase,
+            fraction,
+            killed: outcome.killed,
+            state,
+            tempsLeft: tempsIn(dir).length,
+          });
           if (outcome.killed) landed++;
           if (scenario.force && state === 'new') current = pair;
           reset(dir, current);
@@ -222,7 +254,9 @@ describe('keymint create killed with SIGKILL at random moments', () => {
   }
 
   it('the kills spread over the runs, and landed both before and after the new files appeared', async () => {
-    expect(attempts.length, 'every scenario ran').toBeGreaterThanOrEqual(SCENARIOS.length * (UNIFORM_KILLS + WRITE_PHASE_KILLS));
+    expect(attempts.length, 'every scenario ran').toBeGreaterThanOrEqual(
+      SCENARIOS.length * (UNIFORM_KILLS + WRITE_PHASE_KILLS),
+    );
     const landed = attempts.filter((a) => a.killed);
     const count = (filter: (a: Attempt) => boolean) => landed.filter(filter).length;
     const summary = {
@@ -246,8 +280,13 @@ describe('keymint create killed with SIGKILL at random moments', () => {
     console.log(`crash test: ${JSON.stringify(summary)}`);
 
     expect(landed.length, 'at least 50 kills landed').toBeGreaterThanOrEqual(50);
-    expect(summary.uniform.noFileOrOldPair + summary.writePhase.noFileOrOldPair, 'kills before the new files appeared').toBeGreaterThan(0);
-    expect(summary.uniform.newPair + summary.writePhase.newPair, 'kills after the new files appeared').toBeGreaterThan(0);
+    expect(
+      summary.uniform.noFileOrOldPair + summary.writePhase.noFileOrOldPair,
+      'kills before the new files appeared',
+    ).toBeGreaterThan(0);
+    expect(summary.uniform.newPair + summary.writePhase.newPair, 'kills after the new files appeared').toBeGreaterThan(
+      0,
+    );
     expect(summary.killsThatLeftTempFiles, 'some kills left temp files for the next run to remove').toBeGreaterThan(0);
     expect(finals.every((f) => f.staleTempsBefore > 0)).toBe(true);
     // The uniform kills were spread over the whole run, and those that landed cover it from
@@ -256,6 +295,9 @@ describe('keymint create killed with SIGKILL at random moments', () => {
     const uniform = attempts.filter((a) => a.phase === 'uniform');
     const quarters = (list: Attempt[]) => new Set(list.map((a) => Math.min(3, Math.floor(a.fraction * 4))));
     expect([...quarters(uniform)].sort(), 'uniform kills were aimed at every quarter of the run').toEqual([0, 1, 2, 3]);
-    expect(quarters(uniform.filter((a) => a.killed)).size, 'uniform kills landed in at least three quarters of the run').toBeGreaterThanOrEqual(3);
+    expect(
+      quarters(uniform.filter((a) => a.killed)).size,
+      'uniform kills landed in at least three quarters of the run',
+    ).toBeGreaterThanOrEqual(3);
   });
 });

@@ -43,7 +43,11 @@ function fill(dir: string, leave: number): void {
 function setOf(n: number): string {
   const keygen = generateKeyPairSync as unknown as (type: 'ec', options: Record<string, unknown>) => { publicKey: Jwk };
   const keys = Array.from({ length: n }, (_, i) => ({
-    ...keygen('ec', { namedCurve: 'P-256', publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'der', type: 'pkcs8' } }).publicKey,
+    ...keygen('ec', {
+      namedCurve: 'P-256',
+      publicKeyEncoding: { format: 'jwk' },
+      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+    }).publicKey,
     kid: `k${i}`,
   }));
   return `${JSON.stringify({ keys }, null, 2)}\n`;
@@ -54,7 +58,10 @@ function keyFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-disk-key-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'new.json');
-  writeFileSync(path, JSON.stringify({ ...(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Jwk), kid: 'new' }));
+  writeFileSync(
+    path,
+    JSON.stringify({ ...(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Jwk), kid: 'new' }),
+  );
   return path;
 }
 
@@ -64,7 +71,9 @@ describe.runIf(IS_ROOT)('keyset changes on a full, read-only or forbidden disk',
     writeFileSync(join(disk, 'jwks.json'), setOf(2));
     fill(disk, 0);
     const key = keyFile();
-    await expectFailure(disk, ['keyset', 'add', 'jwks.json', key], 8, [/jwks\.json: cannot create the lock file jwks\.json\.lock \(ENOSPC\)/]);
+    await expectFailure(disk, ['keyset', 'add', 'jwks.json', key], 8, [
+      /jwks\.json: cannot create the lock file jwks\.json\.lock \(ENOSPC\)/,
+    ]);
     await expectFailure(disk, ['keyset', 'remove', '--kid', 'k0', 'jwks.json'], 8, [/ENOSPC/]);
     rmSync(join(disk, 'filler'));
     await ok(['keyset', 'add', 'jwks.json', key], { cwd: disk });
@@ -79,7 +88,9 @@ describe.runIf(IS_ROOT)('keyset changes on a full, read-only or forbidden disk',
     // Two pages: one for the lock, one for a few bytes of the new set.
     fill(disk, 8 * KIB);
     const key = keyFile();
-    await expectFailure(disk, ['keyset', 'add', 'jwks.json', key], 8, [/^keymint: jwks\.json: no space left on the device\n$/]);
+    await expectFailure(disk, ['keyset', 'add', 'jwks.json', key], 8, [
+      /^keymint: jwks\.json: no space left on the device\n$/,
+    ]);
     await expectFailure(disk, ['keyset', 'remove', '--kid', 'k0', 'jwks.json'], 8, [/no space left on the device/]);
     expect(readFileSync(join(disk, 'jwks.json'), 'utf8')).toBe(text);
     rmSync(join(disk, 'filler'));
@@ -91,7 +102,9 @@ describe.runIf(IS_ROOT)('keyset changes on a full, read-only or forbidden disk',
     const disk = smallDisk();
     writeFileSync(join(disk, 'jwks.json'), setOf(2));
     runTool('mount', ['-o', 'remount,ro', disk]);
-    await expectFailure(disk, ['keyset', 'add', 'jwks.json', keyFile()], 8, [/cannot create the lock file jwks\.json\.lock \(EROFS\)/]);
+    await expectFailure(disk, ['keyset', 'add', 'jwks.json', keyFile()], 8, [
+      /cannot create the lock file jwks\.json\.lock \(EROFS\)/,
+    ]);
   });
 
   it('a directory the user may not write in (the set itself writable): exit 8, nothing changed', async () => {
@@ -101,6 +114,12 @@ describe.runIf(IS_ROOT)('keyset changes on a full, read-only or forbidden disk',
     chmodSync(disk, 0o755);
     const key = keyFile();
     chmodSync(join(key, '..'), 0o755);
-    await expectFailure(disk, ['keyset', 'add', 'jwks.json', key], 8, [/cannot create the lock file jwks\.json\.lock \(EACCES\)/], { user: NOBODY });
+    await expectFailure(
+      disk,
+      ['keyset', 'add', 'jwks.json', key],
+      8,
+      [/cannot create the lock file jwks\.json\.lock \(EACCES\)/],
+      { user: NOBODY },
+    );
   });
 });

@@ -1,6 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,15 +54,22 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
  * Runs keymint under /usr/bin/time (when there is one) with the probe. `stdin`: text, or a number of bytes of "A" to
  * write (as fast as the pipe takes them, stopping when keymint closes it).
  */
-async function probed(args: readonly string[], options: { stdin?: string | number; cwd?: string } = {}): Promise<ProbedRun> {
+async function probed(
+  args: readonly string[],
+  options: { stdin?: string | number; cwd?: string } = {},
+): Promise<ProbedRun> {
   const out = join(dir, `probe-${++runs}.json`);
   const command = [process.execPath, '--import', PROBE, BIN, ...args];
-  const child = spawn(TIME ?? process.execPath, TIME === undefined ? command.slice(1) : ['-f', 'keymint-time-maxrss-kib %M', ...command], {
-    cwd: options.cwd ?? dir,
-    detached: true,
-    env: { ...process.env, KEYMINT_DEBUG: '', KEYMINT_PROBE_OUT: out },
-    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    TIME ?? process.execPath,
+    TIME === undefined ? command.slice(1) : ['-f', 'keymint-time-maxrss-kib %M', ...command],
+    {
+      cwd: options.cwd ?? dir,
+      detached: true,
+      env: { ...process.env, KEYMINT_DEBUG: '', KEYMINT_PROBE_OUT: out },
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    },
+  );
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
@@ -74,7 +91,9 @@ async function probed(args: readonly string[], options: { stdin?: string | numbe
     code,
     signal,
     stdout: Buffer.concat(stdout).toString('utf8'),
-    stderr: text.replace(timeLine?.[0] ?? '', '').replace(/^Command (exited with non-zero status|terminated by signal) .*\n/m, ''),
+    stderr: text
+      .replace(timeLine?.[0] ?? '', '')
+      .replace(/^Command (exited with non-zero status|terminated by signal) .*\n/m, ''),
     probe,
     timeMaxRssKiB: timeLine === null ? probe.peakRssKiB : Number(timeLine[1]),
   };
@@ -105,13 +124,21 @@ function snapshot(where: string): Record<string, string> {
     readdirSync(where).map((name) => {
       const info = lstatSync(join(where, name));
       // A named pipe's times change as it is read: only its kind counts.
-      return [name, info.isFile() ? `${info.size} ${info.mode.toString(8)} ${info.ctimeMs}` : `${info.mode.toString(8)}`];
+      return [
+        name,
+        info.isFile() ? `${info.size} ${info.mode.toString(8)} ${info.ctimeMs}` : `${info.mode.toString(8)}`,
+      ];
     }),
   );
 }
 
 /** A refused input: the error contract (one line, exit code, no stack, nothing on stdout) and no PBKDF2. */
-async function expectRefused(args: readonly string[], code: number, pattern: RegExp, options: { stdin?: string | number } = {}): Promise<ProbedRun> {
+async function expectRefused(
+  args: readonly string[],
+  code: number,
+  pattern: RegExp,
+  options: { stdin?: string | number } = {},
+): Promise<ProbedRun> {
   const before = snapshot(dir);
   const result = await probed(args, options);
   if (args.includes('--json')) {
@@ -131,7 +158,8 @@ async function expectRefused(args: readonly string[], code: number, pattern: Reg
 
 const enc = new TextEncoder();
 const JWK = nodeJwk('EC P-256', { kid: 'hostile', alg: 'ES256', use: 'sig' });
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
 const unb64 = (text: string) => JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Record<string, unknown>;
 
 /** A real PBES2 JWE of JWK under PASSWORD, made by panva/jose (not by keymint). */
@@ -144,7 +172,10 @@ async function flattened(p2c: number, p2sBytes = 16): Promise<Record<string, unk
 }
 
 /** The same JWE with its protected header changed (it no longer authenticates: only a reader that checks the header first refuses it for the right reason). */
-function rewritten(jwe: Record<string, unknown>, change: (header: Record<string, unknown>) => Record<string, unknown>): string {
+function rewritten(
+  jwe: Record<string, unknown>,
+  change: (header: Record<string, unknown>) => Record<string, unknown>,
+): string {
   return JSON.stringify({ ...jwe, protected: b64(change(unb64(jwe.protected as string))) }, null, 2);
 }
 
@@ -180,9 +211,21 @@ describe('hostile JWE headers: refused before any key derivation', () => {
   it('p2c 2^31 in flattened, general and compact files, through every command that reads keys', async () => {
     const base = await flattened(1000);
     const p2c = 2 ** 31;
-    const flat = file('p2c-2e31.json', rewritten(base, (h) => ({ ...h, p2c })));
+    const flat = file(
+      'p2c-2e31.json',
+      rewritten(base, (h) => ({ ...h, p2c })),
+    );
     const { protected: prot, ...rest } = JSON.parse(readFileSync(join(dir, flat), 'utf8')) as Record<string, unknown>;
-    const general = file('p2c-2e31-general.json', JSON.stringify({ protected: prot, recipients: [{ encrypted_key: rest.encrypted_key }], iv: rest.iv, ciphertext: rest.ciphertext, tag: rest.tag }));
+    const general = file(
+      'p2c-2e31-general.json',
+      JSON.stringify({
+        protected: prot,
+        recipients: [{ encrypted_key: rest.encrypted_key }],
+        iv: rest.iv,
+        ciphertext: rest.ciphertext,
+        tag: rest.tag,
+      }),
+    );
     const compactReal = await new CompactEncrypt(enc.encode(JSON.stringify(JWK)))
       .setProtectedHeader({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM' })
       .setKeyManagementParameters({ p2c: 1000 })
@@ -197,7 +240,18 @@ describe('hostile JWE headers: refused before any key derivation', () => {
       ['pem', '--no-password', '--insecure', '--password-file', PW, flat],
       ['sign', '--key', flat, '--password-file', PW, 'payload.txt'],
       ['jwt', '--key', compact, '--password-file', PW, '--iss', 'i', '--sub', 's', '--aud', 'a'],
-      ['jwt', 'client-assertion', '--key', general, '--password-file', PW, '--client-id', 'c', '--token-endpoint', 'https://as.example/token'],
+      [
+        'jwt',
+        'client-assertion',
+        '--key',
+        general,
+        '--password-file',
+        PW,
+        '--client-id',
+        'c',
+        '--token-endpoint',
+        'https://as.example/token',
+      ],
       ['keyset', 'add', 'set.json', '--password-file', PW, flat],
       ['verify', '--key', flat, '--password-file', PW, 'e30.e30.sig'],
       // no password at all: the header is checked before one is asked for
@@ -215,7 +269,10 @@ describe('hostile JWE headers: refused before any key derivation', () => {
     ['1e21', 1e21],
     ['null', null],
   ])('p2c %s: refused', async (_name, p2c) => {
-    const name = file(`p2c-${String(_name).replace(/\W/g, '_')}.json`, rewritten(await flattened(1000), (h) => ({ ...h, p2c })));
+    const name = file(
+      `p2c-${String(_name).replace(/\W/g, '_')}.json`,
+      rewritten(await flattened(1000), (h) => ({ ...h, p2c })),
+    );
     await expectRefused(publicOf(name), 9, /"p2c" is missing or not a positive whole number/);
   });
 
@@ -227,39 +284,84 @@ describe('hostile JWE headers: refused before any key derivation', () => {
     ['not base64url', '!!!!!!!!!!!!!!!!'],
     ['a number', 12345678],
   ])('p2s %s: refused', async (label, p2s) => {
-    const name = file(`p2s-${label.replace(/\W/g, '_')}.json`, rewritten(await flattened(1000), ({ p2s: _old, ...h }) => (p2s === undefined ? h : { ...h, p2s })));
+    const name = file(
+      `p2s-${label.replace(/\W/g, '_')}.json`,
+      rewritten(await flattened(1000), ({ p2s: _old, ...h }) => (p2s === undefined ? h : { ...h, p2s })),
+    );
     await expectRefused(publicOf(name), 9, /"p2s" salt is missing or shorter than 8 bytes/);
   });
 
-  it.each(['PBES2-HS999+A128KW', 'PBES2-HS256+A999KW', 'dir', 'A128KW', 'RSA-OAEP-256', 'ECDH-ES', 'none', 'pbes2-hs256+a128kw'])('alg %s: refused', async (alg) => {
-    const name = file(`alg-${alg.replace(/\W/g, '_')}.json`, rewritten(await flattened(1000), (h) => ({ ...h, alg })));
+  it.each([
+    'PBES2-HS999+A128KW',
+    'PBES2-HS256+A999KW',
+    'dir',
+    'A128KW',
+    'RSA-OAEP-256',
+    'ECDH-ES',
+    'none',
+    'pbes2-hs256+a128kw',
+  ])('alg %s: refused', async (alg) => {
+    const name = file(
+      `alg-${alg.replace(/\W/g, '_')}.json`,
+      rewritten(await flattened(1000), (h) => ({ ...h, alg })),
+    );
     await expectRefused(publicOf(name), 9, /"alg" .* is not a password algorithm/);
   });
 
   it.each(['A512GCM', 'XC20P', 'A128CBC', 'A256gcm', 'none'])('enc %s: refused', async (encValue) => {
-    const name = file(`enc-${encValue.replace(/\W/g, '_')}.json`, rewritten(await flattened(1000), (h) => ({ ...h, enc: encValue })));
+    const name = file(
+      `enc-${encValue.replace(/\W/g, '_')}.json`,
+      rewritten(await flattened(1000), (h) => ({ ...h, enc: encValue })),
+    );
     await expectRefused(publicOf(name), 9, /"enc" .* is not supported/);
   });
 
   it('zip DEF, in the protected or the unprotected header: refused, nothing inflated', async () => {
     const base = await flattened(1000);
-    const inProtected = file('zip-protected.json', rewritten(base, (h) => ({ ...h, zip: 'DEF' })));
+    const inProtected = file(
+      'zip-protected.json',
+      rewritten(base, (h) => ({ ...h, zip: 'DEF' })),
+    );
     const inUnprotected = file('zip-unprotected.json', JSON.stringify({ ...base, unprotected: { zip: 'DEF' } }));
     for (const name of [inProtected, inUnprotected]) await expectRefused(publicOf(name), 9, /compressed \("zip"\)/);
   });
 
   it('crit extensions: refused', async () => {
-    const name = file('crit.json', rewritten(await flattened(1000), (h) => ({ ...h, crit: ['exp'], exp: 1 })));
+    const name = file(
+      'crit.json',
+      rewritten(await flattened(1000), (h) => ({ ...h, crit: ['exp'], exp: 1 })),
+    );
     await expectRefused(publicOf(name), 9, /"crit"/);
   });
 
   it('a general JWE with 10,000 recipients (or none): refused without trying any of them', async () => {
     const base = await flattened(1000);
     const recipients = Array.from({ length: 10_000 }, () => ({ encrypted_key: base.encrypted_key }));
-    const many = file('recipients-10000.json', JSON.stringify({ protected: base.protected, recipients, iv: base.iv, ciphertext: base.ciphertext, tag: base.tag }));
-    expect(readFileSync(join(dir, many)).length, 'under the 1 MiB input bound: the recipients are what is refused').toBeLessThan(MiB);
+    const many = file(
+      'recipients-10000.json',
+      JSON.stringify({
+        protected: base.protected,
+        recipients,
+        iv: base.iv,
+        ciphertext: base.ciphertext,
+        tag: base.tag,
+      }),
+    );
+    expect(
+      readFileSync(join(dir, many)).length,
+      'under the 1 MiB input bound: the recipients are what is refused',
+    ).toBeLessThan(MiB);
     await expectRefused(publicOf(many), 9, /has 10000 recipients: a key file has exactly one/);
-    const none = file('recipients-0.json', JSON.stringify({ protected: base.protected, recipients: [], iv: base.iv, ciphertext: base.ciphertext, tag: base.tag }));
+    const none = file(
+      'recipients-0.json',
+      JSON.stringify({
+        protected: base.protected,
+        recipients: [],
+        iv: base.iv,
+        ciphertext: base.ciphertext,
+        tag: base.tag,
+      }),
+    );
     await expectRefused(publicOf(none), 9, /has 0 recipients/);
   });
 });
@@ -276,7 +378,9 @@ describe('huge inputs: refused with a size error, without reading them whole, in
     };
     figures[name] = figure;
     expect(figure.extraPeakMiB, `${name}: peak memory over a small input's (probe)`).toBeLessThan(bounds.peakMiB);
-    expect(figure.timeExtraPeakMiB, `${name}: peak memory over a small input's (/usr/bin/time)`).toBeLessThan(bounds.peakMiB);
+    expect(figure.timeExtraPeakMiB, `${name}: peak memory over a small input's (/usr/bin/time)`).toBeLessThan(
+      bounds.peakMiB,
+    );
     expect(figure.extraReadMiB, `${name}: bytes read over a small input's`).toBeLessThan(bounds.readMiB);
   }
 
@@ -293,15 +397,28 @@ describe('huge inputs: refused with a size error, without reading them whole, in
     const fd = openSync(join(dir, name), 'w', 0o600);
     const chunk = Buffer.alloc(MiB, 'A');
     chunk.write('{"protected":"', 0);
-    for (let written = 0; written < HUGE; written += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, HUGE - written));
+    for (let written = 0; written < HUGE; written += chunk.length)
+      writeSync(fd, chunk, 0, Math.min(chunk.length, HUGE - written));
     closeSync(fd);
     try {
-      const result = await expectRefused(publicOf(name), 9, /key file huge\.json \(100000000 bytes\) is larger than the 1048576 bytes keymint reads/);
+      const result = await expectRefused(
+        publicOf(name),
+        9,
+        /key file huge\.json \(100000000 bytes\) is larger than the 1048576 bytes keymint reads/,
+      );
       expectBounded('100 MB file', result, { peakMiB: 16, readMiB: 1 });
       // The same file as a password file and as a --from-pem input.
-      const asPassword = await expectRefused(['public', '--password-file', name, 'small.json'], 9, /--password-file huge\.json \(100000000 bytes\) is larger than/);
+      const asPassword = await expectRefused(
+        ['public', '--password-file', name, 'small.json'],
+        9,
+        /--password-file huge\.json \(100000000 bytes\) is larger than/,
+      );
       expectBounded('100 MB password file', asPassword, { peakMiB: 16, readMiB: 1 });
-      const asPem = await expectRefused(['create', '--from-pem', name, 'p.pub.json', 'p.json'], 9, /--from-pem huge\.json \(100000000 bytes\) is larger than/);
+      const asPem = await expectRefused(
+        ['create', '--from-pem', name, 'p.pub.json', 'p.json'],
+        9,
+        /--from-pem huge\.json \(100000000 bytes\) is larger than/,
+      );
       expectBounded('100 MB --from-pem', asPem, { peakMiB: 16, readMiB: 1 });
     } finally {
       rmSync(join(dir, name));
@@ -309,7 +426,12 @@ describe('huge inputs: refused with a size error, without reading them whole, in
   });
 
   it('100 MB on standard input: refused after the first MiB', async () => {
-    const result = await expectRefused(['public', '--password-file', PW, '-'], 9, /key file on standard input is larger than the 1048576 bytes keymint reads/, { stdin: HUGE });
+    const result = await expectRefused(
+      ['public', '--password-file', PW, '-'],
+      9,
+      /key file on standard input is larger than the 1048576 bytes keymint reads/,
+      { stdin: HUGE },
+    );
     expectBounded('100 MB on stdin', result, { peakMiB: 16, readMiB: 4 });
   });
 
@@ -318,7 +440,11 @@ describe('huge inputs: refused with a size error, without reading them whole, in
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const writer = spawn('sh', ['-c', `head -c ${HUGE} /dev/zero > "$0"`, fifo], { stdio: 'ignore' });
     try {
-      const result = await expectRefused(publicOf('pipe.json'), 9, /key file pipe\.json is larger than the 1048576 bytes keymint reads/);
+      const result = await expectRefused(
+        publicOf('pipe.json'),
+        9,
+        /key file pipe\.json is larger than the 1048576 bytes keymint reads/,
+      );
       expectBounded('100 MB through a FIFO', result, { peakMiB: 16, readMiB: 4 });
     } finally {
       writer.kill('SIGKILL');
@@ -328,9 +454,16 @@ describe('huge inputs: refused with a size error, without reading them whole, in
 
   it('a 100 MB payload on standard input to sign: refused at its 16 MiB bound', async () => {
     file('signer.json', JSON.stringify(JWK));
-    const result = await expectRefused(['sign', '--key', 'signer.json', '-'], 9, /payload on standard input is larger than the 16777216 bytes keymint reads/, { stdin: HUGE });
+    const result = await expectRefused(
+      ['sign', '--key', 'signer.json', '-'],
+      9,
+      /payload on standard input is larger than the 16777216 bytes keymint reads/,
+      { stdin: HUGE },
+    );
     expectBounded('100 MB payload on stdin', result, { peakMiB: 48, readMiB: 20 });
-    console.log(`hostile inputs, memory and reads over a small input's (MiB): ${JSON.stringify(figures)}; baseline peak ${(baseline.peakRssKiB / 1024).toFixed(1)} MiB`);
+    console.log(
+      `hostile inputs, memory and reads over a small input's (MiB): ${JSON.stringify(figures)}; baseline peak ${(baseline.peakRssKiB / 1024).toFixed(1)} MiB`,
+    );
   });
 });
 
@@ -355,14 +488,23 @@ describe('deeply nested JSON', () => {
 
   // A JWK or a JWK Set with a deeply nested extra member would exhaust the stack when written back
   // out: keymint refuses JSON nested deeper than any key file before it parses it.
-  const deepJwk = () => JSON.stringify({ ...Object.fromEntries(Object.entries(JWK).filter(([k]) => k !== 'd')), ext: '@' }).replace('"@"', nestedObject(100_000));
+  const deepJwk = () =>
+    JSON.stringify({ ...Object.fromEntries(Object.entries(JWK).filter(([k]) => k !== 'd')), ext: '@' }).replace(
+      '"@"',
+      nestedObject(100_000),
+    );
   const deepSet = () => `{"x-other":${nestedObject(100_000)},"keys":[]}`;
 
   it('a JWK or a JWK Set with a deeply nested member: a typed input error (exit 9), one line, nothing written', async () => {
     file('deep-jwk.json', deepJwk());
     file('deep-set.json', deepSet());
     file('plain.pub.json', JSON.stringify(Object.fromEntries(Object.entries(JWK).filter(([k]) => k !== 'd'))));
-    for (const args of [publicOf('deep-jwk.json'), publicOf('deep-set.json'), ['keyset', 'add', 'deep-set.json', 'plain.pub.json'], ['keyset', 'add', 'new-set.json', 'deep-jwk.json']]) {
+    for (const args of [
+      publicOf('deep-jwk.json'),
+      publicOf('deep-set.json'),
+      ['keyset', 'add', 'deep-set.json', 'plain.pub.json'],
+      ['keyset', 'add', 'new-set.json', 'deep-jwk.json'],
+    ]) {
       const before = snapshot(dir);
       const result = await probed(args);
       expect(result.signal, 'not killed by a signal').toBeNull();

@@ -72,7 +72,15 @@ function pieces(text: string, size: number, step: number): string[] {
 /** A password or PIN: the value, its base64url and base64, and any 8 characters of its random part. */
 function addPassword(label: string, value: string): void {
   const random = /[0-9a-f]{16}$/.exec(value)?.[0];
-  secrets.push({ label, needles: [value, Buffer.from(value).toString('base64url'), Buffer.from(value).toString('base64'), ...(random === undefined ? [] : pieces(random, 8, 2))] });
+  secrets.push({
+    label,
+    needles: [
+      value,
+      Buffer.from(value).toString('base64url'),
+      Buffer.from(value).toString('base64'),
+      ...(random === undefined ? [] : pieces(random, 8, 2)),
+    ],
+  });
 }
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];
@@ -84,7 +92,17 @@ function addKeyMaterial(label: string, jwk: Jwk): void {
     if (typeof value !== 'string') continue;
     const bytes = Buffer.from(value, 'base64url');
     const base64 = bytes.toString('base64').replace(/=+$/, '');
-    secrets.push({ label: `${label}.${member}`, needles: [...new Set([value, ...pieces(value, 16, 8), ...pieces(base64, 16, 8), ...pieces(bytes.toString('hex'), 32, 16)])] });
+    secrets.push({
+      label: `${label}.${member}`,
+      needles: [
+        ...new Set([
+          value,
+          ...pieces(value, 16, 8),
+          ...pieces(base64, 16, 8),
+          ...pieces(bytes.toString('hex'), 32, 16),
+        ]),
+      ],
+    });
   }
 }
 
@@ -135,9 +153,14 @@ async function run(spec: Spec): Promise<RunResult> {
   const result =
     spec.keyring === true
       ? await (ring as KeyutilsRing).keymint(spec.args, { cwd: dir, env: { ...NO_BUS, ...spec.env } })
-      : await keymint(spec.args, { cwd: dir, ...(spec.env === undefined ? {} : { env: spec.env }), ...(spec.stdin === undefined ? {} : { input: spec.stdin }) });
+      : await keymint(spec.args, {
+          cwd: dir,
+          ...(spec.env === undefined ? {} : { env: spec.env }),
+          ...(spec.stdin === undefined ? {} : { input: spec.stdin }),
+        });
   expect(result.stderr, `${spec.args.join(' ')}: no stack trace`).not.toMatch(/^\s+at /m);
-  if (spec.code !== 'any') expect(result.code, `${spec.args.join(' ')}: ${result.stderr}${result.stdout.slice(0, 300)}`).toBe(spec.code ?? 0);
+  if (spec.code !== 'any')
+    expect(result.code, `${spec.args.join(' ')}: ${result.stderr}${result.stdout.slice(0, 300)}`).toBe(spec.code ?? 0);
   recorded.push({ ...spec, result });
   return result;
 }
@@ -180,7 +203,9 @@ const SIGNERS = ['ec', 'ec384', 'ec521', 'k1', 'ed', 'ed448', 'rsa', 'hs', 'plai
 
 describe('secrets never appear in what keymint prints', () => {
   it('create, in every form and backend', async () => {
-    await runAll(SOFTWARE.map(([name, flags]) => ({ args: ['create', ...PW, ...flags, `${name}.pub.json`, `${name}.json`] })));
+    await runAll(
+      SOFTWARE.map(([name, flags]) => ({ args: ['create', ...PW, ...flags, `${name}.pub.json`, `${name}.json`] })),
+    );
     await run({ args: ['create', '--no-password', '--insecure', '--json', 'plain.pub.json', 'plain.json'] });
     for (const [name] of SOFTWARE) addKeyMaterial(name, await decryptWithJose(join(dir, `${name}.json`), PASSWORD));
     addKeyMaterial('plain', readJson<Jwk>(join(dir, 'plain.json')));
@@ -192,50 +217,139 @@ describe('secrets never appear in what keymint prints', () => {
     addPemBody('in-rsa', rsaPem);
     addKeyMaterial('in-rsa', rsa.privateKey.export({ format: 'jwk' }) as Jwk);
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    writeFileSync(join(dir, 'in-ec.enc.pem'), ec.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PEM_PASSWORD }) as string);
+    writeFileSync(
+      join(dir, 'in-ec.enc.pem'),
+      ec.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PEM_PASSWORD }) as string,
+    );
     addPemBody('in-ec', ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
     addKeyMaterial('in-ec', ec.privateKey.export({ format: 'jwk' }) as Jwk);
     writeFileSync(join(dir, 'in-pub.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }) as string);
     await runAll([
-      { args: ['create', '--from-pem', 'in-rsa.pem', '--alg', 'RS256', ...PW, ...FAST, 'frompem.pub.json', 'frompem.json'] },
-      { args: ['create', '--from-pem', 'in-ec.enc.pem', '--pem-password-file', 'pem-pw.txt', ...PW, ...FAST, '--json', 'fromenc.pub.json', 'fromenc.json'] },
+      {
+        args: [
+          'create',
+          '--from-pem',
+          'in-rsa.pem',
+          '--alg',
+          'RS256',
+          ...PW,
+          ...FAST,
+          'frompem.pub.json',
+          'frompem.json',
+        ],
+      },
+      {
+        args: [
+          'create',
+          '--from-pem',
+          'in-ec.enc.pem',
+          '--pem-password-file',
+          'pem-pw.txt',
+          ...PW,
+          ...FAST,
+          '--json',
+          'fromenc.pub.json',
+          'fromenc.json',
+        ],
+      },
       { args: ['create', '--from-pem', 'in-pub.pem', 'frompub.pub.json', 'unused.json'] },
     ]);
 
     // pkcs11: the PIN from the URI's pin-source, or from KEYMINT_PKCS11_PIN.
     await runAll([
       { args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri(), 'hsm-ec.pub.json', 'hsm-ec.json'] },
-      { args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri(), '--kty', 'RSA', '--json', 'hsm-rsa.pub.json', 'hsm-rsa.json'] },
-      { args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri({ pin: false }), '--kty', 'OKP', '--crv', 'Ed25519', 'hsm-ed.pub.json', 'hsm-ed.json'], env: { KEYMINT_PKCS11_PIN: PIN } },
+      {
+        args: [
+          'create',
+          '--backend',
+          'pkcs11',
+          '--pkcs11-uri',
+          uri(),
+          '--kty',
+          'RSA',
+          '--json',
+          'hsm-rsa.pub.json',
+          'hsm-rsa.json',
+        ],
+      },
+      {
+        args: [
+          'create',
+          '--backend',
+          'pkcs11',
+          '--pkcs11-uri',
+          uri({ pin: false }),
+          '--kty',
+          'OKP',
+          '--crv',
+          'Ed25519',
+          'hsm-ed.pub.json',
+          'hsm-ed.json',
+        ],
+        env: { KEYMINT_PKCS11_PIN: PIN },
+      },
     ]);
 
     // keychain, in the kernel keyring: the private JWK is read back with keyctl to know its members.
-    await run({ keyring: true, args: ['create', '--backend', 'keychain', '--keychain-store', 'keyutils', '--keychain-service', SERVICE, 'kc.pub.json', 'kc.json'] });
+    await run({
+      keyring: true,
+      args: [
+        'create',
+        '--backend',
+        'keychain',
+        '--keychain-store',
+        'keyutils',
+        '--keychain-service',
+        SERVICE,
+        'kc.pub.json',
+        'kc.json',
+      ],
+    });
     const id = (ring as KeyutilsRing).keyctl(['search', '@s', 'user', `keyring:${kidOf('kc')}@${SERVICE}`]);
     expect(id.status, id.stderr).toBe(0);
     addKeyMaterial('kc', JSON.parse((ring as KeyutilsRing).keyctl(['pipe', id.stdout.trim()]).stdout) as Jwk);
-    expect(secrets.filter((s) => s.label.endsWith('.d') || s.label.endsWith('.k')).length, 'private material of every software and keychain key').toBe(SOFTWARE.length + 4);
+    expect(
+      secrets.filter((s) => s.label.endsWith('.d') || s.label.endsWith('.k')).length,
+      'private material of every software and keychain key',
+    ).toBe(SOFTWARE.length + 4);
   }, 120_000);
 
   it('public, thumbprint, keyset, sign, jwt, jwt client-assertion, verify, pem, pkcs11, keychain', async () => {
-    const privateFiles = [...SOFTWARE.map(([n]) => n), 'plain', 'frompem', 'fromenc', 'hsm-ec', 'hsm-rsa', 'hsm-ed', 'kc'];
+    const privateFiles = [
+      ...SOFTWARE.map(([n]) => n),
+      'plain',
+      'frompem',
+      'fromenc',
+      'hsm-ec',
+      'hsm-rsa',
+      'hsm-ed',
+      'kc',
+    ];
     const octs = ['hs', 'kw'];
     const hsmEnv = { KEYMINT_PKCS11_PIN: PIN };
     const keyringFor = (name: string) => (name === 'kc' ? { keyring: true } : {});
 
     // pem --out: the PKCS#8 bodies of the software keys, to look for in everything else.
     const pemKeys = ['ec', 'ec521', 'ed', 'rsa', 'x25519', 'plain', 'frompem'];
-    await runAll(pemKeys.map((name) => ({ args: ['pem', '--no-password', '--insecure', ...PW, '--out', `${name}.key.pem`, `${name}.json`] })));
+    await runAll(
+      pemKeys.map((name) => ({
+        args: ['pem', '--no-password', '--insecure', ...PW, '--out', `${name}.key.pem`, `${name}.json`],
+      })),
+    );
     for (const name of pemKeys) addPemBody(name, readFileSync(join(dir, `${name}.key.pem`), 'utf8'));
 
     await runAll([
-      ...privateFiles.filter((n) => !octs.includes(n)).map((name) => ({ args: ['public', ...PW, `${name}.json`], env: hsmEnv, ...keyringFor(name) })),
+      ...privateFiles
+        .filter((n) => !octs.includes(n))
+        .map((name) => ({ args: ['public', ...PW, `${name}.json`], env: hsmEnv, ...keyringFor(name) })),
       ...['ec', 'rsa', 'hsm-ec', 'plain'].map((name) => ({ args: ['public', '--json', ...PW, `${name}.json`] })),
       { args: ['public', '-'], stdin: readFileSync(join(dir, 'plain.json'), 'utf8') },
       { args: ['public', ...PW, 'hs.json'], code: 9 },
       { args: ['public', '--subtle', ...PW, 'hs.json'], allow: ['hs.'] },
       { args: ['public', '--subtle', '--json', ...PW, 'kw.json'], allow: ['kw.'] },
-      ...privateFiles.filter((n) => !octs.includes(n)).map((name) => ({ args: ['thumbprint', ...PW, `${name}.json`], env: hsmEnv, ...keyringFor(name) })),
+      ...privateFiles
+        .filter((n) => !octs.includes(n))
+        .map((name) => ({ args: ['thumbprint', ...PW, `${name}.json`], env: hsmEnv, ...keyringFor(name) })),
       { args: ['thumbprint', '--uri', '--json', ...PW, 'rsa.json'] },
       { args: ['thumbprint', '--hash', 'sha512', ...PW, 'ed448.json'] },
       { args: ['thumbprint', ...PW, 'hs.json'], code: 9 },
@@ -243,8 +357,15 @@ describe('secrets never appear in what keymint prints', () => {
     ]);
 
     // keyset: public forms of every key; private keys into a private set.
-    for (const name of privateFiles) await run({ args: ['keyset', 'add', ...PW, 'public.jwks', `${name}.json`], env: hsmEnv, ...keyringFor(name), ...(octs.includes(name) ? { code: 9 } : {}) });
-    for (const name of ['ec', 'rsa', 'hs', 'plain']) await run({ args: ['keyset', 'add', '--private', ...PW, 'private.jwks', `${name}.json`] });
+    for (const name of privateFiles)
+      await run({
+        args: ['keyset', 'add', ...PW, 'public.jwks', `${name}.json`],
+        env: hsmEnv,
+        ...keyringFor(name),
+        ...(octs.includes(name) ? { code: 9 } : {}),
+      });
+    for (const name of ['ec', 'rsa', 'hs', 'plain'])
+      await run({ args: ['keyset', 'add', '--private', ...PW, 'private.jwks', `${name}.json`] });
     await runAll([
       { args: ['keyset', 'list', 'public.jwks'] },
       { args: ['keyset', 'list', '--json', 'private.jwks'] },
@@ -252,35 +373,93 @@ describe('secrets never appear in what keymint prints', () => {
       { args: ['keyset', 'find', '--json', 'public.jwks', '--kid', kidOf('hsm-rsa')] },
       { args: ['keyset', 'find', 'private.jwks', '--kid', kidOf('ec')], allow: ['ec.'] },
       { args: ['keyset', 'find', '--json', 'private.jwks', '--kid', 'hs-1'], allow: ['hs.'] },
-      { args: ['keyset', 'find', '-', '--kid', kidOf('rsa')], stdin: readFileSync(join(dir, 'private.jwks'), 'utf8'), allow: ['rsa.'] },
+      {
+        args: ['keyset', 'find', '-', '--kid', kidOf('rsa')],
+        stdin: readFileSync(join(dir, 'private.jwks'), 'utf8'),
+        allow: ['rsa.'],
+      },
       { args: ['keyset', 'add', 'public.jwks', 'ec.pub.json'], code: 15 },
     ]);
     await run({ args: ['keyset', 'remove', 'public.jwks', '--kid', kidOf('x448')] });
 
     // sign, jwt and client assertions with every signing key; then verify the tokens.
     const signers = [...SIGNERS, 'hsm-ec', 'hsm-rsa', 'hsm-ed', 'kc'];
-    await runAll(signers.map((name) => ({ args: ['sign', '--key', `${name}.json`, ...PW, 'payload.txt'], env: hsmEnv, ...keyringFor(name) })));
+    await runAll(
+      signers.map((name) => ({
+        args: ['sign', '--key', `${name}.json`, ...PW, 'payload.txt'],
+        env: hsmEnv,
+        ...keyringFor(name),
+      })),
+    );
     await runAll([
       { args: ['sign', '--json', '--key', 'ec.json', ...PW, '--header', 'typ=example', 'payload.txt'] },
       { args: ['sign', '--key', 'plain.json', '-'], stdin: 'from stdin' },
     ]);
     const tokens = await runAll(
-      signers.map((name) => ({ args: ['jwt', '--key', `${name}.json`, ...PW, '--iss', 'me', '--sub', 'me', '--aud', 'api', '--claim', 'scope=read'], env: hsmEnv, ...keyringFor(name) })),
+      signers.map((name) => ({
+        args: [
+          'jwt',
+          '--key',
+          `${name}.json`,
+          ...PW,
+          '--iss',
+          'me',
+          '--sub',
+          'me',
+          '--aud',
+          'api',
+          '--claim',
+          'scope=read',
+        ],
+        env: hsmEnv,
+        ...keyringFor(name),
+      })),
     );
     const assertions = await runAll(
       ['rsa', 'ec', 'hsm-rsa', 'kc'].map((name) => ({
-        args: ['jwt', 'client-assertion', '--key', `${name}.json`, ...PW, '--client-id', 'client-1', '--token-endpoint', 'https://as.example/token'],
+        args: [
+          'jwt',
+          'client-assertion',
+          '--key',
+          `${name}.json`,
+          ...PW,
+          '--client-id',
+          'client-1',
+          '--token-endpoint',
+          'https://as.example/token',
+        ],
         env: hsmEnv,
         ...keyringFor(name),
       })),
     );
     await runAll([
       { args: ['jwt', '--json', '--key', 'ed.json', ...PW, '--iss', 'me', '--sub', 'me', '--aud', 'api'] },
-      { args: ['jwt', 'client-assertion', '--json', '--key', 'hsm-ec.json', '--client-id', 'c', '--token-endpoint', 'https://as.example/token'], env: hsmEnv },
+      {
+        args: [
+          'jwt',
+          'client-assertion',
+          '--json',
+          '--key',
+          'hsm-ec.json',
+          '--client-id',
+          'c',
+          '--token-endpoint',
+          'https://as.example/token',
+        ],
+        env: hsmEnv,
+      },
     ]);
     const token = (i: number) => (tokens[i] as RunResult).stdout.trim();
     await runAll([
-      ...signers.map((name, i) => ({ args: ['verify', '--key', name === 'hs' ? 'hs.json' : `${name}.pub.json`, ...(name === 'hs' ? PW : []), token(i)] })),
+      ...signers.map((name, i) => ({
+        args: [
+          'verify',
+          '--key',
+          name === 'hs' ? 'hs.json' : `${name}.pub.json`,
+          ...(name === 'hs' ? PW : []),
+          token(i),
+        ],
+      })),
       { args: ['verify', '--key', 'ec.json', ...PW, token(signers.indexOf('ec'))] },
       { args: ['verify', '--json', '--key', 'public.jwks', token(signers.indexOf('hsm-rsa'))] },
       { args: ['verify', '--key', 'rsa.pub.json', (assertions[0] as RunResult).stdout.trim()] },
@@ -291,7 +470,10 @@ describe('secrets never appear in what keymint prints', () => {
 
     // pem: public keys of everything; private keys on stdout only where that is the point.
     await runAll([
-      ...['ec', 'rsa', 'ed', 'x448', 'hsm-ec', 'hsm-rsa', 'kc', 'frompub'].map((name) => ({ args: ['pem', '--public', ...PW, name === 'frompub' ? 'frompub.pub.json' : `${name}.json`], ...keyringFor(name) })),
+      ...['ec', 'rsa', 'ed', 'x448', 'hsm-ec', 'hsm-rsa', 'kc', 'frompub'].map((name) => ({
+        args: ['pem', '--public', ...PW, name === 'frompub' ? 'frompub.pub.json' : `${name}.json`],
+        ...keyringFor(name),
+      })),
       // A PKCS#8 body holds the private members' bytes: their base64 pieces show too.
       { args: ['pem', '--no-password', '--insecure', ...PW, 'ec.json'], allow: ['ec.pem', 'ec.d'] },
       { args: ['pem', '--no-password', '--insecure', '--json', ...PW, 'rsa.json'], allow: ['rsa.pem', 'rsa.'] },
@@ -309,7 +491,10 @@ describe('secrets never appear in what keymint prints', () => {
       { args: ['pkcs11', 'keys', '--pkcs11-uri', uri()] },
       { args: ['pkcs11', 'keys', '--json', '--pkcs11-uri', uri({ pin: false })], env: hsmEnv },
       { keyring: true, args: ['keychain', 'keys', '--keychain-store', 'keyutils', '--keychain-service', SERVICE] },
-      { keyring: true, args: ['keychain', 'keys', '--json', '--keychain-store', 'keyutils', '--keychain-service', SERVICE] },
+      {
+        keyring: true,
+        args: ['keychain', 'keys', '--json', '--keychain-store', 'keyutils', '--keychain-service', SERVICE],
+      },
     ]);
   }, 180_000);
 
@@ -334,12 +519,51 @@ describe('secrets never appear in what keymint prints', () => {
       { args: ['sign', '--key', 'hs.json', ...wrong, 'payload.txt'], code: 6 },
       { args: ['sign', '--json', '--key', 'rsa.json', ...wrong, 'payload.txt'], code: 6 },
       { args: ['jwt', '--key', 'ec.json', ...wrong, '--iss', 'a', '--sub', 'b', '--aud', 'c'], code: 6 },
-      { args: ['jwt', 'client-assertion', '--json', '--key', 'rsa.json', ...wrong, '--client-id', 'c', '--token-endpoint', 'https://as.example/t'], code: 6 },
+      {
+        args: [
+          'jwt',
+          'client-assertion',
+          '--json',
+          '--key',
+          'rsa.json',
+          ...wrong,
+          '--client-id',
+          'c',
+          '--token-endpoint',
+          'https://as.example/t',
+        ],
+        code: 6,
+      },
       { args: ['verify', '--key', 'ec.json', ...wrong, 'e30.e30.c2ln'], code: 6 },
       { args: ['pem', '--no-password', '--insecure', ...wrong, 'ec.json'], code: 6 },
       { args: ['pem', '--no-password', '--insecure', '--json', ...wrong, '--out', 'x.pem', 'rsa.json'], code: 6 },
-      { args: ['create', '--from-pem', 'in-ec.enc.pem', '--pem-password-file', 'wrong.txt', ...PW, 'w.pub.json', 'w.json'], code: 6 },
-      { args: ['create', '--json', '--from-pem', 'in-ec.enc.pem', '--pem-password-file', 'wrong.txt', ...PW, 'w.pub.json', 'w.json'], code: 6 },
+      {
+        args: [
+          'create',
+          '--from-pem',
+          'in-ec.enc.pem',
+          '--pem-password-file',
+          'wrong.txt',
+          ...PW,
+          'w.pub.json',
+          'w.json',
+        ],
+        code: 6,
+      },
+      {
+        args: [
+          'create',
+          '--json',
+          '--from-pem',
+          'in-ec.enc.pem',
+          '--pem-password-file',
+          'wrong.txt',
+          ...PW,
+          'w.pub.json',
+          'w.json',
+        ],
+        code: 6,
+      },
       // no password source, and --json never prompts
       { args: ['public', '--json', 'ec.json'], code: 2 },
       { args: ['create', '--json', 'n.pub.json', 'n.json'], code: 2 },
@@ -371,18 +595,59 @@ describe('secrets never appear in what keymint prints', () => {
         { args: ['pem', '--public', ...input], code: 'any' as const },
         { args: ['thumbprint', ...input], code: 'any' as const },
         { args: ['sign', '--key', ...input.slice(-1), ...input.slice(0, -1), 'payload.txt'], code: 'any' as const },
-        { args: ['jwt', '--key', ...input.slice(-1), ...input.slice(0, -1), '--iss', 'a', '--sub', 'b', '--aud', 'c'], code: 'any' as const },
+        {
+          args: ['jwt', '--key', ...input.slice(-1), ...input.slice(0, -1), '--iss', 'a', '--sub', 'b', '--aud', 'c'],
+          code: 'any' as const,
+        },
         { args: ['keyset', 'add', '--private', 'broken.jwks', ...input], code: 'any' as const },
       ]),
       // a token that does not verify
       { args: ['verify', '--json', '--key', 'ec.pub.json', 'e30.e30.c2ln'], code: 18 },
     ]);
     // The PIN: wrong from the environment, or a file; a label already on the token.
-    await run({ args: ['sign', '--key', 'hsm-ed.json', 'payload.txt'], env: { KEYMINT_PKCS11_PIN: WRONG_PIN }, code: 11 });
-    await run({ args: ['pkcs11', 'keys', '--json', '--pkcs11-uri', softhsm.uri(TOKEN, { pin: false }).replace('?', '?pin-source=file:pin-typo.txt&')], code: 11 });
+    await run({
+      args: ['sign', '--key', 'hsm-ed.json', 'payload.txt'],
+      env: { KEYMINT_PKCS11_PIN: WRONG_PIN },
+      code: 11,
+    });
+    await run({
+      args: [
+        'pkcs11',
+        'keys',
+        '--json',
+        '--pkcs11-uri',
+        softhsm.uri(TOKEN, { pin: false }).replace('?', '?pin-source=file:pin-typo.txt&'),
+      ],
+      code: 11,
+    });
     await run({ args: ['pkcs11', 'keys', '--pkcs11-uri', uri()] });
-    await run({ args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', uri(), '--kid', kidOf('hsm-ec'), 'dup.pub.json', 'dup.json'], code: 15 });
-    await run({ args: ['create', '--json', '--backend', 'pkcs11', '--pkcs11-uri', uri({ pin: false }), 'nopin.pub.json', 'nopin.json'], code: 2 });
+    await run({
+      args: [
+        'create',
+        '--backend',
+        'pkcs11',
+        '--pkcs11-uri',
+        uri(),
+        '--kid',
+        kidOf('hsm-ec'),
+        'dup.pub.json',
+        'dup.json',
+      ],
+      code: 15,
+    });
+    await run({
+      args: [
+        'create',
+        '--json',
+        '--backend',
+        'pkcs11',
+        '--pkcs11-uri',
+        uri({ pin: false }),
+        'nopin.pub.json',
+        'nopin.json',
+      ],
+      code: 2,
+    });
   }, 120_000);
 
   it('no password, PIN or private key material in any output, except where printing the key is the point', () => {
@@ -396,24 +661,45 @@ describe('secrets never appear in what keymint prints', () => {
       if (unexpected.length > 0) leaks.push(`keymint ${run.args.join(' ')} printed ${unexpected.join(', ')}`);
       // The scan finds what it should: each allowed run does print its key.
       for (const prefix of allowed) {
-        expect(labels.some((label) => label.startsWith(prefix)), `keymint ${run.args.join(' ')} prints ${prefix}`).toBe(true);
+        expect(
+          labels.some((label) => label.startsWith(prefix)),
+          `keymint ${run.args.join(' ')} prints ${prefix}`,
+        ).toBe(true);
         shown.push(prefix);
       }
     }
-    console.log(`secrets test: ${recorded.length} runs scanned for ${secrets.length} secrets (${secrets.reduce((n, s) => n + s.needles.length, 0)} needles); ${recorded.filter((r) => r.result.code !== 0).length} runs were errors`);
+    console.log(
+      `secrets test: ${recorded.length} runs scanned for ${secrets.length} secrets (${secrets.reduce((n, s) => n + s.needles.length, 0)} needles); ${recorded.filter((r) => r.result.code !== 0).length} runs were errors`,
+    );
     expect(leaks).toEqual([]);
-    expect(shown.sort()).toEqual(['ec.', 'ec.d', 'ec.pem', 'hs.', 'hs.', 'kw.', 'plain.d', 'plain.pem', 'rsa.', 'rsa.', 'rsa.pem']);
+    expect(shown.sort()).toEqual([
+      'ec.',
+      'ec.d',
+      'ec.pem',
+      'hs.',
+      'hs.',
+      'kw.',
+      'plain.d',
+      'plain.pem',
+      'rsa.',
+      'rsa.',
+      'rsa.pem',
+    ]);
   });
 
   it('no secret in the files meant to be shared: public keys, public sets, key references, public PEM', () => {
     const octPublic = ['hs.pub.json', 'kw.pub.json']; // an oct key's "public" file is the key (0600), as documented
     const shared = readdirSync(dir).filter(
-      (name) => (name.endsWith('.pub.json') && !octPublic.includes(name)) || name === 'public.jwks' || /^(hsm-\w+|kc)\.json$/.test(name),
+      (name) =>
+        (name.endsWith('.pub.json') && !octPublic.includes(name)) ||
+        name === 'public.jwks' ||
+        /^(hsm-\w+|kc)\.json$/.test(name),
     );
     expect(shared.length).toBeGreaterThan(20);
     for (const name of shared) expect(found(readFileSync(join(dir, name), 'utf8')), name).toEqual([]);
     // The oct files do hold their own key, and nothing else.
-    for (const name of octPublic) expect(found(readFileSync(join(dir, name), 'utf8')).sort(), name).toEqual([`${name.split('.')[0] as string}.k`]);
+    for (const name of octPublic)
+      expect(found(readFileSync(join(dir, name), 'utf8')).sort(), name).toEqual([`${name.split('.')[0] as string}.k`]);
   });
 
   it('argv: no secret was ever needed on a command line, and no flag takes one', async () => {
@@ -441,19 +727,53 @@ describe('secrets never appear in what keymint prints', () => {
       }
     }
     expect(commands.map((c) => c.join(' '))).toEqual(
-      expect.arrayContaining(['create', 'public', 'thumbprint', 'keyset add', 'keyset find', 'sign', 'jwt', 'jwt client-assertion', 'verify', 'pem', 'keys list', 'keys delete', 'keys describe']),
+      expect.arrayContaining([
+        'create',
+        'public',
+        'thumbprint',
+        'keyset add',
+        'keyset find',
+        'sign',
+        'jwt',
+        'jwt client-assertion',
+        'verify',
+        'pem',
+        'keys list',
+        'keys delete',
+        'keys describe',
+      ]),
     );
     const sensitive = flags.filter(({ flag }) => /pass|pin|secret|private|credential/i.test(flag));
-    expect(sensitive.map((f) => f.flag)).toEqual(expect.arrayContaining(['--password-file', '--no-password', '--pem-password-file', '--private']));
+    expect(sensitive.map((f) => f.flag)).toEqual(
+      expect.arrayContaining(['--password-file', '--no-password', '--pem-password-file', '--private']),
+    );
     for (const { command, flag, value } of sensitive) {
-      expect(value === undefined || (value === '<file>' && flag.endsWith('-file')), `${command} ${flag} ${value ?? ''}: a switch or a file`).toBe(true);
+      expect(
+        value === undefined || (value === '<file>' && flag.endsWith('-file')),
+        `${command} ${flag} ${value ?? ''}: a switch or a file`,
+      ).toBe(true);
     }
   });
 
   it('a PIN given in the URI (pin-value) is warned about, never printed, and not kept in the reference', async () => {
     const pinUri = softhsm.uri(TOKEN, { pin: false }).replace('?', `?pin-value=${PIN}&`);
     const results = [
-      await run({ args: ['create', '--backend', 'pkcs11', '--pkcs11-uri', pinUri, '--kty', 'EC', '--crv', 'P-384', 'pv.pub.json', 'pv.json'], secretInArgv: true }),
+      await run({
+        args: [
+          'create',
+          '--backend',
+          'pkcs11',
+          '--pkcs11-uri',
+          pinUri,
+          '--kty',
+          'EC',
+          '--crv',
+          'P-384',
+          'pv.pub.json',
+          'pv.json',
+        ],
+        secretInArgv: true,
+      }),
       await run({ args: ['pkcs11', 'keys', '--json', '--pkcs11-uri', pinUri], secretInArgv: true }),
     ];
     for (const result of results) {

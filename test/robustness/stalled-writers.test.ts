@@ -3,7 +3,17 @@ import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOk, lockFor } from '@keymint/test-kit';
-import { PASSWORD, expectError, keymint, listDir, passwordFile, readJson, tempDir, type Jwk, type RunResult } from '../helpers.js';
+import {
+  PASSWORD,
+  expectError,
+  keymint,
+  listDir,
+  passwordFile,
+  readJson,
+  tempDir,
+  type Jwk,
+  type RunResult,
+} from '../helpers.js';
 import { jwkFile } from '../toolbox/helpers.js';
 import { expectValidPair } from './support.js';
 import { STOPPED_MS, continueAtEnd, lockHolder, stopWhen, tempWriters } from './writers.js';
@@ -24,7 +34,11 @@ const keygen = generateKeyPairSync as unknown as (type: 'ec', options: Record<st
 
 /** A public EC JWK from Node (straight from the keygen: exporting many KeyObjects hangs Node 20). */
 function publicJwk(kid: string): Jwk {
-  const { publicKey } = keygen('ec', { namedCurve: 'P-256', publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'der', type: 'pkcs8' } });
+  const { publicKey } = keygen('ec', {
+    namedCurve: 'P-256',
+    publicKeyEncoding: { format: 'jwk' },
+    privateKeyEncoding: { format: 'der', type: 'pkcs8' },
+  });
   return { ...publicKey, kid };
 }
 
@@ -50,7 +64,12 @@ async function stoppedHoldingTheLock(): Promise<void> {
     jwkFile(dir, `${name}.json`, publicJwk(name));
     return { name, kid: name, kind: 'add', run: keymint(['keyset', 'add', 'jwks.json', `${name}.json`], { cwd: dir }) };
   };
-  const remove = (name: string, kid: string): Writer => ({ name, kid, kind: 'remove', run: keymint(['keyset', 'remove', '--kid', kid, 'jwks.json'], { cwd: dir }) });
+  const remove = (name: string, kid: string): Writer => ({
+    name,
+    kid,
+    kind: 'remove',
+    run: keymint(['keyset', 'remove', '--kid', kid, 'jwks.json'], { cwd: dir }),
+  });
   const lock = join(dir, 'jwks.json.lock');
 
   // Writer A is caught holding the lock and stopped there; a try that misses lets A finish and starts another.
@@ -89,11 +108,22 @@ async function stoppedHoldingTheLock(): Promise<void> {
   // The waiters that gave up before A went on failed cleanly, naming A; those after A went on all got their turn.
   for (const [i, writer] of writers.entries()) {
     if (!early.includes(writer)) continue;
-    expectError(results[i] as RunResult, 8, new RegExp(`jwks.json is locked by process ${stopped} since`), /if no keymint is running, remove jwks.json.lock/);
+    expectError(
+      results[i] as RunResult,
+      8,
+      new RegExp(`jwks.json is locked by process ${stopped} since`),
+      /if no keymint is running, remove jwks.json.lock/,
+    );
   }
-  for (const [i, writer] of writers.entries()) if (late.includes(writer) || writer === a) expectOk(results[i] as RunResult);
-  expect(final.filter((kid) => String(kid).startsWith('m')), 'the members no one removed are all there').toHaveLength(2500 - 1);
-  expect(listDir(dir), 'no lock or temp file left').toEqual(['jwks.json', ...writers.filter((w) => w.kind === 'add').map((w) => `${w.name}.json`)].sort());
+  for (const [i, writer] of writers.entries())
+    if (late.includes(writer) || writer === a) expectOk(results[i] as RunResult);
+  expect(
+    final.filter((kid) => String(kid).startsWith('m')),
+    'the members no one removed are all there',
+  ).toHaveLength(2500 - 1);
+  expect(listDir(dir), 'no lock or temp file left').toEqual(
+    ['jwks.json', ...writers.filter((w) => w.kind === 'add').map((w) => `${w.name}.json`)].sort(),
+  );
 }
 
 /**
@@ -105,7 +135,10 @@ async function stoppedWithItsTempFiles(): Promise<void> {
   const dir = tempDir();
   passwordFile(dir);
   // Each writer has its own PBES2 count: it marks the process, and tells whose pair is on disk.
-  const create = (count: number) => keymint(['create', '--force', '--password-file', 'pass.txt', '--pbes2-count', String(count), 'k.pub', 'k.json'], { cwd: dir });
+  const create = (count: number) =>
+    keymint(['create', '--force', '--password-file', 'pass.txt', '--pbes2-count', String(count), 'k.pub', 'k.json'], {
+      cwd: dir,
+    });
   expectOk(await create(9000));
 
   let stopped: number | undefined;
@@ -120,7 +153,10 @@ async function stoppedWithItsTempFiles(): Promise<void> {
   }
   expect(stopped, 'writer A was caught with its temp files written').toBeDefined();
   continueAtEnd(stopped as number);
-  const temps = [...(tempWriters(dir, 'k.pub').get(stopped as number) ?? []), ...(tempWriters(dir, 'k.json').get(stopped as number) ?? [])];
+  const temps = [
+    ...(tempWriters(dir, 'k.pub').get(stopped as number) ?? []),
+    ...(tempWriters(dir, 'k.json').get(stopped as number) ?? []),
+  ];
   expect(temps.length).toBeGreaterThan(0);
 
   // Over a minute later, B writes the same names, and cleans up what dead writers left: not A's temps.
@@ -145,21 +181,29 @@ describe('writers stopped for longer than a minute', () => {
     STOPPED_MS + 90_000,
   );
 
-  it("locks keymint cannot judge are never taken over, however old: exit 8 after the lock timeout, naming the holder, with the hint", async () => {
+  it('locks keymint cannot judge are never taken over, however old: exit 8 after the lock timeout, naming the holder, with the hint', async () => {
     const cases = [
       {
         // Another host: its pid means nothing here.
-        lock: JSON.stringify({ pid: 4_000_000, host: 'elsewhere.example', since: '2001-01-01T00:00:00.000Z', token: '0123456789abcdef' }),
-        message: /^keymint: jwks\.json is locked by process 4000000 on elsewhere\.example since 2001-01-01T00:00:00\.000Z, which keymint cannot check from here; if that process is not running, remove jwks\.json\.lock by hand\n$/,
+        lock: JSON.stringify({
+          pid: 4_000_000,
+          host: 'elsewhere.example',
+          since: '2001-01-01T00:00:00.000Z',
+          token: '0123456789abcdef',
+        }),
+        message:
+          /^keymint: jwks\.json is locked by process 4000000 on elsewhere\.example since 2001-01-01T00:00:00\.000Z, which keymint cannot check from here; if that process is not running, remove jwks\.json\.lock by hand\n$/,
       },
       {
         lock: 'locked by a deploy script\n',
-        message: /^keymint: jwks\.json is locked by another program: jwks\.json\.lock is not a keymint lock, and keymint never removes it; if no program is changing jwks\.json, remove jwks\.json\.lock by hand\n$/,
+        message:
+          /^keymint: jwks\.json is locked by another program: jwks\.json\.lock is not a keymint lock, and keymint never removes it; if no program is changing jwks\.json, remove jwks\.json\.lock by hand\n$/,
       },
       {
         // This host's name, another boot: a lock left before a restart, or another machine of the same name.
         lock: lockFor(process.pid, { boot: '00000000-0000-4000-8000-000000000000' }),
-        message: /locked by process \d+ on .* \(before a restart, or another machine of that name\).*; if that process is not running, remove jwks\.json\.lock by hand/,
+        message:
+          /locked by process \d+ on .* \(before a restart, or another machine of that name\).*; if that process is not running, remove jwks\.json\.lock by hand/,
       },
     ];
     const runs = cases.map(async ({ lock, message }) => {

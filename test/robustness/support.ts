@@ -1,7 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { BIN, decryptWithJose, expectKeyPair, modeOf, privateMembersIn, rfc7638, startProgram, type Jwk, type StartedProgram } from '../helpers.js';
+import {
+  BIN,
+  decryptWithJose,
+  expectKeyPair,
+  modeOf,
+  privateMembersIn,
+  rfc7638,
+  startProgram,
+  type Jwk,
+  type StartedProgram,
+} from '../helpers.js';
 
 /** What the robustness tests share: a keymint run they can kill, and checks of a key pair on disk. */
 
@@ -14,7 +24,10 @@ export interface StartedRun extends StartedProgram {
  * Starts the built keymint as `keymint` (helpers.ts) does, in its own session with no terminal,
  * but hands back the child so that a test can kill it.
  */
-export function startKeymint(args: readonly string[], options: { cwd: string; env?: Record<string, string>; nodeArgs?: readonly string[] }): StartedRun {
+export function startKeymint(
+  args: readonly string[],
+  options: { cwd: string; env?: Record<string, string>; nodeArgs?: readonly string[] },
+): StartedRun {
   const started = startProgram(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], options);
   return { ...started, startedAt: performance.now() };
 }
@@ -49,14 +62,22 @@ export interface KeyPairOnDisk {
  * Throws (an assertion error) naming the file on anything else: a partial or truncated file
  * fails to parse here.
  */
-export async function expectValidPair(dir: string, pub: string, priv: string, password: string, expected: { kty: string; p2c: number }): Promise<KeyPairOnDisk> {
+export async function expectValidPair(
+  dir: string,
+  pub: string,
+  priv: string,
+  password: string,
+  expected: { kty: string; p2c: number },
+): Promise<KeyPairOnDisk> {
   const publicText = readFileSync(join(dir, pub), 'utf8');
   const privateText = readFileSync(join(dir, priv), 'utf8');
   let publicJwk: Jwk;
   try {
     publicJwk = JSON.parse(publicText) as Jwk;
   } catch {
-    throw new Error(`${pub} is not complete JSON (${publicText.length} characters): ${JSON.stringify(publicText.slice(-40))}`);
+    throw new Error(
+      `${pub} is not complete JSON (${publicText.length} characters): ${JSON.stringify(publicText.slice(-40))}`,
+    );
   }
   expect(publicJwk.kty, `${pub} kty`).toBe(expected.kty);
   expect(privateMembersIn(publicJwk), `${pub} has no private member`).toEqual([]);
@@ -67,11 +88,28 @@ export async function expectValidPair(dir: string, pub: string, priv: string, pa
   try {
     jwe = JSON.parse(privateText) as Record<string, unknown>;
   } catch {
-    throw new Error(`${priv} is not complete JSON (${privateText.length} characters): ${JSON.stringify(privateText.slice(-40))}`);
+    throw new Error(
+      `${priv} is not complete JSON (${privateText.length} characters): ${JSON.stringify(privateText.slice(-40))}`,
+    );
   }
-  expect(Object.keys(jwe), `${priv} is a flattened JWE`).toEqual(['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag']);
-  const header = JSON.parse(Buffer.from(jwe.protected as string, 'base64url').toString('utf8')) as Record<string, unknown>;
-  expect(header, `${priv} header`).toEqual({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', cty: 'jwk+json', p2c: expected.p2c, p2s: expect.any(String) });
+  expect(Object.keys(jwe), `${priv} is a flattened JWE`).toEqual([
+    'protected',
+    'encrypted_key',
+    'iv',
+    'ciphertext',
+    'tag',
+  ]);
+  const header = JSON.parse(Buffer.from(jwe.protected as string, 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
+  expect(header, `${priv} header`).toEqual({
+    alg: 'PBES2-HS256+A128KW',
+    enc: 'A256GCM',
+    cty: 'jwk+json',
+    p2c: expected.p2c,
+    p2s: expect.any(String),
+  });
   expect(modeOf(join(dir, priv)), `${priv} mode`).toBe(0o600);
   const privateJwk = await decryptWithJose(join(dir, priv), password);
   expectKeyPair(privateJwk, publicJwk);

@@ -1,4 +1,11 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign as nodeSign, type JsonWebKey } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as nodeSign,
+  type JsonWebKey,
+} from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostileRsaJwk } from '@keymint/core/testing';
@@ -42,10 +49,15 @@ describe('keys from outside are real, safe keys before use (class 2)', () => {
     jwkFile(dir, 'weak-set.json', { keys: [{ kty: 'RSA', kid: 'weak', alg: 'RS256', n: b64(n), e: 'AQ' }] });
     // e = 1: the signature is the padded hash itself (RFC 8017 §9.2), no private key needed.
     const input = `${b64(JSON.stringify({ alg: 'RS256', kid: 'weak', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: 'admin', exp: now() + 600 }))}`;
-    const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(input).digest()]);
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(input).digest(),
+    ]);
     const forged = `${input}.${b64(Buffer.concat([Buffer.of(0, 1), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.of(0), digestInfo]))}`;
     for (const key of ['weak.json', 'weak-set.json']) {
-      await expectFailure(dir, ['verify', '--key', key, forged], 9, [/invalid RSA key: its public exponent "e" is not an odd number from 3 to 2\^256/]);
+      await expectFailure(dir, ['verify', '--key', key, forged], 9, [
+        /invalid RSA key: its public exponent "e" is not an odd number from 3 to 2\^256/,
+      ]);
     }
   });
 
@@ -53,14 +65,22 @@ describe('keys from outside are real, safe keys before use (class 2)', () => {
     const dir = tempDir();
     jwkFile(dir, 'huge.json', hostileRsaJwk(65536));
     const started = performance.now();
-    await expectFailure(dir, ['thumbprint', 'huge.json'], 9, [/huge\.json holds an invalid RSA key: its modulus is 6553[56] bits long: keymint accepts 2048 to 16384 bits/]);
+    await expectFailure(dir, ['thumbprint', 'huge.json'], 9, [
+      /huge\.json holds an invalid RSA key: its modulus is 6553[56] bits long: keymint accepts 2048 to 16384 bits/,
+    ]);
     // Generous (a run of keymint takes ~0.1 s); before, this key kept thumbprint busy for minutes.
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('public and keyset add refuse a key type whose public form keymint cannot compute (the draft AKP)', async () => {
     const dir = tempDir();
-    jwkFile(dir, 'akp.json', { kty: 'AKP', alg: 'ML-DSA-44', kid: 'pq', pub: b64(randomBytes(1312)), priv: b64(randomBytes(32)) });
+    jwkFile(dir, 'akp.json', {
+      kty: 'AKP',
+      alg: 'ML-DSA-44',
+      kid: 'pq',
+      pub: b64(randomBytes(1312)),
+      priv: b64(randomBytes(32)),
+    });
     await expectFailure(dir, ['public', 'akp.json'], 4, [/keymint does not know the key type "AKP"/]);
     await expectFailure(dir, ['thumbprint', 'akp.json'], 4, [/key type "AKP"/]);
     await expectFailure(dir, ['keyset', 'add', 'jwks.json', 'akp.json'], 4, [/key type "AKP"/]);
@@ -76,15 +96,35 @@ describe('keys from outside are real, safe keys before use (class 2)', () => {
 
   it('refuses points off the curve and wrong lengths in any key input: a key file, a reference, a PEM', async () => {
     const dir = tempDir();
-    const off = { kty: 'EC', crv: 'P-256', x: EC.x, y: b64(Buffer.from(EC.y as string, 'base64url').map((v, i) => (i === 31 ? v ^ 1 : v))) };
+    const off = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: EC.x,
+      y: b64(Buffer.from(EC.y as string, 'base64url').map((v, i) => (i === 31 ? v ^ 1 : v))),
+    };
     jwkFile(dir, 'off.json', off);
-    await expectFailure(dir, ['pem', 'off.json'], 9, [/off\.json holds an invalid EC key: OpenSSL does not accept it \(crv "P-256"\): the point is not on the curve/]);
-    jwkFile(dir, 'ref.json', { type: 'keymint-key-reference', version: 1, backend: 'keychain', location: { service: 's', account: 'a' }, jwk: { kty: 'OKP', crv: 'Ed25519', x: b64(randomBytes(31)) } });
-    await expectFailure(dir, ['public', 'ref.json'], 9, [/ref\.json holds an invalid OKP key: its "x" is 31 bytes long, and a Ed25519 key's is 32/]);
+    await expectFailure(dir, ['pem', 'off.json'], 9, [
+      /off\.json holds an invalid EC key: OpenSSL does not accept it \(crv "P-256"\): the point is not on the curve/,
+    ]);
+    jwkFile(dir, 'ref.json', {
+      type: 'keymint-key-reference',
+      version: 1,
+      backend: 'keychain',
+      location: { service: 's', account: 'a' },
+      jwk: { kty: 'OKP', crv: 'Ed25519', x: b64(randomBytes(31)) },
+    });
+    await expectFailure(dir, ['public', 'ref.json'], 9, [
+      /ref\.json holds an invalid OKP key: its "x" is 31 bytes long, and a Ed25519 key's is 32/,
+    ]);
     // A PEM with e = 1: valid DER, refused as any key from outside is.
-    const weak = createPublicKey({ key: { kty: 'RSA', n: b64(oddModulus(2048)), e: 'AQ' } as JsonWebKey, format: 'jwk' });
+    const weak = createPublicKey({
+      key: { kty: 'RSA', n: b64(oddModulus(2048)), e: 'AQ' } as JsonWebKey,
+      format: 'jwk',
+    });
     writeFileSync(join(dir, 'weak.pem'), weak.export({ type: 'spki', format: 'pem' }));
-    await expectFailure(dir, ['create', '--from-pem', 'weak.pem', 'w.pub.json', 'w.json'], 9, [/weak\.pem holds an invalid RSA key: its public exponent "e"/]);
+    await expectFailure(dir, ['create', '--from-pem', 'weak.pem', 'w.pub.json', 'w.json'], 9, [
+      /weak\.pem holds an invalid RSA key: its public exponent "e"/,
+    ]);
   });
 });
 
@@ -97,14 +137,24 @@ describe('numbers from a signed token give a clean verdict (class 6)', () => {
   }
 
   it.each([
-    ['exp 1e300', '{"sub":"a","exp":1e300}', 0, /expires at 1e\+300 s from 1970 \(beyond the dates an ISO 8601 time can show\)/],
+    [
+      'exp 1e300',
+      '{"sub":"a","exp":1e300}',
+      0,
+      /expires at 1e\+300 s from 1970 \(beyond the dates an ISO 8601 time can show\)/,
+    ],
     ['exp 1e13', '{"sub":"a","exp":10000000000000}', 0, /expires at 10000000000000 s from 1970/],
     ['exp -1e300', '{"sub":"a","exp":-1e300}', 18, /expired at -1e\+300 s from 1970/],
     ['nbf 1e13', '{"sub":"a","nbf":10000000000000}', 18, /not valid before 10000000000000 s from 1970/],
     ['exp as a string', '{"sub":"a","exp":"soon"}', 18, /"exp" claim is not a number/],
     ['exp 1e400', '{"sub":"a","exp":1e400}', 18, /"exp" claim is not a number/],
     ['a duplicate exp', `{"sub":"a","exp":1,"exp":${now() + 600}}`, 9, /token payload names the member "exp" twice/],
-    ['an expired claims set behind a byte order mark, without typ', `\uFEFF{"sub":"a","exp":${now() - 3600}}`, 18, /the token expired at/],
+    [
+      'an expired claims set behind a byte order mark, without typ',
+      `\uFEFF{"sub":"a","exp":${now() - 3600}}`,
+      18,
+      /the token expired at/,
+    ],
   ])('%s: a clean verdict (exit code, one line), no internal error', async (_name, payload, code, pattern) => {
     const { dir, key } = setup();
     const token = signedBy(key, payload);
@@ -120,14 +170,23 @@ describe('numbers from a signed token give a clean verdict (class 6)', () => {
 
   it('says a token past exp but within the leeway expired N s ago and was accepted', async () => {
     const { dir, key } = setup();
-    const result = expectOk(await keymint(['verify', '--key', 'key.pub.json', signedBy(key, `{"sub":"a","exp":${now() - 20}}`)], { cwd: dir }));
+    const result = expectOk(
+      await keymint(['verify', '--key', 'key.pub.json', signedBy(key, `{"sub":"a","exp":${now() - 20}}`)], {
+        cwd: dir,
+      }),
+    );
     expect(result.stderr).toMatch(/The JWT expired (19|20|21|22) s ago, accepted within the 60 s leeway\./);
   });
 
   it('jwt refuses an --exp that verify could not show', async () => {
     const dir = tempDir();
     jwkFile(dir, 'key.json', { ...EC, kid: 'ec' });
-    await expectFailure(dir, ['jwt', '--key', 'key.json', '--iss', 'a', '--sub', 'a', '--aud', 'b', '--exp', '999999999d'], 3, [/--exp 86399999913600 s puts the token's exp after 9999-12-31T23:59:59Z/]);
+    await expectFailure(
+      dir,
+      ['jwt', '--key', 'key.json', '--iss', 'a', '--sub', 'a', '--aud', 'b', '--exp', '999999999d'],
+      3,
+      [/--exp 86399999913600 s puts the token's exp after 9999-12-31T23:59:59Z/],
+    );
   });
 });
 
@@ -137,11 +196,18 @@ describe('text from input cannot drive the terminal (class 6)', () => {
   it('escapes kids in keyset list and in errors, claims and kids in verify, and file names', async () => {
     const dir = tempDir();
     const key = { ...EC, kid: hostile };
-    jwkFile(dir, 'jwks.json', { keys: [{ kty: 'EC', kid: hostile, crv: 'P-256', x: EC.x, y: EC.y }, { kty: 'EC', kid: 'second\nFAKE  EC  ES256  sig', crv: 'P-256', x: EC.x, y: EC.y }] });
+    jwkFile(dir, 'jwks.json', {
+      keys: [
+        { kty: 'EC', kid: hostile, crv: 'P-256', x: EC.x, y: EC.y },
+        { kty: 'EC', kid: 'second\nFAKE  EC  ES256  sig', crv: 'P-256', x: EC.x, y: EC.y },
+      ],
+    });
     const list = expectOk(await keymint(['keyset', 'list', 'jwks.json'], { cwd: dir }));
     expect(list.stdout).not.toMatch(HIDDEN);
     expect(list.stdout).toContain('x\\u001b]0;owned\\u0007\\u001b[2J\\u000d\\u009b31m\\u202eevil');
-    expect(list.stdout.split('\n').filter((l) => l.includes('FAKE'))).toEqual([expect.stringMatching(/^second\\u000aFAKE/)]);
+    expect(list.stdout.split('\n').filter((l) => l.includes('FAKE'))).toEqual([
+      expect.stringMatching(/^second\\u000aFAKE/),
+    ]);
 
     const missing = await keymint(['keyset', 'find', 'jwks.json', '--kid', hostile], { cwd: dir });
     expect(missing.code).toBe(0);
@@ -161,7 +227,9 @@ describe('text from input cannot drive the terminal (class 6)', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ kid: hostile, claims: { sub: hostile } });
 
     const badName = `key${hostile}.json`;
-    await expectFailure(dir, ['public', badName], 8, [/^keymint: key file keyx\\u001b\]0;owned\\u0007\\u001b\[2J\\u000d\\u009b31m\\u202eevil\.json: no such file/]);
+    await expectFailure(dir, ['public', badName], 8, [
+      /^keymint: key file keyx\\u001b\]0;owned\\u0007\\u001b\[2J\\u000d\\u009b31m\\u202eevil\.json: no such file/,
+    ]);
   });
 
   it('prints a payload as it is to a pipe, and escaped on a terminal', async () => {

@@ -42,7 +42,11 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
  * before the signal landed (it is then continued: the caller lets it finish and tries again), or
  * did not reach it within `withinMs`.
  */
-export async function stopWhen(seen: () => number | undefined, marker: string, withinMs = 20_000): Promise<number | undefined> {
+export async function stopWhen(
+  seen: () => number | undefined,
+  marker: string,
+  withinMs = 20_000,
+): Promise<number | undefined> {
   const deadline = Date.now() + withinMs;
   while (Date.now() < deadline) {
     const pid = seen();

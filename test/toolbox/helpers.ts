@@ -31,8 +31,20 @@ export function jwkFile(dir: string, name: string, jwk: unknown): string {
  * Encrypts a JWK as step does, with Python's cryptography (the kit's pythonPbes2Jwe), under
  * PASSWORD unless told otherwise.
  */
-export function stepJwe(jwk: Jwk, form: 'compact' | 'flattened' | 'general', enc: string, p2c: number, options: { password?: string; cty?: boolean } = {}): string {
-  return pythonPbes2Jwe(jwk, { form, enc, p2c, password: options.password ?? PASSWORD, ...(options.cty === undefined ? {} : { cty: options.cty }) });
+export function stepJwe(
+  jwk: Jwk,
+  form: 'compact' | 'flattened' | 'general',
+  enc: string,
+  p2c: number,
+  options: { password?: string; cty?: boolean } = {},
+): string {
+  return pythonPbes2Jwe(jwk, {
+    form,
+    enc,
+    p2c,
+    password: options.password ?? PASSWORD,
+    ...(options.cty === undefined ? {} : { cty: options.cty }),
+  });
 }
 
 /** Flips one character of a flattened JWE's ciphertext: the GCM tag no longer matches. */
@@ -65,18 +77,28 @@ export interface KeyPairFiles {
  * Makes a key with `keymint create` in `dir`: encrypted under PASSWORD with the fast PBES2 count,
  * or plain with `plain: true`. (`create` has its own tests; these files are the toolbox's inputs.)
  */
-export async function createKey(dir: string, name: string, args: readonly string[], options: { plain?: boolean } = {}): Promise<KeyPairFiles> {
+export async function createKey(
+  dir: string,
+  name: string,
+  args: readonly string[],
+  options: { plain?: boolean } = {},
+): Promise<KeyPairFiles> {
   const pass = join(dir, 'pass.txt');
   writeFileSync(pass, `${PASSWORD}\n`);
   const protection = options.plain ? ['--no-password', '--insecure'] : [...FAST, '--password-file', 'pass.txt'];
   await ok(['create', ...protection, ...args, `${name}.pub.json`, `${name}.json`], { cwd: dir });
-  return { pub: `${name}.pub.json`, priv: `${name}.json`, publicJwk: JSON.parse(readFileSync(join(dir, `${name}.pub.json`), 'utf8')) as Jwk };
+  return {
+    pub: `${name}.pub.json`,
+    priv: `${name}.json`,
+    publicJwk: JSON.parse(readFileSync(join(dir, `${name}.pub.json`), 'utf8')) as Jwk,
+  };
 }
 
 /** The password file createKey leaves in `dir`. */
 export const PASS_FILE = 'pass.txt';
 
-export const decodePart = (part: string | undefined) => JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+export const decodePart = (part: string | undefined) =>
+  JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
 
 /** ECDSA r||s (JOSE) to the DER SEQUENCE of two INTEGERs that openssl dgst wants (RFC 7518 §3.4). */
 export function joseToDer(signature: Buffer): Buffer {
@@ -99,13 +121,19 @@ export function joseToDer(signature: Buffer): Buffer {
 export function opensslVerify(dir: string, jws: string, publicJwk: Jwk): boolean {
   const [h, p, s] = jws.split('.') as [string, string, string];
   const alg = decodePart(h).alg;
-  const pem = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+  const pem = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
   writeFileSync(join(dir, 'ossl.pub.pem'), pem);
   writeFileSync(join(dir, 'ossl.data'), `${h}.${p}`);
   const raw = Buffer.from(s, 'base64url');
   writeFileSync(join(dir, 'ossl.sig'), alg === 'ES256' ? joseToDer(raw) : raw);
   try {
-    execFileSync('openssl', ['dgst', '-sha256', '-verify', 'ossl.pub.pem', '-signature', 'ossl.sig', 'ossl.data'], { cwd: dir, stdio: 'pipe' });
+    execFileSync('openssl', ['dgst', '-sha256', '-verify', 'ossl.pub.pem', '-signature', 'ossl.sig', 'ossl.data'], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
     return true;
   } catch {
     return false;

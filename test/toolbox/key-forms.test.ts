@@ -4,7 +4,17 @@ import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectOk, withP2c } from '@keymint/test-kit';
 import { expectFailure, keymint, keymintInPty, publicPart, type Jwk } from '../helpers.js';
-import { PASSWORD, corruptJwe, decodePart, jwkFile, nodeJwk, ok, opensslVerify, sharedDir, stepJwe } from './helpers.js';
+import {
+  PASSWORD,
+  corruptJwe,
+  decodePart,
+  jwkFile,
+  nodeJwk,
+  ok,
+  opensslVerify,
+  sharedDir,
+  stepJwe,
+} from './helpers.js';
 
 /**
  * The private key forms every command reads: encrypted JWKs as step writes them (made here by
@@ -38,7 +48,12 @@ const pw = ['--password-file', 'pass.txt'];
 describe('encrypted JWKs made as step makes them open in every command', () => {
   it('the header of the fixtures is what step writes', () => {
     const fresh = JSON.parse(readFileSync(join(dir, 'step-new.json'), 'utf8')) as { protected: string };
-    expect(decodePart(fresh.protected)).toMatchObject({ alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', p2c: 600_000, cty: 'jwk+json' });
+    expect(decodePart(fresh.protected)).toMatchObject({
+      alg: 'PBES2-HS256+A128KW',
+      enc: 'A256GCM',
+      p2c: 600_000,
+      cty: 'jwk+json',
+    });
     const old = readFileSync(join(dir, 'step-old.jwe'), 'utf8').trim();
     expect(old.split('.')).toHaveLength(5);
     const header = decodePart(old.split('.')[0]);
@@ -69,11 +84,18 @@ describe('encrypted JWKs made as step makes them open in every command', () => {
   it.each([
     ['step-new.json', EC_PUB, 'ES256'],
     ['step-old.jwe', RSA_PUB, 'RS256'],
-  ] as const)('%s: jwt client-assertion, verified by jose and by keymint verify with the same file', async (file, pub, alg) => {
-    const token = (await ok(['jwt', 'client-assertion', '--key', file, ...pw, '--client-id', 'c1', '--token-endpoint', ENDPOINT], { cwd: dir })).stdout.trim();
-    await jwtVerify(token, await importJWK(pub as never, alg), { issuer: 'c1', subject: 'c1', audience: ENDPOINT });
-    expect(JSON.parse((await ok(['verify', '--key', file, ...pw, token], { cwd: dir })).stdout).iss).toBe('c1');
-  });
+  ] as const)(
+    '%s: jwt client-assertion, verified by jose and by keymint verify with the same file',
+    async (file, pub, alg) => {
+      const token = (
+        await ok(['jwt', 'client-assertion', '--key', file, ...pw, '--client-id', 'c1', '--token-endpoint', ENDPOINT], {
+          cwd: dir,
+        })
+      ).stdout.trim();
+      await jwtVerify(token, await importJWK(pub as never, alg), { issuer: 'c1', subject: 'c1', audience: ENDPOINT });
+      expect(JSON.parse((await ok(['verify', '--key', file, ...pw, token], { cwd: dir })).stdout).iss).toBe('c1');
+    },
+  );
 
   it('pem and keyset add', async () => {
     const pem = (await ok(['pem', '--no-password', '--insecure', ...pw, 'step-old.jwe'], { cwd: dir })).stdout;
@@ -101,7 +123,9 @@ describe('a JWE with p2c over 1,000,000 is refused before any key derivation', (
   });
 
   it('p2c 1000001 in a compact JWE: exit 9 too', async () => {
-    await expectFailure(dir, ['sign', '--key', 'evil.jwe', ...pw, 'payload.txt'], 9, [/"p2c" 1000001 is above 1000000/]);
+    await expectFailure(dir, ['sign', '--key', 'evil.jwe', ...pw, 'payload.txt'], 9, [
+      /"p2c" 1000001 is above 1000000/,
+    ]);
   });
 });
 
@@ -124,11 +148,24 @@ describe('bad encrypted inputs and passwords', () => {
   });
 
   it('KEYMINT_PASSWORD_FILE is read when --password-file is not given; --password-file wins over it', async () => {
-    expectOk(await keymint(['public', 'step-new.json'], { cwd: dir, env: { KEYMINT_PASSWORD_FILE: join(dir, 'pass.txt') } }));
-    expectOk(await keymint(['public', ...pw, 'step-new.json'], { cwd: dir, env: { KEYMINT_PASSWORD_FILE: join(dir, 'wrong.txt') } }));
-    const wrong = await keymint(['public', 'step-new.json'], { cwd: dir, env: { KEYMINT_PASSWORD_FILE: join(dir, 'wrong.txt') } });
+    expectOk(
+      await keymint(['public', 'step-new.json'], { cwd: dir, env: { KEYMINT_PASSWORD_FILE: join(dir, 'pass.txt') } }),
+    );
+    expectOk(
+      await keymint(['public', ...pw, 'step-new.json'], {
+        cwd: dir,
+        env: { KEYMINT_PASSWORD_FILE: join(dir, 'wrong.txt') },
+      }),
+    );
+    const wrong = await keymint(['public', 'step-new.json'], {
+      cwd: dir,
+      env: { KEYMINT_PASSWORD_FILE: join(dir, 'wrong.txt') },
+    });
     expect(wrong.code).toBe(6);
-    const missing = await keymint(['public', 'step-new.json'], { cwd: dir, env: { KEYMINT_PASSWORD_FILE: join(dir, 'nope.txt') } });
+    const missing = await keymint(['public', 'step-new.json'], {
+      cwd: dir,
+      env: { KEYMINT_PASSWORD_FILE: join(dir, 'nope.txt') },
+    });
     expect(missing.code).toBe(8);
     expect(missing.stderr).toMatch(/^keymint: KEYMINT_PASSWORD_FILE .*nope.txt: no such file/);
   });
@@ -156,17 +193,35 @@ describe('key references: the forms that need no backend', () => {
   // A reference holds the public JWK and where the private key lives; public, thumbprint,
   // pem --public, keyset add and verify read the JWK and never open the backend.
   beforeAll(() => {
-    jwkFile(dir, 'ref.json', { type: 'keymint-key-reference', version: 1, backend: 'pkcs11', location: { uri: 'pkcs11:token=t;object=k' }, jwk: EC_PUB });
-    jwkFile(dir, 'ref-unknown.json', { type: 'keymint-key-reference', version: 1, backend: 'no-such-backend', location: {}, jwk: EC_PUB });
+    jwkFile(dir, 'ref.json', {
+      type: 'keymint-key-reference',
+      version: 1,
+      backend: 'pkcs11',
+      location: { uri: 'pkcs11:token=t;object=k' },
+      jwk: EC_PUB,
+    });
+    jwkFile(dir, 'ref-unknown.json', {
+      type: 'keymint-key-reference',
+      version: 1,
+      backend: 'no-such-backend',
+      location: {},
+      jwk: EC_PUB,
+    });
   });
 
   it('public, thumbprint, pem --public and keyset add use the public JWK it holds', async () => {
     expect(JSON.parse((await ok(['public', 'ref.json'], { cwd: dir })).stdout)).toEqual(EC_PUB);
-    expect((await ok(['thumbprint', 'ref.json'], { cwd: dir })).stdout).toBe((await ok(['thumbprint', 'ec.pub.json'], { cwd: dir })).stdout);
-    expect((await ok(['pem', '--public', 'ref.json'], { cwd: dir })).stdout).toBe((await ok(['pem', 'ec.pub.json'], { cwd: dir })).stdout);
+    expect((await ok(['thumbprint', 'ref.json'], { cwd: dir })).stdout).toBe(
+      (await ok(['thumbprint', 'ec.pub.json'], { cwd: dir })).stdout,
+    );
+    expect((await ok(['pem', '--public', 'ref.json'], { cwd: dir })).stdout).toBe(
+      (await ok(['pem', 'ec.pub.json'], { cwd: dir })).stdout,
+    );
     await ok(['keyset', 'add', 'ref-set.json', 'ref.json'], { cwd: dir });
     expect(JSON.parse(readFileSync(join(dir, 'ref-set.json'), 'utf8'))).toEqual({ keys: [EC_PUB] });
-    await expectFailure(dir, ['keyset', 'add', '--private', 'ref-set2.json', 'ref.json'], 4, [/its private key cannot leave the backend/]);
+    await expectFailure(dir, ['keyset', 'add', '--private', 'ref-set2.json', 'ref.json'], 4, [
+      /its private key cannot leave the backend/,
+    ]);
   });
 
   it('verify checks a token against it', async () => {
@@ -175,7 +230,9 @@ describe('key references: the forms that need no backend', () => {
   });
 
   it('signing with a reference to a backend this keymint lacks: exit 5, one line', async () => {
-    await expectFailure(dir, ['sign', '--key', 'ref-unknown.json', 'payload.txt'], 5, [/kept by the "no-such-backend" backend, which this keymint does not have/]);
+    await expectFailure(dir, ['sign', '--key', 'ref-unknown.json', 'payload.txt'], 5, [
+      /kept by the "no-such-backend" backend, which this keymint does not have/,
+    ]);
   });
 });
 

@@ -1,5 +1,18 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -39,7 +52,10 @@ describe('keymint keyset add', () => {
 
   it('appends public keys from a plain private key, a public key and standard input; keeps other members', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ issuer: 'https://as.example', keys: [jwk('ec')], cache: 300 }));
+    writeFileSync(
+      join(dir, 'jwks.json'),
+      JSON.stringify({ issuer: 'https://as.example', keys: [jwk('ec')], cache: 300 }),
+    );
     await ok(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
     await ok(['keyset', 'add', 'jwks.json', '-'], { cwd: dir, input: readFileSync(pub('ed'), 'utf8') });
     const set = readSet(dir);
@@ -51,8 +67,13 @@ describe('keymint keyset add', () => {
   it('refuses a duplicate kid (exit 15, file unchanged), and the same key under another kid', async () => {
     const dir = tempDir();
     await ok(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
-    await expectFailure(dir, ['keyset', 'add', 'jwks.json', pub('rsa')], 15, [/the set already has a key with kid "rsa-1"/, /--force/]);
-    await expectFailure(dir, ['keyset', 'add', '--kid', 'another', 'jwks.json', pub('rsa')], 15, [/the same key, with kid "rsa-1"/]);
+    await expectFailure(dir, ['keyset', 'add', 'jwks.json', pub('rsa')], 15, [
+      /the set already has a key with kid "rsa-1"/,
+      /--force/,
+    ]);
+    await expectFailure(dir, ['keyset', 'add', '--kid', 'another', 'jwks.json', pub('rsa')], 15, [
+      /the same key, with kid "rsa-1"/,
+    ]);
     const other = nodeJwk('EC P-256', { kid: 'rsa-1' });
     jwkFile(dir, 'other.json', other);
     await expectFailure(dir, ['keyset', 'add', 'jwks.json', 'other.json'], 15, [/kid "rsa-1"/]);
@@ -99,7 +120,10 @@ describe('keymint keyset add', () => {
 
   it('refuses an oct key without --private (exit 9), standard input as the set (exit 2)', async () => {
     const dir = tempDir();
-    await expectFailure(dir, ['keyset', 'add', 'jwks.json', key('oct')], 9, [/oct key, which has no public part/, /--private/]);
+    await expectFailure(dir, ['keyset', 'add', 'jwks.json', key('oct')], 9, [
+      /oct key, which has no public part/,
+      /--private/,
+    ]);
     await expectFailure(dir, ['keyset', 'add', '-', key('rsa')], 2, [/must be a file, not standard input/]);
   });
 
@@ -107,7 +131,9 @@ describe('keymint keyset add', () => {
     const dir = tempDir();
     await ok(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
     writeFileSync(join(dir, 'wrong.txt'), 'wrong\n');
-    await expectFailure(dir, ['keyset', 'add', '--password-file', 'wrong.txt', 'jwks.json', key('ec')], 6, [/wrong password/]);
+    await expectFailure(dir, ['keyset', 'add', '--password-file', 'wrong.txt', 'jwks.json', key('ec')], 6, [
+      /wrong password/,
+    ]);
     writeFileSync(join(dir, 'junk.json'), '{"kty":');
     await expectFailure(dir, ['keyset', 'add', 'jwks.json', 'junk.json'], 9, [/junk.json is not valid JSON/]);
   });
@@ -142,7 +168,11 @@ describe('keymint keyset: concurrent changes', () => {
     for (let i = 0; i < 8; i++) names.push(jwkFile(dir, `k${i}.json`, nodeJwk('EC P-256', { kid: `k${i}` })));
     const results = await Promise.all(names.map((name) => keymint(['keyset', 'add', 'jwks.json', name], { cwd: dir })));
     for (const result of results) expectOk(result);
-    expect(readSet(dir).keys.map((k) => k.kid).sort()).toEqual(names.map((n) => n.replace('.json', '')).sort());
+    expect(
+      readSet(dir)
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual(names.map((n) => n.replace('.json', '')).sort());
     expect(listDir(dir)).toEqual(['jwks.json', ...names].sort());
   });
 
@@ -150,24 +180,39 @@ describe('keymint keyset: concurrent changes', () => {
     const dir = tempDir();
     const start = Array.from({ length: 4 }, (_, i) => nodeJwk('Ed25519', { kid: `old${i}` }));
     writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: start.map(({ d: _d, ...p }) => p) }));
-    const adds = Array.from({ length: 4 }, (_, i) => jwkFile(dir, `new${i}.json`, nodeJwk('Ed25519', { kid: `new${i}` })));
-    const runs = [...adds.map((name) => ['keyset', 'add', 'jwks.json', name]), ...start.map((k) => ['keyset', 'remove', '--kid', String(k.kid), 'jwks.json'])];
+    const adds = Array.from({ length: 4 }, (_, i) =>
+      jwkFile(dir, `new${i}.json`, nodeJwk('Ed25519', { kid: `new${i}` })),
+    );
+    const runs = [
+      ...adds.map((name) => ['keyset', 'add', 'jwks.json', name]),
+      ...start.map((k) => ['keyset', 'remove', '--kid', String(k.kid), 'jwks.json']),
+    ];
     for (const result of await Promise.all(runs.map((args) => keymint(args, { cwd: dir })))) expectOk(result);
-    expect(readSet(dir).keys.map((k) => k.kid).sort()).toEqual(['new0', 'new1', 'new2', 'new3']);
+    expect(
+      readSet(dir)
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual(['new0', 'new1', 'new2', 'new3']);
   });
 
   it('breaks a lock left by a process that is gone', async () => {
     const dir = tempDir();
     const child = spawn(process.execPath, ['-e', '0']);
     await new Promise((resolve) => child.on('exit', resolve));
-    writeFileSync(join(dir, 'jwks.json.lock'), JSON.stringify({ pid: child.pid, host: hostname(), since: new Date().toISOString() }));
+    writeFileSync(
+      join(dir, 'jwks.json.lock'),
+      JSON.stringify({ pid: child.pid, host: hostname(), since: new Date().toISOString() }),
+    );
     await ok(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
     expect(listDir(dir)).toEqual(['jwks.json']);
   });
 
   it('waits for a live holder and goes on when it lets go', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'jwks.json.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    writeFileSync(
+      join(dir, 'jwks.json.lock'),
+      JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() }),
+    );
     const run = keymint(['keyset', 'add', 'jwks.json', key('rsa')], { cwd: dir });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(existsSync(join(dir, 'jwks.json')), 'nothing written while the lock is held').toBe(false);
@@ -195,10 +240,16 @@ describe('keymint keyset: locks judged without a clock', () => {
   it('the lock of a reused pid (alive, but started at another time) is taken over: ten adds at once all land', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'jwks.json.lock'), lockFor(process.pid, { start: '1' }));
-    const names = Array.from({ length: 10 }, (_, i) => jwkFile(dir, `k${i}.json`, nodeJwk('EC P-256', { kid: `k${i}` })));
+    const names = Array.from({ length: 10 }, (_, i) =>
+      jwkFile(dir, `k${i}.json`, nodeJwk('EC P-256', { kid: `k${i}` })),
+    );
     const results = await Promise.all(names.map((name) => keymint(['keyset', 'add', 'jwks.json', name], { cwd: dir })));
     for (const result of results) expectOk(result);
-    expect(readSet(dir).keys.map((k) => k.kid).sort()).toEqual(names.map((n) => n.replace('.json', '')).sort());
+    expect(
+      readSet(dir)
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual(names.map((n) => n.replace('.json', '')).sort());
     expect(listDir(dir)).toEqual(['jwks.json', ...names].sort());
   });
 });
@@ -219,23 +270,39 @@ describe('keymint keyset: what the set file is', () => {
   });
 
   it.each([
-    ['a dangling symbolic link', (dir: string) => symlinkSync('nowhere.json', join(dir, 'jwks.json')), /jwks\.json: is a symbolic link to a file that does not exist/],
-    ['a FIFO', (dir: string) => runTool('mkfifo', [join(dir, 'jwks.json')]), /jwks\.json: is a FIFO \(named pipe\), not a regular file/],
-    ['a link to a device', (dir: string) => symlinkSync('/dev/null', join(dir, 'jwks.json')), /jwks\.json: is a device, not a regular file/],
-  ])('%s as the set: exit 8 before anything is read or written (add, remove)', { timeout: 30_000 }, async (_name, make, message) => {
-    const dir = tempDir();
-    make(dir);
-    // Were a FIFO ever opened for reading, this would let the reader go instead of hanging the run.
-    onTestFinished(() => {
-      try {
-        closeSync(openSync(join(dir, 'jwks.json'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
-      } catch {
-        // no reader: nothing to let go
-      }
-    });
-    await expectFailure(dir, ['keyset', 'add', 'jwks.json', key('rsa')], 8, [message]);
-    await expectFailure(dir, ['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], 8, [message]);
-  });
+    [
+      'a dangling symbolic link',
+      (dir: string) => symlinkSync('nowhere.json', join(dir, 'jwks.json')),
+      /jwks\.json: is a symbolic link to a file that does not exist/,
+    ],
+    [
+      'a FIFO',
+      (dir: string) => runTool('mkfifo', [join(dir, 'jwks.json')]),
+      /jwks\.json: is a FIFO \(named pipe\), not a regular file/,
+    ],
+    [
+      'a link to a device',
+      (dir: string) => symlinkSync('/dev/null', join(dir, 'jwks.json')),
+      /jwks\.json: is a device, not a regular file/,
+    ],
+  ])(
+    '%s as the set: exit 8 before anything is read or written (add, remove)',
+    { timeout: 30_000 },
+    async (_name, make, message) => {
+      const dir = tempDir();
+      make(dir);
+      // Were a FIFO ever opened for reading, this would let the reader go instead of hanging the run.
+      onTestFinished(() => {
+        try {
+          closeSync(openSync(join(dir, 'jwks.json'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+        } catch {
+          // no reader: nothing to let go
+        }
+      });
+      await expectFailure(dir, ['keyset', 'add', 'jwks.json', key('rsa')], 8, [message]);
+      await expectFailure(dir, ['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], 8, [message]);
+    },
+  );
 });
 
 describe('keymint keyset remove, list, find', () => {
@@ -250,7 +317,9 @@ describe('keymint keyset remove, list, find', () => {
     const result = await ok(['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], { cwd: dir });
     expect(result.stderr).toMatch(/Removed key "rsa-1" from jwks.json; it now holds 2 keys/);
     expect(readSet(dir).keys.map((k) => k.kid)).toEqual(['ec-1', jwk('ed').kid]);
-    await expectFailure(dir, ['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], 16, [/jwks.json has no key with kid "rsa-1"/]);
+    await expectFailure(dir, ['keyset', 'remove', '--kid', 'rsa-1', 'jwks.json'], 16, [
+      /jwks.json has no key with kid "rsa-1"/,
+    ]);
     await expectFailure(dir, ['keyset', 'remove', 'jwks.json'], 2, [/needs --kid/]);
     await expectFailure(dir, ['keyset', 'remove', '--kid', 'x', 'none.json'], 8, [/none.json: no such file/]);
   });
@@ -266,12 +335,16 @@ describe('keymint keyset remove, list, find', () => {
       [String(jwk('ed').kid), 'OKP', 'EdDSA', 'sig'],
     ]);
     const json = JSON.parse((await ok(['keyset', 'list', '--json', 'jwks.json'], { cwd: dir })).stdout) as unknown;
-    expect(json).toEqual({ keys: [
-      { kid: 'ec-1', kty: 'EC', alg: 'ES256', use: 'sig' },
-      { kid: 'rsa-1', kty: 'RSA', alg: 'RS256', use: 'sig' },
-      { kid: jwk('ed').kid, kty: 'OKP', alg: 'EdDSA', use: 'sig' },
-    ] });
-    expect((await ok(['keyset', 'list', '-'], { cwd: dir, input: readFileSync(join(dir, 'jwks.json'), 'utf8') })).stdout).toBe(result.stdout);
+    expect(json).toEqual({
+      keys: [
+        { kid: 'ec-1', kty: 'EC', alg: 'ES256', use: 'sig' },
+        { kid: 'rsa-1', kty: 'RSA', alg: 'RS256', use: 'sig' },
+        { kid: jwk('ed').kid, kty: 'OKP', alg: 'EdDSA', use: 'sig' },
+      ],
+    });
+    expect(
+      (await ok(['keyset', 'list', '-'], { cwd: dir, input: readFileSync(join(dir, 'jwks.json'), 'utf8') })).stdout,
+    ).toBe(result.stdout);
   });
 
   it('list of an empty set prints nothing and says so', async () => {
@@ -284,8 +357,21 @@ describe('keymint keyset remove, list, find', () => {
 
   it('find --kid prints the key; an unknown kid is exit 16', async () => {
     const dir = await threeKeys();
-    expect(JSON.parse((await ok(['keyset', 'find', '--kid', 'rsa-1', 'jwks.json'], { cwd: dir })).stdout)).toEqual(jwk('rsa'));
-    expect(JSON.parse((await ok(['keyset', 'find', '--json', '--kid', 'ec-1', '-'], { cwd: dir, input: readFileSync(join(dir, 'jwks.json'), 'utf8') })).stdout)).toEqual(jwk('ec'));
-    await expectFailure(dir, ['keyset', 'find', '--kid', 'wrong-kid', 'jwks.json'], 16, [/has no key with kid "wrong-kid"/]);
+    expect(JSON.parse((await ok(['keyset', 'find', '--kid', 'rsa-1', 'jwks.json'], { cwd: dir })).stdout)).toEqual(
+      jwk('rsa'),
+    );
+    expect(
+      JSON.parse(
+        (
+          await ok(['keyset', 'find', '--json', '--kid', 'ec-1', '-'], {
+            cwd: dir,
+            input: readFileSync(join(dir, 'jwks.json'), 'utf8'),
+          })
+        ).stdout,
+      ),
+    ).toEqual(jwk('ec'));
+    await expectFailure(dir, ['keyset', 'find', '--kid', 'wrong-kid', 'jwks.json'], 16, [
+      /has no key with kid "wrong-kid"/,
+    ]);
   });
 });

@@ -28,7 +28,8 @@ describe('keymint public', () => {
   it('of a plain private key, of a public key, from standard input', async () => {
     expect((await ok(['public', 'rsa.json'], { cwd: dir })).stdout).toBe(read('rsa.pub.json'));
     expect((await ok(['public', 'ed.pub.json'], { cwd: dir })).stdout).toBe(read('ed.pub.json'));
-    for (const args of [['-'], []]) expect((await ok(['public', ...args], { cwd: dir, input: read('ed.json') })).stdout).toBe(read('ed.pub.json'));
+    for (const args of [['-'], []])
+      expect((await ok(['public', ...args], { cwd: dir, input: read('ed.json') })).stdout).toBe(read('ed.pub.json'));
   });
 
   it('of a JWK Set: the set of public keys, other members kept; --json prints the same JSON', async () => {
@@ -36,7 +37,10 @@ describe('keymint public', () => {
     jwkFile(dir, 'private-set.json', set);
     const result = await ok(['public', 'private-set.json'], { cwd: dir });
     const out = JSON.parse(result.stdout) as { issuer: string; keys: Jwk[] };
-    expect(out).toEqual({ issuer: 'https://as.example', keys: [JSON.parse(read('rsa.pub.json')), JSON.parse(read('ed.pub.json'))] });
+    expect(out).toEqual({
+      issuer: 'https://as.example',
+      keys: [JSON.parse(read('rsa.pub.json')), JSON.parse(read('ed.pub.json'))],
+    });
     expect(JSON.parse((await ok(['public', '--json', 'private-set.json'], { cwd: dir })).stdout)).toEqual(out);
   });
 

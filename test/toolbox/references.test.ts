@@ -49,17 +49,45 @@ interface Form {
 }
 
 const FORMS: Form[] = [
-  { name: 'pkcs11 EC P-256', create: () => ['--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN)], alg: 'ES256', run: (args, cwd) => keymint(args, { cwd }) },
-  { name: 'pkcs11 RSA 2048', create: () => ['--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), '--kty', 'RSA'], alg: 'RS256', run: (args, cwd) => keymint(args, { cwd }) },
+  {
+    name: 'pkcs11 EC P-256',
+    create: () => ['--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN)],
+    alg: 'ES256',
+    run: (args, cwd) => keymint(args, { cwd }),
+  },
+  {
+    name: 'pkcs11 RSA 2048',
+    create: () => ['--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), '--kty', 'RSA'],
+    alg: 'RS256',
+    run: (args, cwd) => keymint(args, { cwd }),
+  },
   {
     name: 'keychain (Secret Service) Ed25519',
-    create: () => ['--backend', 'keychain', '--keychain-store', 'secret-service', '--keychain-service', uniqueService('toolbox'), '--kty', 'OKP'],
+    create: () => [
+      '--backend',
+      'keychain',
+      '--keychain-store',
+      'secret-service',
+      '--keychain-service',
+      uniqueService('toolbox'),
+      '--kty',
+      'OKP',
+    ],
     alg: 'EdDSA',
     run: (args, cwd) => keymint(args, { cwd, env: { ...session.env } }),
   },
   {
     name: 'keychain (keyutils) EC P-384',
-    create: () => ['--backend', 'keychain', '--keychain-store', 'keyutils', '--keychain-service', uniqueService('toolbox'), '--crv', 'P-384'],
+    create: () => [
+      '--backend',
+      'keychain',
+      '--keychain-store',
+      'keyutils',
+      '--keychain-service',
+      uniqueService('toolbox'),
+      '--crv',
+      'P-384',
+    ],
     alg: 'ES384',
     run: (args, cwd) => ring.keymint(args, { cwd }),
   },
@@ -92,14 +120,32 @@ describe.each(FORMS)('a key reference: $name', (form) => {
   });
 
   it('jwt client-assertion: RFC 7523 claims, verified by jose, and by keymint verify with the reference', async () => {
-    const token = (await run(['jwt', 'client-assertion', '--key', 'key.json', '--client-id', 'client-1', '--token-endpoint', ENDPOINT])).stdout.trim();
-    const { payload } = await jwtVerify(token, await importJWK(pub as never, form.alg), { issuer: 'client-1', subject: 'client-1', audience: ENDPOINT, requiredClaims: ['jti', 'iat', 'exp'] });
+    const token = (
+      await run([
+        'jwt',
+        'client-assertion',
+        '--key',
+        'key.json',
+        '--client-id',
+        'client-1',
+        '--token-endpoint',
+        ENDPOINT,
+      ])
+    ).stdout.trim();
+    const { payload } = await jwtVerify(token, await importJWK(pub as never, form.alg), {
+      issuer: 'client-1',
+      subject: 'client-1',
+      audience: ENDPOINT,
+      requiredClaims: ['jti', 'iat', 'exp'],
+    });
     expect((payload.exp as number) - (payload.iat as number)).toBe(60);
     expect(JSON.parse((await run(['verify', '--key', 'key.json', token])).stdout)).toMatchObject({ iss: 'client-1' });
   });
 
   it('jwt: a JWT with the given claims', async () => {
-    const token = (await run(['jwt', '--key', 'key.json', '--iss', 'i', '--sub', 's', '--aud', 'a', '--claim', 'scope=read'])).stdout.trim();
+    const token = (
+      await run(['jwt', '--key', 'key.json', '--iss', 'i', '--sub', 's', '--aud', 'a', '--claim', 'scope=read'])
+    ).stdout.trim();
     const { payload } = await jwtVerify(token, await importJWK(pub as never, form.alg), { issuer: 'i', audience: 'a' });
     expect(payload.scope).toBe('read');
   });
@@ -114,8 +160,17 @@ describe.each(FORMS)('a key reference: $name', (form) => {
 
   it('a private PEM, or --private into a set, is refused: the key cannot leave its backend (exit 4, nothing written)', async () => {
     const before = listDir(dir);
-    expectError(await form.run(['pem', '--out', 'key.pem', 'key.json'], dir), 4, /cannot leave the backend/, /use --public/);
-    expectError(await form.run(['keyset', 'add', '--private', 'private-set.json', 'key.json'], dir), 4, /cannot leave the backend/);
+    expectError(
+      await form.run(['pem', '--out', 'key.pem', 'key.json'], dir),
+      4,
+      /cannot leave the backend/,
+      /use --public/,
+    );
+    expectError(
+      await form.run(['keyset', 'add', '--private', 'private-set.json', 'key.json'], dir),
+      4,
+      /cannot leave the backend/,
+    );
     expect(listDir(dir)).toEqual(before);
   });
 
@@ -129,7 +184,11 @@ describe('key references: what can go wrong with the backend', () => {
   let reference: Record<string, unknown> & { location: { uri: string } };
 
   beforeAll(async () => {
-    expectOk(await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), 'key.pub.json', 'key.json'], { cwd: dir }));
+    expectOk(
+      await keymint(['create', '--backend', 'pkcs11', '--pkcs11-uri', softhsm.uri(TOKEN), 'key.pub.json', 'key.json'], {
+        cwd: dir,
+      }),
+    );
     reference = readJson(join(dir, 'key.json'));
     writeFileSync(join(dir, 'payload.txt'), 'x');
     writeFileSync(join(dir, 'wrong.pin'), '000000\n');
@@ -138,13 +197,26 @@ describe('key references: what can go wrong with the backend', () => {
   const variant = (name: string, uri: string) => jwkFile(dir, name, { ...reference, location: { uri } });
 
   it('a key that is no longer on the token (a wrong object and id): exit 16', async () => {
-    const file = variant('gone.json', reference.location.uri.replace(/object=[^;]*;/, 'object=gone;').replace(/id=[^?]*/, 'id=%01'));
-    await expectFailure(dir, ['sign', '--key', file, 'payload.txt'], 16, [/has no private or secret key with label "gone"/]);
+    const file = variant(
+      'gone.json',
+      reference.location.uri.replace(/object=[^;]*;/, 'object=gone;').replace(/id=[^?]*/, 'id=%01'),
+    );
+    await expectFailure(dir, ['sign', '--key', file, 'payload.txt'], 16, [
+      /has no private or secret key with label "gone"/,
+    ]);
   });
 
   it('a wrong PIN: exit 11, without the PIN in the message', async () => {
-    const file = variant('wrong-pin.json', reference.location.uri.replace(/pin-source=file:[^&]*/, `pin-source=file:${join(dir, 'wrong.pin')}`));
-    const result = await expectFailure(dir, ['jwt', 'client-assertion', '--key', file, '--client-id', 'c', '--token-endpoint', ENDPOINT], 11, [/refused the PIN/]);
+    const file = variant(
+      'wrong-pin.json',
+      reference.location.uri.replace(/pin-source=file:[^&]*/, `pin-source=file:${join(dir, 'wrong.pin')}`),
+    );
+    const result = await expectFailure(
+      dir,
+      ['jwt', 'client-assertion', '--key', file, '--client-id', 'c', '--token-endpoint', ENDPOINT],
+      11,
+      [/refused the PIN/],
+    );
     expect(result.stderr).not.toContain('000000');
   });
 
@@ -156,7 +228,10 @@ describe('key references: what can go wrong with the backend', () => {
   });
 
   it('a reference file that is not one: exit 9', async () => {
-    writeFileSync(join(dir, 'broken.json'), readFileSync(join(dir, 'key.json'), 'utf8').replace('"location"', '"nowhere"'));
+    writeFileSync(
+      join(dir, 'broken.json'),
+      readFileSync(join(dir, 'key.json'), 'utf8').replace('"location"', '"nowhere"'),
+    );
     await expectFailure(dir, ['sign', '--key', 'broken.json', 'payload.txt'], 9, [/malformed key reference/]);
   });
 });

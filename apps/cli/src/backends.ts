@@ -2,7 +2,16 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { BACKEND_API_VERSION, ErrorCode, KeymintError, SOFTWARE_BACKEND, oneOf, type BackendFlag, type BackendManifest, type KeyBackend } from '@keymint/core';
+import {
+  BACKEND_API_VERSION,
+  ErrorCode,
+  KeymintError,
+  SOFTWARE_BACKEND,
+  oneOf,
+  type BackendFlag,
+  type BackendManifest,
+  type KeyBackend,
+} from '@keymint/core';
 import { promptSecret } from './prompt.js';
 
 /**
@@ -41,7 +50,11 @@ export function addBuiltInBackend(packageName: string, manifest: BackendManifest
 
 /** The backend's name from its package name, or undefined when the name does not follow the convention. */
 function backendName(packageName: string): string | undefined {
-  const name = packageName.startsWith(`${SCOPE}/${SCOPED_PREFIX}`) ? packageName.slice(SCOPE.length + 1 + SCOPED_PREFIX.length) : packageName.startsWith(PREFIX) ? packageName.slice(PREFIX.length) : undefined;
+  const name = packageName.startsWith(`${SCOPE}/${SCOPED_PREFIX}`)
+    ? packageName.slice(SCOPE.length + 1 + SCOPED_PREFIX.length)
+    : packageName.startsWith(PREFIX)
+      ? packageName.slice(PREFIX.length)
+      : undefined;
   return name !== undefined && NAME.test(name) ? name : undefined;
 }
 
@@ -87,9 +100,13 @@ export function installHint(name: string): string {
 
 function notInstalled(name: string): KeymintError {
   const names = installedBackends().map((b) => b.name);
-  return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `no backend "${name}" is installed${names.length === 0 ? '' : ` (installed: ${oneOf(names)})`}`, {
-    hint: installHint(name),
-  });
+  return new KeymintError(
+    ErrorCode.BACKEND_UNAVAILABLE,
+    `no backend "${name}" is installed${names.length === 0 ? '' : ` (installed: ${oneOf(names)})`}`,
+    {
+      hint: installHint(name),
+    },
+  );
 }
 
 /**
@@ -100,7 +117,11 @@ function notInstalled(name: string): KeymintError {
 export function assertInstalled(name: string, flag = '--backend'): void {
   if (installedBackends().some((b) => b.name === name)) return;
   const names = installedBackends().map((b) => b.name);
-  throw new KeymintError(ErrorCode.USAGE, `${flag} "${name}" is not a backend installed here${names.length === 0 ? '' : `: use ${oneOf(names)}`}`, { hint: installHint(name) });
+  throw new KeymintError(
+    ErrorCode.USAGE,
+    `${flag} "${name}" is not a backend installed here${names.length === 0 ? '' : `: use ${oneOf(names)}`}`,
+    { hint: installHint(name) },
+  );
 }
 
 /** The file a package exports as `./manifest`, from its package.json (a CommonJS one first). */
@@ -121,10 +142,14 @@ const manifests = new Map<string, Promise<BackendManifest>>();
 
 async function loadManifest(backend: InstalledBackend): Promise<BackendManifest> {
   const broken = (why: string, cause?: unknown) =>
-    new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${backend.packageName} is not a keymint backend this keymint can use: ${why}`, {
-      ...(cause === undefined ? {} : { cause }),
-      hint: `reinstall it, or remove it from ${backend.directory ?? 'keymint'}`,
-    });
+    new KeymintError(
+      ErrorCode.BACKEND_UNAVAILABLE,
+      `${backend.packageName} is not a keymint backend this keymint can use: ${why}`,
+      {
+        ...(cause === undefined ? {} : { cause }),
+        hint: `reinstall it, or remove it from ${backend.directory ?? 'keymint'}`,
+      },
+    );
   let manifest = builtIn.get(backend.packageName);
   if (manifest === undefined && backend.directory !== undefined) {
     const file = manifestFile(backend.directory);
@@ -139,8 +164,12 @@ async function loadManifest(backend: InstalledBackend): Promise<BackendManifest>
       throw broken('its manifest could not be loaded', cause);
     }
   }
-  if (manifest?.apiVersion !== BACKEND_API_VERSION) throw broken(`it is written for backend API version ${String(manifest?.apiVersion)}, and this keymint uses ${BACKEND_API_VERSION}`);
-  if (manifest.name !== backend.name) throw broken(`its manifest names it "${String(manifest.name)}", not "${backend.name}"`);
+  if (manifest?.apiVersion !== BACKEND_API_VERSION)
+    throw broken(
+      `it is written for backend API version ${String(manifest?.apiVersion)}, and this keymint uses ${BACKEND_API_VERSION}`,
+    );
+  if (manifest.name !== backend.name)
+    throw broken(`its manifest names it "${String(manifest.name)}", not "${backend.name}"`);
   const stray = (manifest.flags ?? []).find((f) => !longFlag(f.flags).startsWith(`--${backend.name}-`));
   if (stray !== undefined) throw broken(`its flag ${longFlag(stray.flags)} does not start with --${backend.name}-`);
   return manifest;
@@ -187,7 +216,9 @@ export function manifestsFor(argv: readonly string[]): Promise<BackendManifest[]
     if (arg === '--backend' && argv[i + 1] !== undefined) named.add(argv[i + 1] as string);
     else if (arg.startsWith('--backend=')) named.add(arg.slice('--backend='.length));
   }
-  return manifestsOf(installedBackends().filter((b) => named.has(b.name) || argv.some((arg) => arg.startsWith(`--${b.name}-`))));
+  return manifestsOf(
+    installedBackends().filter((b) => named.has(b.name) || argv.some((arg) => arg.startsWith(`--${b.name}-`))),
+  );
 }
 
 /** commander's attribute for a flag: `--some-flag <value>` is `someFlag`. */
@@ -202,7 +233,10 @@ export function addBackendFlags(command: Command, backends: readonly BackendMani
     for (const flag of backend.flags) {
       if (command.options.some((o) => o.attributeName() === attributeOf(flag.flags))) continue;
       const env = flag.env === undefined ? '' : ` (else ${flag.env})`;
-      command.option(flag.flags, `[${backend.name}] ${flag.description}${flag.description.includes(flag.env ?? '\0') ? '' : env}`);
+      command.option(
+        flag.flags,
+        `[${backend.name}] ${flag.description}${flag.description.includes(flag.env ?? '\0') ? '' : env}`,
+      );
     }
   }
   return command;
@@ -237,7 +271,8 @@ export function backendOptions(manifest: BackendManifest, context: BackendContex
   const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env };
   for (const flag of manifest.flags) {
     let value = context.options[attributeOf(flag.flags)];
-    if (value === undefined && flag.env !== undefined && (process.env[flag.env] ?? '') !== '') value = process.env[flag.env];
+    if (value === undefined && flag.env !== undefined && (process.env[flag.env] ?? '') !== '')
+      value = process.env[flag.env];
     if (value === undefined) continue;
     checkChoice(flag, value);
     out[flag.option] = value;
@@ -248,7 +283,14 @@ export function backendOptions(manifest: BackendManifest, context: BackendContex
   }
   if (!context.noPrompt) {
     out.promptSecret = (question: string) =>
-      promptSecret(question, () => new KeymintError(ErrorCode.PASSWORD_REQUIRED, `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`));
+      promptSecret(
+        question,
+        () =>
+          new KeymintError(
+            ErrorCode.PASSWORD_REQUIRED,
+            `${question.replace(/:\s*$/, '')}: there is no terminal to ask on`,
+          ),
+      );
   }
   return out;
 }
@@ -264,7 +306,10 @@ export async function openBackend(name: string, context: BackendContext): Promis
   try {
     factory = (await manifest.load()) as unknown as typeof factory;
   } catch (cause) {
-    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the ${name} backend could not be loaded`, { cause, hint: `install it: ${manifest.install}` });
+    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the ${name} backend could not be loaded`, {
+      cause,
+      hint: `install it: ${manifest.install}`,
+    });
   }
   return factory(options);
 }

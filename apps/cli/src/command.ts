@@ -15,4 +15,5 @@ export interface CommandModule {
 /** A repeatable option: each value is added to the list. */
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-export const PASSWORD_FILE_HELP = 'file holding the password of an encrypted key (else KEYMINT_PASSWORD_FILE, else asked on the terminal)';
+export const PASSWORD_FILE_HELP =
+  'file holding the password of an encrypted key (else KEYMINT_PASSWORD_FILE, else asked on the terminal)';

@@ -1,4 +1,16 @@
-import { ErrorCode, KeymintError, openPrivateKey, parseKeyDocument, publicOf, type BackendResolver, type Jwk, type JwkSet, type KeyBackend, type KeyDocument, type OpenedKey } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  openPrivateKey,
+  parseKeyDocument,
+  publicOf,
+  type BackendResolver,
+  type Jwk,
+  type JwkSet,
+  type KeyBackend,
+  type KeyDocument,
+  type OpenedKey,
+} from '@keymint/core';
 import { readInput, readInputBytes } from '@keymint/core/files';
 import { installHint, installedBackends, openBackend } from './backends.js';
 import { existingPassword } from './password.js';
@@ -12,7 +24,10 @@ export const STDIN = '-';
  * @throws KeymintError ERR_USAGE
  */
 export function requireKey(options: { key?: string }, command: string): string {
-  if (options.key === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs --key FILE: the private key to sign with`, { hint: `see keymint ${command} --help` });
+  if (options.key === undefined)
+    throw new KeymintError(ErrorCode.USAGE, `${command} needs --key FILE: the private key to sign with`, {
+      hint: `see keymint ${command} --help`,
+    });
   return options.key;
 }
 
@@ -37,7 +52,11 @@ export function assertOneStdin(inputs: readonly (readonly [string | undefined, s
 }
 
 function assertStdinNotTerminal(what: string): void {
-  if (process.stdin.isTTY) throw usage(`keymint would read ${what} from standard input, which is a terminal`, `give a file, or pipe ${what} in`);
+  if (process.stdin.isTTY)
+    throw usage(
+      `keymint would read ${what} from standard input, which is a terminal`,
+      `give a file, or pipe ${what} in`,
+    );
 }
 
 /**
@@ -103,9 +122,13 @@ export class KeyInputs {
 
   private async load(name: string): Promise<KeyBackend> {
     if (!installedBackends().some((b) => b.name === name)) {
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which this keymint does not have`, {
-        hint: installHint(name),
-      });
+      throw new KeymintError(
+        ErrorCode.BACKEND_UNAVAILABLE,
+        `the key is kept by the "${name}" backend, which this keymint does not have`,
+        {
+          hint: installHint(name),
+        },
+      );
     }
     return openBackend(name, { options: this.options, noPrompt: this.options.json ?? false });
   }
@@ -125,9 +148,16 @@ export class KeyInputs {
   }
 
   /** The public form of a key file (a set gives a set); oct keys only with `allowSecret`. */
-  async publicForm(path: string, options: { allowSecret?: boolean; what?: string } = {}): Promise<{ value: Jwk | JwkSet; doc: KeyDocument; source: string }> {
+  async publicForm(
+    path: string,
+    options: { allowSecret?: boolean; what?: string } = {},
+  ): Promise<{ value: Jwk | JwkSet; doc: KeyDocument; source: string }> {
     const { doc, source } = await readKeyDocument(path, options.what);
-    const value = await publicOf(doc, { source, password: this.password(source), allowSecret: options.allowSecret ?? false });
+    const value = await publicOf(doc, {
+      source,
+      password: this.password(source),
+      allowSecret: options.allowSecret ?? false,
+    });
     return { value, doc, source };
   }
 
@@ -140,7 +170,10 @@ export class KeyInputs {
 }
 
 /** Runs `action` with a `KeyInputs`, and closes the backends it opened whatever happens. */
-export async function withKeyInputs<T>(options: KeyInputOptions, action: (inputs: KeyInputs) => Promise<T>): Promise<T> {
+export async function withKeyInputs<T>(
+  options: KeyInputOptions,
+  action: (inputs: KeyInputs) => Promise<T>,
+): Promise<T> {
   const inputs = new KeyInputs(options);
   try {
     return await action(inputs);
@@ -169,10 +202,14 @@ export function parseAssignments(values: readonly string[] | undefined, flag: st
   const out: Record<string, unknown> = {};
   for (const item of values ?? []) {
     const eq = item.indexOf('=');
-    if (eq <= 0) throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} "${item}" is not name=value`, { hint: `e.g. ${flag} scope=read` });
+    if (eq <= 0)
+      throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} "${item}" is not name=value`, {
+        hint: `e.g. ${flag} scope=read`,
+      });
     const name = item.slice(0, eq);
     const raw = item.slice(eq + 1);
-    if (name === '__proto__') throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${name} is not a name keymint accepts`);
+    if (name === '__proto__')
+      throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${name} is not a name keymint accepts`);
     if (Object.hasOwn(out, name)) throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${name} is given twice`);
     let value: unknown = raw;
     try {

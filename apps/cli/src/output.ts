@@ -36,7 +36,8 @@ const processStreams: OutputStreams = {
  * reorder a line: C0 and C1 controls, DEL, and Unicode's bidirectional and line-separator
  * controls. Tab and newline are kept: they only lay text out.
  */
-const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_CONTROLS =
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const LINE_CONTROLS = /[\t\n]/g;
 
 const escaped = (ch: string) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`;
@@ -80,7 +81,12 @@ export function formatError(error: KeymintError): string {
 export function table(rows: readonly (readonly string[])[]): string[] {
   const cells = rows.map((r) => r.map((cell) => terminalSafe(cell, true)));
   const widths = cells[0]?.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length))) ?? [];
-  return cells.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd());
+  return cells.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /**
@@ -95,7 +101,9 @@ export function reportError(error: unknown, json: boolean, out: OutputStreams = 
   }
   const known = isKeymintError(error);
   const code = known ? error.code : 'ERR_INTERNAL';
-  const message = known ? formatError(error) : `internal error: ${oneLine(error instanceof Error ? error.message : String(error))}`;
+  const message = known
+    ? formatError(error)
+    : `internal error: ${oneLine(error instanceof Error ? error.message : String(error))}`;
   if (json) out.stdout(`${terminalSafe(JSON.stringify({ error: { code, message } }, null, 2))}\n`);
   else out.stderr(`keymint: ${message}\n`);
   if (!known && process.env.KEYMINT_DEBUG === '1' && error instanceof Error) out.stderr(`${error.stack ?? ''}\n`);
@@ -103,7 +111,11 @@ export function reportError(error: unknown, json: boolean, out: OutputStreams = 
 }
 
 /** Runs a command action and prints its result: JSON on stdout with --json, else human text. */
-export async function runAction(json: boolean, action: () => Promise<CommandResult>, out: OutputStreams = processStreams): Promise<void> {
+export async function runAction(
+  json: boolean,
+  action: () => Promise<CommandResult>,
+  out: OutputStreams = processStreams,
+): Promise<void> {
   try {
     const result = await action();
     if (json) {

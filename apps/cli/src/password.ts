@@ -13,9 +13,13 @@ export interface PasswordSource {
 
 function required(what: string, source: PasswordSource, extraHint = ''): () => KeymintError {
   return () =>
-    new KeymintError(ErrorCode.PASSWORD_REQUIRED, `a password is needed to ${what} and there is no terminal to ask for it`, {
-      hint: `give it with ${source.flag} FILE${extraHint}`,
-    });
+    new KeymintError(
+      ErrorCode.PASSWORD_REQUIRED,
+      `a password is needed to ${what} and there is no terminal to ask for it`,
+      {
+        hint: `give it with ${source.flag} FILE${extraHint}`,
+      },
+    );
 }
 
 /**

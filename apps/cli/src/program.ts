@@ -28,7 +28,6 @@ function version(): string {
   return typeof KEYMINT_VERSION === 'string' ? KEYMINT_VERSION : '0.1.0';
 }
 
-
 /** The name of the command a command line runs: its first word that is not an option. */
 function commandName(argv: readonly string[]): string | undefined {
   return argv.slice(2).find((a) => !a.startsWith('-'));
@@ -65,7 +64,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     await keys.registerAliases(program, await manifestOf(name).catch(() => undefined));
     if (program.commands.length > 0) return program;
   }
-  for (const module of await Promise.all(Object.values(COMMANDS).map((l) => l()))) await module.register(program, context);
+  for (const module of await Promise.all(Object.values(COMMANDS).map((l) => l())))
+    await module.register(program, context);
   return program;
 }
 
@@ -97,7 +97,10 @@ export async function run(argv: readonly string[]): Promise<void> {
         return;
       }
       const message = error.message.replace(/^error:\s*/, '');
-      reportError(new KeymintError(ErrorCode.USAGE, message, { hint: helpFor(program, argv) }), argv.includes('--json'));
+      reportError(
+        new KeymintError(ErrorCode.USAGE, message, { hint: helpFor(program, argv) }),
+        argv.includes('--json'),
+      );
       return;
     }
     reportError(error, argv.includes('--json'));

@@ -108,7 +108,10 @@ export async function askYesNo(question: string): Promise<boolean | undefined> {
  * @throws KeymintError ERR_FILE_EXISTS when the answer is no
  * @throws PromptInterrupted on Ctrl-C or Ctrl-D
  */
-export async function confirmOverwrite(paths: readonly string[], options: { force?: boolean | undefined; json?: boolean | undefined }): Promise<boolean> {
+export async function confirmOverwrite(
+  paths: readonly string[],
+  options: { force?: boolean | undefined; json?: boolean | undefined },
+): Promise<boolean> {
   if (options.force) return true;
   const existing = paths.filter((p) => {
     try {
@@ -122,7 +125,9 @@ export async function confirmOverwrite(paths: readonly string[], options: { forc
     const answer = await askYesNo(`${path} already exists. Overwrite it? [y/N] `);
     if (answer === undefined) return false;
     if (!answer) {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists and was kept: nothing was written`, { hint: 'answer y, or give --force to replace it' });
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists and was kept: nothing was written`, {
+        hint: 'answer y, or give --force to replace it',
+      });
     }
   }
   return true;

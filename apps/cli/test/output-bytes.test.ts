@@ -4,7 +4,14 @@ import { runAction, type OutputStreams } from '../src/output.js';
 function capture(terminal: boolean): OutputStreams & { text: string[]; bytes: Uint8Array[] } {
   const text: string[] = [];
   const bytes: Uint8Array[] = [];
-  return { text, bytes, stdout: (t) => text.push(t), stdoutBytes: (b) => bytes.push(b), stderr: () => undefined, stdoutIsTerminal: terminal };
+  return {
+    text,
+    bytes,
+    stdout: (t) => text.push(t),
+    stdoutBytes: (b) => bytes.push(b),
+    stderr: () => undefined,
+    stdoutIsTerminal: terminal,
+  };
 }
 
 describe('runAction: bytes on stdout (a decrypted payload)', () => {

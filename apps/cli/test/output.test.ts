@@ -16,7 +16,9 @@ afterEach(() => {
 describe('exit codes', () => {
   it('gives every error code its own documented number, and none twice except usage', () => {
     for (const code of Object.values(ErrorCode)) expect(EXIT_CODES[code], code).toBeGreaterThan(1);
-    const numbers = Object.entries(EXIT_CODES).filter(([code]) => code !== ErrorCode.PASSWORD_REQUIRED).map(([, n]) => n);
+    const numbers = Object.entries(EXIT_CODES)
+      .filter(([code]) => code !== ErrorCode.PASSWORD_REQUIRED)
+      .map(([, n]) => n);
     expect(new Set(numbers).size).toBe(numbers.length);
     expect(exitCodeOf('ERR_SOMETHING_NEW')).toBe(1);
   });
@@ -40,18 +42,26 @@ describe('runAction', () => {
 
   it('turns a KeymintError into one line and its exit code', async () => {
     const io = capture();
-    await runAction(false, async () => {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, 'k.json already exists', { hint: 'use --force' });
-    }, io);
+    await runAction(
+      false,
+      async () => {
+        throw new KeymintError(ErrorCode.FILE_EXISTS, 'k.json already exists', { hint: 'use --force' });
+      },
+      io,
+    );
     expect(io.err).toEqual(['keymint: k.json already exists; use --force\n']);
     expect(process.exitCode).toBe(7);
   });
 
   it('reports an error as JSON with --json', async () => {
     const io = capture();
-    await runAction(true, async () => {
-      throw new KeymintError(ErrorCode.PARAM_INVALID, 'bad\nsize');
-    }, io);
+    await runAction(
+      true,
+      async () => {
+        throw new KeymintError(ErrorCode.PARAM_INVALID, 'bad\nsize');
+      },
+      io,
+    );
     expect(JSON.parse(io.out.join(''))).toEqual({ error: { code: 'ERR_PARAM_INVALID', message: 'bad size' } });
     expect(io.err).toEqual([]);
     expect(process.exitCode).toBe(3);
@@ -81,7 +91,11 @@ describe('text from input on a terminal (issue 9, class 6)', () => {
 
   it('escapes notes and errors always, stdout only on a terminal, and keeps --json valid JSON', async () => {
     const piped = capture();
-    await runAction(false, async () => ({ json: null, stdout: `payload ${hostile}`, notes: [`kid "${hostile}"\nsecond line`] }), piped);
+    await runAction(
+      false,
+      async () => ({ json: null, stdout: `payload ${hostile}`, notes: [`kid "${hostile}"\nsecond line`] }),
+      piped,
+    );
     expect(piped.err.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2066]/);
     expect(piped.err).toHaveLength(1);
     expect(piped.out.join('')).toBe(`payload ${hostile}\n`);
@@ -96,15 +110,25 @@ describe('text from input on a terminal (issue 9, class 6)', () => {
     expect(JSON.parse(json.out.join(''))).toEqual({ kid: hostile });
 
     const error = capture();
-    await runAction(false, async () => {
-      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `jwks.json has no key with kid "${hostile}"`);
-    }, error);
+    await runAction(
+      false,
+      async () => {
+        throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `jwks.json has no key with kid "${hostile}"`);
+      },
+      error,
+    );
     expect(error.err.join('')).toMatch(/^keymint: jwks\.json has no key with kid "k\\u001b\]0;owned/);
     expect(error.err.join('')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2066]/);
   });
 
   it('lays out tables with every cell on one line', () => {
-    expect(table([['KID', 'KTY'], ['a\nb', 'EC'], ['long-kid', '\u001bRSA']])).toEqual(['KID       KTY', 'a\\u000ab  EC', 'long-kid  \\u001bRSA']);
+    expect(
+      table([
+        ['KID', 'KTY'],
+        ['a\nb', 'EC'],
+        ['long-kid', '\u001bRSA'],
+      ]),
+    ).toEqual(['KID       KTY', 'a\\u000ab  EC', 'long-kid  \\u001bRSA']);
   });
 });
 
@@ -119,7 +143,9 @@ describe('parameter names in core messages', () => {
     }
     expect(error?.message).toBe('crv "P-999" is not a curve for kty EC: use P-256, P-384, P-521 or secp256k1');
     expect(error?.param).toBe('crv');
-    expect(formatError(error as KeymintError)).toBe('--crv "P-999" is not a curve for --kty EC: use P-256, P-384, P-521 or secp256k1');
+    expect(formatError(error as KeymintError)).toBe(
+      '--crv "P-999" is not a curve for --kty EC: use P-256, P-384, P-521 or secp256k1',
+    );
     expect(flagOf('pbes2Count')).toBe('--pbes2-count');
   });
 });

@@ -24,10 +24,14 @@ export function loadBinding(): Promise<KeyringBinding> {
     (module) => module as unknown as KeyringBinding,
     (cause: unknown) => {
       loading = undefined;
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the keychain binding @napi-rs/keyring could not be loaded on ${process.platform}-${process.arch}`, {
-        cause,
-        hint: 'install it with its native part for this platform: pnpm add @napi-rs/keyring',
-      });
+      throw new KeymintError(
+        ErrorCode.BACKEND_UNAVAILABLE,
+        `the keychain binding @napi-rs/keyring could not be loaded on ${process.platform}-${process.arch}`,
+        {
+          cause,
+          hint: 'install it with its native part for this platform: pnpm add @napi-rs/keyring',
+        },
+      );
     },
   );
   return loading;

@@ -35,7 +35,10 @@ export interface KeychainDeletion {
  *   another key than the reference), ERR_BACKEND_UNAVAILABLE, ERR_BACKEND_LOCKED
  * @example await deleteKeychainKey({ account: kid }, { confirm: async (key) => ask(`delete ${key.kid}?`) });
  */
-export async function deleteKeychainKey(target: KeychainTarget, options: DeleteKeychainOptions = {}): Promise<KeychainDeletion> {
+export async function deleteKeychainKey(
+  target: KeychainTarget,
+  options: DeleteKeychainOptions = {},
+): Promise<KeychainDeletion> {
   const account = checkAccount(target.account);
   const place = await resolvePlace(target.service, checkStore(target.store));
   const context = contextOf(place, account);
@@ -50,13 +53,20 @@ export async function deleteKeychainKey(target: KeychainTarget, options: DeleteK
     return { key, outcome: 'unlisted' };
   }
   if (target.thumbprint !== undefined && key.status === 'ok' && key.thumbprint !== target.thumbprint) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the keychain entry ${describeEntry(context)} holds another key than the reference: not deleted`, {
-      hint: `it was replaced under the same account; delete it by account if it must go (${deleteCommandFor(place.service, account)})`,
-    });
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the keychain entry ${describeEntry(context)} holds another key than the reference: not deleted`,
+      {
+        hint: `it was replaced under the same account; delete it by account if it must go (${deleteCommandFor(place.service, account)})`,
+      },
+    );
   }
   if (options.confirm !== undefined && !(await options.confirm(key))) return { key, outcome: 'declined' };
   if (!(await deleteSecret(place, account))) {
-    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `no key in the keychain under ${describeEntry(context)}: it was deleted meanwhile`);
+    throw new KeymintError(
+      ErrorCode.KEY_NOT_FOUND,
+      `no key in the keychain under ${describeEntry(context)}: it was deleted meanwhile`,
+    );
   }
   await removeFromIndex(place, account);
   return { key, outcome: 'deleted' };

@@ -20,7 +20,12 @@ function parseIndex(text: string | null): KeyIndex {
   if (text === null) return { accounts: [], damaged: false };
   try {
     const doc = JSON.parse(text) as { type?: unknown; version?: unknown; accounts?: unknown };
-    if (doc.type === INDEX_TYPE && doc.version === 1 && Array.isArray(doc.accounts) && doc.accounts.every((a) => typeof a === 'string')) {
+    if (
+      doc.type === INDEX_TYPE &&
+      doc.version === 1 &&
+      Array.isArray(doc.accounts) &&
+      doc.accounts.every((a) => typeof a === 'string')
+    ) {
       return { accounts: [...new Set(doc.accounts as string[])], damaged: false };
     }
   } catch {
@@ -43,7 +48,11 @@ async function rebuild(place: KeychainPlace): Promise<string[]> {
   return found.filter((c) => c.account !== INDEX_ACCOUNT && looksLikeJwk(c.password)).map((c) => c.account);
 }
 
-async function update(place: KeychainPlace, change: (accounts: string[]) => string[], done: (accounts: string[]) => boolean): Promise<void> {
+async function update(
+  place: KeychainPlace,
+  change: (accounts: string[]) => string[],
+  done: (accounts: string[]) => boolean,
+): Promise<void> {
   // Read, change, write, read back: a keymint running at the same time may have written in
   // between; a few rounds settle it.
   for (let round = 0; round < 5; round++) {

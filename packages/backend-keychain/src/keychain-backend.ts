@@ -1,16 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { softwareBackend } from '@keymint/backend-software';
-import { ErrorCode, KeymintError, thumbprint, type BackendCapabilities, type Deletion, type GenerateContext, type GeneratedKey, type Jwk, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey, type UnwrapParams } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  thumbprint,
+  type BackendCapabilities,
+  type Deletion,
+  type GenerateContext,
+  type GeneratedKey,
+  type Jwk,
+  type KeyBackend,
+  type KeyListing,
+  type KeyReference,
+  type KeySpec,
+  type PrivatePart,
+  type StoredKey,
+  type UnwrapParams,
+} from '@keymint/core';
 import { deleteKeychainKey, type KeychainTarget } from './delete-key.js';
 import { listKeychainKeys } from './list-keys.js';
 import type { KeychainKeyInfo } from './stored-key.js';
 import { describeEntry } from './keychain-error.js';
 import { addToIndex } from './key-index.js';
-import { contextOf, deleteSecret, readSecret, resolvePlace, writeSecret, type KeychainPlace } from './keychain-place.js';
+import {
+  contextOf,
+  deleteSecret,
+  readSecret,
+  resolvePlace,
+  writeSecret,
+  type KeychainPlace,
+} from './keychain-place.js';
 import { BACKEND_NAME, keychainLocation, toReference, type KeychainLocation } from './location.js';
 import { deleteCommandFor, checkAccount, checkService, checkStore, type KeychainBackendOptions } from './options.js';
 import { assertSameKey, parseStoredJwk } from './stored-key.js';
-
 
 /**
  * Loads the private JWK a keychain reference points at, checked to be the key the reference
@@ -23,9 +45,13 @@ export async function loadKeychainKey(location: KeychainLocation): Promise<Jwk> 
   const context = contextOf(place, location.account);
   const secret = await readSecret(place, location.account);
   if (secret === null) {
-    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `no key in the keychain under ${describeEntry(context)}: it was deleted, or the reference comes from another user or machine`, {
-      hint: 'keymint keychain keys lists the keys that are there',
-    });
+    throw new KeymintError(
+      ErrorCode.KEY_NOT_FOUND,
+      `no key in the keychain under ${describeEntry(context)}: it was deleted, or the reference comes from another user or machine`,
+      {
+        hint: 'keymint keychain keys lists the keys that are there',
+      },
+    );
   }
   const jwk = parseStoredJwk(secret, context);
   await assertSameKey(jwk, location.thumbprint, context);
@@ -35,7 +61,10 @@ export async function loadKeychainKey(location: KeychainLocation): Promise<Jwk> 
 /** The private JWK a keychain reference points at; a JWK in hand is not this backend's. */
 async function heldKey(key: PrivatePart): Promise<Jwk> {
   if (key.kind !== 'reference') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the keychain backend decrypts with the keys it holds: give it a keychain key reference, not a JWK');
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      'the keychain backend decrypts with the keys it holds: give it a keychain key reference, not a JWK',
+    );
   }
   return loadKeychainKey(keychainLocation(key.reference));
 }
@@ -81,14 +110,19 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
       const refuseExisting = async (name: string): Promise<boolean> => {
         const exists = (await readSecret(where, name)) !== null;
         if (!exists || options.overwrite) return exists;
-        throw new KeymintError(ErrorCode.KEY_EXISTS, `the keychain already holds an entry under ${describeEntry(contextOf(where, name))}`, {
-          hint: `choose another --keychain-account, delete it (${deleteCommandFor(where.service, name)}), or replace it with --force`,
-        });
+        throw new KeymintError(
+          ErrorCode.KEY_EXISTS,
+          `the keychain already holds an entry under ${describeEntry(contextOf(where, name))}`,
+          {
+            hint: `choose another --keychain-account, delete it (${deleteCommandFor(where.service, name)}), or replace it with --force`,
+          },
+        );
       };
       // A given account is checked before a (slow) key is made; a kid only exists after.
       if (account !== undefined) await refuseExisting(account);
       const made = await software.generate(spec, context);
-      if (made.private.kind !== 'jwk') throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the software backend did not hand out the private key');
+      if (made.private.kind !== 'jwk')
+        throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the software backend did not hand out the private key');
       const kid = await context.kid(made.publicJwk);
       // An oct key has no kid unless given one, and no thumbprint to name it after.
       const name = account ?? kid ?? `oct-${randomUUID()}`;
@@ -110,14 +144,22 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
     },
     async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
       if (key.kind !== 'reference') {
-        throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the keychain backend signs with the keys it holds: give it a keychain key reference, not a JWK');
+        throw new KeymintError(
+          ErrorCode.ALG_NOT_SUPPORTED,
+          'the keychain backend signs with the keys it holds: give it a keychain key reference, not a JWK',
+        );
       }
       const jwk = await loadKeychainKey(keychainLocation(key.reference));
       return software.sign({ kind: 'jwk', jwk }, alg, data);
     },
     // Decryption runs in this process, as signing does: the private JWK is read from the keychain
     // for the one operation and handed to the software backend.
-    async unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+    async unwrapKey(
+      key: PrivatePart,
+      alg: string,
+      encryptedKey: Uint8Array,
+      params: UnwrapParams,
+    ): Promise<Uint8Array> {
       return software.unwrapKey!({ kind: 'jwk', jwk: await heldKey(key) }, alg, encryptedKey, params);
     },
     async deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
@@ -134,15 +176,24 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
     },
     async delete(target: KeyReference | string, deleteOptions = {}): Promise<Deletion> {
       const location: KeychainTarget =
-        typeof target === 'string' ? { service, account: target, ...(store === undefined ? {} : { store }) } : keychainLocation(target);
+        typeof target === 'string'
+          ? { service, account: target, ...(store === undefined ? {} : { store }) }
+          : keychainLocation(target);
       const { confirm } = deleteOptions;
-      const result = await deleteKeychainKey(location, confirm === undefined ? {} : { confirm: (key) => confirm(storedKey(key)) });
+      const result = await deleteKeychainKey(
+        location,
+        confirm === undefined ? {} : { confirm: (key) => confirm(storedKey(key)) },
+      );
       return { key: storedKey(result.key), outcome: result.outcome };
     },
     async describe() {
       const where = await openPlace();
       const summary = `${describeService(where.service, where.store)}${where.fallback === undefined ? '' : ` (no Secret Service: ${where.fallback})`}`;
-      return { summary, lines: [], details: { service: where.service, store: where.store ?? null, fallback: where.fallback ?? null } };
+      return {
+        summary,
+        lines: [],
+        details: { service: where.service, store: where.store ?? null, fallback: where.fallback ?? null },
+      };
     },
     async close(): Promise<void> {
       // The binding keeps no session open between calls: nothing to release.
@@ -153,7 +204,9 @@ export async function keychainBackend(options: KeychainBackendOptions = {}): Pro
 /** `service "keymint", account "k1" in the Secret Service`: where an entry is, for people. */
 function describeService(service: string, store: string | undefined, account?: string): string {
   const names = account === undefined ? `service "${service}"` : `service "${service}", account "${account}"`;
-  return store === undefined ? names : `${names} ${store === 'secret-service' ? 'in the Secret Service' : 'in the kernel keyring'}`;
+  return store === undefined
+    ? names
+    : `${names} ${store === 'secret-service' ? 'in the Secret Service' : 'in the kernel keyring'}`;
 }
 
 /** A keychain entry as every backend lists keys: the account is what `delete` takes. */
@@ -172,6 +225,11 @@ function storedKey(key: KeychainKeyInfo): StoredKey {
     alg: key.alg ?? null,
     use: key.use ?? null,
     reference: key.status === 'ok' ? toReference(location) : null,
-    details: { service: key.service, account: key.account, store: key.store ?? null, thumbprint: key.thumbprint ?? null },
+    details: {
+      service: key.service,
+      account: key.account,
+      store: key.store ?? null,
+      thumbprint: key.thumbprint ?? null,
+    },
   };
 }

@@ -10,7 +10,8 @@ export interface ErrorContext {
   fallback?: string | undefined;
 }
 
-const START_SECRET_SERVICE = "start a session bus with an unlocked keyring, e.g. dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; keymint ...'";
+const START_SECRET_SERVICE =
+  "start a session bus with an unlocked keyring, e.g. dbus-run-session -- sh -c 'echo -n PASSWORD | gnome-keyring-daemon --unlock --components=secrets; keymint ...'";
 const START_KEYUTILS = 'run keymint under a session keyring: keyctl session - keymint ...';
 
 /** The library's message on one line, without its generic prefixes. */
@@ -25,7 +26,10 @@ export function detailOf(cause: unknown): string {
 
 /** Where the entry is, for messages: `service "keymint", account "abc" (Secret Service)`. */
 export function describeEntry(context: ErrorContext): string {
-  const where = context.account === undefined ? `service "${context.service}"` : `service "${context.service}", account "${context.account}"`;
+  const where =
+    context.account === undefined
+      ? `service "${context.service}"`
+      : `service "${context.service}", account "${context.account}"`;
   return context.store === undefined ? where : `${where} in the ${storeName(context.store)}`;
 }
 
@@ -35,16 +39,20 @@ export function storeName(store: KeychainStore): string {
 
 /** True when the error says the D-Bus session bus cannot be reached at all. */
 function isNoBus(cause: unknown): boolean {
-  return /autolaunch|DBUS_SESSION_BUS_ADDRESS|Failed to connect|Connection refused|No such file or directory|Unable to autolaunch|NoServer|Disconnected|Not connected|session bus/i.test(detailOf(cause));
+  return /autolaunch|DBUS_SESSION_BUS_ADDRESS|Failed to connect|Connection refused|No such file or directory|Unable to autolaunch|NoServer|Disconnected|Not connected|session bus/i.test(
+    detailOf(cause),
+  );
 }
 
 const NO_SECRET_SERVICE = /ServiceUnknown|not provided by any \.service|org\.freedesktop\.secrets/i;
 
 /** Why the Secret Service cannot be reached: no session bus, or nothing on it that provides it. */
 function unreachable(detail: string): string {
-  if (NO_SECRET_SERVICE.test(detail)) return `no Secret Service (gnome-keyring, KWallet, KeePassXC) runs on the D-Bus session bus (${detail})`;
+  if (NO_SECRET_SERVICE.test(detail))
+    return `no Secret Service (gnome-keyring, KWallet, KeePassXC) runs on the D-Bus session bus (${detail})`;
   const address = process.env.DBUS_SESSION_BUS_ADDRESS;
-  const why = address === undefined || address === '' ? 'DBUS_SESSION_BUS_ADDRESS is not set' : `nothing answers at ${address}`;
+  const why =
+    address === undefined || address === '' ? 'DBUS_SESSION_BUS_ADDRESS is not set' : `nothing answers at ${address}`;
   return `no D-Bus session bus for the Secret Service (${why}: ${detail})`;
 }
 
@@ -61,15 +69,23 @@ export function keychainError(cause: unknown, context: ErrorContext, doing: stri
   if (cause instanceof KeymintError) return cause;
   const detail = detailOf(cause);
   const entry = describeEntry(context);
-  const secretService = context.store === 'secret-service' || (context.store === undefined && process.platform === 'linux');
+  const secretService =
+    context.store === 'secret-service' || (context.store === undefined && process.platform === 'linux');
 
   if (/prompt was dismissed|is locked|collection.*locked|interaction is not allowed|NoStorageAccess/i.test(detail)) {
-    return new KeymintError(ErrorCode.BACKEND_LOCKED, `the keychain is locked and cannot be unlocked without a prompt (${doing} ${entry}: ${detail})`, {
-      cause,
-      hint: lockedHint(),
-    });
+    return new KeymintError(
+      ErrorCode.BACKEND_LOCKED,
+      `the keychain is locked and cannot be unlocked without a prompt (${doing} ${entry}: ${detail})`,
+      {
+        cause,
+        hint: lockedHint(),
+      },
+    );
   }
-  if (context.store === 'keyutils' && /AccessDenied|Permission denied|EACCES|Key has been revoked|key.*expired/i.test(detail)) {
+  if (
+    context.store === 'keyutils' &&
+    /AccessDenied|Permission denied|EACCES|Key has been revoked|key.*expired/i.test(detail)
+  ) {
     const message =
       context.fallback === undefined
         ? `no keychain available: the kernel keyring (keyutils) refused access (${detail}): this process has no usable session keyring`
@@ -86,10 +102,14 @@ export function keychainError(cause: unknown, context: ErrorContext, doing: stri
     });
   }
   if (/too long|longer than|TooLong/i.test(detail)) {
-    return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the key is too large for this keychain (${doing} ${entry}: ${detail})`, {
-      cause,
-      hint: 'Windows Credential Manager holds at most 2560 bytes: use an EC or OKP key there',
-    });
+    return new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `the key is too large for this keychain (${doing} ${entry}: ${detail})`,
+      {
+        cause,
+        hint: 'Windows Credential Manager holds at most 2560 bytes: use an EC or OKP key there',
+      },
+    );
   }
   if (/ambiguous|more than one|matched by \d+ credentials/i.test(detail)) {
     return new KeymintError(ErrorCode.INPUT_INVALID, `more than one keychain entry matches ${entry}`, {
@@ -98,7 +118,13 @@ export function keychainError(cause: unknown, context: ErrorContext, doing: stri
     });
   }
   if (/encod|utf-?8/i.test(detail)) {
-    return new KeymintError(ErrorCode.INPUT_INVALID, `the keychain entry ${entry} holds a secret that is not text: it is not a JWK`, { cause });
+    return new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the keychain entry ${entry} holds a secret that is not text: it is not a JWK`,
+      { cause },
+    );
   }
-  return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the keychain failed while ${doing} ${entry}: ${detail}`, { cause });
+  return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the keychain failed while ${doing} ${entry}: ${detail}`, {
+    cause,
+  });
 }

@@ -26,7 +26,10 @@ function entryOptions(store: KeychainStore | undefined): { linux: { store: Keych
  * own order: the Secret Service if one answers on the D-Bus session bus, else the kernel keyring.
  * @throws KeymintError ERR_BACKEND_UNAVAILABLE when the binding cannot load
  */
-export async function resolvePlace(service: string | undefined, store: KeychainStore | undefined): Promise<KeychainPlace> {
+export async function resolvePlace(
+  service: string | undefined,
+  store: KeychainStore | undefined,
+): Promise<KeychainPlace> {
   const name = checkService(service);
   const binding = await loadBinding();
   if (!IS_LINUX) return { service: name, store: undefined, fallback: undefined, binding };
@@ -42,10 +45,20 @@ export async function resolvePlace(service: string | undefined, store: KeychainS
 }
 
 export function contextOf(place: KeychainPlace, account?: string): ErrorContext {
-  return { service: place.service, store: place.store, fallback: place.fallback, ...(account === undefined ? {} : { account }) };
+  return {
+    service: place.service,
+    store: place.store,
+    fallback: place.fallback,
+    ...(account === undefined ? {} : { account }),
+  };
 }
 
-async function withEntry<T>(place: KeychainPlace, account: string, doing: string, action: (entry: KeyringEntry) => Promise<T>): Promise<T> {
+async function withEntry<T>(
+  place: KeychainPlace,
+  account: string,
+  doing: string,
+  action: (entry: KeyringEntry) => Promise<T>,
+): Promise<T> {
   try {
     return await action(new place.binding.AsyncEntry(place.service, account, entryOptions(place.store)));
   } catch (error) {
@@ -86,7 +99,9 @@ export function canSearch(place: KeychainPlace): boolean {
  * Every entry of the service with its secret, where the store can search; undefined where it cannot.
  * @throws KeymintError ERR_BACKEND_UNAVAILABLE, ERR_BACKEND_LOCKED
  */
-export async function searchSecrets(place: KeychainPlace): Promise<Array<{ account: string; password: string }> | undefined> {
+export async function searchSecrets(
+  place: KeychainPlace,
+): Promise<Array<{ account: string; password: string }> | undefined> {
   if (!canSearch(place)) return undefined;
   try {
     return await place.binding.findCredentialsAsync(place.service);

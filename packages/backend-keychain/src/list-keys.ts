@@ -33,7 +33,9 @@ export async function listKeychainKeys(options: ListKeychainOptions = {}): Promi
   const warnings: string[] = [];
   const index = await readIndex(place);
   if (index.damaged) {
-    warnings.push(`keymint's index entry (account ${INDEX_ACCOUNT}) under service "${place.service}" is damaged: it is rebuilt on the next create or delete`);
+    warnings.push(
+      `keymint's index entry (account ${INDEX_ACCOUNT}) under service "${place.service}" is damaged: it is rebuilt on the next create or delete`,
+    );
   }
   let found: Array<{ account: string; password: string }> | undefined;
   try {
@@ -41,7 +43,9 @@ export async function listKeychainKeys(options: ListKeychainOptions = {}): Promi
   } catch (error) {
     // Searching is untested off Linux: keep to the index there rather than fail the listing.
     if (IS_LINUX || isKeymintError(error, ErrorCode.BACKEND_LOCKED)) throw error;
-    warnings.push(`the keychain could not be searched (${error instanceof Error ? error.message : String(error)}): listing keymint's index only`);
+    warnings.push(
+      `the keychain could not be searched (${error instanceof Error ? error.message : String(error)}): listing keymint's index only`,
+    );
   }
   const secrets = new Map<string, string>();
   for (const entry of found ?? []) {
@@ -50,7 +54,13 @@ export async function listKeychainKeys(options: ListKeychainOptions = {}): Promi
   const accounts = [...new Set([...index.accounts, ...secrets.keys()])].sort();
   const keys: KeychainKeyInfo[] = [];
   for (const account of accounts) {
-    keys.push(await describeStoredKey(place, account, secrets.has(account) ? (secrets.get(account) as string) : await readStoredSecret(place, account)));
+    keys.push(
+      await describeStoredKey(
+        place,
+        account,
+        secrets.has(account) ? (secrets.get(account) as string) : await readStoredSecret(place, account),
+      ),
+    );
   }
   const missing = keys.filter((k) => k.status === 'missing');
   if (missing.length > 0) {

@@ -33,7 +33,10 @@ export function toReference(location: KeychainLocation): KeyReference {
  */
 export function keychainLocation(reference: KeyReference): KeychainLocation {
   if (reference.backend !== BACKEND_NAME) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference points at the ${reference.backend} backend, not the keychain`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the key reference points at the ${reference.backend} backend, not the keychain`,
+    );
   }
   const { service, account, store, thumbprint } = reference.location;
   try {

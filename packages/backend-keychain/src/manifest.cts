@@ -8,16 +8,26 @@ import type { BackendManifest } from '@keymint/core';
 const manifest: BackendManifest = {
   apiVersion: 1,
   name: 'keychain',
-  summary: 'the private JWK kept in the OS keychain (macOS Keychain, Windows Credential Manager, Secret Service, keyutils); the private file is a reference',
+  summary:
+    'the private JWK kept in the OS keychain (macOS Keychain, Windows Credential Manager, Secret Service, keyutils); the private file is a reference',
   install: 'npm install --global @keymint/backend-keychain',
   flags: [
-    { flags: '--keychain-service <name>', option: 'service', description: 'keychain service the key is stored under (default: keymint)' },
-    { flags: '--keychain-account <name>', option: 'account', description: 'keychain account of the key (default: its kid)' },
+    {
+      flags: '--keychain-service <name>',
+      option: 'service',
+      description: 'keychain service the key is stored under (default: keymint)',
+    },
+    {
+      flags: '--keychain-account <name>',
+      option: 'account',
+      description: 'keychain account of the key (default: its kid)',
+    },
     {
       flags: '--keychain-store <store>',
       option: 'store',
       choices: ['secret-service', 'keyutils'],
-      description: 'Linux store: secret-service or keyutils (default: the Secret Service if one answers on the D-Bus session bus, else keyutils)',
+      description:
+        'Linux store: secret-service or keyutils (default: the Secret Service if one answers on the D-Bus session bus, else keyutils)',
     },
   ],
   environment: [],

@@ -37,7 +37,8 @@ function invalid(message: string): KeymintError {
  */
 export function checkStore(value: unknown, what = 'keychain store'): KeychainStore | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'string' && (KEYCHAIN_STORES as readonly string[]).includes(value)) return value as KeychainStore;
+  if (typeof value === 'string' && (KEYCHAIN_STORES as readonly string[]).includes(value))
+    return value as KeychainStore;
   throw invalid(`${what} "${String(value)}" is not a store: use ${oneOf([...KEYCHAIN_STORES])}`);
 }
 
@@ -61,7 +62,8 @@ export function checkAccount(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || /[\u0000-\u001f\u007f]/u.test(value)) {
     throw invalid('the keychain account must be a non-empty name without control characters');
   }
-  if (value === INDEX_ACCOUNT) throw invalid(`the keychain account "${INDEX_ACCOUNT}" is reserved: keymint keeps its list of keys there`);
+  if (value === INDEX_ACCOUNT)
+    throw invalid(`the keychain account "${INDEX_ACCOUNT}" is reserved: keymint keeps its list of keys there`);
   return value;
 }
 

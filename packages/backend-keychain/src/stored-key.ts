@@ -1,4 +1,12 @@
-import { ErrorCode, KeymintError, isKeymintError, isPrivateJwk, thumbprint, toPublicJwk, type Jwk } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  isKeymintError,
+  isPrivateJwk,
+  thumbprint,
+  toPublicJwk,
+  type Jwk,
+} from '@keymint/core';
 import { describeEntry, type ErrorContext } from './keychain-error.js';
 import { readSecret, type KeychainPlace } from './keychain-place.js';
 import type { KeychainStore } from './options.js';
@@ -9,9 +17,13 @@ import type { KeychainStore } from './options.js';
  */
 export function parseStoredJwk(secret: string, context: ErrorContext): Jwk {
   const notJwk = (why: string) =>
-    new KeymintError(ErrorCode.INPUT_INVALID, `the keychain entry ${describeEntry(context)} does not hold a private JWK: ${why}`, {
-      hint: 'it was written by something other than keymint, or changed since: delete it or choose another --keychain-account',
-    });
+    new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the keychain entry ${describeEntry(context)} does not hold a private JWK: ${why}`,
+      {
+        hint: 'it was written by something other than keymint, or changed since: delete it or choose another --keychain-account',
+      },
+    );
   let value: unknown;
   try {
     value = JSON.parse(secret);

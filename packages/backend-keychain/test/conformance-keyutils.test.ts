@@ -8,6 +8,10 @@ const service = uniqueService('conformance-keyutils');
 beforeAll(assertKeyutilsUsable);
 afterAll(() => removeAllKeys(service, 'keyutils'));
 
-describeBackendConformance('keychain (keyutils)', async () => oneKeyAtATime(await keychainBackend({ service, store: 'keyutils' })), {
-  reload: { module: new URL('../dist/index.js', import.meta.url), options: { service, store: 'keyutils' } },
-});
+describeBackendConformance(
+  'keychain (keyutils)',
+  async () => oneKeyAtATime(await keychainBackend({ service, store: 'keyutils' })),
+  {
+    reload: { module: new URL('../dist/index.js', import.meta.url), options: { service, store: 'keyutils' } },
+  },
+);

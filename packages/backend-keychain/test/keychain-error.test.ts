@@ -28,14 +28,23 @@ describe('library errors become typed keymint errors', () => {
   });
 
   it('a bus without a Secret Service: ERR_BACKEND_UNAVAILABLE', () => {
-    const error = mapped('Platform failure: DBus error: The name org.freedesktop.secrets was not provided by any .service files');
+    const error = mapped(
+      'Platform failure: DBus error: The name org.freedesktop.secrets was not provided by any .service files',
+    );
     expect(error.code).toBe(ErrorCode.BACKEND_UNAVAILABLE);
     expect(error.message).toMatch(/^no keychain available: no Secret Service/);
   });
 
   it('locked: ERR_BACKEND_LOCKED, on Linux and macOS', () => {
-    expect(mapped("Couldn't access platform storage: Secret Service: unlock prompt was dismissed").code).toBe(ErrorCode.BACKEND_LOCKED);
-    expect(mapped("Couldn't access platform storage: User interaction is not allowed.", { service: 'keymint', store: undefined }).code).toBe(ErrorCode.BACKEND_LOCKED);
+    expect(mapped("Couldn't access platform storage: Secret Service: unlock prompt was dismissed").code).toBe(
+      ErrorCode.BACKEND_LOCKED,
+    );
+    expect(
+      mapped("Couldn't access platform storage: User interaction is not allowed.", {
+        service: 'keymint',
+        store: undefined,
+      }).code,
+    ).toBe(ErrorCode.BACKEND_LOCKED);
   });
 
   it('keyutils refusing: ERR_BACKEND_UNAVAILABLE, naming the Secret Service too when it was skipped', () => {
@@ -43,17 +52,27 @@ describe('library errors become typed keymint errors', () => {
     expect(alone.code).toBe(ErrorCode.BACKEND_UNAVAILABLE);
     expect(alone.message).toMatch(/kernel keyring \(keyutils\) refused access/);
     expect(alone.hint).toContain('keyctl session -');
-    const both = mapped("Couldn't access platform storage: AccessDenied", { ...ku, fallback: 'Failed to connect to socket /x: No such file or directory' });
+    const both = mapped("Couldn't access platform storage: AccessDenied", {
+      ...ku,
+      fallback: 'Failed to connect to socket /x: No such file or directory',
+    });
     expect(both.message).toMatch(/no D-Bus session bus for the Secret Service .* and the kernel keyring/);
   });
 
   it('too long (Windows Credential Manager), ambiguous, not text, anything else', () => {
-    expect(mapped("Attribute 'password' is longer than platform limit of 2560 chars", { service: 'keymint', store: undefined }).code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
+    expect(
+      mapped("Attribute 'password' is longer than platform limit of 2560 chars", {
+        service: 'keymint',
+        store: undefined,
+      }).code,
+    ).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     expect(mapped('Entry is matched by 2 credentials: [...]').code).toBe(ErrorCode.INPUT_INVALID);
     expect(mapped('Data is not UTF-8 encoded').code).toBe(ErrorCode.INPUT_INVALID);
     const other = mapped('Platform failure: something\nunexpected', ku);
     expect(other.code).toBe(ErrorCode.BACKEND_UNAVAILABLE);
-    expect(other.message).toBe('the keychain failed while reading service "keymint", account "a" in the kernel keyring: something unexpected');
+    expect(other.message).toBe(
+      'the keychain failed while reading service "keymint", account "a" in the kernel keyring: something unexpected',
+    );
   });
 
   it('hints give a delete command a shell takes as it is', () => {

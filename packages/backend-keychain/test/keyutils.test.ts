@@ -32,8 +32,20 @@ describe('keychain backend on the kernel keyring (keyutils, fresh session keyrin
     expect(toPublicJwk(stored)).toEqual(key.publicJwk);
     // A fresh backend with no options signs: the reference names the store.
     const input = `${Buffer.from('{"alg":"EdDSA"}').toString('base64url')}.cGF5bG9hZA`;
-    const signature = await (await keychainBackend()).sign({ kind: 'reference', reference }, 'EdDSA', new TextEncoder().encode(input));
-    expect((await verifyCompactJws(`${input}.${Buffer.from(signature).toString('base64url')}`, key.publicJwk as Jwk, 'EdDSA')).valid).toBe(true);
+    const signature = await (await keychainBackend()).sign(
+      { kind: 'reference', reference },
+      'EdDSA',
+      new TextEncoder().encode(input),
+    );
+    expect(
+      (
+        await verifyCompactJws(
+          `${input}.${Buffer.from(signature).toString('base64url')}`,
+          key.publicJwk as Jwk,
+          'EdDSA',
+        )
+      ).valid,
+    ).toBe(true);
     await removeAllKeys(service, 'keyutils');
     expect(kernelKey(service, key.kid as string)).toBeUndefined();
   });
@@ -64,13 +76,22 @@ describe('keychain backend on the kernel keyring (keyutils, fresh session keyrin
   it('existing entry, missing entry and a secret that is not a JWK, in keyutils too', async () => {
     const service = uniqueService('keyutils-errors');
     const key = await createKey(await keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' });
-    await rejection(createKey(await keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
+    await rejection(
+      createKey(await keychainBackend({ service, store: 'keyutils', account: 'k' }), { kty: 'EC' }),
+      ErrorCode.KEY_EXISTS,
+    );
     const reference = referenceOf(key.private);
     const data = new Uint8Array([1, 2, 3]);
     // keyctl update replaces the payload of the key the library reads.
     expect(keyctl(['update', kernelKey(service, 'k') as string, 'garbage']).status).toBe(0);
-    await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.INPUT_INVALID);
+    await rejection(
+      (await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data),
+      ErrorCode.INPUT_INVALID,
+    );
     await deleteKeychainKey({ service, account: 'k', store: 'keyutils' });
-    await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data), ErrorCode.KEY_NOT_FOUND);
+    await rejection(
+      (await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', data),
+      ErrorCode.KEY_NOT_FOUND,
+    );
   });
 });

@@ -21,8 +21,13 @@ afterAll(() => session?.stop());
 
 describe('a locked keychain, and no prompt can be shown', () => {
   it('signing fails with ERR_BACKEND_LOCKED and says how to unlock', async () => {
-    const error = await rejection((await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', new Uint8Array([1])), ErrorCode.BACKEND_LOCKED);
-    expect(error.message).toMatch(/^the keychain is locked and cannot be unlocked without a prompt \(reading service ".*", account "a" in the Secret Service: .*prompt was dismissed\)$/);
+    const error = await rejection(
+      (await keychainBackend()).sign({ kind: 'reference', reference }, 'ES256', new Uint8Array([1])),
+      ErrorCode.BACKEND_LOCKED,
+    );
+    expect(error.message).toMatch(
+      /^the keychain is locked and cannot be unlocked without a prompt \(reading service ".*", account "a" in the Secret Service: .*prompt was dismissed\)$/,
+    );
     expect(error.hint).toContain('gnome-keyring-daemon --unlock');
   });
 

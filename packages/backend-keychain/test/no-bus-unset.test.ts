@@ -16,8 +16,13 @@ afterAll(() => rmSync(runtime, { recursive: true, force: true }));
 
 describe('DBUS_SESSION_BUS_ADDRESS unset', () => {
   it('ERR_BACKEND_UNAVAILABLE: "no keychain available", saying the address is not set', async () => {
-    const error = await rejection(createKey(await keychainBackend({ service: uniqueService('unset'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
-    expect(error.message).toMatch(/^no keychain available: no D-Bus session bus for the Secret Service \(DBUS_SESSION_BUS_ADDRESS is not set: /);
+    const error = await rejection(
+      createKey(await keychainBackend({ service: uniqueService('unset'), store: 'secret-service' }), { kty: 'EC' }),
+      ErrorCode.BACKEND_UNAVAILABLE,
+    );
+    expect(error.message).toMatch(
+      /^no keychain available: no D-Bus session bus for the Secret Service \(DBUS_SESSION_BUS_ADDRESS is not set: /,
+    );
     expect(error.hint).toContain('dbus-run-session');
   });
 });

@@ -15,8 +15,13 @@ afterAll(() => bus?.stop());
 
 describe('a session bus without a Secret Service', () => {
   it('the Secret Service asked for: "no keychain available: no Secret Service ... on the D-Bus session bus"', async () => {
-    const error = await rejection(createKey(await keychainBackend({ service: uniqueService('no-ss'), store: 'secret-service' }), { kty: 'EC' }), ErrorCode.BACKEND_UNAVAILABLE);
-    expect(error.message).toMatch(/^no keychain available: no Secret Service \(gnome-keyring, KWallet, KeePassXC\) runs on the D-Bus session bus \(.*org\.freedesktop\.secrets/);
+    const error = await rejection(
+      createKey(await keychainBackend({ service: uniqueService('no-ss'), store: 'secret-service' }), { kty: 'EC' }),
+      ErrorCode.BACKEND_UNAVAILABLE,
+    );
+    expect(error.message).toMatch(
+      /^no keychain available: no Secret Service \(gnome-keyring, KWallet, KeePassXC\) runs on the D-Bus session bus \(.*org\.freedesktop\.secrets/,
+    );
     expect(error.hint).toContain('gnome-keyring-daemon --unlock');
   });
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, createKey, toPublicJwk, type Jwk, type KeyReference, type PrivatePart } from '@keymint/core';
 import { verifyCompactJws } from '@keymint/core/testing';
-import keychainFactory, { INDEX_ACCOUNT, deleteKeychainKey, keychainBackend, keychainLocation, listKeychainKeys } from '../src/index.js';
+import keychainFactory, {
+  INDEX_ACCOUNT,
+  deleteKeychainKey,
+  keychainBackend,
+  keychainLocation,
+  listKeychainKeys,
+} from '../src/index.js';
 import { rejection, uniqueService } from '@keymint/test-kit';
 import { removeAllKeys, secretTool } from './support/keys.js';
 
@@ -85,7 +91,10 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     const service = uniqueService('account');
     const byKid = await createKey(await keychainBackend({ service }), { kty: 'EC', kid: 'my key' });
     expect(keychainLocation(referenceOf(byKid.private)).account).toBe('my key');
-    const byAccount = await createKey(await keychainBackend({ service, account: 'ci-signer' }), { kty: 'EC', kid: 'k1' });
+    const byAccount = await createKey(await keychainBackend({ service, account: 'ci-signer' }), {
+      kty: 'EC',
+      kid: 'k1',
+    });
     expect(keychainLocation(referenceOf(byAccount.private)).account).toBe('ci-signer');
     expect((JSON.parse(lookup(service, 'ci-signer') as string) as Jwk).kid).toBe('k1');
     await removeAllKeys(service, 'secret-service');
@@ -106,14 +115,20 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
   it('refuses to overwrite an existing entry (ERR_KEY_EXISTS), and replaces it when told to', async () => {
     const service = uniqueService('exists');
     const first = await createKey(await keychainBackend({ service, account: 'same' }), { kty: 'EC' });
-    const error = await rejection(createKey(await keychainBackend({ service, account: 'same' }), { kty: 'EC' }), ErrorCode.KEY_EXISTS);
+    const error = await rejection(
+      createKey(await keychainBackend({ service, account: 'same' }), { kty: 'EC' }),
+      ErrorCode.KEY_EXISTS,
+    );
     expect(error.message).toContain(`service "${service}", account "same"`);
     expect(error.hint).toContain('--force');
     expect(toPublicJwk(JSON.parse(lookup(service, 'same') as string) as Jwk)).toEqual(first.publicJwk);
     const second = await createKey(await keychainBackend({ service, account: 'same', overwrite: true }), { kty: 'EC' });
     expect(toPublicJwk(JSON.parse(lookup(service, 'same') as string) as Jwk)).toEqual(second.publicJwk);
     // The first reference now points at another key: signing with it is refused, not a bad signature.
-    const replaced = await rejection(signAndVerify(referenceOf(first.private), first.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID);
+    const replaced = await rejection(
+      signAndVerify(referenceOf(first.private), first.publicJwk as Jwk, 'ES256'),
+      ErrorCode.INPUT_INVALID,
+    );
     expect(replaced.message).toContain('holds another key than the reference');
     expect((await listKeychainKeys({ service })).keys.map((k) => k.account)).toEqual(['same']);
     await removeAllKeys(service, 'secret-service');
@@ -125,7 +140,10 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     const location = keychainLocation(referenceOf(key.private));
     expect((await deleteKeychainKey(location)).outcome).toBe('deleted');
     expect(lookup(service, location.account)).toBeUndefined();
-    const error = await rejection(signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'), ErrorCode.KEY_NOT_FOUND);
+    const error = await rejection(
+      signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'),
+      ErrorCode.KEY_NOT_FOUND,
+    );
     expect(error.message).toContain(`account "${location.account}"`);
     await rejection(deleteKeychainKey(location), ErrorCode.KEY_NOT_FOUND);
   });
@@ -133,13 +151,27 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
   it('a stored secret that is not a JWK: ERR_INPUT_INVALID, and listed as invalid', async () => {
     const service = uniqueService('garbage');
     const key = await createKey(await keychainBackend({ service, account: 'victim' }), { kty: 'EC' });
-    expect(secretTool(['store', '--label=garbage', '--', 'service', service, 'username', 'victim'], 'this is not JSON').status).toBe(0);
-    const error = await rejection(signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID);
+    expect(
+      secretTool(['store', '--label=garbage', '--', 'service', service, 'username', 'victim'], 'this is not JSON')
+        .status,
+    ).toBe(0);
+    const error = await rejection(
+      signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'),
+      ErrorCode.INPUT_INVALID,
+    );
     expect(error.message).toMatch(/does not hold a private JWK: its secret is not JSON/);
     expect(error.message).not.toContain('this is not JSON');
-    secretTool(['store', '--label=public', '--', 'service', service, 'username', 'victim'], JSON.stringify(key.publicJwk));
-    expect((await rejection(signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID)).message).toMatch(/without private members/);
-    expect((await listKeychainKeys({ service })).keys).toEqual([{ service, account: 'victim', store: 'secret-service', status: 'invalid' }]);
+    secretTool(
+      ['store', '--label=public', '--', 'service', service, 'username', 'victim'],
+      JSON.stringify(key.publicJwk),
+    );
+    expect(
+      (await rejection(signAndVerify(referenceOf(key.private), key.publicJwk as Jwk, 'ES256'), ErrorCode.INPUT_INVALID))
+        .message,
+    ).toMatch(/without private members/);
+    expect((await listKeychainKeys({ service })).keys).toEqual([
+      { service, account: 'victim', store: 'secret-service', status: 'invalid' },
+    ]);
     expect((await deleteKeychainKey({ service, account: 'victim' })).outcome).toBe('deleted');
   });
 
@@ -151,17 +183,46 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     expect(listing).toMatchObject({ service, store: 'secret-service', searched: true, warnings: [] });
     expect(listing.keys).toEqual(
       [
-        { service, account: ec.kid, store: 'secret-service', status: 'ok', kid: ec.kid, kty: 'EC', crv: 'P-521', alg: 'ES512', use: 'sig', thumbprint: ec.thumbprint },
-        { service, account: 'ed', store: 'secret-service', status: 'ok', kid: ed.kid, kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', thumbprint: ed.thumbprint },
+        {
+          service,
+          account: ec.kid,
+          store: 'secret-service',
+          status: 'ok',
+          kid: ec.kid,
+          kty: 'EC',
+          crv: 'P-521',
+          alg: 'ES512',
+          use: 'sig',
+          thumbprint: ec.thumbprint,
+        },
+        {
+          service,
+          account: 'ed',
+          store: 'secret-service',
+          status: 'ok',
+          kid: ed.kid,
+          kty: 'OKP',
+          crv: 'Ed25519',
+          alg: 'EdDSA',
+          use: 'sig',
+          thumbprint: ed.thumbprint,
+        },
       ].sort((a, b) => ((a.account as string) < (b.account as string) ? -1 : 1)),
     );
     let asked: string | undefined;
-    expect((await deleteKeychainKey({ service, account: 'ed' }, {
-      confirm: (key) => {
-        asked = key.kid;
-        return false;
-      },
-    })).outcome).toBe('declined');
+    expect(
+      (
+        await deleteKeychainKey(
+          { service, account: 'ed' },
+          {
+            confirm: (key) => {
+              asked = key.kid;
+              return false;
+            },
+          },
+        )
+      ).outcome,
+    ).toBe('declined');
     expect(asked).toBe(ed.kid);
     expect(lookup(service, 'ed')).toBeDefined();
     expect((await deleteKeychainKey({ service, account: 'ed' }, { confirm: () => true })).outcome).toBe('deleted');
@@ -194,11 +255,20 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     expect(damaged.keys.map((k) => k.account)).toEqual(['a', 'b']);
     expect(damaged.warnings.join(' ')).toMatch(/index entry .* is damaged/);
     await createKey(await keychainBackend({ service, account: 'c' }), { kty: 'EC' });
-    expect(JSON.parse(lookup(service, INDEX_ACCOUNT) as string)).toEqual({ type: 'keymint-keychain-index', version: 1, accounts: ['a', 'b', 'c'] });
+    expect(JSON.parse(lookup(service, INDEX_ACCOUNT) as string)).toEqual({
+      type: 'keymint-keychain-index',
+      version: 1,
+      accounts: ['a', 'b', 'c'],
+    });
     // Deleted outside keymint: listed as missing; delete takes it off the index.
     secretTool(['clear', '--', 'service', service, 'username', 'a']);
     const listing = await listKeychainKeys({ service });
-    expect(listing.keys.find((k) => k.account === 'a')).toEqual({ service, account: 'a', store: 'secret-service', status: 'missing' });
+    expect(listing.keys.find((k) => k.account === 'a')).toEqual({
+      service,
+      account: 'a',
+      store: 'secret-service',
+      status: 'missing',
+    });
     expect(listing.warnings.join(' ')).toContain(`keymint keychain delete --keychain-service ${service} a`);
     expect((await deleteKeychainKey(keychainLocation(referenceOf(a.private)))).outcome).toBe('unlisted');
     expect((await listKeychainKeys({ service })).keys.map((k) => k.account)).toEqual(['b', 'c']);
@@ -211,16 +281,45 @@ describe('keychain backend on the Secret Service (gnome-keyring)', () => {
     await rejection(keychainBackend({ account: INDEX_ACCOUNT }), ErrorCode.PARAM_INVALID);
     const backend = await keychainBackend();
     const data = new Uint8Array([1]);
-    await rejection(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:' } } }, 'ES256', data), ErrorCode.INPUT_INVALID);
-    await rejection(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: { service: 'keymint' } } }, 'ES256', data), ErrorCode.INPUT_INVALID);
-    await rejection(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: { service: 'keymint', account: 'a', store: 'wallet' } } }, 'ES256', data), ErrorCode.INPUT_INVALID);
-    await rejection(backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AAAA' } }, 'HS256', data), ErrorCode.ALG_NOT_SUPPORTED);
+    await rejection(
+      backend.sign(
+        { kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:' } } },
+        'ES256',
+        data,
+      ),
+      ErrorCode.INPUT_INVALID,
+    );
+    await rejection(
+      backend.sign(
+        { kind: 'reference', reference: { backend: 'keychain', location: { service: 'keymint' } } },
+        'ES256',
+        data,
+      ),
+      ErrorCode.INPUT_INVALID,
+    );
+    await rejection(
+      backend.sign(
+        {
+          kind: 'reference',
+          reference: { backend: 'keychain', location: { service: 'keymint', account: 'a', store: 'wallet' } },
+        },
+        'ES256',
+        data,
+      ),
+      ErrorCode.INPUT_INVALID,
+    );
+    await rejection(
+      backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AAAA' } }, 'HS256', data),
+      ErrorCode.ALG_NOT_SUPPORTED,
+    );
   });
 
   it('without a store asked for, uses the Secret Service when the session bus answers', async () => {
     const service = uniqueService('auto');
     const key = await createKey(await keychainBackend({ service }), { kty: 'EC' });
-    expect(keychainLocation(referenceOf(key.private)).store).toBe(process.platform === 'linux' ? 'secret-service' : undefined);
+    expect(keychainLocation(referenceOf(key.private)).store).toBe(
+      process.platform === 'linux' ? 'secret-service' : undefined,
+    );
     await removeAllKeys(service, 'secret-service');
   });
 });

@@ -42,7 +42,10 @@ async function time(open: () => Promise<Pkcs11Backend>, params: KeyParamsInput, 
       ms.push(performance.now() - start);
     }
     ms.sort((a, b) => a - b);
-    const median = ms.length % 2 === 1 ? (ms[(ms.length - 1) / 2] as number) : ((ms[ms.length / 2 - 1] as number) + (ms[ms.length / 2] as number)) / 2;
+    const median =
+      ms.length % 2 === 1
+        ? (ms[(ms.length - 1) / 2] as number)
+        : ((ms[ms.length / 2 - 1] as number) + (ms[ms.length / 2] as number)) / 2;
     return `${median.toFixed(0)} (${(ms[0] as number).toFixed(0)}–${(ms[ms.length - 1] as number).toFixed(0)}, n=${runs})`;
   } finally {
     await backend.close();
@@ -57,11 +60,16 @@ it('keygen times on SoftHSM2 and on the software TPM', async () => {
     ['SoftHSM 2.6.1', () => pkcs11Backend({ uri: softhsm.uri(label) })],
     ['TPM (swtpm 0.7 + tpm2-pkcs11 1.9)', () => pkcs11Backend({ uri: tpm.uri, pin: tpm.token.pin })],
   ];
-  const rows: string[] = [`| key type | ${backends.map(([name]) => `${name}, ms`).join(' | ')} |`, `|---|${backends.map(() => '---').join('|')}|`];
+  const rows: string[] = [
+    `| key type | ${backends.map(([name]) => `${name}, ms`).join(' | ')} |`,
+    `|---|${backends.map(() => '---').join('|')}|`,
+  ];
   for (const [name, params, runs] of KINDS) {
     const cells: string[] = [];
     for (const [, open] of backends) cells.push(await time(open, params, runs));
     rows.push(`| ${name} | ${cells.join(' | ')} |`);
   }
-  console.log(`\nKey generation, median (min–max) in ms, on ${process.arch} with ${(await import('node:os')).cpus().length} cores:\n\n${rows.join('\n')}\n`);
+  console.log(
+    `\nKey generation, median (min–max) in ms, on ${process.arch} with ${(await import('node:os')).cpus().length} cores:\n\n${rows.join('\n')}\n`,
+  );
 });

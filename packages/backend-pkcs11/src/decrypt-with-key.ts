@@ -127,7 +127,13 @@ function assertPermitted(token: TokenSession, key: TokenKey, usage: 'decrypt' | 
 /** The OAEP algorithms a token refused the parameters of (a fact of the module): asked once per session. */
 const refusedOaep = new WeakMap<TokenSession, Set<string>>();
 
-async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, data: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+async function unwrapRsa(
+  token: TokenSession,
+  key: TokenKey,
+  alg: string,
+  data: Uint8Array,
+  params: UnwrapParams,
+): Promise<Uint8Array> {
   const modulusBytes = key.modulusBytes as number;
   const decrypts = (mechanism: number) => can(token.mechanisms, mechanism, CKF_MECHANISM.DECRYPT);
   if (alg === 'RSA1_5') {
@@ -140,7 +146,13 @@ async function unwrapRsa(token: TokenSession, key: TokenKey, alg: string, data: 
   const refused = refusedOaep.get(token) ?? new Set<string>();
   if (decrypts(CKM.RSA_PKCS_OAEP) && !refused.has(alg)) {
     const parameter = new token.module.graphene.RsaOaepParams(plan.mechanism, plan.mgf).toCKI();
-    const result = await decryptOnToken(token, key, alg, { mechanism: CKM.RSA_PKCS_OAEP, parameter } as Pkcs11Mechanism, data);
+    const result = await decryptOnToken(
+      token,
+      key,
+      alg,
+      { mechanism: CKM.RSA_PKCS_OAEP, parameter } as Pkcs11Mechanism,
+      data,
+    );
     if (result !== 'refused') return result;
     refusedOaep.set(token, refused.add(alg));
   }
@@ -176,7 +188,11 @@ export async function unwrapWithKey(
     return unwrapRsa(token, key, alg, encryptedKey, params);
   }
   if (key.kty === 'oct') {
-    throw notSupported(alg, token, 'keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys');
+    throw notSupported(
+      alg,
+      token,
+      'keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys',
+    );
   }
   throw notSupported(alg, token, `${alg} takes no encrypted key to unwrap`);
 }
@@ -222,7 +238,13 @@ export async function deriveWithKey(token: TokenSession, key: TokenKey, publicJw
   const length = curveBytes(key.crv);
   let template = derivedTemplates.get(length);
   if (template === undefined) {
-    const attributes = { class: CKO.SECRET_KEY, keyType: CKK.GENERIC_SECRET, token: false, sensitive: false, extractable: true };
+    const attributes = {
+      class: CKO.SECRET_KEY,
+      keyType: CKK.GENERIC_SECRET,
+      token: false,
+      sensitive: false,
+      extractable: true,
+    };
     template = graphene.Template.toPkcs11({ ...attributes, valueLen: length });
     derivedTemplates.set(length, template);
   }
@@ -232,7 +254,9 @@ export async function deriveWithKey(token: TokenSession, key: TokenKey, publicJw
     const parameter = new graphene.EcdhParams(graphene.EcKdf.NULL, null, publicData).toCKI();
     const mechanism = { mechanism: CKM.ECDH1_DERIVE, parameter } as Parameters<typeof lib.C_DeriveKey>[1];
     try {
-      derived = await retryTransient(token.quirks, () => lib.C_DeriveKey(token.session.handle, mechanism, key.object.handle, template));
+      derived = await retryTransient(token.quirks, () =>
+        lib.C_DeriveKey(token.session.handle, mechanism, key.object.handle, template),
+      );
       break;
     } catch (error) {
       const code = pkcs11CodeOf(error);

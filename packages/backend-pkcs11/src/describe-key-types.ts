@@ -5,5 +5,7 @@ import { describeKeyTypeSupport, type KeyTypeSupport } from '@keymint/core';
  * @example describeKeyTypes(token.keyTypes)
  */
 export function describeKeyTypes(keyTypes: readonly KeyTypeSupport[]): string[] {
-  return keyTypes.map((t) => (t.algs === undefined ? describeKeyTypeSupport(t) : `${describeKeyTypeSupport(t)}: ${t.algs.join(', ')}`));
+  return keyTypes.map((t) =>
+    t.algs === undefined ? describeKeyTypeSupport(t) : `${describeKeyTypeSupport(t)}: ${t.algs.join(', ')}`,
+  );
 }

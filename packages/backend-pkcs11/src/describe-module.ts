@@ -20,8 +20,16 @@ function describeSlot(slot: Pkcs11SlotInfo): string {
   const name = slot.slotDescription === '' ? `Slot ${slot.slotId}` : `Slot ${slot.slotId} (${slot.slotDescription})`;
   if (token === null) return `${name}: empty`;
   if (!token.initialized) return `${name}: token not initialized`;
-  const what = [token.serial === '' ? undefined : `serial ${token.serial}`, `${token.manufacturer} ${token.model}`.trim()].filter((p) => p !== undefined && p !== '').join(', ');
-  const lines = [`Slot ${slot.slotId}: token "${token.label}" (${what}), ${tokenState(token)}`, `  uri:  ${slot.uri ?? '-'}`];
+  const what = [
+    token.serial === '' ? undefined : `serial ${token.serial}`,
+    `${token.manufacturer} ${token.model}`.trim(),
+  ]
+    .filter((p) => p !== undefined && p !== '')
+    .join(', ');
+  const lines = [
+    `Slot ${slot.slotId}: token "${token.label}" (${what}), ${tokenState(token)}`,
+    `  uri:  ${slot.uri ?? '-'}`,
+  ];
   if (slot.keyTypes.length === 0) lines.push('  keys: none keymint can make');
   else lines.push(`  keys: ${slot.keyTypes[0]}`, ...slot.keyTypes.slice(1).map((t) => `        ${t}`));
   return lines.join('\n');
@@ -40,9 +48,16 @@ export async function describeModule(options: ListTokensOptions & { env: Record<
   const named = options.modulePath !== undefined || uri?.modulePath !== undefined || uri?.moduleName !== undefined;
   if (!named && (options.env.KEYMINT_PKCS11_MODULE ?? '') === '') {
     const found = installedModules();
-    throw new KeymintError(ErrorCode.USAGE, 'the PKCS#11 module to describe is not named: give --pkcs11-module PATH or set KEYMINT_PKCS11_MODULE', {
-      hint: found.length === 0 ? 'e.g. --pkcs11-module /usr/lib/softhsm/libsofthsm2.so' : `installed here: ${found.join(', ')}`,
-    });
+    throw new KeymintError(
+      ErrorCode.USAGE,
+      'the PKCS#11 module to describe is not named: give --pkcs11-module PATH or set KEYMINT_PKCS11_MODULE',
+      {
+        hint:
+          found.length === 0
+            ? 'e.g. --pkcs11-module /usr/lib/softhsm/libsofthsm2.so'
+            : `installed here: ${found.join(', ')}`,
+      },
+    );
   }
   const listing = await listTokens(options);
   const { module } = listing;

@@ -40,9 +40,14 @@ export function tokenCurve(crv: string | undefined): TokenCurve | undefined {
 export function curveOfParams(params: Uint8Array): TokenCurve {
   // DER is canonical: a named curve has exactly one encoding, so comparing bytes is comparing OIDs.
   const bytes = Buffer.from(params);
-  const found = EDWARDS25519_NAME.equals(bytes) ? tokenCurve('Ed25519') : TOKEN_CURVES.find((c) => bytes.equals(c.params));
+  const found = EDWARDS25519_NAME.equals(bytes)
+    ? tokenCurve('Ed25519')
+    : TOKEN_CURVES.find((c) => bytes.equals(c.params));
   if (found === undefined) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the key's curve (CKA_EC_PARAMS ${Buffer.from(params).toString('hex')}) is not one keymint uses: P-256, P-384, P-521 or Ed25519`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `the key's curve (CKA_EC_PARAMS ${Buffer.from(params).toString('hex')}) is not one keymint uses: P-256, P-384, P-521 or Ed25519`,
+    );
   }
   return found;
 }

@@ -41,7 +41,10 @@ function incomplete(what: string): KeymintError {
  * @throws KeymintError ERR_ALG_NOT_SUPPORTED for a key keymint does not use; ERR_KEY_NOT_FOUND for one still being made
  */
 export function describeKeyObject(object: SessionObject): Omit<TokenKey, 'object'> {
-  const { class: keyClass, keyType } = object.getAttribute({ class: null, keyType: null }) as { class: number; keyType: number };
+  const { class: keyClass, keyType } = object.getAttribute({ class: null, keyType: null }) as {
+    class: number;
+    keyType: number;
+  };
   if (keyType === CKK.RSA) {
     const modulus = object.getAttribute('modulus') as Buffer;
     let bytes = modulus.length;
@@ -55,8 +58,12 @@ export function describeKeyObject(object: SessionObject): Omit<TokenKey, 'object
     const curve = curveOfParams(params);
     return { keyClass, keyType, kty: curve.kty, crv: curve.crv };
   }
-  if (keyType === CKK.AES || keyType === CKK.GENERIC_SECRET || HMAC_KEY_TYPES.has(keyType)) return { keyClass, keyType, kty: 'oct' };
-  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the key has PKCS#11 key type 0x${keyType.toString(16)}, which keymint does not use`);
+  if (keyType === CKK.AES || keyType === CKK.GENERIC_SECRET || HMAC_KEY_TYPES.has(keyType))
+    return { keyClass, keyType, kty: 'oct' };
+  throw new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    `the key has PKCS#11 key type 0x${keyType.toString(16)}, which keymint does not use`,
+  );
 }
 
 /**
@@ -71,7 +78,10 @@ export function findKey(token: TokenSession, uri: Pkcs11Uri): TokenKey {
     throw new KeymintError(ErrorCode.USAGE, 'the PKCS#11 URI names no key: add object=<label> or id=<%xx bytes>');
   }
   if (uri.type !== undefined && uri.type !== 'private' && uri.type !== 'secret-key') {
-    throw new KeymintError(ErrorCode.USAGE, `the PKCS#11 URI names a ${uri.type} object: a key that signs is type=private or type=secret-key`);
+    throw new KeymintError(
+      ErrorCode.USAGE,
+      `the PKCS#11 URI names a ${uri.type} object: a key that signs is type=private or type=secret-key`,
+    );
   }
   const template: ITemplate = {};
   if (uri.object !== undefined) template.label = uri.object;
@@ -83,12 +93,18 @@ export function findKey(token: TokenSession, uri: Pkcs11Uri): TokenKey {
   });
   const [object] = found;
   if (object === undefined) {
-    throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `token ${token.name} has no private or secret key with ${describe(uri)}`, {
-      hint: 'see keymint pkcs11 keys; the key may have been deleted, or the URI names another token',
-    });
+    throw new KeymintError(
+      ErrorCode.KEY_NOT_FOUND,
+      `token ${token.name} has no private or secret key with ${describe(uri)}`,
+      {
+        hint: 'see keymint pkcs11 keys; the key may have been deleted, or the URI names another token',
+      },
+    );
   }
   if (found.length > 1) {
-    throw new KeymintError(ErrorCode.USAGE, `${found.length} keys on token ${token.name} have ${describe(uri)}`, { hint: 'name the key by both object= and id=' });
+    throw new KeymintError(ErrorCode.USAGE, `${found.length} keys on token ${token.name} have ${describe(uri)}`, {
+      hint: 'name the key by both object= and id=',
+    });
   }
   try {
     return { object, ...describeKeyObject(object) };

@@ -18,7 +18,9 @@ export function formatPkcs11Uri(uri: Pkcs11Uri, options: FormatOptions = {}): st
   for (const [name, field] of PATH_ATTRIBUTES) {
     const value = uri[field];
     if (value === undefined) continue;
-    path.push(`${name}=${value instanceof Uint8Array ? percentEncodeBytes(value) : percentEncodeText(String(value), PATH_VALUE_CHARS)}`);
+    path.push(
+      `${name}=${value instanceof Uint8Array ? percentEncodeBytes(value) : percentEncodeText(String(value), PATH_VALUE_CHARS)}`,
+    );
   }
   for (const [name, value] of uri.vendorPath ?? []) path.push(`${name}=${percentEncodeText(value, PATH_VALUE_CHARS)}`);
   const query: string[] = [];
@@ -28,6 +30,7 @@ export function formatPkcs11Uri(uri: Pkcs11Uri, options: FormatOptions = {}): st
     if (field === 'pinValue' && (options.redactPin ?? true)) continue;
     query.push(`${name}=${percentEncodeText(String(value), QUERY_VALUE_CHARS)}`);
   }
-  for (const [name, value] of uri.vendorQuery ?? []) query.push(`${name}=${percentEncodeText(value, QUERY_VALUE_CHARS)}`);
+  for (const [name, value] of uri.vendorQuery ?? [])
+    query.push(`${name}=${percentEncodeText(value, QUERY_VALUE_CHARS)}`);
   return `pkcs11:${path.join(';')}${query.length > 0 ? `?${query.join('&')}` : ''}`;
 }

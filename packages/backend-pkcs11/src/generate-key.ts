@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Session } from 'graphene-pk11';
-import { ErrorCode, KeymintError, describeSpec, type GenerateContext, type GeneratedKey, type Jwk, type KeySpec } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  describeSpec,
+  type GenerateContext,
+  type GeneratedKey,
+  type Jwk,
+  type KeySpec,
+} from '@keymint/core';
 import { findObjects } from './find-objects.js';
 import { formatPkcs11Uri } from './format-pkcs11-uri.js';
 import { keyTemplates } from './key-templates.js';
@@ -32,19 +40,35 @@ function refuseExisting(token: TokenSession, what: 'label' | 'id', value: string
   const found = findObjects(token, what === 'label' ? { label: value as string } : { id: value as Buffer });
   if (found.length === 0) return;
   const shown = what === 'label' ? `"${String(value)}"` : percentEncodeBytes(value as Buffer);
-  throw new KeymintError(ErrorCode.KEY_EXISTS, `token ${token.name} already has an object with ${what} ${shown}: keymint never replaces a key on a token`, {
-    hint: what === 'label' ? 'choose another label with object= in the PKCS#11 URI or --kid' : 'choose another id= in the PKCS#11 URI, or leave it out for a random one',
-  });
+  throw new KeymintError(
+    ErrorCode.KEY_EXISTS,
+    `token ${token.name} already has an object with ${what} ${shown}: keymint never replaces a key on a token`,
+    {
+      hint:
+        what === 'label'
+          ? 'choose another label with object= in the PKCS#11 URI or --kid'
+          : 'choose another id= in the PKCS#11 URI, or leave it out for a random one',
+    },
+  );
 }
 
 type Lib = Session['lib'];
 
-async function generate(token: TokenSession, spec: KeySpec, label: string, id: Uint8Array): Promise<{ publicHandle?: Buffer; keyHandle: Buffer; keyType: number }> {
+async function generate(
+  token: TokenSession,
+  spec: KeySpec,
+  label: string,
+  id: Uint8Array,
+): Promise<{ publicHandle?: Buffer; keyHandle: Buffer; keyType: number }> {
   const { graphene } = token.module;
   const lib: Lib = token.session.lib;
   const templates = keyTemplates(spec, label, id, token.quirks);
   if (templates.kind === 'secret') {
-    const handle = await lib.C_GenerateKeyAsync(token.session.handle, { mechanism: templates.mechanism }, graphene.Template.toPkcs11(templates.template));
+    const handle = await lib.C_GenerateKeyAsync(
+      token.session.handle,
+      { mechanism: templates.mechanism },
+      graphene.Template.toPkcs11(templates.template),
+    );
     return { keyHandle: handle, keyType: templates.template.keyType as number };
   }
   const pair = await lib.C_GenerateKeyPairAsync(
@@ -53,14 +77,23 @@ async function generate(token: TokenSession, spec: KeySpec, label: string, id: U
     graphene.Template.toPkcs11(templates.publicTemplate),
     graphene.Template.toPkcs11(templates.privateTemplate),
   );
-  return { publicHandle: pair.publicKey, keyHandle: pair.privateKey, keyType: templates.privateTemplate.keyType as number };
+  return {
+    publicHandle: pair.publicKey,
+    keyHandle: pair.privateKey,
+    keyType: templates.privateTemplate.keyType as number,
+  };
 }
 
 /**
  * Generates once; on SoftHSM, a passing CKR_GENERAL_ERROR is tried again, but only when nothing
  * with the new key's id reached the token: keymint never makes a key twice, and never deletes one.
  */
-async function generateOnce(token: TokenSession, spec: KeySpec, label: string, id: Uint8Array): ReturnType<typeof generate> {
+async function generateOnce(
+  token: TokenSession,
+  spec: KeySpec,
+  label: string,
+  id: Uint8Array,
+): ReturnType<typeof generate> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await generate(token, spec, label, id);
@@ -111,11 +144,19 @@ export function newKeyId(): Uint8Array {
  * @throws KeymintError ERR_KEY_EXISTS, ERR_TOKEN_READ_ONLY, ERR_TOKEN_FULL, ERR_ALG_NOT_SUPPORTED ...
  * @example await generateOnToken(token, spec, { id: newKeyId() }, generateContext)
  */
-export async function generateOnToken(token: TokenSession, spec: KeySpec, names: KeyNames, core: Pick<GenerateContext, 'kid'>): Promise<GeneratedKey> {
+export async function generateOnToken(
+  token: TokenSession,
+  spec: KeySpec,
+  names: KeyNames,
+  core: Pick<GenerateContext, 'kid'>,
+): Promise<GeneratedKey> {
   // Every kty (EC, OKP, RSA, oct) is read with a vowel sound: "an".
   const context = { action: `creating an ${describeSpec(spec)} key`, token: token.name };
   if (token.slot.token.writeProtected) {
-    throw new KeymintError(ErrorCode.TOKEN_READ_ONLY, `${context.action} on token ${context.token} failed: the token is write-protected`);
+    throw new KeymintError(
+      ErrorCode.TOKEN_READ_ONLY,
+      `${context.action} on token ${context.token} failed: the token is write-protected`,
+    );
   }
   const quirks = token.quirks;
   const id = names.id ?? newKeyId();
@@ -145,14 +186,28 @@ export async function generateOnToken(token: TokenSession, spec: KeySpec, names:
         label = await relabel(token, [made.publicHandle, made.keyHandle], provisional, kid);
       }
     }
-    const uri = objectUri(token, { object: label, id, type: made.publicHandle === undefined ? 'secret-key' : 'private' }, names.pinSource);
-    return { publicJwk, private: { kind: 'reference', reference: { backend: PKCS11_BACKEND_NAME, location: { uri: formatPkcs11Uri(uri) } } } };
+    const uri = objectUri(
+      token,
+      { object: label, id, type: made.publicHandle === undefined ? 'secret-key' : 'private' },
+      names.pinSource,
+    );
+    return {
+      publicJwk,
+      private: {
+        kind: 'reference',
+        reference: { backend: PKCS11_BACKEND_NAME, location: { uri: formatPkcs11Uri(uri) } },
+      },
+    };
   } catch (error) {
     const mapped = toKeymintError(error, context);
     // The key is on the token now: name it, and wrap the cause so that nobody makes it again.
-    throw new KeymintError(mapped.code, `${mapped.message} after the key was made (label "${provisional}", id ${percentEncodeBytes(id)})`, {
-      cause: mapped,
-      hint: 'the key is on the token; see keymint pkcs11 keys',
-    });
+    throw new KeymintError(
+      mapped.code,
+      `${mapped.message} after the key was made (label "${provisional}", id ${percentEncodeBytes(id)})`,
+      {
+        cause: mapped,
+        hint: 'the key is on the token; see keymint pkcs11 keys',
+      },
+    );
   }
 }

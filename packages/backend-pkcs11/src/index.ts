@@ -1,6 +1,13 @@
 import { pkcs11Backend } from './pkcs11-backend.js';
 
-export { pkcs11Backend, PKCS11_ENV, PIN_VALUE_WARNING, type Pkcs11Backend, type Pkcs11BackendOptions, type Pkcs11TokenRef } from './pkcs11-backend.js';
+export {
+  pkcs11Backend,
+  PKCS11_ENV,
+  PIN_VALUE_WARNING,
+  type Pkcs11Backend,
+  type Pkcs11BackendOptions,
+  type Pkcs11TokenRef,
+} from './pkcs11-backend.js';
 export { PKCS11_BACKEND_NAME } from './generate-key.js';
 export { listTokens, type ListTokensOptions, type Pkcs11SlotInfo, type Pkcs11TokenListing } from './list-tokens.js';
 export type { Pkcs11KeyInfo } from './list-keys.js';

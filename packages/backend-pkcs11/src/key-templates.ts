@@ -41,7 +41,10 @@ interface SecretUsage {
 }
 
 function unsupported(spec: KeySpec): KeymintError {
-  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the pkcs11 backend cannot make ${describeSpec(spec)} keys for --use ${spec.use}: use sig or enc`);
+  return new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    `the pkcs11 backend cannot make ${describeSpec(spec)} keys for --use ${spec.use}: use sig or enc`,
+  );
 }
 
 /** sig: sign only. enc: decrypt and unwrap (RSA), derive (EC key agreement). */
@@ -71,7 +74,15 @@ function pairUsage(spec: KeySpec): { priv: PrivateUsage; pub: PublicUsage } {
  * A*KW: wrap and unwrap. A*GCMKW and dir: encrypt and decrypt (AES-GCM).
  */
 function secretUsage(spec: KeySpec): SecretUsage {
-  const none: SecretUsage = { sign: false, verify: false, encrypt: false, decrypt: false, wrap: false, unwrap: false, derive: false };
+  const none: SecretUsage = {
+    sign: false,
+    verify: false,
+    encrypt: false,
+    decrypt: false,
+    wrap: false,
+    unwrap: false,
+    derive: false,
+  };
   if (spec.use === 'sig') return { ...none, sign: true, verify: true };
   if (spec.use !== 'enc') throw unsupported(spec);
   if (spec.alg !== undefined && /^A\d+KW$/.test(spec.alg)) return { ...none, wrap: true, unwrap: true };

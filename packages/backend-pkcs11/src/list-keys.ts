@@ -67,8 +67,14 @@ function sameKey(a: Found, b: Found): boolean {
   return (a.id === null ? b.id === null : b.id !== null && a.id.equals(b.id)) && a.label === b.label;
 }
 
-async function describe(token: TokenSession, key: Found, publicHalf: Found | undefined, pinSource: string | undefined): Promise<Pkcs11KeyInfo> {
-  const type: Pkcs11KeyInfo['type'] = key.keyClass === CKO.PRIVATE_KEY ? 'private' : key.keyClass === CKO.SECRET_KEY ? 'secret-key' : 'public';
+async function describe(
+  token: TokenSession,
+  key: Found,
+  publicHalf: Found | undefined,
+  pinSource: string | undefined,
+): Promise<Pkcs11KeyInfo> {
+  const type: Pkcs11KeyInfo['type'] =
+    key.keyClass === CKO.PRIVATE_KEY ? 'private' : key.keyClass === CKO.SECRET_KEY ? 'secret-key' : 'public';
   let kind: ReturnType<typeof describeKeyObject> | undefined;
   try {
     kind = describeKeyObject(key.object);
@@ -92,7 +98,11 @@ async function describe(token: TokenSession, key: Found, publicHalf: Found | und
     const bytes = attribute<number>(key.object, 'valueLen');
     size = bytes === null ? null : bytes * 8;
   }
-  const uri = objectUri(token, { object: key.label ?? undefined, id: key.id !== null && key.id.length > 0 ? key.id : undefined, type }, pinSource);
+  const uri = objectUri(
+    token,
+    { object: key.label ?? undefined, id: key.id !== null && key.id.length > 0 ? key.id : undefined, type },
+    pinSource,
+  );
   return {
     label: key.label,
     id: hexOf(key.id),
@@ -113,7 +123,12 @@ async function describe(token: TokenSession, key: Found, publicHalf: Found | und
  * One key on a logged-in token, described as in a listing: its private or secret object, with the
  * public JWK and kid from the public object beside it (same label and id), if there is one.
  */
-export async function describeTokenKey(token: TokenSession, object: SessionObject, keyClass: number, pinSource?: string): Promise<Pkcs11KeyInfo> {
+export async function describeTokenKey(
+  token: TokenSession,
+  object: SessionObject,
+  keyClass: number,
+  pinSource?: string,
+): Promise<Pkcs11KeyInfo> {
   const key = foundOf(object, keyClass);
   return describe(token, key, publicHalvesOf(token, key)[0], pinSource);
 }

@@ -44,7 +44,10 @@ export interface ListTokensOptions {
 export async function listTokens(options: ListTokensOptions = {}): Promise<Pkcs11TokenListing> {
   const env = options.env ?? process.env;
   const uri = options.uri === undefined ? {} : parsePkcs11Uri(options.uri);
-  const path = resolveModulePath(options.modulePath === undefined ? uri : { modulePath: options.modulePath }, env.KEYMINT_PKCS11_MODULE);
+  const path = resolveModulePath(
+    options.modulePath === undefined ? uri : { modulePath: options.modulePath },
+    env.KEYMINT_PKCS11_MODULE,
+  );
   const chosen = userChosenModules({ uri, modulePath: options.modulePath }, env);
   const handle = await acquireModule(path, chosen);
   try {
@@ -60,7 +63,13 @@ export async function listTokens(options: ListTokensOptions = {}): Promise<Pkcs1
           slotManufacturer: manufacturer,
           token,
           uri: usable
-            ? formatPkcs11Uri({ token: token.label, manufacturer: token.manufacturer, model: token.model, ...(token.serial === '' ? {} : { serial: token.serial }), modulePath: path })
+            ? formatPkcs11Uri({
+                token: token.label,
+                manufacturer: token.manufacturer,
+                model: token.model,
+                ...(token.serial === '' ? {} : { serial: token.serial }),
+                modulePath: path,
+              })
             : null,
           keyTypes: usable ? describeKeyTypes(tokenKeyTypes(readMechanisms(slot), quirks)) : [],
         };

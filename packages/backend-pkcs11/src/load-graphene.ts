@@ -16,10 +16,14 @@ export function loadGraphene(): Promise<Graphene> {
     (ns) => ((ns as unknown as { default?: Graphene }).default ?? ns) as Graphene,
     (cause: unknown) => {
       loading = undefined;
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, 'the PKCS#11 binding (graphene-pk11 with its native pkcs11js addon) could not be loaded', {
-        cause,
-        hint: "reinstall @keymint/backend-pkcs11 so that pkcs11js is built (it needs python3, make, a C++ compiler and Node's headers; npm may need --allow-scripts=pkcs11js)",
-      });
+      throw new KeymintError(
+        ErrorCode.BACKEND_UNAVAILABLE,
+        'the PKCS#11 binding (graphene-pk11 with its native pkcs11js addon) could not be loaded',
+        {
+          cause,
+          hint: "reinstall @keymint/backend-pkcs11 so that pkcs11js is built (it needs python3, make, a C++ compiler and Node's headers; npm may need --allow-scripts=pkcs11js)",
+        },
+      );
     },
   );
   return loading;

@@ -24,7 +24,11 @@ const names = new WeakMap<Pkcs11Uri, string>();
 function keyName(uri: Pkcs11Uri): string {
   let name = names.get(uri);
   if (name === undefined) {
-    name = JSON.stringify([uri.object, uri.id === undefined ? undefined : Buffer.from(uri.id).toString('hex'), uri.type]);
+    name = JSON.stringify([
+      uri.object,
+      uri.id === undefined ? undefined : Buffer.from(uri.id).toString('hex'),
+      uri.type,
+    ]);
     names.set(uri, name);
   }
   return name;

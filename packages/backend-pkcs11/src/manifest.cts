@@ -8,8 +8,10 @@ import type { BackendManifest } from '@keymint/core';
 const manifest: BackendManifest = {
   apiVersion: 1,
   name: 'pkcs11',
-  summary: 'keys made and kept inside an HSM or TPM over PKCS#11; the private key never leaves the token and the private file is a reference',
-  install: 'npm install --global @keymint/backend-pkcs11 (it builds the native pkcs11js addon: python3, make and a C++ compiler), and a PKCS#11 module such as softhsm2',
+  summary:
+    'keys made and kept inside an HSM or TPM over PKCS#11; the private key never leaves the token and the private file is a reference',
+  install:
+    'npm install --global @keymint/backend-pkcs11 (it builds the native pkcs11js addon: python3, make and a C++ compiler), and a PKCS#11 module such as softhsm2',
   flags: [
     {
       flags: '--pkcs11-uri <uri>',
@@ -26,8 +28,15 @@ const manifest: BackendManifest = {
     },
   ],
   environment: [
-    { name: 'KEYMINT_PKCS11_PIN', description: 'the user PIN, when the URI has no pin-source (else it is asked on the terminal)' },
-    { name: 'KEYMINT_PKCS11_MODULES', description: 'PKCS#11 modules you trust on this machine, absolute paths separated by ":" (see "Which PKCS#11 modules keymint loads")' },
+    {
+      name: 'KEYMINT_PKCS11_PIN',
+      description: 'the user PIN, when the URI has no pin-source (else it is asked on the terminal)',
+    },
+    {
+      name: 'KEYMINT_PKCS11_MODULES',
+      description:
+        'PKCS#11 modules you trust on this machine, absolute paths separated by ":" (see "Which PKCS#11 modules keymint loads")',
+    },
   ],
   operations: ['list', 'delete', 'describe'],
   aliases: { tokens: 'describe', keys: 'list' },

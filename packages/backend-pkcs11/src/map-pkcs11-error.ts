@@ -51,21 +51,60 @@ export function isTokenUnavailable(error: unknown): boolean {
 }
 
 /** What to do about a token that cannot be reached. */
-export const UNAVAILABLE_HINT = 'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again';
+export const UNAVAILABLE_HINT =
+  'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again';
 
 const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: string; hint?: string }> = [
-  { codes: [CKR.PIN_INCORRECT, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE], code: ErrorCode.PIN_INCORRECT, text: 'the token refused the PIN', hint: 'check the PIN; keymint does not retry, so that the token is not locked' },
-  { codes: [CKR.PIN_LOCKED], code: ErrorCode.PIN_LOCKED, text: 'the PIN is locked after too many wrong tries', hint: "the token's security officer must unlock it (SoftHSM: softhsm2-util has no unlock; re-initialize the PIN with the SO PIN)" },
-  { codes: [CKR.PIN_EXPIRED], code: ErrorCode.PIN_LOCKED, text: 'the PIN has expired', hint: 'set a new PIN with the tools of the token' },
-  { codes: [CKR.DEVICE_MEMORY], code: ErrorCode.TOKEN_FULL, text: 'the token has no room for another key', hint: 'delete keys you no longer need with the tools of the token' },
-  { codes: [CKR.TOKEN_WRITE_PROTECTED, CKR.SESSION_READ_ONLY], code: ErrorCode.TOKEN_READ_ONLY, text: 'the token is read-only' },
   {
-    codes: [CKR.MECHANISM_INVALID, CKR.MECHANISM_PARAM_INVALID, CKR.KEY_SIZE_RANGE, CKR.CURVE_NOT_SUPPORTED, CKR.DOMAIN_PARAMS_INVALID],
+    codes: [CKR.PIN_INCORRECT, CKR.PIN_INVALID, CKR.PIN_LEN_RANGE],
+    code: ErrorCode.PIN_INCORRECT,
+    text: 'the token refused the PIN',
+    hint: 'check the PIN; keymint does not retry, so that the token is not locked',
+  },
+  {
+    codes: [CKR.PIN_LOCKED],
+    code: ErrorCode.PIN_LOCKED,
+    text: 'the PIN is locked after too many wrong tries',
+    hint: "the token's security officer must unlock it (SoftHSM: softhsm2-util has no unlock; re-initialize the PIN with the SO PIN)",
+  },
+  {
+    codes: [CKR.PIN_EXPIRED],
+    code: ErrorCode.PIN_LOCKED,
+    text: 'the PIN has expired',
+    hint: 'set a new PIN with the tools of the token',
+  },
+  {
+    codes: [CKR.DEVICE_MEMORY],
+    code: ErrorCode.TOKEN_FULL,
+    text: 'the token has no room for another key',
+    hint: 'delete keys you no longer need with the tools of the token',
+  },
+  {
+    codes: [CKR.TOKEN_WRITE_PROTECTED, CKR.SESSION_READ_ONLY],
+    code: ErrorCode.TOKEN_READ_ONLY,
+    text: 'the token is read-only',
+  },
+  {
+    codes: [
+      CKR.MECHANISM_INVALID,
+      CKR.MECHANISM_PARAM_INVALID,
+      CKR.KEY_SIZE_RANGE,
+      CKR.CURVE_NOT_SUPPORTED,
+      CKR.DOMAIN_PARAMS_INVALID,
+    ],
     code: ErrorCode.ALG_NOT_SUPPORTED,
     text: 'not supported by this token',
   },
-  { codes: [CKR.KEY_FUNCTION_NOT_PERMITTED, CKR.KEY_TYPE_INCONSISTENT], code: ErrorCode.ALG_NOT_SUPPORTED, text: 'the key is not allowed to do that' },
-  { codes: [CKR.TOKEN_NOT_PRESENT, CKR.TOKEN_NOT_RECOGNIZED, CKR.SLOT_ID_INVALID, CKR.DEVICE_REMOVED], code: ErrorCode.TOKEN_NOT_FOUND, text: 'the token is gone' },
+  {
+    codes: [CKR.KEY_FUNCTION_NOT_PERMITTED, CKR.KEY_TYPE_INCONSISTENT],
+    code: ErrorCode.ALG_NOT_SUPPORTED,
+    text: 'the key is not allowed to do that',
+  },
+  {
+    codes: [CKR.TOKEN_NOT_PRESENT, CKR.TOKEN_NOT_RECOGNIZED, CKR.SLOT_ID_INVALID, CKR.DEVICE_REMOVED],
+    code: ErrorCode.TOKEN_NOT_FOUND,
+    text: 'the token is gone',
+  },
   {
     codes: UNAVAILABLE,
     code: ErrorCode.BACKEND_UNAVAILABLE,
@@ -77,7 +116,12 @@ const RULES: ReadonlyArray<{ codes: readonly number[]; code: ErrorCode; text: st
     code: ErrorCode.KEY_NOT_FOUND,
     text: 'the key is gone from the token',
   },
-  { codes: [CKR.USER_PIN_NOT_INITIALIZED], code: ErrorCode.BACKEND_UNAVAILABLE, text: 'the token has no user PIN yet', hint: "set one with the token's tools (SoftHSM: softhsm2-util --init-token sets it)" },
+  {
+    codes: [CKR.USER_PIN_NOT_INITIALIZED],
+    code: ErrorCode.BACKEND_UNAVAILABLE,
+    text: 'the token has no user PIN yet',
+    hint: "set one with the token's tools (SoftHSM: softhsm2-util --init-token sets it)",
+  },
 ];
 
 /**
@@ -92,12 +136,18 @@ export function toKeymintError(error: unknown, context: ErrorContext): KeymintEr
   const code = pkcs11CodeOf(error);
   if (code === undefined) {
     const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-    return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${context.action}${where} failed: ${message}`, { cause: error });
+    return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${context.action}${where} failed: ${message}`, {
+      cause: error,
+    });
   }
   const name = nameOf(error, code);
   const rule = RULES.find((r) => r.codes.includes(code));
   if (rule === undefined) {
-    return new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${context.action}${where} failed: the module returned ${name}`, { cause: error });
+    return new KeymintError(
+      ErrorCode.BACKEND_UNAVAILABLE,
+      `${context.action}${where} failed: the module returned ${name}`,
+      { cause: error },
+    );
   }
   return new KeymintError(rule.code, `${context.action}${where} failed: ${rule.text} (${name})`, {
     cause: error,

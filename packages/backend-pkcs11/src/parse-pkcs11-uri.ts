@@ -1,7 +1,13 @@
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { moduleNameProblem } from './module-places.js';
 import { PATH_VALUE_CHARS, QUERY_VALUE_CHARS, percentDecode, percentDecodeText } from './percent-encoding.js';
-import { PATH_ATTRIBUTES, PKCS11_OBJECT_TYPES, QUERY_ATTRIBUTES, type Pkcs11ObjectType, type Pkcs11Uri } from './pkcs11-uri.js';
+import {
+  PATH_ATTRIBUTES,
+  PKCS11_OBJECT_TYPES,
+  QUERY_ATTRIBUTES,
+  type Pkcs11ObjectType,
+  type Pkcs11Uri,
+} from './pkcs11-uri.js';
 
 const SCHEME = /^pkcs11:/i;
 const ATTRIBUTE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -15,7 +21,12 @@ function invalid(message: string): KeymintError {
 function splitAttribute(part: string, where: 'path' | 'query'): [string, string] {
   const eq = part.indexOf('=');
   // A query part may be a mistyped PIN: only path parts are repeated in the message.
-  if (eq <= 0) throw invalid(where === 'path' ? `"${part}" in the path is not an attribute=value pair` : 'a part of the query is not an attribute=value pair');
+  if (eq <= 0)
+    throw invalid(
+      where === 'path'
+        ? `"${part}" in the path is not an attribute=value pair`
+        : 'a part of the query is not an attribute=value pair',
+    );
   const name = part.slice(0, eq);
   if (!ATTRIBUTE_NAME.test(name)) throw invalid(`"${name}" is not an attribute name`);
   return [name, part.slice(eq + 1)];
@@ -83,8 +94,10 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
       else uri[known[1]] = value;
     }
   }
-  if (uri.pinSource !== undefined && uri.pinValue !== undefined) throw invalid('give either pin-source or pin-value, not both');
-  if (uri.moduleName !== undefined && uri.modulePath !== undefined) throw invalid('give either module-name or module-path, not both');
+  if (uri.pinSource !== undefined && uri.pinValue !== undefined)
+    throw invalid('give either pin-source or pin-value, not both');
+  if (uri.moduleName !== undefined && uri.modulePath !== undefined)
+    throw invalid('give either module-name or module-path, not both');
   // Refused here, before any lookup: a name from a key reference must not reach outside the module directories.
   const nameProblem = typeof uri.moduleName === 'string' ? moduleNameProblem(uri.moduleName) : undefined;
   if (nameProblem !== undefined) {

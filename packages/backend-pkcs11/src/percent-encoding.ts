@@ -6,7 +6,7 @@ import { ErrorCode, KeymintError } from '@keymint/core';
  * @see https://www.rfc-editor.org/rfc/rfc7512#section-2.3
  */
 
-const UNRESERVED = "A-Za-z0-9\\-._~";
+const UNRESERVED = 'A-Za-z0-9\\-._~';
 /** pk11-res-avail: reserved characters a value may hold unencoded anywhere. */
 const RES_AVAIL = ":\\[\\]@!$'()*+,=";
 /** Characters a path value may hold unencoded (pk11-pchar plus "&"). */
@@ -28,7 +28,8 @@ export function percentDecode(text: string, allowed: RegExp, attribute: string):
     const ch = text[i] as string;
     if (ch === '%') {
       const hex = text.slice(i + 1, i + 3);
-      if (!/^[0-9A-Fa-f]{2}$/.test(hex)) throw invalid(`"${attribute}" has a "%" that is not followed by two hex digits`);
+      if (!/^[0-9A-Fa-f]{2}$/.test(hex))
+        throw invalid(`"${attribute}" has a "%" that is not followed by two hex digits`);
       bytes.push(Number.parseInt(hex, 16));
       i += 2;
       continue;

@@ -1,4 +1,23 @@
-import { ErrorCode, KeymintError, assertSupported, isKeymintError, type BackendCapabilities, type BackendDescription, type BackendOptions, type DeleteOptions, type Deletion, type GenerateContext, type KeyBackend, type KeyListing, type KeyReference, type KeySpec, type PrivatePart, type StoredKey, type Jwk, type UnwrapParams } from '@keymint/core';
+import {
+  ErrorCode,
+  KeymintError,
+  assertSupported,
+  isKeymintError,
+  type BackendCapabilities,
+  type BackendDescription,
+  type BackendOptions,
+  type DeleteOptions,
+  type Deletion,
+  type GenerateContext,
+  type KeyBackend,
+  type KeyListing,
+  type KeyReference,
+  type KeySpec,
+  type PrivatePart,
+  type StoredKey,
+  type Jwk,
+  type UnwrapParams,
+} from '@keymint/core';
 import type { TokenDescription } from './describe-slots.js';
 import type { TokenKey } from './find-key.js';
 import { generateOnToken, newKeyId, PKCS11_BACKEND_NAME } from './generate-key.js';
@@ -96,23 +115,50 @@ interface Route {
 /** Parsed reference URIs kept per backend; beyond this many the oldest is parsed again when used. */
 const MAX_PARSED_URIS = 256;
 
-
-
 /** The attributes of a URI that choose a token (not the object, not the PIN), as one string. */
 function tokenSelector(uri: Pkcs11Uri): string {
-  const { token, manufacturer, serial, model, libraryManufacturer, libraryDescription, libraryVersion, slotManufacturer, slotDescription, slotId } = uri;
-  return JSON.stringify([token, manufacturer, serial, model, libraryManufacturer, libraryDescription, libraryVersion, slotManufacturer, slotDescription, slotId]);
+  const {
+    token,
+    manufacturer,
+    serial,
+    model,
+    libraryManufacturer,
+    libraryDescription,
+    libraryVersion,
+    slotManufacturer,
+    slotDescription,
+    slotId,
+  } = uri;
+  return JSON.stringify([
+    token,
+    manufacturer,
+    serial,
+    model,
+    libraryManufacturer,
+    libraryDescription,
+    libraryVersion,
+    slotManufacturer,
+    slotDescription,
+    slotId,
+  ]);
 }
 
 function referenceUri(key: PrivatePart): string {
   if (key.kind !== 'reference') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, 'the pkcs11 backend uses only keys on a token (a key reference); this key is a JWK: use the software backend');
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      'the pkcs11 backend uses only keys on a token (a key reference); this key is a JWK: use the software backend',
+    );
   }
   if (key.reference.backend !== PKCS11_BACKEND_NAME) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the pkcs11 backend holds no keys of backend "${key.reference.backend}"`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `the pkcs11 backend holds no keys of backend "${key.reference.backend}"`,
+    );
   }
   const uri = key.reference.location.uri;
-  if (uri === undefined || uri === '') throw new KeymintError(ErrorCode.INPUT_INVALID, 'the pkcs11 key reference has no "uri" in its location');
+  if (uri === undefined || uri === '')
+    throw new KeymintError(ErrorCode.INPUT_INVALID, 'the pkcs11 key reference has no "uri" in its location');
   return uri;
 }
 
@@ -161,7 +207,8 @@ async function findSlot(
  */
 export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise<Pkcs11Backend> {
   const env = options.env ?? process.env;
-  const warn = options.warn ?? ((message: string) => process.emitWarning(message, { code: 'KEYMINT_PKCS11_PIN_VALUE' }));
+  const warn =
+    options.warn ?? ((message: string) => process.emitWarning(message, { code: 'KEYMINT_PKCS11_PIN_VALUE' }));
   const configured = options.uri === undefined || options.uri === '' ? undefined : parsePkcs11Uri(options.uri);
   if (configured?.pinValue !== undefined) warn(PIN_VALUE_WARNING);
   // Checked now, so that a bad pin-source fails before a key is made; kept in references as a path.
@@ -271,7 +318,10 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
     try {
       uri = parsePkcs11Uri(text);
     } catch (error) {
-      if (isKeymintError(error)) throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference holds an ${error.message}`, { cause: error });
+      if (isKeymintError(error))
+        throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference holds an ${error.message}`, {
+          cause: error,
+        });
       throw error;
     }
     if (uri.pinValue !== undefined) warn(PIN_VALUE_WARNING);
@@ -293,7 +343,9 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   /** The module of a URI that names none: the configured token's, else the default. Found once. */
   let referenceModule: { path: string | undefined } | undefined;
   function fallbackForReferences(): string | undefined {
-    referenceModule ??= { path: configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule) };
+    referenceModule ??= {
+      path: configured === undefined ? defaultModule : resolveModulePath(configured, defaultModule),
+    };
     return referenceModule.path;
   }
 
@@ -345,8 +397,15 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
   }
 
   // Decryption finds its key as signing does (withKey), so that whatever makes that lookup cheaper serves both.
-  async function unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
-    return withKey(uriOfReferenceText(referenceUri(key)), (session, found) => unwrapWithKey(session, found, alg, encryptedKey, params));
+  async function unwrapKey(
+    key: PrivatePart,
+    alg: string,
+    encryptedKey: Uint8Array,
+    params: UnwrapParams,
+  ): Promise<Uint8Array> {
+    return withKey(uriOfReferenceText(referenceUri(key)), (session, found) =>
+      unwrapWithKey(session, found, alg, encryptedKey, params),
+    );
   }
 
   async function deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {
@@ -364,7 +423,8 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
         .sort((a, b) => String(a.details.label).localeCompare(String(b.details.label)) || a.id.localeCompare(b.id)),
       warnings: [],
       details: {
-        token: token === undefined ? null : { module: primary?.pool.module.info, slotId: primary?.pool.slot.slotId, token },
+        token:
+          token === undefined ? null : { module: primary?.pool.module.info, slotId: primary?.pool.slot.slotId, token },
       },
     };
   }
@@ -379,12 +439,16 @@ export async function pkcs11Backend(options: Pkcs11BackendOptions = {}): Promise
 
   async function deleteKey(target: KeyReference | string, deleteOptions: DeleteOptions = {}): Promise<Deletion> {
     if (typeof target !== 'string' && target.backend !== PKCS11_BACKEND_NAME) {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `the key reference points at the ${target.backend} backend, not at a PKCS#11 token`);
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `the key reference points at the ${target.backend} backend, not at a PKCS#11 token`,
+      );
     }
     const uri = targetUri(target);
     const deletion = async (session: TokenSession, found: TokenKey): Promise<Deletion> => {
       const key = storedKey(await describeTokenKey(session, found.object, found.keyClass, pinSource), session.name);
-      if (deleteOptions.confirm !== undefined && !(await deleteOptions.confirm(key))) return { key, outcome: 'declined' };
+      if (deleteOptions.confirm !== undefined && !(await deleteOptions.confirm(key)))
+        return { key, outcome: 'declined' };
       try {
         await retryTransient(session.quirks, () => destroyTokenKey(session, found.object, found.keyClass));
       } catch (error) {
@@ -454,6 +518,15 @@ function storedKey(key: Pkcs11KeyInfo, token: string): StoredKey {
     alg: null,
     use: signs && !enciphers ? 'sig' : enciphers && !signs ? 'enc' : null,
     reference: key.type === 'public' ? null : { backend: PKCS11_BACKEND_NAME, location: { uri: key.uri } },
-    details: { label: key.label, id: key.id, type: key.type, usages: key.usages, sensitive: key.sensitive, extractable: key.extractable, uri: key.uri, publicJwk: key.publicJwk },
+    details: {
+      label: key.label,
+      id: key.id,
+      type: key.type,
+      usages: key.usages,
+      sensitive: key.sensitive,
+      extractable: key.extractable,
+      uri: key.uri,
+      publicJwk: key.publicJwk,
+    },
   };
 }

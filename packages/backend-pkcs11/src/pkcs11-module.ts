@@ -67,10 +67,14 @@ async function load(path: string, file: string): Promise<Loaded> {
   try {
     module = graphene.Module.load(file);
   } catch (cause) {
-    throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `${shownPath(path)} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`, {
-      cause,
-      hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
-    });
+    throw new KeymintError(
+      ErrorCode.BACKEND_UNAVAILABLE,
+      `${shownPath(path)} is not a PKCS#11 module: it could not be loaded (${firstLine(cause)})`,
+      {
+        cause,
+        hint: 'module-path must name a PKCS#11 library such as /usr/lib/softhsm/libsofthsm2.so',
+      },
+    );
   }
   let concurrent = true;
   try {
@@ -85,10 +89,14 @@ async function load(path: string, file: string): Promise<Loaded> {
       const message = `the PKCS#11 module ${shownPath(path)} failed to start: the token is unavailable (${firstLine(cause)})`;
       throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, message, { cause, hint: UNAVAILABLE_HINT });
     } else if (codeOf(cause) !== CKR.CRYPTOKI_ALREADY_INITIALIZED) {
-      throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`, {
-        cause,
-        hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
-      });
+      throw new KeymintError(
+        ErrorCode.BACKEND_UNAVAILABLE,
+        `the PKCS#11 module ${shownPath(path)} failed to start (${firstLine(cause)})`,
+        {
+          cause,
+          hint: 'check its configuration: SoftHSM reads SOFTHSM2_CONF; tpm2-pkcs11 reads TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI',
+        },
+      );
     }
   }
   const info: ModuleInfo = {

@@ -14,7 +14,11 @@ function unsigned(bytes: Uint8Array): Uint8Array {
 }
 
 function malformed(what: string, cause?: unknown): KeymintError {
-  return new KeymintError(ErrorCode.INPUT_INVALID, `the token returned a malformed ${what}`, cause === undefined ? {} : { cause });
+  return new KeymintError(
+    ErrorCode.INPUT_INVALID,
+    `the token returned a malformed ${what}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**
@@ -34,7 +38,8 @@ export function curveJwk(params: Uint8Array, encodedPoint: Uint8Array): { curve:
     throw error;
   }
   if (curve.kty === 'OKP') {
-    if (point.length !== curve.bytes) throw malformed(`CKA_EC_POINT: ${point.length} octets for ${curve.crv}, expected ${curve.bytes}`);
+    if (point.length !== curve.bytes)
+      throw malformed(`CKA_EC_POINT: ${point.length} octets for ${curve.crv}, expected ${curve.bytes}`);
     return { curve, jwk: { kty: 'OKP', crv: curve.crv, x: b64(point) } };
   }
   if (point[0] !== 0x04 || point.length !== 1 + 2 * curve.bytes) {
@@ -58,12 +63,21 @@ export function rsaJwk(modulus: Uint8Array, exponent: Uint8Array): Jwk {
  */
 export function publicJwkOf(object: SessionObject, keyType: number): Jwk {
   if (keyType === CKK.RSA) {
-    const { modulus, publicExponent } = object.getAttribute({ modulus: null, publicExponent: null }) as { modulus: Buffer; publicExponent: Buffer };
+    const { modulus, publicExponent } = object.getAttribute({ modulus: null, publicExponent: null }) as {
+      modulus: Buffer;
+      publicExponent: Buffer;
+    };
     return rsaJwk(modulus, publicExponent);
   }
   if (keyType === CKK.EC || keyType === CKK.EC_EDWARDS) {
-    const { paramsECDSA, pointEC } = object.getAttribute({ paramsECDSA: null, pointEC: null }) as { paramsECDSA: Buffer; pointEC: Buffer };
+    const { paramsECDSA, pointEC } = object.getAttribute({ paramsECDSA: null, pointEC: null }) as {
+      paramsECDSA: Buffer;
+      pointEC: Buffer;
+    };
     return curveJwk(paramsECDSA, pointEC).jwk;
   }
-  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `a key of PKCS#11 key type 0x${keyType.toString(16)} has no public JWK keymint can write`);
+  throw new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    `a key of PKCS#11 key type 0x${keyType.toString(16)} has no public JWK keymint can write`,
+  );
 }

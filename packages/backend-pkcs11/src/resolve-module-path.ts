@@ -69,18 +69,32 @@ export function resolveModulePath(uri: Pkcs11Uri, fallback?: string): string {
   else if (uri.moduleName !== undefined) {
     path = findModuleByName(uri.moduleName);
     if (path === undefined) {
-      throw unavailable(`no PKCS#11 module named "${uri.moduleName}" is installed`, `give its path instead: ?module-path=/path/to/module.so${foundHint()}`);
+      throw unavailable(
+        `no PKCS#11 module named "${uri.moduleName}" is installed`,
+        `give its path instead: ?module-path=/path/to/module.so${foundHint()}`,
+      );
     }
   } else if (fallback !== undefined && fallback !== '') path = resolve(fallback);
   if (path === undefined) {
-    throw new KeymintError(ErrorCode.USAGE, 'no PKCS#11 module given: add ?module-path=/path/to/module.so to the PKCS#11 URI', {
-      hint: `or set KEYMINT_PKCS11_MODULE${foundHint()}`,
-    });
+    throw new KeymintError(
+      ErrorCode.USAGE,
+      'no PKCS#11 module given: add ?module-path=/path/to/module.so to the PKCS#11 URI',
+      {
+        hint: `or set KEYMINT_PKCS11_MODULE${foundHint()}`,
+      },
+    );
   }
   if (!existsSync(path)) {
-    throw unavailable(`the PKCS#11 module ${shownPath(path)} does not exist`, `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`);
+    throw unavailable(
+      `the PKCS#11 module ${shownPath(path)} does not exist`,
+      `install it (SoftHSM: apt-get install softhsm2) or fix module-path${foundHint()}`,
+    );
   }
-  if (!isFile(path)) throw unavailable(`the PKCS#11 module ${shownPath(path)} is not a file`, `module-path must name the module's shared library${foundHint()}`);
+  if (!isFile(path))
+    throw unavailable(
+      `the PKCS#11 module ${shownPath(path)} is not a file`,
+      `module-path must name the module's shared library${foundHint()}`,
+    );
   return path;
 }
 

@@ -31,13 +31,18 @@ export function pinSourcePath(pinSource: string): string {
       const rest = path.slice(2);
       const slash = rest.indexOf('/');
       const host = slash === -1 ? rest : rest.slice(0, slash);
-      if (host !== '' && host !== 'localhost') throw new KeymintError(ErrorCode.USAGE, `pin-source ${pinSource} names another host: give a local file`);
+      if (host !== '' && host !== 'localhost')
+        throw new KeymintError(ErrorCode.USAGE, `pin-source ${pinSource} names another host: give a local file`);
       path = slash === -1 ? '' : rest.slice(slash);
     }
   } else if (/^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith('|')) {
-    throw new KeymintError(ErrorCode.USAGE, `pin-source ${pinSource} is not supported: keymint reads the PIN only from a file (pin-source=file:/path)`);
+    throw new KeymintError(
+      ErrorCode.USAGE,
+      `pin-source ${pinSource} is not supported: keymint reads the PIN only from a file (pin-source=file:/path)`,
+    );
   }
-  if (path === '') throw new KeymintError(ErrorCode.USAGE, 'pin-source is empty: give a file, pin-source=file:/path/to/pin');
+  if (path === '')
+    throw new KeymintError(ErrorCode.USAGE, 'pin-source is empty: give a file, pin-source=file:/path/to/pin');
   return isAbsolute(path) ? path : resolve(path);
 }
 
@@ -48,7 +53,8 @@ export function pinSourcePath(pinSource: string): string {
 export async function readPinFile(path: string): Promise<string> {
   const text = await readInput(path, 'the PIN file (pin-source)');
   const pin = (text.split(/\r?\n/)[0] ?? '').replace(/\s+$/u, '');
-  if (pin.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, `the PIN file ${path} (pin-source) is empty: it must hold the PIN`);
+  if (pin.length === 0)
+    throw new KeymintError(ErrorCode.PARAM_INVALID, `the PIN file ${path} (pin-source) is empty: it must hold the PIN`);
   return pin;
 }
 
@@ -67,14 +73,22 @@ export async function resolvePin(uri: Pkcs11Uri, token: string, sources: PinSour
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const hint = `give it with pin-source=file:/path in the PKCS#11 URI or the ${PIN_ENV} environment variable`;
   if (sources.promptPin === undefined) {
-    throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, `the PIN of token ${token} is needed and there is no terminal to ask for it`, { hint });
+    throw new KeymintError(
+      ErrorCode.PASSWORD_REQUIRED,
+      `the PIN of token ${token} is needed and there is no terminal to ask for it`,
+      { hint },
+    );
   }
   let answer: string;
   try {
     answer = await sources.promptPin(`PIN for token ${token}: `);
   } catch (error) {
     if (isKeymintError(error, ErrorCode.PASSWORD_REQUIRED)) {
-      throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, `the PIN of token ${token} is needed and there is no terminal to ask for it`, { hint, cause: error });
+      throw new KeymintError(
+        ErrorCode.PASSWORD_REQUIRED,
+        `the PIN of token ${token} is needed and there is no terminal to ask for it`,
+        { hint, cause: error },
+      );
     }
     throw error;
   }

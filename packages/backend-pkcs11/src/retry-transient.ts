@@ -11,7 +11,11 @@ const PAUSES_MS = [25, 100, 300];
  * True when `error` is a passing state on this module: CKR_GENERAL_ERROR, or (when `tokenMissing`
  * counts) a token that is not there, on a module whose quirks say both happen under concurrent use.
  */
-export function isTransient(quirks: Pick<ModuleQuirks, 'transientGeneralError'>, error: unknown, tokenMissing = false): boolean {
+export function isTransient(
+  quirks: Pick<ModuleQuirks, 'transientGeneralError'>,
+  error: unknown,
+  tokenMissing = false,
+): boolean {
   if (!quirks.transientGeneralError) return false;
   // A KeymintError made from the module's error keeps it as its cause.
   const code = pkcs11CodeOf(error) ?? (error instanceof Error ? pkcs11CodeOf(error.cause) : undefined);
@@ -36,7 +40,10 @@ export async function pauseBeforeRetry(attempt: number): Promise<boolean> {
  * a PIN check: a wrong PIN is CKR_PIN_INCORRECT and is never retried.
  * @example const session = await retryTransient(quirks, () => slot.open(flags));
  */
-export async function retryTransient<T>(quirks: Pick<ModuleQuirks, 'transientGeneralError'>, operation: () => T | Promise<T>): Promise<T> {
+export async function retryTransient<T>(
+  quirks: Pick<ModuleQuirks, 'transientGeneralError'>,
+  operation: () => T | Promise<T>,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();

@@ -77,11 +77,22 @@ export function selectSlot(handle: ModuleHandle, uri: Pkcs11Uri): SlotDescriptio
       });
     }
     const has = existing.length === 0 ? 'it has no initialized token' : `its tokens are ${allOf(existing)}`;
-    throw new KeymintError(ErrorCode.TOKEN_NOT_FOUND, `no token matches ${selector(uri)} in the PKCS#11 module ${handle.info.path}: ${has}`, {
-      hint: existing.length === 0 ? 'initialize one (SoftHSM: softhsm2-util --init-token --free --label NAME)' : 'see keymint pkcs11 tokens',
-    });
+    throw new KeymintError(
+      ErrorCode.TOKEN_NOT_FOUND,
+      `no token matches ${selector(uri)} in the PKCS#11 module ${handle.info.path}: ${has}`,
+      {
+        hint:
+          existing.length === 0
+            ? 'initialize one (SoftHSM: softhsm2-util --init-token --free --label NAME)'
+            : 'see keymint pkcs11 tokens',
+      },
+    );
   }
-  throw new KeymintError(ErrorCode.USAGE, `${matching.length} tokens match ${selector(uri)} in ${handle.info.path}: ${matching.map((s) => describeTokenBriefly(s.token)).join(', ')}`, {
-    hint: 'choose one with token=, serial= or slot-id= in the PKCS#11 URI',
-  });
+  throw new KeymintError(
+    ErrorCode.USAGE,
+    `${matching.length} tokens match ${selector(uri)} in ${handle.info.path}: ${matching.map((s) => describeTokenBriefly(s.token)).join(', ')}`,
+    {
+      hint: 'choose one with token=, serial= or slot-id= in the PKCS#11 URI',
+    },
+  );
 }

@@ -23,7 +23,13 @@ export function readMechanisms(slot: Slot): Map<number, MechanismInfo> {
   const out = new Map<number, MechanismInfo>();
   for (let i = 0; i < list.length; i++) {
     const m = list.tryGetItem(i);
-    if (m !== null) out.set(m.type as number, { type: m.type as number, minKeySize: m.minKeySize, maxKeySize: m.maxKeySize, flags: m.flags });
+    if (m !== null)
+      out.set(m.type as number, {
+        type: m.type as number,
+        minKeySize: m.minKeySize,
+        maxKeySize: m.maxKeySize,
+        flags: m.flags,
+      });
   }
   return out;
 }
@@ -48,7 +54,11 @@ const RSA_SIGN: Record<string, readonly number[]> = {
   PS384: [CKM.SHA384_RSA_PKCS_PSS, CKM.RSA_PKCS_PSS],
   PS512: [CKM.SHA512_RSA_PKCS_PSS, CKM.RSA_PKCS_PSS],
 };
-const RSA_DECRYPT: Record<string, number> = { RSA1_5: CKM.RSA_PKCS, 'RSA-OAEP': CKM.RSA_PKCS_OAEP, 'RSA-OAEP-256': CKM.RSA_PKCS_OAEP };
+const RSA_DECRYPT: Record<string, number> = {
+  RSA1_5: CKM.RSA_PKCS,
+  'RSA-OAEP': CKM.RSA_PKCS_OAEP,
+  'RSA-OAEP-256': CKM.RSA_PKCS_OAEP,
+};
 const HMAC: Record<string, { mechanism: number; bits: number }> = {
   HS256: { mechanism: CKM.SHA256_HMAC, bits: 256 },
   HS384: { mechanism: CKM.SHA384_HMAC, bits: 384 },
@@ -62,8 +72,12 @@ function rsaTypes(mechanisms: MechanismTable): KeyTypeSupport[] {
   const gen = mechanisms.get(CKM.RSA_PKCS_KEY_PAIR_GEN);
   if (gen === undefined || !can(mechanisms, CKM.RSA_PKCS_KEY_PAIR_GEN, CKF_MECHANISM.GENERATE_KEY_PAIR)) return [];
   const sizes = gen.minKeySize === 0 && gen.maxKeySize === 0 ? undefined : { min: gen.minKeySize, max: gen.maxKeySize };
-  const sig = algorithmsFor('RSA', undefined, 'sig').filter((alg) => (RSA_SIGN[alg] ?? []).some((m) => can(mechanisms, m, CKF_MECHANISM.SIGN)));
-  const enc = algorithmsFor('RSA', undefined, 'enc').filter((alg) => can(mechanisms, RSA_DECRYPT[alg] as number, CKF_MECHANISM.DECRYPT | CKF_MECHANISM.UNWRAP));
+  const sig = algorithmsFor('RSA', undefined, 'sig').filter((alg) =>
+    (RSA_SIGN[alg] ?? []).some((m) => can(mechanisms, m, CKF_MECHANISM.SIGN)),
+  );
+  const enc = algorithmsFor('RSA', undefined, 'enc').filter((alg) =>
+    can(mechanisms, RSA_DECRYPT[alg] as number, CKF_MECHANISM.DECRYPT | CKF_MECHANISM.UNWRAP),
+  );
   const out: KeyTypeSupport[] = [];
   if (sig.length > 0) out.push({ kty: 'RSA', uses: ['sig'], algs: sig, ...(sizes === undefined ? {} : { sizes }) });
   if (enc.length > 0) out.push({ kty: 'RSA', uses: ['enc'], algs: enc, ...(sizes === undefined ? {} : { sizes }) });
@@ -72,14 +86,21 @@ function rsaTypes(mechanisms: MechanismTable): KeyTypeSupport[] {
 
 function curveTypes(mechanisms: MechanismTable, quirks: ModuleQuirks): KeyTypeSupport[] {
   const out: KeyTypeSupport[] = [];
-  const ecGen = can(mechanisms, CKM.EC_KEY_PAIR_GEN, CKF_MECHANISM.GENERATE_KEY_PAIR) ? mechanisms.get(CKM.EC_KEY_PAIR_GEN) : undefined;
+  const ecGen = can(mechanisms, CKM.EC_KEY_PAIR_GEN, CKF_MECHANISM.GENERATE_KEY_PAIR)
+    ? mechanisms.get(CKM.EC_KEY_PAIR_GEN)
+    : undefined;
   for (const curve of TOKEN_CURVES) {
     if (quirks.brokenCurves.includes(curve.crv)) continue;
     if (curve.kty === 'EC') {
       if (!inRange(ecGen, curve.bits)) continue;
-      if (can(mechanisms, CKM.ECDSA, CKF_MECHANISM.SIGN)) out.push({ kty: 'EC', crv: curve.crv, uses: ['sig'], algs: algorithmsFor('EC', curve.crv, 'sig') });
-      if (can(mechanisms, CKM.ECDH1_DERIVE, CKF_MECHANISM.DERIVE)) out.push({ kty: 'EC', crv: curve.crv, uses: ['enc'], algs: algorithmsFor('EC', curve.crv, 'enc') });
-    } else if (can(mechanisms, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKF_MECHANISM.GENERATE_KEY_PAIR) && can(mechanisms, CKM.EDDSA, CKF_MECHANISM.SIGN)) {
+      if (can(mechanisms, CKM.ECDSA, CKF_MECHANISM.SIGN))
+        out.push({ kty: 'EC', crv: curve.crv, uses: ['sig'], algs: algorithmsFor('EC', curve.crv, 'sig') });
+      if (can(mechanisms, CKM.ECDH1_DERIVE, CKF_MECHANISM.DERIVE))
+        out.push({ kty: 'EC', crv: curve.crv, uses: ['enc'], algs: algorithmsFor('EC', curve.crv, 'enc') });
+    } else if (
+      can(mechanisms, CKM.EC_EDWARDS_KEY_PAIR_GEN, CKF_MECHANISM.GENERATE_KEY_PAIR) &&
+      can(mechanisms, CKM.EDDSA, CKF_MECHANISM.SIGN)
+    ) {
       out.push({ kty: 'OKP', crv: curve.crv, uses: ['sig'], algs: ['EdDSA'] });
     }
   }

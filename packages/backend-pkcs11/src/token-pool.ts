@@ -146,9 +146,13 @@ export class TokenPool implements TokenInfo {
     }
     if (!token.loginRequired) return;
     if (token.pinLocked) {
-      throw new KeymintError(ErrorCode.PIN_LOCKED, `the PIN of token ${this.name} is locked after too many wrong tries`, {
-        hint: "the token's security officer must unlock it",
-      });
+      throw new KeymintError(
+        ErrorCode.PIN_LOCKED,
+        `the PIN of token ${this.name} is locked after too many wrong tries`,
+        {
+          hint: "the token's security officer must unlock it",
+        },
+      );
     }
     const noSource =
       uri.pinValue === undefined &&
@@ -169,7 +173,8 @@ export class TokenPool implements TokenInfo {
       const code = pkcs11CodeOf(error);
       // Another backend in this process logged in to the same token: the login is shared.
       if (code === CKR.USER_ALREADY_LOGGED_IN) return;
-      if (code === CKR.PIN_INCORRECT || code === CKR.PIN_INVALID || code === CKR.PIN_LEN_RANGE) throw this.#wrongPin(error);
+      if (code === CKR.PIN_INCORRECT || code === CKR.PIN_INVALID || code === CKR.PIN_LEN_RANGE)
+        throw this.#wrongPin(error);
       throw toKeymintError(error, { action: 'logging in', token: this.name });
     }
   }

@@ -9,7 +9,11 @@ import type { Pkcs11ObjectType, Pkcs11Uri } from './pkcs11-uri.js';
  * @example objectUri(token, { object: 'my-key', id, type: 'private' }, uri.pinSource)
  * @see https://www.rfc-editor.org/rfc/rfc7512#section-2.3
  */
-export function objectUri(token: TokenSession, object: { object?: string | undefined; id?: Uint8Array | undefined; type?: Pkcs11ObjectType | undefined }, pinSource?: string): Pkcs11Uri {
+export function objectUri(
+  token: TokenSession,
+  object: { object?: string | undefined; id?: Uint8Array | undefined; type?: Pkcs11ObjectType | undefined },
+  pinSource?: string,
+): Pkcs11Uri {
   const t = token.slot.token;
   const uri: Pkcs11Uri = { token: t.label, manufacturer: t.manufacturer, model: t.model };
   if (t.serial !== '') uri.serial = t.serial;

@@ -24,7 +24,10 @@ interface Made {
 
 function run(worker: number): Promise<Made[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SCRIPT, softhsm.uri(TOKEN), String(KEYS_EACH), String(worker)], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [SCRIPT, softhsm.uri(TOKEN), String(KEYS_EACH), String(worker)], {
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -32,14 +35,21 @@ function run(worker: number): Promise<Made[]> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code !== 0) reject(new Error(`worker ${worker} exited with ${String(code)}: ${err}`));
-      else resolve(out.trim().split('\n').map((line) => JSON.parse(line) as Made));
+      else
+        resolve(
+          out
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line) as Made),
+        );
     });
   });
 }
 
 describe('concurrency: parallel processes on one SoftHSM token', () => {
   it(`${PROCESSES} processes make ${KEYS_EACH} keys each: ${PROCESSES * KEYS_EACH} distinct keys, each usable`, async () => {
-    if (!existsSync(join(dirname(SCRIPT), '..', '..', 'dist', 'index.js'))) throw new Error('dist/index.js is missing: run the build first (turbo runs it before the tests)');
+    if (!existsSync(join(dirname(SCRIPT), '..', '..', 'dist', 'index.js')))
+      throw new Error('dist/index.js is missing: run the build first (turbo runs it before the tests)');
     const made = (await Promise.all(Array.from({ length: PROCESSES }, (_, i) => run(i)))).flat();
     expect(made).toHaveLength(PROCESSES * KEYS_EACH);
     const uris = made.map((m) => referenceUri(m.private));

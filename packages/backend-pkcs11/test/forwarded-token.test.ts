@@ -93,7 +93,12 @@ describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.s
     const [ec, rsa] = keys as [Made, Made];
     const signer = await pkcs11Backend({});
     try {
-      const round = () => Promise.allSettled(Array.from({ length: 8 }, (_, i) => expectSignsAndVerifies(signer, i % 2 ? rsa : ec, i % 2 ? 'RS256' : 'ES256')));
+      const round = () =>
+        Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) =>
+            expectSignsAndVerifies(signer, i % 2 ? rsa : ec, i % 2 ? 'RS256' : 'ES256'),
+          ),
+        );
       expect((await round()).every((r) => r.status === 'fulfilled')).toBe(true);
       const during = round();
       await server.kill();
@@ -102,7 +107,9 @@ describe('a SoftHSM2 token forwarded by p11-kit server, through p11-kit-client.s
       }
       await server.start();
       const after = await round();
-      expect(after.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      expect(
+        after.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+      ).toEqual([]);
     } finally {
       await signer.close();
     }

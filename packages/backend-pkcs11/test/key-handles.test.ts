@@ -26,7 +26,11 @@ const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64u
 
 /** pkcs11-tool on the token, logged in. */
 function tool(...args: string[]): string {
-  return runTool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, ...args], { env: softhsm.env });
+  return runTool(
+    'pkcs11-tool',
+    ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, ...args],
+    { env: softhsm.env },
+  );
 }
 
 /** Deletes both halves of the key pair labelled `label`, from another process. */
@@ -107,7 +111,9 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
     deletePair('deleted-twice');
     const error = await signError(made.private!);
     expect(error.code).toBe('ERR_KEY_NOT_FOUND');
-    expect(error.message).toMatch(/^token "keymint-handles" \(serial [0-9a-f]+\) has no private or secret key with label "deleted-twice" and id /);
+    expect(error.message).toMatch(
+      /^token "keymint-handles" \(serial [0-9a-f]+\) has no private or secret key with label "deleted-twice" and id /,
+    );
 
     makePair('deleted-twice', id.hex);
     const fresh = await publicOf('deleted-twice');
@@ -182,7 +188,8 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
     const id = idOf(made.private!);
     const der = join(softhsm.dir, 'churn.der');
     const login = ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN];
-    const toolAsync = (...args: string[]) => run('pkcs11-tool', [...login, ...args], { env: { ...process.env, ...softhsm.env } });
+    const toolAsync = (...args: string[]) =>
+      run('pkcs11-tool', [...login, ...args], { env: { ...process.env, ...softhsm.env } });
     // Each key with when it was being made (start) and deleted (end): a signature may verify only
     // with a key that lived during it.
     const lives: Array<{ jwk: Jwk; from: number; to: number }> = [{ jwk: made.publicJwk!, from: 0, to: Infinity }];
@@ -193,9 +200,20 @@ describe('kept key handles on SoftHSM2: a key deleted or replaced behind the bac
         lives[lives.length - 1]!.to = performance.now();
         await toolAsync('--delete-object', '--type', 'pubkey', '--label', 'churn');
         const from = performance.now();
-        await toolAsync('--keypairgen', '--key-type', 'EC:prime256v1', '--label', 'churn', '--id', id.hex, '--usage-sign');
+        await toolAsync(
+          '--keypairgen',
+          '--key-type',
+          'EC:prime256v1',
+          '--label',
+          'churn',
+          '--id',
+          id.hex,
+          '--usage-sign',
+        );
         await toolAsync('--read-object', '--type', 'pubkey', '--id', id.hex, '--output-file', der);
-        const jwk = createPublicKey({ key: readFileSync(der), format: 'der', type: 'spki' }).export({ format: 'jwk' }) as Jwk;
+        const jwk = createPublicKey({ key: readFileSync(der), format: 'der', type: 'spki' }).export({
+          format: 'jwk',
+        }) as Jwk;
         lives.push({ jwk, from, to: Infinity });
       }
     })().finally(() => {

@@ -15,17 +15,26 @@ function probe(use: string): { before: boolean; after: boolean } {
     const before = loaded();
     ${use}
     console.log(JSON.stringify({ before, after: loaded() }));`;
-  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: process.env, encoding: 'utf8' });
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: process.env,
+    encoding: 'utf8',
+  });
   if (out.status !== 0) throw new Error(out.stderr);
   return JSON.parse(out.stdout) as { before: boolean; after: boolean };
 }
 
 describe('graphene-pk11 and its native addon load only when a module is used', () => {
   it('importing the package, parsing URIs and making a backend without a token load nothing native', () => {
-    expect(probe(`m.parsePkcs11Uri('pkcs11:token=t'); await (await m.pkcs11Backend({})).close();`)).toEqual({ before: false, after: false });
+    expect(probe(`m.parsePkcs11Uri('pkcs11:token=t'); await (await m.pkcs11Backend({})).close();`)).toEqual({
+      before: false,
+      after: false,
+    });
   });
 
   it('listing tokens loads it', () => {
-    expect(probe(`await m.listTokens({ modulePath: ${JSON.stringify(softhsm.module)} });`)).toEqual({ before: false, after: true });
+    expect(probe(`await m.listTokens({ modulePath: ${JSON.stringify(softhsm.module)} });`)).toEqual({
+      before: false,
+      after: true,
+    });
   });
 });

@@ -32,22 +32,37 @@ describe('PKCS#11 errors become typed KeymintErrors', () => {
     ['CKR_SESSION_HANDLE_INVALID', 0xb3],
     ['CKR_SESSION_CLOSED', 0xb0],
     ['CKR_CRYPTOKI_NOT_INITIALIZED', 0x190],
-  ])('%s (a token that cannot be reached: a forwarding server or network HSM gone) → ERR_BACKEND_UNAVAILABLE, "the token is unavailable"', (name, code) => {
-    const error = toKeymintError(pkcs11Error(name, code), { action: 'signing with ES256', token: '"hsm"' });
-    expect(error.code).toBe('ERR_BACKEND_UNAVAILABLE');
-    expect(error.message).toBe(`signing with ES256 on token "hsm" failed: the token is unavailable (${name})`);
-    expect(error.hint).toBe('if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again');
-  });
+  ])(
+    '%s (a token that cannot be reached: a forwarding server or network HSM gone) → ERR_BACKEND_UNAVAILABLE, "the token is unavailable"',
+    (name, code) => {
+      const error = toKeymintError(pkcs11Error(name, code), { action: 'signing with ES256', token: '"hsm"' });
+      expect(error.code).toBe('ERR_BACKEND_UNAVAILABLE');
+      expect(error.message).toBe(`signing with ES256 on token "hsm" failed: the token is unavailable (${name})`);
+      expect(error.hint).toBe(
+        'if the token is reached through a server (a network HSM, p11-kit server), check that it runs, then try again',
+      );
+    },
+  );
 
   it('CKR_KEY_HANDLE_INVALID → ERR_KEY_NOT_FOUND, as CKR_OBJECT_HANDLE_INVALID', () => {
-    const error = toKeymintError(pkcs11Error('CKR_KEY_HANDLE_INVALID', 0x60), { action: 'signing with ES256', token: '"hsm"' });
+    const error = toKeymintError(pkcs11Error('CKR_KEY_HANDLE_INVALID', 0x60), {
+      action: 'signing with ES256',
+      token: '"hsm"',
+    });
     expect(error.code).toBe('ERR_KEY_NOT_FOUND');
-    expect(error.message).toBe('signing with ES256 on token "hsm" failed: the key is gone from the token (CKR_KEY_HANDLE_INVALID)');
+    expect(error.message).toBe(
+      'signing with ES256 on token "hsm" failed: the key is gone from the token (CKR_KEY_HANDLE_INVALID)',
+    );
   });
 
   it('names the token in "not supported by this token"', () => {
-    const error = toKeymintError(pkcs11Error('CKR_MECHANISM_INVALID', 0x70), { action: 'creating an OKP Ed25519 key', token: '"tpm"' });
-    expect(error.message).toBe('creating an OKP Ed25519 key on token "tpm" failed: not supported by this token (CKR_MECHANISM_INVALID)');
+    const error = toKeymintError(pkcs11Error('CKR_MECHANISM_INVALID', 0x70), {
+      action: 'creating an OKP Ed25519 key',
+      token: '"tpm"',
+    });
+    expect(error.message).toBe(
+      'creating an OKP Ed25519 key on token "tpm" failed: not supported by this token (CKR_MECHANISM_INVALID)',
+    );
   });
 
   it('passes KeymintErrors through and wraps other errors in one line', () => {

@@ -63,10 +63,18 @@ describe('modules the system trusts', () => {
   it("the places: p11-kit's two registries, and directories that hold PKCS#11 modules only", () => {
     expect(SYSTEM_MODULE_PLACES.registries).toEqual(['/etc/pkcs11/modules', '/usr/share/p11-kit/modules']);
     const dirs = SYSTEM_MODULE_PLACES.moduleDirs;
-    expect(dirs).toEqual(expect.arrayContaining(['/usr/lib/x86_64-linux-gnu/pkcs11', '/usr/lib/x86_64-linux-gnu/softhsm']));
+    expect(dirs).toEqual(
+      expect.arrayContaining(['/usr/lib/x86_64-linux-gnu/pkcs11', '/usr/lib/x86_64-linux-gnu/softhsm']),
+    );
     const specific = ['/usr/lib/pkcs11', '/usr/lib64/pkcs11', '/usr/lib/softhsm', '/usr/lib64/softhsm'];
     expect(dirs).toEqual(expect.arrayContaining([...specific, '/usr/local/lib/pkcs11', '/usr/local/lib/softhsm']));
-    for (const general of ['/usr/lib', '/usr/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/local/lib', '/opt/homebrew/lib']) {
+    for (const general of [
+      '/usr/lib',
+      '/usr/lib64',
+      '/usr/lib/x86_64-linux-gnu',
+      '/usr/local/lib',
+      '/opt/homebrew/lib',
+    ]) {
       expect(dirs).not.toContain(general);
     }
   });
@@ -77,7 +85,10 @@ describe('modules the system trusts', () => {
 
   it('never a general library directory, nor anything under /tmp: refused, naming the path and how to trust it', () => {
     const libz = '/usr/lib/x86_64-linux-gnu/libz.so.1';
-    expectUntrusted(thrown(() => trustModule(libz, [])), libz);
+    expectUntrusted(
+      thrown(() => trustModule(libz, [])),
+      libz,
+    );
     const error = thrown(() => trustModule(planted, []));
     expectUntrusted(error, planted);
     expect(error.message).toBe(
@@ -89,7 +100,10 @@ describe('modules the system trusts', () => {
   it('".." cannot climb out of a module directory: the path is normalized first', () => {
     const climbing = `/usr/lib/softhsm/../../..${planted}`;
     expect(resolve(climbing)).toBe(planted);
-    expectUntrusted(thrown(() => trustModule(climbing, [])), planted);
+    expectUntrusted(
+      thrown(() => trustModule(climbing, [])),
+      planted,
+    );
   });
 
   it('a path that leads to no file is reported as missing, not loaded', () => {
@@ -162,10 +176,12 @@ describe.runIf(IS_ROOT)('module directories and registrations of our own, in a t
     const path = moduleFile(`lib-${mode.toString(8)}.so`, mode);
     const error = thrown(() => trustModule(path, [], places));
     expectUntrusted(error, path);
-    expect(error.message).toBe(`the PKCS#11 module ${path} is not trusted: it is in ${moduleDir}, but ${path} is ${why}`);
+    expect(error.message).toBe(
+      `the PKCS#11 module ${path} is not trusted: it is in ${moduleDir}, but ${path} is ${why}`,
+    );
   });
 
-  it("a module file owned by another user: refused", () => {
+  it('a module file owned by another user: refused', () => {
     const path = moduleFile('libnobody.so');
     chownSync(path, NOBODY, NOBODY);
     const error = thrown(() => trustModule(path, [], places));
@@ -205,10 +221,16 @@ describe.runIf(IS_ROOT)('module directories and registrations of our own, in a t
     writeFileSync(registration, `# p11-kit module\nmodule: ${planted}\n`, { mode: 0o644 });
     expect(trustModule(planted, [], places)).toEqual({ file: planted, reason: 'p11-kit' });
     chmodSync(registration, 0o666);
-    expectUntrusted(thrown(() => trustModule(planted, [], places)), planted);
+    expectUntrusted(
+      thrown(() => trustModule(planted, [], places)),
+      planted,
+    );
     chmodSync(registration, 0o644);
     chownSync(registration, NOBODY, NOBODY);
-    expectUntrusted(thrown(() => trustModule(planted, [], places)), planted);
+    expectUntrusted(
+      thrown(() => trustModule(planted, [], places)),
+      planted,
+    );
   });
 
   it('a registration with a relative module: line names a file in the p11-kit module directory', () => {
@@ -232,11 +254,17 @@ describe('modules the user named', () => {
   it('a trusted name never makes a different file trusted', () => {
     const other = join(scratch, 'libother.so');
     writeFileSync(other, 'another file');
-    expectUntrusted(thrown(() => trustModule(other, [planted])), other);
+    expectUntrusted(
+      thrown(() => trustModule(other, [planted])),
+      other,
+    );
     const toSoftHsm = join(scratch, 'trusted-link.so');
     symlinkSync(SOFTHSM_MODULE, toSoftHsm);
     // Trusting a link to SoftHSM trusts SoftHSM, not the planted file the link is compared with.
-    expectUntrusted(thrown(() => trustModule(planted, [toSoftHsm])), planted);
+    expectUntrusted(
+      thrown(() => trustModule(planted, [toSoftHsm])),
+      planted,
+    );
   });
 
   it('userChosenModules: the URI and module path given, trustedModules, and the environment', () => {
@@ -292,8 +320,21 @@ describe('module-name: a bare name, looked up only in the registry and the modul
   it('any name: refused, found nowhere, or a file in a module directory or registered with p11-kit (3000 names)', () => {
     const registrations = ['softhsm2', 'tpm2_pkcs11', 'opensc-pkcs11', 'p11-kit-trust', 'gnome-keyring'];
     const registered = new Set(registrations.map((n) => findModuleByName(n)));
-    const inModuleDir = (path: string) => SYSTEM_MODULE_PLACES.moduleDirs.some((d) => resolve(path).startsWith(d + sep));
-    const pieces = fc.constantFrom('..', '.', '/', '\\', '\u0000', 'lib', 'softhsm2', 'tmp', 'x86_64-linux-gnu', '.so', 'c');
+    const inModuleDir = (path: string) =>
+      SYSTEM_MODULE_PLACES.moduleDirs.some((d) => resolve(path).startsWith(d + sep));
+    const pieces = fc.constantFrom(
+      '..',
+      '.',
+      '/',
+      '\\',
+      '\u0000',
+      'lib',
+      'softhsm2',
+      'tmp',
+      'x86_64-linux-gnu',
+      '.so',
+      'c',
+    );
     const joined = fc.array(pieces, { maxLength: 8 }).map((p) => p.join(''));
     const names = fc.oneof(fc.string(), joined, fc.stringMatching(/^[a-z0-9._+-]{0,12}$/));
     fc.assert(

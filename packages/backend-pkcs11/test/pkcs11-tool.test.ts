@@ -17,7 +17,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** pkcs11-tool's -O listing, one block per object, keyed by "<class>:<label>". */
 function listObjects(): Map<string, string> {
-  const out = runTool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--login', '--pin', PIN, '-O']);
+  const out = runTool('pkcs11-tool', [
+    '--module',
+    softhsm.module,
+    '--token-label',
+    TOKEN,
+    '--login',
+    '--pin',
+    PIN,
+    '-O',
+  ]);
   const blocks = new Map<string, string>();
   for (const block of out.split(/\n(?=\S)/)) {
     const cls = /^(Private|Public|Secret) Key Object/.exec(block)?.[1];
@@ -34,7 +43,19 @@ function field(block: string | undefined, name: string): string {
 /** The public key as pkcs11-tool reads it from the token, through openssl, as a JWK. */
 function publicKeyFromToken(id: string): JsonWebKey {
   const file = join(dir, `${id}.pub`);
-  runTool('pkcs11-tool', ['--module', softhsm.module, '--token-label', TOKEN, '--read-object', '--type', 'pubkey', '--id', id, '-o', file]);
+  runTool('pkcs11-tool', [
+    '--module',
+    softhsm.module,
+    '--token-label',
+    TOKEN,
+    '--read-object',
+    '--type',
+    'pubkey',
+    '--id',
+    id,
+    '-o',
+    file,
+  ]);
   // pkcs11-tool writes SPKI DER for RSA and EC, PEM for EdDSA.
   const inform = readFileSync(file).subarray(0, 10).toString('latin1').startsWith('-----BEGIN') ? 'PEM' : 'DER';
   const pem = runTool('openssl', ['pkey', '-pubin', '-inform', inform, '-in', file, '-pubout']);
@@ -79,15 +100,24 @@ describe('an independent look with pkcs11-tool (OpenSC)', () => {
       const jwk = key.publicJwk!;
       if (jwk.kty !== 'RSA') {
         // The CKA_EC_POINT pkcs11-tool lists: the DER OCTET STRING around the point of the JWK.
-        const point = Buffer.concat([...(jwk.kty === 'EC' ? [Buffer.of(4)] : []), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
-        const der = Buffer.concat([Buffer.of(4), point.length < 128 ? Buffer.of(point.length) : Buffer.of(0x81, point.length), point]);
+        const point = Buffer.concat([
+          ...(jwk.kty === 'EC' ? [Buffer.of(4)] : []),
+          Buffer.from(jwk.x!, 'base64url'),
+          Buffer.from(jwk.y ?? '', 'base64url'),
+        ]);
+        const der = Buffer.concat([
+          Buffer.of(4),
+          point.length < 128 ? Buffer.of(point.length) : Buffer.of(0x81, point.length),
+          point,
+        ]);
         expect(field(listObjects().get(`Public:${key.kid as string}`), 'EC_POINT')).toBe(der.toString('hex'));
       }
       // pkcs11-tool 0.23 cannot export an EC public key that may not verify ("cannot create EVP_PKEY"): ECDH keys are checked by their point only.
       if (name.startsWith('EC') && name.endsWith('enc')) return;
       const id = Buffer.from(parsePkcs11Uri(referenceUri(key.private)).id!).toString('hex');
       const fromToken = publicKeyFromToken(id);
-      for (const member of ['kty', 'crv', 'x', 'y', 'n', 'e'] as const) expect(fromToken[member], member).toBe(jwk[member]);
+      for (const member of ['kty', 'crv', 'x', 'y', 'n', 'e'] as const)
+        expect(fromToken[member], member).toBe(jwk[member]);
     });
   }
 
@@ -96,7 +126,9 @@ describe('an independent look with pkcs11-tool (OpenSC)', () => {
     const label = parsePkcs11Uri(referenceUri(key.private)).object!;
     const block = listObjects().get(`Secret:${label}`);
     expect(block).toMatch(/Secret Key Object; AES length 16/);
-    expect(field(block, 'Access').split(', ')).toEqual(expect.arrayContaining(['sensitive', 'always sensitive', 'never extractable']));
+    expect(field(block, 'Access').split(', ')).toEqual(
+      expect.arrayContaining(['sensitive', 'always sensitive', 'never extractable']),
+    );
     expect(field(block, 'Usage')).toBe('encrypt, decrypt');
   });
 });

@@ -38,8 +38,16 @@ describe('PIN sources', () => {
   it('takes pin-value, then pin-source, then the API pin, then KEYMINT_PKCS11_PIN, then the prompt', async () => {
     const prompt = async () => 'from-prompt';
     const env = { KEYMINT_PKCS11_PIN: 'from-env' };
-    expect(await resolvePin(parsePkcs11Uri('pkcs11:?pin-value=from-uri'), '"t"', { pin: 'api', env, promptPin: prompt })).toBe('from-uri');
-    expect(await resolvePin(parsePkcs11Uri(`pkcs11:?pin-source=file:${pinFile}`), '"t"', { pin: 'api', env, promptPin: prompt })).toBe('4321');
+    expect(
+      await resolvePin(parsePkcs11Uri('pkcs11:?pin-value=from-uri'), '"t"', { pin: 'api', env, promptPin: prompt }),
+    ).toBe('from-uri');
+    expect(
+      await resolvePin(parsePkcs11Uri(`pkcs11:?pin-source=file:${pinFile}`), '"t"', {
+        pin: 'api',
+        env,
+        promptPin: prompt,
+      }),
+    ).toBe('4321');
     expect(await resolvePin({}, '"t"', { pin: 'api', env, promptPin: prompt })).toBe('api');
     expect(await resolvePin({}, '"t"', { env, promptPin: prompt })).toBe('from-env');
     expect(await resolvePin({}, '"t"', { env: {}, promptPin: prompt })).toBe('from-prompt');
@@ -47,13 +55,17 @@ describe('PIN sources', () => {
 
   it('asks with the token named, and refuses an empty answer', async () => {
     const questions: string[] = [];
-    await resolvePin({}, '"hsm" (serial 1)', { env: {}, promptPin: async (q) => {
+    await resolvePin({}, '"hsm" (serial 1)', {
+      env: {},
+      promptPin: async (q) => {
         questions.push(q);
         return '1';
       },
     });
     expect(questions).toEqual(['PIN for token "hsm" (serial 1): ']);
-    expect((await rejection(resolvePin({}, '"t"', { env: {}, promptPin: async () => '' }))).code).toBe('ERR_PARAM_INVALID');
+    expect((await rejection(resolvePin({}, '"t"', { env: {}, promptPin: async () => '' }))).code).toBe(
+      'ERR_PARAM_INVALID',
+    );
   });
 
   it('fails with ERR_PASSWORD_REQUIRED and a hint when nobody can be asked', async () => {

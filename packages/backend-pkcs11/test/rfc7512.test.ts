@@ -20,7 +20,10 @@ function parseError(text: string): { code: string; message: string } {
 const RFC7512_3: Array<[string, Pkcs11Uri]> = [
   ['pkcs11:', {}],
   ['pkcs11:object=my-pubkey;type=public', { object: 'my-pubkey', type: 'public' }],
-  ['pkcs11:object=my-key;type=private?pin-source=file:/etc/token', { object: 'my-key', type: 'private', pinSource: 'file:/etc/token' }],
+  [
+    'pkcs11:object=my-key;type=private?pin-source=file:/etc/token',
+    { object: 'my-key', type: 'private', pinSource: 'file:/etc/token' },
+  ],
   [
     'pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BE%2D%D2%DF%23%B8%E7?pin-source=file:/etc/token_pin',
     {
@@ -33,20 +36,45 @@ const RFC7512_3: Array<[string, Pkcs11Uri]> = [
       pinSource: 'file:/etc/token_pin',
     },
   ],
-  ['pkcs11:object=my-sign-key;type=private?module-name=mypkcs11', { object: 'my-sign-key', type: 'private', moduleName: 'mypkcs11' }],
-  ['pkcs11:object=my-sign-key;type=private?module-path=/mnt/libmypkcs11.so.1', { object: 'my-sign-key', type: 'private', modulePath: '/mnt/libmypkcs11.so.1' }],
-  ['pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=the-pin', { token: 'Software PKCS#11 softtoken', manufacturer: 'Snake Oil, Inc.', pinValue: 'the-pin' }],
+  [
+    'pkcs11:object=my-sign-key;type=private?module-name=mypkcs11',
+    { object: 'my-sign-key', type: 'private', moduleName: 'mypkcs11' },
+  ],
+  [
+    'pkcs11:object=my-sign-key;type=private?module-path=/mnt/libmypkcs11.so.1',
+    { object: 'my-sign-key', type: 'private', modulePath: '/mnt/libmypkcs11.so.1' },
+  ],
+  [
+    'pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.?pin-value=the-pin',
+    { token: 'Software PKCS#11 softtoken', manufacturer: 'Snake Oil, Inc.', pinValue: 'the-pin' },
+  ],
   ['pkcs11:slot-description=Sun%20Metaslot', { slotDescription: 'Sun Metaslot' }],
   [
     'pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token%20Library;library-version=1.23',
     { libraryManufacturer: 'Snake Oil, Inc.', libraryDescription: 'Soft Token Library', libraryVersion: '1.23' },
   ],
-  ['pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ca%fe%04%05%06', { token: 'My token% created by Joe', libraryVersion: '3', id: bytes('010203baddcafe040506') }],
-  ['pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert', { token: 'A name with a substring %;', object: 'my-certificate', type: 'cert' }],
-  ['pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert', { token: 'Name with a small A with acute: á', object: 'my-certificate', type: 'cert' }],
+  [
+    'pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ca%fe%04%05%06',
+    { token: 'My token% created by Joe', libraryVersion: '3', id: bytes('010203baddcafe040506') },
+  ],
+  [
+    'pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;type=cert',
+    { token: 'A name with a substring %;', object: 'my-certificate', type: 'cert' },
+  ],
+  [
+    'pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-certificate;type=cert',
+    { token: 'Name with a small A with acute: á', object: 'my-certificate', type: 'cert' },
+  ],
   [
     'pkcs11:token=my-token;object=my-certificate;type=cert;vendor-aaa=value-a?pin-source=file:/etc/token_pin&vendor-bbb=value-b',
-    { token: 'my-token', object: 'my-certificate', type: 'cert', pinSource: 'file:/etc/token_pin', vendorPath: [['vendor-aaa', 'value-a']], vendorQuery: [['vendor-bbb', 'value-b']] },
+    {
+      token: 'my-token',
+      object: 'my-certificate',
+      type: 'cert',
+      pinSource: 'file:/etc/token_pin',
+      vendorPath: [['vendor-aaa', 'value-a']],
+      vendorQuery: [['vendor-bbb', 'value-b']],
+    },
   ],
 ];
 
@@ -67,9 +95,23 @@ describe('RFC 7512 PKCS#11 URIs', () => {
   });
 
   it('rfc7512-2.3: percent-encodes what a value may not hold, and id byte by byte', () => {
-    const text = formatPkcs11Uri({ token: 'My token; 100%', object: 'a/b?c', id: bytes('00ff41'), modulePath: '/usr/lib/a b.so', pinSource: 'file:/run/pin|x' });
-    expect(text).toBe('pkcs11:token=My%20token%3B%20100%25;object=a%2Fb%3Fc;id=%00%FF%41?module-path=/usr/lib/a%20b.so&pin-source=file:/run/pin|x');
-    expect(parsePkcs11Uri(text)).toEqual({ token: 'My token; 100%', object: 'a/b?c', id: bytes('00ff41'), modulePath: '/usr/lib/a b.so', pinSource: 'file:/run/pin|x' });
+    const text = formatPkcs11Uri({
+      token: 'My token; 100%',
+      object: 'a/b?c',
+      id: bytes('00ff41'),
+      modulePath: '/usr/lib/a b.so',
+      pinSource: 'file:/run/pin|x',
+    });
+    expect(text).toBe(
+      'pkcs11:token=My%20token%3B%20100%25;object=a%2Fb%3Fc;id=%00%FF%41?module-path=/usr/lib/a%20b.so&pin-source=file:/run/pin|x',
+    );
+    expect(parsePkcs11Uri(text)).toEqual({
+      token: 'My token; 100%',
+      object: 'a/b?c',
+      id: bytes('00ff41'),
+      modulePath: '/usr/lib/a b.so',
+      pinSource: 'file:/run/pin|x',
+    });
   });
 
   it('encodes non-ASCII text as UTF-8', () => {
@@ -83,7 +125,9 @@ describe('RFC 7512 PKCS#11 URIs', () => {
   });
 
   it('writes the path in a fixed order, token first and id last', () => {
-    expect(formatPkcs11Uri({ id: bytes('01'), object: 'k', serial: 's', token: 't', type: 'private' })).toBe('pkcs11:token=t;serial=s;object=k;type=private;id=%01');
+    expect(formatPkcs11Uri({ id: bytes('01'), object: 'k', serial: 's', token: 't', type: 'private' })).toBe(
+      'pkcs11:token=t;serial=s;object=k;type=private;id=%01',
+    );
   });
 
   it.each([
@@ -111,7 +155,11 @@ describe('RFC 7512 PKCS#11 URIs', () => {
 
   it('never repeats a PIN in an error', () => {
     expect(parseError('pkcs11:token=t?pin-value=se cret').message).not.toContain('cret');
-    expect(parseError('pkcs11:token=t?pin-value=se cret').message).toBe('invalid PKCS#11 URI: "pin-value" holds a character, which must be percent-encoded');
-    expect(parseError('pkcs11:token=t?secret-pin').message).toBe('invalid PKCS#11 URI: a part of the query is not an attribute=value pair');
+    expect(parseError('pkcs11:token=t?pin-value=se cret').message).toBe(
+      'invalid PKCS#11 URI: "pin-value" holds a character, which must be percent-encoded',
+    );
+    expect(parseError('pkcs11:token=t?secret-pin').message).toBe(
+      'invalid PKCS#11 URI: a part of the query is not an attribute=value pair',
+    );
   });
 });

@@ -29,7 +29,9 @@ function calls(name: string): number {
  * and without its pin-source, so that the signer's `pin` is the PIN.
  */
 function throughSpy(key: NewKey): PrivatePart {
-  const uri = referenceUri(key.private).replace(/module-path=[^&]*/, `module-path=${SPY}`).replace(/&pin-source=[^&]*/, '');
+  const uri = referenceUri(key.private)
+    .replace(/module-path=[^&]*/, `module-path=${SPY}`)
+    .replace(/&pin-source=[^&]*/, '');
   return { kind: 'reference', reference: { backend: 'pkcs11', location: { uri } } };
 }
 
@@ -76,7 +78,9 @@ describe('the session pool on SoftHSM2', () => {
     writeFileSync(log, '');
     const signer = await pkcs11Backend({ pin: '000000' });
     try {
-      const signing = Array.from({ length: 4 }, () => rejection<KeymintError>(signer.sign(throughSpy(ec), 'ES256', new Uint8Array([1]))));
+      const signing = Array.from({ length: 4 }, () =>
+        rejection<KeymintError>(signer.sign(throughSpy(ec), 'ES256', new Uint8Array([1]))),
+      );
       const errors = await Promise.all(signing);
       expect(errors.map((e) => e.code)).toEqual(Array(4).fill('ERR_PIN_INCORRECT'));
       expect(calls('C_Login')).toBe(1);

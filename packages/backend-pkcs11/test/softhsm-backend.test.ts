@@ -134,7 +134,9 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
     const before = softhsm.objects(TOKEN);
     const again = await refusal(createKey(backend, { kty: 'RSA', kid: 'taken' }));
     expect(again.code).toBe('ERR_KEY_EXISTS');
-    expect(again.message).toBe(`token "${TOKEN}" (serial ${backend.token!.token.serial}) already has an object with label "taken": keymint never replaces a key on a token`);
+    expect(again.message).toBe(
+      `token "${TOKEN}" (serial ${backend.token!.token.serial}) already has an object with label "taken": keymint never replaces a key on a token`,
+    );
     for (const path of ['object=taken', 'id=%C0%FF%EE']) {
       const other = await pkcs11Backend({ uri: softhsm.uri(TOKEN, { path }) });
       try {
@@ -148,11 +150,17 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
 
   it('refuses what the token cannot do before anything is made, naming the token', async () => {
     const before = softhsm.objects(TOKEN);
-    expect((await refusal(createKey(backend, { kty: 'OKP', crv: 'X25519', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect((await refusal(createKey(backend, { kty: 'OKP', crv: 'X25519', use: 'enc' }))).code).toBe(
+      'ERR_ALG_NOT_SUPPORTED',
+    );
     const k1 = resolveKeySpec({ kty: 'EC', crv: 'secp256k1' });
     const direct = await refusal(backend.generate(k1, generateContext(k1)));
     expect(direct.code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect(direct.message).toMatch(new RegExp(`^EC secp256k1 ES256K keys are not supported by token "${TOKEN}" \\(serial [0-9a-f]+\\): it can make RSA 512-16384, EC P-256, `));
+    expect(direct.message).toMatch(
+      new RegExp(
+        `^EC secp256k1 ES256K keys are not supported by token "${TOKEN}" \\(serial [0-9a-f]+\\): it can make RSA 512-16384, EC P-256, `,
+      ),
+    );
     expect(softhsm.objects(TOKEN)).toBe(before);
   });
 
@@ -161,12 +169,36 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
     const notForSigning = await refusal(backend.sign(enc.private!, 'RS256', new Uint8Array(4)));
     expect(notForSigning.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(notForSigning.message).toContain('CKR_KEY_FUNCTION_NOT_PERMITTED');
-    expect((await refusal(backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AA' } }, 'HS256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect((await refusal(backend.sign({ kind: 'reference', reference: { backend: 'keychain', location: {} } }, 'ES256', new Uint8Array(1)))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(
+      (await refusal(backend.sign({ kind: 'jwk', jwk: { kty: 'oct', k: 'AA' } }, 'HS256', new Uint8Array(1)))).code,
+    ).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(
+      (
+        await refusal(
+          backend.sign(
+            { kind: 'reference', reference: { backend: 'keychain', location: {} } },
+            'ES256',
+            new Uint8Array(1),
+          ),
+        )
+      ).code,
+    ).toBe('ERR_ALG_NOT_SUPPORTED');
     const gone = `pkcs11:token=${TOKEN};object=no-such-key;type=private?module-path=${softhsm.module}`;
-    const missing = await refusal(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: gone } } }, 'ES256', new Uint8Array(1)));
+    const missing = await refusal(
+      backend.sign(
+        { kind: 'reference', reference: { backend: 'pkcs11', location: { uri: gone } } },
+        'ES256',
+        new Uint8Array(1),
+      ),
+    );
     expect(missing.code).toBe('ERR_KEY_NOT_FOUND');
-    const malformed = await refusal(backend.sign({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=a b' } } }, 'ES256', new Uint8Array(1)));
+    const malformed = await refusal(
+      backend.sign(
+        { kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=a b' } } },
+        'ES256',
+        new Uint8Array(1),
+      ),
+    );
     expect(malformed.code).toBe('ERR_INPUT_INVALID');
   });
 
@@ -174,7 +206,15 @@ describe('pkcs11 backend on SoftHSM2: keys and references', () => {
     const key = await createKey(backend, { kty: 'EC', crv: 'P-521', kid: 'listed' });
     const keys = await backend.listKeys();
     const listed = keys.find((k) => k.label === 'listed');
-    expect(listed).toMatchObject({ type: 'private', kty: 'EC', crv: 'P-521', kid: key.thumbprint, sensitive: true, extractable: false, usages: ['sign'] });
+    expect(listed).toMatchObject({
+      type: 'private',
+      kty: 'EC',
+      crv: 'P-521',
+      kid: key.thumbprint,
+      sensitive: true,
+      extractable: false,
+      usages: ['sign'],
+    });
     expect(listed?.uri).toBe(referenceOf(key));
     const secret = keys.find((k) => k.type === 'secret-key');
     expect(secret).toMatchObject({ kty: 'oct', size: 384, kid: null, usages: ['sign', 'verify'] });
@@ -238,7 +278,10 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
 
   it('warns that pin-value leaks, once, and never writes it into the reference', async () => {
     const warnings: string[] = [];
-    const backend = await pkcs11Backend({ uri: `${softhsm.uri(TOKEN, { pin: false })}&pin-value=${PIN}`, warn: (m) => warnings.push(m) });
+    const backend = await pkcs11Backend({
+      uri: `${softhsm.uri(TOKEN, { pin: false })}&pin-value=${PIN}`,
+      warn: (m) => warnings.push(m),
+    });
     try {
       const key = await createKey(backend, { kty: 'EC' });
       expect(referenceOf(key)).not.toContain('pin-value');
@@ -251,15 +294,35 @@ describe('pkcs11 backend on SoftHSM2: sessions and PINs (watched through pkcs11-
 
 describe('pkcs11 backend: errors before a token is reached', () => {
   it.each([
-    ['a module that does not exist', () => `pkcs11:token=x?module-path=${join(dir, 'missing.so')}`, 'ERR_BACKEND_UNAVAILABLE', /^the PKCS#11 module .*missing\.so does not exist$/],
-    ['a file that is not a library', () => {
+    [
+      'a module that does not exist',
+      () => `pkcs11:token=x?module-path=${join(dir, 'missing.so')}`,
+      'ERR_BACKEND_UNAVAILABLE',
+      /^the PKCS#11 module .*missing\.so does not exist$/,
+    ],
+    [
+      'a file that is not a library',
+      () => {
         writeFileSync(join(dir, 'text.so'), 'hello');
         return `pkcs11:token=x?module-path=${join(dir, 'text.so')}`;
-      }, 'ERR_BACKEND_UNAVAILABLE', /text\.so is not a PKCS#11 module: it could not be loaded/],
-    ['a library that is not PKCS#11', () => 'pkcs11:token=x?module-path=/usr/lib/x86_64-linux-gnu/libz.so.1', 'ERR_BACKEND_UNAVAILABLE', /libz\.so\.1 is not a PKCS#11 module/],
+      },
+      'ERR_BACKEND_UNAVAILABLE',
+      /text\.so is not a PKCS#11 module: it could not be loaded/,
+    ],
+    [
+      'a library that is not PKCS#11',
+      () => 'pkcs11:token=x?module-path=/usr/lib/x86_64-linux-gnu/libz.so.1',
+      'ERR_BACKEND_UNAVAILABLE',
+      /libz\.so\.1 is not a PKCS#11 module/,
+    ],
     ['a URI without a module', () => 'pkcs11:token=x', 'ERR_USAGE', /^no PKCS#11 module given/],
     ['a malformed URI', () => 'pkcs11:token=a b', 'ERR_USAGE', /^invalid PKCS#11 URI/],
-    ['a pin-source that is a program', () => `pkcs11:token=x?module-path=${softhsm.module}&pin-source=%7C/bin/pin`, 'ERR_USAGE', /keymint reads the PIN only from a file/],
+    [
+      'a pin-source that is a program',
+      () => `pkcs11:token=x?module-path=${softhsm.module}&pin-source=%7C/bin/pin`,
+      'ERR_USAGE',
+      /keymint reads the PIN only from a file/,
+    ],
   ])('%s', async (_name, uri, code, message) => {
     const error = await refusal(pkcs11Backend({ uri: uri(), env: {} }));
     expect(error.code).toBe(code);
@@ -269,7 +332,9 @@ describe('pkcs11 backend: errors before a token is reached', () => {
   it('no such token: lists the tokens the module has', async () => {
     const error = await refusal(pkcs11Backend({ uri: `pkcs11:token=nope?module-path=${softhsm.module}` }));
     expect(error.code).toBe('ERR_TOKEN_NOT_FOUND');
-    expect(error.message).toContain(`no token matches token "nope" in the PKCS#11 module ${softhsm.module}: its tokens are `);
+    expect(error.message).toContain(
+      `no token matches token "nope" in the PKCS#11 module ${softhsm.module}: its tokens are `,
+    );
     for (const label of softhsm.labels) expect(error.message).toContain(`"${label}" (serial `);
   });
 

@@ -17,7 +17,6 @@ const label = SOFTHSM_TOKENS.decrypt;
 const pin = softhsm.pin;
 const dir = mkdtempSync(join(tmpdir(), 'keymint-softhsm-decrypt-'));
 
-
 async function joseJwe(key: NewKey, alg: string, enc: string, text: string): Promise<string> {
   const publicKey = await importJWK(key.publicJwk as Parameters<typeof importJWK>[0], alg);
   return new CompactEncrypt(new TextEncoder().encode(text)).setProtectedHeader({ alg, enc }).encrypt(publicKey);
@@ -41,7 +40,26 @@ describe('decryption on SoftHSM2', () => {
     writeFileSync(input, Buffer.alloc(256, 1));
     const asked = spawnSync(
       'pkcs11-tool',
-      ['--module', softhsm.module, '--token-label', label, '--login', '--pin', pin, '--decrypt', '-m', 'RSA-PKCS-OAEP', '--hash-algorithm', 'SHA256', '--mgf', 'MGF1-SHA256', '--id', id, '--input-file', input],
+      [
+        '--module',
+        softhsm.module,
+        '--token-label',
+        label,
+        '--login',
+        '--pin',
+        pin,
+        '--decrypt',
+        '-m',
+        'RSA-PKCS-OAEP',
+        '--hash-algorithm',
+        'SHA256',
+        '--mgf',
+        'MGF1-SHA256',
+        '--id',
+        id,
+        '--input-file',
+        input,
+      ],
       { env: process.env, encoding: 'utf8' },
     );
     expect(asked.stderr).toMatch(/C_DecryptInit failed: rv = CKR_ARGUMENTS_BAD/);
@@ -53,8 +71,12 @@ describe('decryption on SoftHSM2', () => {
     ek[3] = (ek[3] as number) ^ 1;
     const tag = Buffer.from(parts[4] as string, 'base64url');
     tag[3] = (tag[3] as number) ^ 1;
-    const badKey = await rejection<KeymintError>(decrypt([parts[0], ek.toString('base64url'), ...parts.slice(2)].join('.'), key));
-    const badTag = await rejection<KeymintError>(decrypt([...parts.slice(0, 4), tag.toString('base64url')].join('.'), key));
+    const badKey = await rejection<KeymintError>(
+      decrypt([parts[0], ek.toString('base64url'), ...parts.slice(2)].join('.'), key),
+    );
+    const badTag = await rejection<KeymintError>(
+      decrypt([...parts.slice(0, 4), tag.toString('base64url')].join('.'), key),
+    );
     expect([badKey.code, badKey.message]).toEqual([badTag.code, badTag.message]);
     expect(badKey.code).toBe('ERR_DECRYPT_FAILED');
   });
@@ -64,7 +86,9 @@ describe('decryption on SoftHSM2', () => {
     const fresh = await pkcs11Backend({ env: { KEYMINT_PKCS11_PIN: pin } });
     try {
       const jwe = await joseJwe(key, 'RSA-OAEP', 'A128CBC-HS256', 'a reference alone');
-      expect(Buffer.from((await decrypt(jwe, { ...key, backend: fresh })).plaintext).toString()).toBe('a reference alone');
+      expect(Buffer.from((await decrypt(jwe, { ...key, backend: fresh })).plaintext).toString()).toBe(
+        'a reference alone',
+      );
     } finally {
       await fresh.close();
     }
@@ -75,6 +99,8 @@ describe('decryption on SoftHSM2', () => {
     const peer = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' }) as Jwk;
     const error = await rejection<KeymintError>(backend.deriveSharedSecret!(signing.private!, peer));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect(error.message).toMatch(/may not decrypt or derive \(a key made for signing\): it cannot be used for ECDH-ES$/);
+    expect(error.message).toMatch(
+      /may not decrypt or derive \(a key made for signing\): it cannot be used for ECDH-ES$/,
+    );
   });
 });

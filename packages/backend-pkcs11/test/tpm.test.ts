@@ -6,14 +6,25 @@ import graphene from 'graphene-pk11';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompactEncrypt, importJWK } from 'jose';
 import { rejection, toolStatus, useSoftwareTpm } from '@keymint/test-kit';
-import { createKey, resolveKeySpec, supports, type Jwk, type KeyParamsInput, type KeyReference, type NewKey } from '@keymint/core';
+import {
+  createKey,
+  resolveKeySpec,
+  supports,
+  type Jwk,
+  type KeyParamsInput,
+  type KeyReference,
+  type NewKey,
+} from '@keymint/core';
 import { decrypt, encrypt } from '@keymint/core/jose';
 import { generateContext } from '@keymint/core/testing';
 import { pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
 import { expectSignsAndVerifies } from './fixtures/sign-check.js';
 
 const tpm = useSoftwareTpm();
-const { uri, token: { label, pin } } = tpm;
+const {
+  uri,
+  token: { label, pin },
+} = tpm;
 const PACKAGE = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The handle of the private key labelled `label`, as the module loaded in this process numbers it. */
@@ -64,8 +75,17 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
   it('declares what the TPM can do: EC P-256 and P-384, RSA to 3072; not Ed25519, RSA 4096 or P-521', () => {
     const can = (params: KeyParamsInput) => supports(backend.capabilities, resolveKeySpec(params));
     expect(backend.token?.module.manufacturer).toBe('tpm2-software.github.io');
-    expect([can({ kty: 'EC', crv: 'P-256' }), can({ kty: 'EC', crv: 'P-384' }), can({ kty: 'RSA', size: 2048 }), can({ kty: 'RSA', size: 3072 })]).toEqual([true, true, true, true]);
-    expect([can({ kty: 'OKP', crv: 'Ed25519' }), can({ kty: 'RSA', size: 4096 }), can({ kty: 'EC', crv: 'P-521' })]).toEqual([false, false, false]);
+    expect([
+      can({ kty: 'EC', crv: 'P-256' }),
+      can({ kty: 'EC', crv: 'P-384' }),
+      can({ kty: 'RSA', size: 2048 }),
+      can({ kty: 'RSA', size: 3072 }),
+    ]).toEqual([true, true, true, true]);
+    expect([
+      can({ kty: 'OKP', crv: 'Ed25519' }),
+      can({ kty: 'RSA', size: 4096 }),
+      can({ kty: 'EC', crv: 'P-521' }),
+    ]).toEqual([false, false, false]);
   });
 
   it('EC P-256: creates, signs ES256, and jose verifies; a fresh backend signs with the reference', async () => {
@@ -97,11 +117,13 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
     const spec = resolveKeySpec(params);
     const error = await rejection(backend.generate(spec, generateContext(spec)));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect(error.message).toBe(`${described} keys are not supported by token "${label}" (serial 0000000000000000): it can make RSA 1024-3072, EC P-256, EC P-384`);
+    expect(error.message).toBe(
+      `${described} keys are not supported by token "${label}" (serial 0000000000000000): it can make RSA 1024-3072, EC P-256, EC P-384`,
+    );
     expect((await backend.listKeys()).length).toBe(before);
   });
 
-  it('tpm2-pkcs11 gives a deleted key\'s handle to the next key it makes: the kept handle is checked, the deleted key is not found', async () => {
+  it("tpm2-pkcs11 gives a deleted key's handle to the next key it makes: the kept handle is checked, the deleted key is not found", async () => {
     // Without the check, the reference of the deleted key would sign with the next key made.
     const signer = await pkcs11Backend({ pin });
     try {
@@ -126,7 +148,18 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
     const signer = await pkcs11Backend({ pin });
     try {
       await expectSignsAndVerifies(signer, key, 'ES256');
-      const args = ['--module', tpm.module, '--token-label', label, '--login', '--pin', pin, '--delete-object', '--label', 'tpm-other-process'];
+      const args = [
+        '--module',
+        tpm.module,
+        '--token-label',
+        label,
+        '--login',
+        '--pin',
+        pin,
+        '--delete-object',
+        '--label',
+        'tpm-other-process',
+      ];
       tool('pkcs11-tool', [...args, '--type', 'privkey']);
       tool('pkcs11-tool', [...args, '--type', 'pubkey']);
       // Not keymint's kept handle: a search of this process's module finds the key as well.
@@ -141,7 +174,9 @@ describe('pkcs11 backend on a software TPM (swtpm + tpm2-abrmd + tpm2-pkcs11)', 
       await b.sign(${JSON.stringify(key.private)}, 'ES256', new Uint8Array([1])).then(() => console.log('signed'), (e) => console.log(e.code));
       await b.close();
     })`;
-    expect(spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8' }).stdout.trim()).toBe('ERR_KEY_NOT_FOUND');
+    expect(spawnSync(process.execPath, ['-e', script], { env: process.env, encoding: 'utf8' }).stdout.trim()).toBe(
+      'ERR_KEY_NOT_FOUND',
+    );
   });
 });
 
@@ -157,7 +192,9 @@ describe('decryption on the software TPM', () => {
   /** A JWE made by jose to the key's public JWK. */
   async function joseJwe(key: NewKey, alg: string, enc: string, text: string): Promise<string> {
     const publicKey = await importJWK(key.publicJwk as Parameters<typeof importJWK>[0], alg);
-    return new CompactEncrypt(new TextEncoder().encode(text)).setProtectedHeader({ alg, enc, kid: key.kid as string }).encrypt(publicKey);
+    return new CompactEncrypt(new TextEncoder().encode(text))
+      .setProtectedHeader({ alg, enc, kid: key.kid as string })
+      .encrypt(publicKey);
   }
 
   it.each([
@@ -172,7 +209,9 @@ describe('decryption on the software TPM', () => {
   it('RSA1_5 (with subtle): a JWE made by keymint decrypts (CKM_RSA_PKCS)', async () => {
     const key = await createKey(backend, { kty: 'RSA', size: 2048, use: 'enc', alg: 'RSA1_5', subtle: true });
     const { compact } = await encrypt('PKCS#1 v1.5 in the TPM', key.publicJwk as Jwk, { subtle: true });
-    expect(Buffer.from((await decrypt(compact, key, { subtle: true })).plaintext).toString()).toBe('PKCS#1 v1.5 in the TPM');
+    expect(Buffer.from((await decrypt(compact, key, { subtle: true })).plaintext).toString()).toBe(
+      'PKCS#1 v1.5 in the TPM',
+    );
   });
 
   it('a decryption the TPM refuses (a changed encrypted key) is ERR_DECRYPT_FAILED, and the next one works (tpm2-pkcs11 left the operation active)', async () => {
@@ -188,22 +227,29 @@ describe('decryption on the software TPM', () => {
   });
 
   it('EC keys cannot agree on a key here: the TPM has no CKM_ECDH1_DERIVE, and says so', async () => {
-    expect((await rejection(createKey(backend, { kty: 'EC', crv: 'P-256', use: 'enc' }))).code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect((await rejection(createKey(backend, { kty: 'EC', crv: 'P-256', use: 'enc' }))).code).toBe(
+      'ERR_ALG_NOT_SUPPORTED',
+    );
     const signing = await createKey(backend, { kty: 'EC', crv: 'P-256' });
     const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
     const error = await rejection(backend.deriveSharedSecret!(signing.private!, peer));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect(error.message).toBe(`ECDH-ES is not supported by token "${label}" (serial 0000000000000000): it lacks the mechanism`);
+    expect(error.message).toBe(
+      `ECDH-ES is not supported by token "${label}" (serial 0000000000000000): it lacks the mechanism`,
+    );
   });
 
   it('an RSA key made for signing cannot decrypt: the TPM refuses it', async () => {
     const signing = await createKey(backend, { kty: 'RSA', size: 2048 });
-    const error = await rejection(backend.unwrapKey!(signing.private!, 'RSA-OAEP-256', new Uint8Array(256).fill(1), { cekLength: 32 }));
+    const error = await rejection(
+      backend.unwrapKey!(signing.private!, 'RSA-OAEP-256', new Uint8Array(256).fill(1), { cekLength: 32 }),
+    );
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
-    expect(error.message).toBe(`the key on token "${label}" (serial 0000000000000000) may not decrypt or derive (a key made for signing): it cannot be used for RSA-OAEP-256`);
+    expect(error.message).toBe(
+      `the key on token "${label}" (serial 0000000000000000) may not decrypt or derive (a key made for signing): it cannot be used for RSA-OAEP-256`,
+    );
   });
 });
-
 
 // PKCS#11 logs in per process and token: these run once the backend above has closed its session,
 // so that the token is logged out and each backend here must log in itself.

@@ -95,7 +95,9 @@ describe('a key reference naming a module nobody trusts', () => {
     writeFileSync(join(dir, 'y\u001b[2J.so'), 'not a module');
     const planted = await refusal({ env }, referenceTo(join(dir, 'y\u001b[2J.so')));
     expect(planted.code).toBe('ERR_MODULE_UNTRUSTED');
-    expect(planted.message).toContain(`the PKCS#11 module ${JSON.stringify(join(dir, 'y\u001b[2J.so'))} is not trusted`);
+    expect(planted.message).toContain(
+      `the PKCS#11 module ${JSON.stringify(join(dir, 'y\u001b[2J.so'))} is not trusted`,
+    );
   });
 
   it('a link under /tmp to the registered SoftHSM is SoftHSM itself: it signs', async () => {
@@ -127,7 +129,10 @@ describe('a module the user trusts', () => {
 
   it("KEYMINT_PKCS11_MODULE and KEYMINT_PKCS11_URI's module are the user's choice; another module is not", async () => {
     const uriOf = (module: string) => `pkcs11:token=${TOKEN}?module-path=${module}`;
-    const other = await refusal({ env: { ...env, KEYMINT_PKCS11_URI: uriOf(softhsm.module) } }, referenceTo(canary.path));
+    const other = await refusal(
+      { env: { ...env, KEYMINT_PKCS11_URI: uriOf(softhsm.module) } },
+      referenceTo(canary.path),
+    );
     expect(other.code).toBe('ERR_MODULE_UNTRUSTED');
     for (const trusting of [{ KEYMINT_PKCS11_MODULE: canary.path }, { KEYMINT_PKCS11_URI: uriOf(canary.path) }]) {
       const signer = await pkcs11Backend({ env: { ...env, ...trusting } });

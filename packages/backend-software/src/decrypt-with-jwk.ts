@@ -34,27 +34,45 @@ export function unwrapWithJwk(jwk: Jwk, alg: string, encryptedKey: Uint8Array, p
     case 'rsa': {
       const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
       if (alg === 'RSA1_5') {
-        return decodePkcs1Block(privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey), params.cekLength);
+        return decodePkcs1Block(
+          privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey),
+          params.cekLength,
+        );
       }
       const oaepHash = alg === 'RSA-OAEP' ? 'sha1' : 'sha256';
       try {
-        return new Uint8Array(privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, encryptedKey));
+        return new Uint8Array(
+          privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, encryptedKey),
+        );
       } catch {
         throw failed();
       }
     }
     case 'aes-kw':
-      return aesUnwrapKey(secretOf(jwk), encryptedKey) ?? (() => { throw failed(); })();
+      return (
+        aesUnwrapKey(secretOf(jwk), encryptedKey) ??
+        (() => {
+          throw failed();
+        })()
+      );
     case 'aes-gcm-kw': {
       if (params.iv === undefined || params.tag === undefined) {
         throw new KeymintError(ErrorCode.INPUT_INVALID, `${alg} needs the JWE header's "iv" and "tag"`);
       }
-      return aesGcmUnwrapKey(secretOf(jwk), encryptedKey, params.iv, params.tag) ?? (() => { throw failed(); })();
+      return (
+        aesGcmUnwrapKey(secretOf(jwk), encryptedKey, params.iv, params.tag) ??
+        (() => {
+          throw failed();
+        })()
+      );
     }
     case 'dir':
       return new Uint8Array(secretOf(jwk));
     default:
-      throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${alg} agrees on a key (deriveSharedSecret): there is no key to unwrap`);
+      throw new KeymintError(
+        ErrorCode.ALG_NOT_SUPPORTED,
+        `${alg} agrees on a key (deriveSharedSecret): there is no key to unwrap`,
+      );
   }
 }
 

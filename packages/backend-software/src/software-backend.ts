@@ -1,13 +1,41 @@
-import { constants, createHmac, createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, sign as nodeSign } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  createPrivateKey,
+  generateKeyPair as generateKeyPairCb,
+  randomBytes,
+  sign as nodeSign,
+} from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { EC_CURVES, ErrorCode, KeymintError, OKP_CURVES, assertAlgorithmFits, signatureScheme, type BackendCapabilities, type BackendOptions, type Curve, type GeneratedKey, type Jwk, type KeyBackend, type KeySpec, type PrivatePart, type UnwrapParams } from '@keymint/core';
+import {
+  EC_CURVES,
+  ErrorCode,
+  KeymintError,
+  OKP_CURVES,
+  assertAlgorithmFits,
+  signatureScheme,
+  type BackendCapabilities,
+  type BackendOptions,
+  type Curve,
+  type GeneratedKey,
+  type Jwk,
+  type KeyBackend,
+  type KeySpec,
+  type PrivatePart,
+  type UnwrapParams,
+} from '@keymint/core';
 import { deriveWithJwk, unwrapWithJwk } from './decrypt-with-jwk.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 
 /** OpenSSL's names for the JOSE curves. */
-const OPENSSL_CURVE: Record<string, string> = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' };
+const OPENSSL_CURVE: Record<string, string> = {
+  'P-256': 'prime256v1',
+  'P-384': 'secp384r1',
+  'P-521': 'secp521r1',
+  secp256k1: 'secp256k1',
+};
 
 const CAPABILITIES: BackendCapabilities = {
   exportable: true,
@@ -43,7 +71,10 @@ async function generateAsymmetric(spec: KeySpec): Promise<{ publicKey: KeyObject
 
 function privateJwkOf(key: PrivatePart, what = 'signs'): Jwk {
   if (key.kind !== 'jwk') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend ${what} with private JWKs, not with keys of backend "${key.reference.backend}"`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `the software backend ${what} with private JWKs, not with keys of backend "${key.reference.backend}"`,
+    );
   }
   return key.jwk;
 }
@@ -51,14 +82,20 @@ function privateJwkOf(key: PrivatePart, what = 'signs'): Jwk {
 function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
   const scheme = signatureScheme(alg);
   if (scheme.family === 'hmac') {
-    return createHmac(scheme.hash as string, Buffer.from(jwk.k ?? '', 'base64url')).update(data).digest();
+    return createHmac(scheme.hash as string, Buffer.from(jwk.k ?? '', 'base64url'))
+      .update(data)
+      .digest();
   }
   const key = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
   switch (scheme.family) {
     case 'rsa-pkcs1':
       return nodeSign(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PADDING });
     case 'rsa-pss':
-      return nodeSign(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+      return nodeSign(scheme.hash, data, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
     case 'ecdsa':
       // JOSE wants r||s (RFC 7518 §3.4), which OpenSSL calls IEEE P1363 encoding.
       return nodeSign(scheme.hash, data, { key, dsaEncoding: 'ieee-p1363' });
@@ -92,10 +129,17 @@ export async function softwareBackend(_options: SoftwareBackendOptions = {}): Pr
       try {
         return new Uint8Array(signWith(jwk, alg, data));
       } catch (cause) {
-        throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${jwk.kty} key cannot sign with ${alg}: it is malformed`, { cause });
+        throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${jwk.kty} key cannot sign with ${alg}: it is malformed`, {
+          cause,
+        });
       }
     },
-    async unwrapKey(key: PrivatePart, alg: string, encryptedKey: Uint8Array, params: UnwrapParams): Promise<Uint8Array> {
+    async unwrapKey(
+      key: PrivatePart,
+      alg: string,
+      encryptedKey: Uint8Array,
+      params: UnwrapParams,
+    ): Promise<Uint8Array> {
       return unwrapWithJwk(privateJwkOf(key, 'decrypts'), alg, encryptedKey, params);
     },
     async deriveSharedSecret(key: PrivatePart, publicJwk: Jwk): Promise<Uint8Array> {

@@ -199,7 +199,9 @@ export interface BackendOptions {
 }
 
 /** A backend package default-exports one of these: every factory has this shape. */
-export type BackendFactory<Options extends BackendOptions = BackendOptions> = (options?: Options) => Promise<KeyBackend>;
+export type BackendFactory<Options extends BackendOptions = BackendOptions> = (
+  options?: Options,
+) => Promise<KeyBackend>;
 
 /** Any backend's factory, its options unknown to the caller (the CLI builds them from the manifest's flags). */
 export type AnyBackendFactory = (options?: never) => Promise<KeyBackend>;
@@ -282,9 +284,15 @@ export function describeSpec(spec: KeySpec): string {
  * Fails unless the backend declares support for the spec.
  * @throws KeymintError ERR_ALG_NOT_SUPPORTED naming the backend and what it supports
  */
-export function assertSupported(backend: Pick<KeyBackend, 'name' | 'capabilities' | 'description'>, spec: KeySpec): void {
+export function assertSupported(
+  backend: Pick<KeyBackend, 'name' | 'capabilities' | 'description'>,
+  spec: KeySpec,
+): void {
   if (supports(backend.capabilities, spec)) return;
   const offered = [...new Set(backend.capabilities.keyTypes.map(describeKeyTypeSupport))];
   const holder = backend.description ?? `backend "${backend.name}"`;
-  throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${describeSpec(spec)} keys are not supported by ${holder}: it can make ${offered.join(', ')}`);
+  throw new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    `${describeSpec(spec)} keys are not supported by ${holder}: it can make ${offered.join(', ')}`,
+  );
 }

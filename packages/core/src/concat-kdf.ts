@@ -25,7 +25,12 @@ export function concatKdf(
   const suppPubInfo = Buffer.alloc(4);
   suppPubInfo.writeUInt32BE(keyBits);
   const algorithmBytes = Buffer.from(algorithmId, 'ascii');
-  const otherInfo = Buffer.concat([lengthPrefixed(algorithmBytes), lengthPrefixed(apu), lengthPrefixed(apv), suppPubInfo]);
+  const otherInfo = Buffer.concat([
+    lengthPrefixed(algorithmBytes),
+    lengthPrefixed(apu),
+    lengthPrefixed(apv),
+    suppPubInfo,
+  ]);
   const keyBytes = keyBits / 8;
   const rounds: Buffer[] = [];
   for (let counter = 1; rounds.length * 32 < keyBytes; counter++) {

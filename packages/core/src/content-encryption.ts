@@ -15,10 +15,21 @@ function splitCbcHsKey(rule: ContentEncryption, cek: Uint8Array): { macKey: Uint
 }
 
 /** RFC 7518 §5.2.2.1 steps 4-6: HMAC over AAD || IV || ciphertext || AL, the first half kept. */
-function cbcHsTag(rule: ContentEncryption, macKey: Uint8Array, aad: Uint8Array, iv: Uint8Array, data: Uint8Array): Buffer {
+function cbcHsTag(
+  rule: ContentEncryption,
+  macKey: Uint8Array,
+  aad: Uint8Array,
+  iv: Uint8Array,
+  data: Uint8Array,
+): Buffer {
   const al = Buffer.alloc(8);
   al.writeBigUInt64BE(BigInt(aad.length) * 8n);
-  const mac = createHmac(rule.hash as string, macKey).update(aad).update(iv).update(data).update(al).digest();
+  const mac = createHmac(rule.hash as string, macKey)
+    .update(aad)
+    .update(iv)
+    .update(data)
+    .update(al)
+    .digest();
   return mac.subarray(0, rule.tagBytes);
 }
 

@@ -30,7 +30,10 @@ export type CreatedKey = NewKey & OpenedKey;
  * oct keys get none: a hash of a secret tells something about the secret.
  * @see https://www.rfc-editor.org/rfc/rfc7638#section-3
  */
-export async function defaultKid(spec: Pick<KeySpec, 'kty' | 'kid'>, publicJwk: Jwk | null | undefined): Promise<string | undefined> {
+export async function defaultKid(
+  spec: Pick<KeySpec, 'kty' | 'kid'>,
+  publicJwk: Jwk | null | undefined,
+): Promise<string | undefined> {
   if (spec.kid !== undefined) return spec.kid;
   if (spec.kty === 'oct' || publicJwk == null) return undefined;
   return thumbprint(publicJwk);
@@ -90,10 +93,14 @@ export interface KeyPlan {
 }
 
 function conflict(name: string, given: string, actual: string, source: string): KeymintError {
-  return new KeymintError(ErrorCode.PARAM_INVALID, message`${param(name)} ${given} does not match the key in ${source}, which is ${actual}`, {
-    param: name,
-    hint: message`leave out ${param(name)}: it is taken from the key`,
-  });
+  return new KeymintError(
+    ErrorCode.PARAM_INVALID,
+    message`${param(name)} ${given} does not match the key in ${source}, which is ${actual}`,
+    {
+      param: name,
+      hint: message`leave out ${param(name)}: it is taken from the key`,
+    },
+  );
 }
 
 /** The spec of an adopted key: its kty, crv and size, the caller's use, alg and kid, checked by the same rules. */
@@ -101,13 +108,18 @@ function adoptedSpec(existing: ExistingKey, params: KeyParams): KeySpec {
   const jwk = existing.publicJwk;
   const source = existing.source ?? 'the PEM input';
   if (params.kty !== undefined && params.kty !== jwk.kty) throw conflict('kty', params.kty, jwk.kty, source);
-  if (params.crv !== undefined && typeof jwk.crv === 'string' && params.crv !== jwk.crv) throw conflict('crv', params.crv, jwk.crv, source);
+  if (params.crv !== undefined && typeof jwk.crv === 'string' && params.crv !== jwk.crv)
+    throw conflict('crv', params.crv, jwk.crv, source);
   const bits = keySizeBits(jwk);
   if (params.size !== undefined && bits !== undefined && String(params.size) !== String(bits)) {
     throw conflict('size', String(params.size), `${jwk.kty} ${bits}`, source);
   }
   if (params.use !== undefined && existing.use !== undefined && params.use !== existing.use) {
-    throw new KeymintError(ErrorCode.PARAM_INVALID, message`${param('use')} ${params.use} conflicts with the certificate, whose key usage is for ${existing.use}`, { param: 'use' });
+    throw new KeymintError(
+      ErrorCode.PARAM_INVALID,
+      message`${param('use')} ${params.use} conflicts with the certificate, whose key usage is for ${existing.use}`,
+      { param: 'use' },
+    );
   }
   const spec = resolveKeySpec({
     ...params,
@@ -135,7 +147,11 @@ function adoptedSpec(existing: ExistingKey, params: KeyParams): KeySpec {
  */
 export async function planKey(backend: KeyBackend, params: KeyParams, options: PlanOptions = {}): Promise<KeyPlan> {
   if (options.unencrypted && !params.insecure) {
-    throw new KeymintError(ErrorCode.USAGE, message`${param('unencrypted')} requires ${param('insecure')}: it writes the private key unencrypted`, { param: 'unencrypted' });
+    throw new KeymintError(
+      ErrorCode.USAGE,
+      message`${param('unencrypted')} requires ${param('insecure')}: it writes the private key unencrypted`,
+      { param: 'unencrypted' },
+    );
   }
   const existing = options.existing;
   const spec = existing === undefined ? resolveKeySpec(params) : adoptedSpec(existing, params);
@@ -144,11 +160,24 @@ export async function planKey(backend: KeyBackend, params: KeyParams, options: P
   const outputs = options.outputs;
   if (outputs !== undefined) {
     // Two distinct paths that can be written; the private one must be free only when it is written.
-    await checkOutputs([outputs.publicPath, outputs.privatePath], { force: true, ...(outputs.inputs === undefined ? {} : { inputs: outputs.inputs }) });
-    const written = existing !== undefined && existing.privateJwk === undefined ? [outputs.publicPath] : [outputs.publicPath, outputs.privatePath];
+    await checkOutputs([outputs.publicPath, outputs.privatePath], {
+      force: true,
+      ...(outputs.inputs === undefined ? {} : { inputs: outputs.inputs }),
+    });
+    const written =
+      existing !== undefined && existing.privateJwk === undefined
+        ? [outputs.publicPath]
+        : [outputs.publicPath, outputs.privatePath];
     await checkOutputs(written, { force: outputs.force ?? false });
   }
-  return { backend, spec, needsPassword: leaves && !options.unencrypted, unencrypted: leaves && (options.unencrypted ?? false), outputs, existing };
+  return {
+    backend,
+    spec,
+    needsPassword: leaves && !options.unencrypted,
+    unencrypted: leaves && (options.unencrypted ?? false),
+    outputs,
+    existing,
+  };
 }
 
 /** What core tells a backend making a key for `spec` (exported for tests that call `generate` directly). */
@@ -156,7 +185,11 @@ export function generateContext(spec: KeySpec): GenerateContext {
   return { kid: (publicJwk) => defaultKid(spec, publicJwk), privateJwk: (jwk, kid) => withKeyMetadata(jwk, spec, kid) };
 }
 
-async function finish(plan: KeyPlan, material: { publicJwk: Jwk | null; private: PrivatePart | undefined }, extra?: Partial<Jwk>): Promise<NewKey> {
+async function finish(
+  plan: KeyPlan,
+  material: { publicJwk: Jwk | null; private: PrivatePart | undefined },
+  extra?: Partial<Jwk>,
+): Promise<NewKey> {
   const { spec } = plan;
   const kid = await defaultKid(spec, material.publicJwk);
   const publicJwk = material.publicJwk === null ? undefined : withKeyMetadata(material.publicJwk, spec, kid, extra);
@@ -182,7 +215,8 @@ export async function generatePlannedKey(plan: KeyPlan): Promise<NewKey> {
   const { existing } = plan;
   if (existing !== undefined) {
     const extra = existing.x5c === undefined ? undefined : { x5c: existing.x5c };
-    const priv: PrivatePart | undefined = existing.privateJwk === undefined ? undefined : { kind: 'jwk', jwk: existing.privateJwk };
+    const priv: PrivatePart | undefined =
+      existing.privateJwk === undefined ? undefined : { kind: 'jwk', jwk: existing.privateJwk };
     return finish(plan, { publicJwk: existing.publicJwk, private: priv }, extra);
   }
   return finish(plan, await plan.backend.generate(plan.spec, generateContext(plan.spec)));
@@ -211,14 +245,22 @@ export interface ExecutedPlan {
 export async function executeKeyPlan(plan: KeyPlan, options: ExecuteOptions = {}): Promise<ExecutedPlan> {
   const password = options.password;
   if (plan.outputs !== undefined && plan.needsPassword && password === undefined) {
-    throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, 'the private key leaves its backend and is written encrypted: a password is needed', {
-      hint: message`give one, or ${param('unencrypted')} with ${param('insecure')}`,
-    });
+    throw new KeymintError(
+      ErrorCode.PASSWORD_REQUIRED,
+      'the private key leaves its backend and is written encrypted: a password is needed',
+      {
+        hint: message`give one, or ${param('unencrypted')} with ${param('insecure')}`,
+      },
+    );
   }
   if (password !== undefined) checkPassword(password);
   const key = await generatePlannedKey(plan);
   if (plan.outputs === undefined) return { key, saved: undefined };
-  const saved = await saveKey(key, { ...plan.outputs, password: plan.needsPassword ? (password as string) : null, pbes2Count: options.pbes2Count });
+  const saved = await saveKey(key, {
+    ...plan.outputs,
+    password: plan.needsPassword ? (password as string) : null,
+    pbes2Count: options.pbes2Count,
+  });
   return { key, saved };
 }
 
@@ -268,10 +310,12 @@ const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 export async function keyFiles(key: NewKey, options: SaveOptions): Promise<{ files: OutputFile[]; saved: SavedFiles }> {
   const priv = key.private;
   const files: OutputFile[] = [];
-  const publicFile = (jwk: Jwk, mode: number) => files.push({ path: options.publicPath, content: json(options.jwks ? { keys: [jwk] } : jwk), mode });
+  const publicFile = (jwk: Jwk, mode: number) =>
+    files.push({ path: options.publicPath, content: json(options.jwks ? { keys: [jwk] } : jwk), mode });
   if (key.publicJwk !== undefined) publicFile(key.publicJwk, PUBLIC_FILE_MODE);
   else if (priv?.kind === 'jwk') publicFile(priv.jwk, PRIVATE_FILE_MODE);
-  else if (priv === undefined) throw new KeymintError(ErrorCode.INPUT_INVALID, 'the key has neither a public part nor a private part to write');
+  else if (priv === undefined)
+    throw new KeymintError(ErrorCode.INPUT_INVALID, 'the key has neither a public part nor a private part to write');
 
   let privateForm: SavedFiles['privateForm'];
   if (priv?.kind === 'jwk') {
@@ -279,13 +323,21 @@ export async function keyFiles(key: NewKey, options: SaveOptions): Promise<{ fil
     if (options.password !== null) {
       // The JWE code (and jose) loads only when a key is written encrypted.
       const { encryptJwk } = await import('./jwe.js');
-      content = await encryptJwk(priv.jwk, checkPassword(options.password), options.pbes2Count === undefined ? {} : { pbes2Count: options.pbes2Count });
+      content = await encryptJwk(
+        priv.jwk,
+        checkPassword(options.password),
+        options.pbes2Count === undefined ? {} : { pbes2Count: options.pbes2Count },
+      );
     }
     files.push({ path: options.privatePath, content, mode: PRIVATE_FILE_MODE });
     privateForm = options.password === null ? 'plain' : 'encrypted';
   } else if (priv?.kind === 'reference') {
     // A reference names its key's type and use even when there is no public JWK (oct).
-    files.push({ path: options.privatePath, content: serializeReference(priv.reference, key.jwk), mode: PRIVATE_FILE_MODE });
+    files.push({
+      path: options.privatePath,
+      content: serializeReference(priv.reference, key.jwk),
+      mode: PRIVATE_FILE_MODE,
+    });
     privateForm = 'reference';
   }
   return {

@@ -72,7 +72,8 @@ export function readDer(bytes: Uint8Array, offset = 0, limit = bytes.length): De
     contentStart = offset + 2 + count;
   }
   const end = contentStart + length;
-  if (end > limit) throw malformed(`element at offset ${offset} claims ${length} octets, only ${limit - contentStart} remain`);
+  if (end > limit)
+    throw malformed(`element at offset ${offset} claims ${length} octets, only ${limit - contentStart} remain`);
   return {
     tag,
     constructed: (tag & 0x20) !== 0,
@@ -103,7 +104,8 @@ export function parseDer(bytes: Uint8Array): DerElement {
  * @example derChildren(parseDer(Buffer.from('3006020101020102', 'hex'))).length // 2
  */
 export function derChildren(element: DerElement): DerElement[] {
-  if (!element.constructed) throw malformed(`element 0x${hex(element.tag)} at offset ${element.start} is not constructed`);
+  if (!element.constructed)
+    throw malformed(`element 0x${hex(element.tag)} at offset ${element.start} is not constructed`);
   const children: DerElement[] = [];
   // Every element is at least two octets, so `offset` strictly grows and the loop ends.
   for (let offset = element.contentStart; offset < element.end; ) {

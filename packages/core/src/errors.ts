@@ -132,7 +132,9 @@ export class KeymintError extends Error {
  * @example if (isKeymintError(e, ErrorCode.FILE_EXISTS)) retryWithForce();
  */
 export function isKeymintError(error: unknown, code?: ErrorCode): error is KeymintError {
-  const ours = error instanceof KeymintError || (error !== null && typeof error === 'object' && (error as Record<symbol, unknown>)[BRAND] === true);
+  const ours =
+    error instanceof KeymintError ||
+    (error !== null && typeof error === 'object' && (error as Record<symbol, unknown>)[BRAND] === true);
   return ours && (code === undefined || (error as KeymintError).code === code);
 }
 

@@ -168,7 +168,9 @@ export async function checkOutputs(paths: readonly string[], options: CheckOptio
     }
     if (info?.isDirectory()) throw ioError(`${path}: is a directory: give a file name`);
     if (info !== undefined && !options.force) {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: message`use ${param('force')} to replace it` });
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, {
+        hint: message`use ${param('force')} to replace it`,
+      });
     }
     const parent = dirname(resolve(path));
     try {
@@ -293,7 +295,9 @@ function linkNew(temp: string, path: string): void {
     linkSync(temp, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, { hint: message`use ${param('force')} to replace it` });
+      throw new KeymintError(ErrorCode.FILE_EXISTS, `${path} already exists: keymint does not overwrite files`, {
+        hint: message`use ${param('force')} to replace it`,
+      });
     }
     throw error;
   }
@@ -310,7 +314,10 @@ function linkNew(temp: string, path: string): void {
  * @example await writeFilesAtomically([{ path: 'key.json', content, mode: PRIVATE_FILE_MODE }]);
  */
 export async function writeFilesAtomically(files: readonly OutputFile[], options: WriteOptions = {}): Promise<boolean> {
-  await checkOutputs(files.map((f) => f.path), options);
+  await checkOutputs(
+    files.map((f) => f.path),
+    options,
+  );
   const temps: string[] = [];
   const backups: (string | undefined)[] = [];
   const done: { path: string; backup: string | undefined }[] = [];
@@ -477,7 +484,10 @@ export function unchangedSince(path: string, version: FileVersion | undefined): 
 }
 
 function tooLarge(what: string, where: string, maxBytes: number): KeymintError {
-  return new KeymintError(ErrorCode.INPUT_INVALID, `${what} ${where} is larger than the ${maxBytes} bytes keymint reads`);
+  return new KeymintError(
+    ErrorCode.INPUT_INVALID,
+    `${what} ${where} is larger than the ${maxBytes} bytes keymint reads`,
+  );
 }
 
 /**
@@ -511,7 +521,12 @@ export async function readInputBytes(path: string, what = 'file', maxBytes = MAX
   }
 }
 
-async function readStream(stream: AsyncIterable<unknown>, what: string, where: string, maxBytes: number): Promise<Buffer> {
+async function readStream(
+  stream: AsyncIterable<unknown>,
+  what: string,
+  where: string,
+  maxBytes: number,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of stream) {
@@ -540,6 +555,7 @@ export async function readInput(path: string, what = 'file', maxBytes = MAX_INPU
 export async function readPasswordFile(path: string, flag = '--password-file'): Promise<string> {
   const text = await readInput(path, flag);
   const password = text.replace(/\s+$/u, '');
-  if (password.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${path} is empty: it must hold the password`);
+  if (password.length === 0)
+    throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} ${path} is empty: it must hold the password`);
   return password;
 }

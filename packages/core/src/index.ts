@@ -4,7 +4,17 @@
  * `@keymint/core/jose`, PEM in `@keymint/core/pem`, JWK Sets in `@keymint/core/keysets`, safe
  * files in `@keymint/core/files`, the backend conformance suite in `@keymint/core/testing`.
  */
-export { ErrorCode, KeymintError, isKeymintError, message, oneOf, param, type KeymintErrorOptions, type MessageParts, type ParamName } from './errors.js';
+export {
+  ErrorCode,
+  KeymintError,
+  isKeymintError,
+  message,
+  oneOf,
+  param,
+  type KeymintErrorOptions,
+  type MessageParts,
+  type ParamName,
+} from './errors.js';
 export {
   EC_CURVES,
   KEY_MANAGEMENT_ALGORITHMS,
@@ -32,7 +42,17 @@ export {
   type SignatureAlgorithm,
 } from './params.js';
 export { ECDSA_COMPONENT_BYTES, signatureScheme, type HashName, type SignatureScheme } from './jwa.js';
-export { checkJwk, describeJwk, isPrivateJwk, keySizeBits, orderJwk, toPublicJwk, type CheckJwkOptions, type Jwk, type JwkSet } from './jwk.js';
+export {
+  checkJwk,
+  describeJwk,
+  isPrivateJwk,
+  keySizeBits,
+  orderJwk,
+  toPublicJwk,
+  type CheckJwkOptions,
+  type Jwk,
+  type JwkSet,
+} from './jwk.js';
 export { THUMBPRINT_HASHES, thumbprint, thumbprintUri, type ThumbprintHash } from './thumbprint.js';
 export { DEFAULT_PBES2_COUNT, MAX_PBES2_COUNT, MIN_PBES2_COUNT, checkPassword, checkPbes2Count } from './password.js';
 export * from './backend.js';
@@ -70,7 +90,13 @@ export {
   type SaveOptions,
   type SavedFiles,
 } from './create-key.js';
-export { KEY_REFERENCE_TYPE, parseKeyDocument, serializeReference, type KeyDocument, type KeyReferenceDocument } from './key-document.js';
+export {
+  KEY_REFERENCE_TYPE,
+  parseKeyDocument,
+  serializeReference,
+  type KeyDocument,
+  type KeyReferenceDocument,
+} from './key-document.js';
 export {
   SOFTWARE_BACKEND,
   installedBackends,

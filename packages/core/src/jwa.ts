@@ -37,10 +37,15 @@ const SCHEMES: Record<string, Omit<SignatureScheme, 'alg'>> = {
 export function signatureScheme(alg: string): SignatureScheme {
   const scheme = SCHEMES[alg];
   if (scheme === undefined) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `"${alg}" is not a signature algorithm: use ${Object.keys(SCHEMES).join(', ')}`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `"${alg}" is not a signature algorithm: use ${Object.keys(SCHEMES).join(', ')}`,
+    );
   }
   return { alg, ...scheme };
 }
 
 /** Byte length of each half of an ECDSA signature (r||s, RFC 7518 §3.4) by curve: the coordinate size. */
-export const ECDSA_COMPONENT_BYTES: Record<string, number> = Object.fromEntries(EC_CURVES.map((crv) => [crv, curveBytes(crv)]));
+export const ECDSA_COMPONENT_BYTES: Record<string, number> = Object.fromEntries(
+  EC_CURVES.map((crv) => [crv, curveBytes(crv)]),
+);

@@ -89,7 +89,11 @@ export function contentEncryption(enc: string): ContentEncryption {
 }
 
 function unfit(text: string | ReturnType<typeof message>, hint?: ReturnType<typeof message> | string): KeymintError {
-  return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, text, hint === undefined ? { param: 'alg' } : { param: 'alg', hint });
+  return new KeymintError(
+    ErrorCode.ALG_NOT_SUPPORTED,
+    text,
+    hint === undefined ? { param: 'alg' } : { param: 'alg', hint },
+  );
 }
 
 export interface KeyManagementFitOptions {
@@ -116,7 +120,8 @@ export function assertKeyManagementFits(jwk: Jwk, alg: string, options: KeyManag
   }
   // What the key is for comes first: a signing key is told so, whatever alg was asked for.
   const forEnc = message`use a key made with ${param('use')} enc`;
-  if (jwk.use === 'sig') throw unfit(`this ${what} key is for signing ("use": "sig"): it cannot be used for ${alg}`, forEnc);
+  if (jwk.use === 'sig')
+    throw unfit(`this ${what} key is for signing ("use": "sig"): it cannot be used for ${alg}`, forEnc);
   if (Array.isArray(jwk.key_ops) && !jwk.key_ops.some((op) => ENCRYPTION_OPS.includes(op))) {
     const ops = JSON.stringify(jwk.key_ops);
     throw unfit(`this ${what} key has "key_ops" ${ops}, none of which encrypts: it cannot be used for ${alg}`);

@@ -60,7 +60,9 @@ function checkedEpk(epk: Record<string, unknown>, key: Jwk): Jwk {
   if (PRIVATE_MEMBERS.some((m) => Object.hasOwn(epk, m))) throw malformed('"epk" holds private key members');
   if (epk.kty !== key.kty || epk.crv !== key.crv) {
     const what = `${JSON.stringify(epk.kty)} ${JSON.stringify(epk.crv)}`;
-    throw malformed(`"epk" is ${what}, and the key is ${describeJwk(key)}: an ephemeral key must be on the key's curve`);
+    throw malformed(
+      `"epk" is ${what}, and the key is ${describeJwk(key)}: an ephemeral key must be on the key's curve`,
+    );
   }
   const clean: Jwk = { kty: key.kty, crv: key.crv, x: epk.x as string };
   if (key.kty === 'EC') clean.y = epk.y as string;
@@ -101,7 +103,9 @@ function problemWith(key: OpenedKey, jwe: ReadJwe, options: DecryptOptions): Key
     const { n } = key.jwk;
     const modulus = key.jwk.kty === 'RSA' && typeof n === 'string' ? Buffer.from(n, 'base64url').length : undefined;
     if (jwe.management.mode === 'rsa' && modulus !== undefined && jwe.encryptedKey.length !== modulus) {
-      throw malformed(`encrypted key is ${jwe.encryptedKey.length} bytes long, and ${describeKey(key)} makes ${modulus}`);
+      throw malformed(
+        `encrypted key is ${jwe.encryptedKey.length} bytes long, and ${describeKey(key)} makes ${modulus}`,
+      );
     }
     return undefined;
   } catch (error) {
@@ -165,7 +169,10 @@ function candidatesFor(keys: readonly OpenedKey[], kid: string | undefined, sour
     const text = `the JWE is encrypted to key "${kid}", but ${source} is key "${String(only.jwk.kid)}"`;
     throw new KeymintError(ErrorCode.KEY_NOT_FOUND, text);
   }
-  throw new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} has no key with kid "${kid}", the kid in the JWE's header`);
+  throw new KeymintError(
+    ErrorCode.KEY_NOT_FOUND,
+    `${source} has no key with kid "${kid}", the kid in the JWE's header`,
+  );
 }
 
 /**
@@ -199,7 +206,11 @@ export async function decrypt(
     if (candidates.length === 1 && first !== undefined) throw first;
     const what = `${read.management.alg} with ${read.content.enc}`;
     const hint = message`give the key the JWE was encrypted to with ${param('key')}`;
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `none of the ${candidates.length} keys in ${source} is for the JWE's ${what}`, { hint });
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `none of the ${candidates.length} keys in ${source} is for the JWE's ${what}`,
+      { hint },
+    );
   }
   let failure: KeymintError | undefined;
   for (const key of fitting) {

@@ -1,4 +1,11 @@
-import { constants, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { FlattenedEncrypt, importJWK } from 'jose';
 import { aesWrapKey } from './aes-key-wrap.js';
@@ -64,7 +71,11 @@ function chooseKey(keys: Jwk | JwkSet, options: EncryptOptions, source: string):
   if (options.kid !== undefined) {
     const found = set.find((k) => k.kid === options.kid);
     if (found === undefined) {
-      throw new KeymintError(ErrorCode.KEY_NOT_FOUND, message`${source} has no key with ${param('kid')} "${options.kid}"`, { param: 'kid' });
+      throw new KeymintError(
+        ErrorCode.KEY_NOT_FOUND,
+        message`${source} has no key with ${param('kid')} "${options.kid}"`,
+        { param: 'kid' },
+      );
     }
     return found;
   }
@@ -84,7 +95,10 @@ function encryptionKey(jwk: Jwk, source: string): Jwk {
   const key = jwk.kty === 'oct' ? jwk : toPublicJwk(jwk);
   checkJwk(key, source);
   if (key.kty === 'oct' && typeof key.k !== 'string') {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is an oct key without its secret "k": it cannot encrypt`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `${source} is an oct key without its secret "k": it cannot encrypt`,
+    );
   }
   return key;
 }
@@ -97,7 +111,12 @@ function joseEncrypts(jwk: Jwk, alg: string): boolean {
 type Flattened = EncryptedJwe['flattened'];
 type JoseHeader = Parameters<FlattenedEncrypt['setProtectedHeader']>[0];
 
-async function encryptWithJose(jwk: Jwk, alg: string, header: Record<string, unknown>, plaintext: Uint8Array): Promise<Flattened> {
+async function encryptWithJose(
+  jwk: Jwk,
+  alg: string,
+  header: Record<string, unknown>,
+  plaintext: Uint8Array,
+): Promise<Flattened> {
   const key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
   const jwe = await new FlattenedEncrypt(plaintext).setProtectedHeader(header as JoseHeader).encrypt(key);
   const { protected: prot, encrypted_key, iv, ciphertext, tag } = jwe;
@@ -119,7 +138,13 @@ function agree(jwk: Jwk): { epk: Jwk; z: Uint8Array } {
 }
 
 /** RSA1_5, and ECDH-ES on X448 and secp256k1: the same steps as decrypt takes back, with OpenSSL. */
-function encryptHere(jwk: Jwk, alg: string, content: ContentEncryption, header: Record<string, unknown>, plaintext: Uint8Array): Flattened {
+function encryptHere(
+  jwk: Jwk,
+  alg: string,
+  content: ContentEncryption,
+  header: Record<string, unknown>,
+  plaintext: Uint8Array,
+): Flattened {
   const rule = keyManagementOf(alg);
   let cek: Uint8Array = new Uint8Array(randomBytes(content.cekBytes));
   let encryptedKey: Uint8Array | undefined;
@@ -182,7 +207,9 @@ export async function encrypt(
   } catch (cause) {
     if (cause instanceof KeymintError) throw cause;
     const why = cause instanceof Error ? cause.message : String(cause);
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot encrypt with ${alg}: ${why}`, { cause });
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot encrypt with ${alg}: ${why}`, {
+      cause,
+    });
   }
   const { protected: prot, encrypted_key, iv, ciphertext, tag } = flattened;
   const compact = [prot, encrypted_key ?? '', iv, ciphertext, tag].join('.');

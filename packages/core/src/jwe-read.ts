@@ -54,7 +54,8 @@ const B64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Strict base64url: the alphabet, no padding, and the one encoding of its bytes (no spare bits). */
 function decode(value: unknown, what: string): Uint8Array {
-  if (typeof value !== 'string' || !B64URL.test(value) || value.length % 4 === 1) throw invalid(`${what} is not base64url`);
+  if (typeof value !== 'string' || !B64URL.test(value) || value.length % 4 === 1)
+    throw invalid(`${what} is not base64url`);
   const bytes = Buffer.from(value, 'base64url');
   if (bytes.toString('base64url') !== value) throw invalid(`${what} is not canonical base64url`);
   return new Uint8Array(bytes);
@@ -62,7 +63,8 @@ function decode(value: unknown, what: string): Uint8Array {
 
 function headerObject(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`${what} is not a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalid(`${what} is not a JSON object`);
   if (JSON.stringify(value).length > MAX_JWE_HEADER_LENGTH) {
     throw invalid(`${what} is longer than ${MAX_JWE_HEADER_LENGTH} characters`);
   }
@@ -107,12 +109,24 @@ function splitCompact(text: string): Parts {
   const parts = text.split('.');
   if (parts.length !== 5) {
     const count = `${parts.length} dot-separated part${parts.length === 1 ? '' : 's'}`;
-    throw invalid(`is not a compact JWE: it has ${count}, not five${parts.length === 3 ? ' (a signed JWS has three)' : ''}`);
+    throw invalid(
+      `is not a compact JWE: it has ${count}, not five${parts.length === 3 ? ' (a signed JWS has three)' : ''}`,
+    );
   }
   const [prot, encryptedKey, iv, ciphertext, tag] = parts as [string, string, string, string, string];
   const protectedHeader = protectedHeaderOf(prot);
   const header = protectedHeader;
-  return { form: 'compact', protected: prot, protectedHeader, header, aad: undefined, encryptedKey, iv, ciphertext, tag };
+  return {
+    form: 'compact',
+    protected: prot,
+    protectedHeader,
+    header,
+    aad: undefined,
+    encryptedKey,
+    iv,
+    ciphertext,
+    tag,
+  };
 }
 
 function splitJson(text: string): Parts {
@@ -179,7 +193,8 @@ function exactLength(bytes: Uint8Array, length: number, what: string, why: strin
 function partyInfo(value: unknown, name: string): Uint8Array {
   if (value === undefined) return new Uint8Array();
   const bytes = decode(value, `header's "${name}"`);
-  if (bytes.length > MAX_PARTY_INFO_BYTES) throw invalid(`header's "${name}" is longer than ${MAX_PARTY_INFO_BYTES} bytes`);
+  if (bytes.length > MAX_PARTY_INFO_BYTES)
+    throw invalid(`header's "${name}" is longer than ${MAX_PARTY_INFO_BYTES} bytes`);
   return bytes;
 }
 
@@ -206,14 +221,19 @@ export function readJwe(input: string): ReadJwe {
     throw invalid('is compressed ("zip"): keymint refuses compressed JWEs, whose plaintext could be any size');
   }
   if (header.crit !== undefined) {
-    throw invalid(`has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit).slice(0, 100)}`);
+    throw invalid(
+      `has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit).slice(0, 100)}`,
+    );
   }
   const management = algorithmOf(header);
   const content = contentOf(header);
   if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > 1024)) {
     throw invalid('header\'s "kid" is not a string of at most 1024 characters');
   }
-  if (typeof parts.encryptedKey !== 'string' || parts.encryptedKey.length > Math.ceil((MAX_ENCRYPTED_KEY_BYTES * 4) / 3)) {
+  if (
+    typeof parts.encryptedKey !== 'string' ||
+    parts.encryptedKey.length > Math.ceil((MAX_ENCRYPTED_KEY_BYTES * 4) / 3)
+  ) {
     throw invalid(`encrypted key is missing or longer than ${MAX_ENCRYPTED_KEY_BYTES} bytes`);
   }
   const encryptedKey = decode(parts.encryptedKey, 'encrypted key');

@@ -56,7 +56,8 @@ function decodeHeader(segment: unknown, what: string): Record<string, unknown> {
 
 function plainHeader(value: unknown, what: string): Record<string, unknown> {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`the JWE ${what} is not a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalid(`the JWE ${what} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
@@ -69,13 +70,25 @@ function parseJwe(text: string): Parsed {
   }
   const obj = parseJsonObject(t, 'the JWE');
   if (typeof obj.ciphertext !== 'string') throw invalid('the JWE has no "ciphertext"');
-  const shared = { ...plainHeader(obj.unprotected, 'unprotected header'), ...decodeHeader(obj.protected, 'protected header') };
+  const shared = {
+    ...plainHeader(obj.unprotected, 'unprotected header'),
+    ...decodeHeader(obj.protected, 'protected header'),
+  };
   if (Array.isArray(obj.recipients)) {
-    if (obj.recipients.length !== 1) throw invalid(`the JWE has ${obj.recipients.length} recipients: a key file has exactly one`);
+    if (obj.recipients.length !== 1)
+      throw invalid(`the JWE has ${obj.recipients.length} recipients: a key file has exactly one`);
     const recipient = plainHeader(obj.recipients[0], 'recipient');
-    return { form: 'general', jwe: obj as unknown as GeneralJWE, header: { ...plainHeader(recipient.header, 'recipient header'), ...shared } };
+    return {
+      form: 'general',
+      jwe: obj as unknown as GeneralJWE,
+      header: { ...plainHeader(recipient.header, 'recipient header'), ...shared },
+    };
   }
-  return { form: 'flattened', jwe: obj as unknown as FlattenedJWE, header: { ...plainHeader(obj.header, 'per-recipient header'), ...shared } };
+  return {
+    form: 'flattened',
+    jwe: obj as unknown as FlattenedJWE,
+    header: { ...plainHeader(obj.header, 'per-recipient header'), ...shared },
+  };
 }
 
 /**
@@ -85,21 +98,35 @@ function parseJwe(text: string): Parsed {
 function checkHeader(header: Record<string, unknown>): void {
   const { alg, enc, p2c, p2s, zip, crit } = header;
   if (typeof alg !== 'string' || !KEY_MANAGEMENT_ALGS.includes(alg)) {
-    throw invalid(`the JWE "alg" ${JSON.stringify(alg)} is not a password algorithm: keymint reads ${oneOf(KEY_MANAGEMENT_ALGS)}`);
+    throw invalid(
+      `the JWE "alg" ${JSON.stringify(alg)} is not a password algorithm: keymint reads ${oneOf(KEY_MANAGEMENT_ALGS)}`,
+    );
   }
   if (typeof enc !== 'string' || !CONTENT_ENCRYPTION_ALGS.includes(enc)) {
-    throw invalid(`the JWE "enc" ${JSON.stringify(enc)} is not supported: keymint reads ${oneOf(CONTENT_ENCRYPTION_ALGS)}`);
+    throw invalid(
+      `the JWE "enc" ${JSON.stringify(enc)} is not supported: keymint reads ${oneOf(CONTENT_ENCRYPTION_ALGS)}`,
+    );
   }
   if (zip !== undefined) throw invalid('the JWE is compressed ("zip"): keymint does not read compressed key files');
   if (crit !== undefined) throw invalid('the JWE has "crit" extensions keymint does not understand');
-  if (typeof p2c !== 'number' || !Number.isSafeInteger(p2c) || p2c < 1) throw invalid('the JWE "p2c" is missing or not a positive whole number');
+  if (typeof p2c !== 'number' || !Number.isSafeInteger(p2c) || p2c < 1)
+    throw invalid('the JWE "p2c" is missing or not a positive whole number');
   if (p2c > MAX_PBES2_COUNT) {
-    throw invalid(`the JWE "p2c" ${p2c} is above ${MAX_PBES2_COUNT}: refused, as it could be used to make decryption take very long`);
+    throw invalid(
+      `the JWE "p2c" ${p2c} is above ${MAX_PBES2_COUNT}: refused, as it could be used to make decryption take very long`,
+    );
   }
-  if (typeof p2s !== 'string' || !/^[A-Za-z0-9_-]*$/.test(p2s) || Buffer.from(p2s, 'base64url').length < MIN_P2S_BYTES) {
+  if (
+    typeof p2s !== 'string' ||
+    !/^[A-Za-z0-9_-]*$/.test(p2s) ||
+    Buffer.from(p2s, 'base64url').length < MIN_P2S_BYTES
+  ) {
     throw invalid(`the JWE "p2s" salt is missing or shorter than ${MIN_P2S_BYTES} bytes`);
   }
-  if (header.cty !== undefined && (typeof header.cty !== 'string' || !JWK_CONTENT_TYPES.includes(header.cty.toLowerCase()))) {
+  if (
+    header.cty !== undefined &&
+    (typeof header.cty !== 'string' || !JWK_CONTENT_TYPES.includes(header.cty.toLowerCase()))
+  ) {
     throw invalid(`the JWE "cty" ${JSON.stringify(header.cty)} says it does not hold a JWK`);
   }
 }
@@ -135,7 +162,11 @@ export async function decryptJwk(text: string, password: string): Promise<Jwk> {
     else plaintext = (await generalDecrypt(parsed.jwe, key, options)).plaintext;
   } catch (cause) {
     if (cause instanceof joseErrors.JWEDecryptionFailed) {
-      throw new KeymintError(ErrorCode.DECRYPT_FAILED, 'wrong password: the private key could not be decrypted (or the file was altered)', { cause });
+      throw new KeymintError(
+        ErrorCode.DECRYPT_FAILED,
+        'wrong password: the private key could not be decrypted (or the file was altered)',
+        { cause },
+      );
     }
     throw invalid(`the JWE is malformed: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
   }

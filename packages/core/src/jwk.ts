@@ -37,13 +37,38 @@ export interface JwkSet {
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
 
 /** The key members of the public form of each key type keymint knows (RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2). */
-const PUBLIC_KEY_MEMBERS: Record<string, readonly string[]> = { EC: ['crv', 'x', 'y'], RSA: ['n', 'e'], OKP: ['crv', 'x'] };
+const PUBLIC_KEY_MEMBERS: Record<string, readonly string[]> = {
+  EC: ['crv', 'x', 'y'],
+  RSA: ['n', 'e'],
+  OKP: ['crv', 'x'],
+};
 
 /** Members that describe a key rather than hold it (RFC 7517 §4); they are public whatever the key type. */
 const METADATA_MEMBERS = ['kid', 'use', 'key_ops', 'alg', 'x5u', 'x5c', 'x5t', 'x5t#S256'];
 
 /** The order keymint writes members in: metadata first, then key material in RFC order. */
-const MEMBER_ORDER = ['kty', 'kid', 'use', 'key_ops', 'alg', 'crv', 'x', 'y', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'x5c', 'x5t', 'x5t#S256'];
+const MEMBER_ORDER = [
+  'kty',
+  'kid',
+  'use',
+  'key_ops',
+  'alg',
+  'crv',
+  'x',
+  'y',
+  'n',
+  'e',
+  'd',
+  'p',
+  'q',
+  'dp',
+  'dq',
+  'qi',
+  'k',
+  'x5c',
+  'x5t',
+  'x5t#S256',
+];
 
 /** True when the JWK carries private or secret key material. */
 export function isPrivateJwk(jwk: Jwk): boolean {
@@ -61,7 +86,10 @@ export function isPrivateJwk(jwk: Jwk): boolean {
  */
 export function toPublicJwk(jwk: Jwk): Jwk {
   if (jwk.kty === 'oct') {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, 'an oct key has no public part: its only member is the secret itself');
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      'an oct key has no public part: its only member is the secret itself',
+    );
   }
   const members = Object.hasOwn(PUBLIC_KEY_MEMBERS, jwk.kty) ? PUBLIC_KEY_MEMBERS[jwk.kty] : undefined;
   if (members === undefined) {
@@ -167,7 +195,10 @@ export function assertJsonDepth(text: string, source: string): void {
 }
 
 function tooDeep(source: string): KeymintError {
-  return new KeymintError(ErrorCode.INPUT_INVALID, `${source} nests JSON more than ${MAX_JSON_DEPTH} levels deep: no key file does`);
+  return new KeymintError(
+    ErrorCode.INPUT_INVALID,
+    `${source} nests JSON more than ${MAX_JSON_DEPTH} levels deep: no key file does`,
+  );
 }
 
 /**
@@ -189,7 +220,10 @@ export function parseJsonObject(text: string, source: string): Record<string, un
     throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a JSON object`);
   }
   if (shape.duplicate !== undefined) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} names the member ${JSON.stringify(shape.duplicate)} twice: it is ambiguous, so keymint refuses it`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `${source} names the member ${JSON.stringify(shape.duplicate)} twice: it is ambiguous, so keymint refuses it`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -219,7 +253,8 @@ function bigIntOf(bytes: Buffer): bigint {
  * key outside the bounds. Returns why the key is refused, or undefined.
  */
 function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | MessageParts | undefined {
-  if (jwk.kty === 'oct') return jwk.k === undefined || base64urlBytes(jwk.k).length === 0 ? 'its "k" is missing or empty' : undefined;
+  if (jwk.kty === 'oct')
+    return jwk.k === undefined || base64urlBytes(jwk.k).length === 0 ? 'its "k" is missing or empty' : undefined;
   if (jwk.kty === 'EC' || jwk.kty === 'OKP') {
     const crv = jwk.crv;
     if (typeof crv !== 'string' || !isCurve(crv) || ktyOfCurve(crv) !== jwk.kty) {
@@ -244,7 +279,9 @@ function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | MessageParts
   const min = options.insecure ? limits.insecureMin : limits.min;
   if (bits < min || bits > limits.max) {
     const text = message`its modulus is ${bits} bits long: keymint accepts ${min} to ${limits.max} bits`;
-    return !options.insecure && bits >= limits.insecureMin && bits < limits.min ? [...text, ...message` (down to ${limits.insecureMin} only with ${param('insecure')})`] : text;
+    return !options.insecure && bits >= limits.insecureMin && bits < limits.min
+      ? [...text, ...message` (down to ${limits.insecureMin} only with ${param('insecure')})`]
+      : text;
   }
   if (((n[n.length - 1] ?? 0) & 1) === 0) return 'its modulus "n" is even: no RSA modulus is';
   const e = base64urlBytes(jwk.e);
@@ -255,11 +292,16 @@ function shapeProblem(jwk: Jwk, options: CheckJwkOptions): string | MessageParts
   const modulusBytes = Math.ceil(bits / 8);
   for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) {
     const value = jwk[member];
-    if (value !== undefined && base64urlBytes(value).length > modulusBytes) return `its "${member}" is longer than its modulus`;
+    if (value !== undefined && base64urlBytes(value).length > modulusBytes)
+      return `its "${member}" is longer than its modulus`;
   }
   // A product of big integers costs microseconds; the RSA operation that would otherwise find the
   // mismatch costs up to a second on a 16384-bit key.
-  if (jwk.p !== undefined && jwk.q !== undefined && bigIntOf(base64urlBytes(jwk.p)) * bigIntOf(base64urlBytes(jwk.q)) !== bigIntOf(n)) {
+  if (
+    jwk.p !== undefined &&
+    jwk.q !== undefined &&
+    bigIntOf(base64urlBytes(jwk.p)) * bigIntOf(base64urlBytes(jwk.q)) !== bigIntOf(n)
+  ) {
     return 'its primes "p" and "q" do not multiply to its modulus "n"';
   }
   return undefined;
@@ -281,10 +323,15 @@ export function checkJwk(jwk: Jwk, source: string, options: CheckJwkOptions = {}
   // The kty is echoed only when it is one keymint knows: a hostile one could hold anything.
   const kind = ['EC', 'OKP', 'RSA', 'oct'].includes(jwk.kty as string) ? `${jwk.kty as string} key` : 'key';
   const invalid = (why: string | MessageParts, cause?: unknown) =>
-    new KeymintError(ErrorCode.INPUT_INVALID, [`${source} holds an invalid ${kind}: `, ...(typeof why === 'string' ? [why] : why)], cause === undefined ? {} : { cause });
+    new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      [`${source} holds an invalid ${kind}: `, ...(typeof why === 'string' ? [why] : why)],
+      cause === undefined ? {} : { cause },
+    );
   for (const member of MATERIAL_MEMBERS) {
     const value = jwk[member];
-    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]*$/.test(value))) throw invalid(`"${member}" is not base64url`);
+    if (value !== undefined && (typeof value !== 'string' || !/^[A-Za-z0-9_-]*$/.test(value)))
+      throw invalid(`"${member}" is not base64url`);
   }
   const problem = shapeProblem(jwk, options);
   if (problem !== undefined) throw invalid(problem);
@@ -307,7 +354,10 @@ export function checkJwk(jwk: Jwk, source: string, options: CheckJwkOptions = {}
     }
   } catch (cause) {
     const curve = typeof jwk.crv === 'string' ? ` (crv "${jwk.crv}")` : '';
-    const why = jwk.kty === 'EC' ? `: the point is not on the curve${isPrivateJwk(jwk) ? ', or "d" is not a private key of it' : ''}` : '';
+    const why =
+      jwk.kty === 'EC'
+        ? `: the point is not on the curve${isPrivateJwk(jwk) ? ', or "d" is not a private key of it' : ''}`
+        : '';
     throw invalid(`OpenSSL does not accept it${curve}${why}`, cause);
   }
   if (!matches) throw invalid('its private members do not belong to its public members');

@@ -28,18 +28,24 @@ function notForSigning(jwk: Jwk, why: string): KeymintError {
  */
 export function signingAlgorithm(jwk: Jwk, requested?: string): string {
   if (jwk.use === 'enc') throw notForSigning(jwk, 'is for encryption ("use": "enc")');
-  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('sign')) throw notForSigning(jwk, `has "key_ops" ${JSON.stringify(jwk.key_ops)} without "sign"`);
+  if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('sign'))
+    throw notForSigning(jwk, `has "key_ops" ${JSON.stringify(jwk.key_ops)} without "sign"`);
   const own = typeof jwk.alg === 'string' ? jwk.alg : undefined;
   if (own !== undefined && useOfAlgorithm(own) === 'enc') throw notForSigning(jwk, `is for ${own} (encryption)`);
   if (requested !== undefined && own !== undefined && requested !== own) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, message`${param('alg')} ${requested} does not fit the key, whose "alg" is ${own}: verifiers that know the key expect ${own}`, {
-      param: 'alg',
-      hint: message`leave out ${param('alg')}, or use a key made for ${requested}`,
-    });
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      message`${param('alg')} ${requested} does not fit the key, whose "alg" is ${own}: verifiers that know the key expect ${own}`,
+      {
+        param: 'alg',
+        hint: message`leave out ${param('alg')}, or use a key made for ${requested}`,
+      },
+    );
   }
   let alg = requested ?? own;
   if (alg === undefined) {
-    alg = typeof jwk.crv === 'string' && isCurve(jwk.crv) ? signatureAlgorithmOfCurve(jwk.crv) : DEFAULT_SIG_ALG[jwk.kty];
+    alg =
+      typeof jwk.crv === 'string' && isCurve(jwk.crv) ? signatureAlgorithmOfCurve(jwk.crv) : DEFAULT_SIG_ALG[jwk.kty];
   }
   if (alg === undefined) throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `a ${describeJwk(jwk)} key cannot sign`);
   assertAlgorithmFits(jwk, alg);
@@ -63,7 +69,8 @@ export interface SignOptions {
 export async function signCompact(key: OpenedKey, payload: Uint8Array, options: SignOptions = {}): Promise<string> {
   const alg = signingAlgorithm(key.jwk, options.alg);
   for (const name of Object.keys(options.header ?? {})) {
-    if (RESERVED_HEADERS.has(name)) throw new KeymintError(ErrorCode.PARAM_INVALID, `the "${name}" header is set by keymint and cannot be given`);
+    if (RESERVED_HEADERS.has(name))
+      throw new KeymintError(ErrorCode.PARAM_INVALID, `the "${name}" header is set by keymint and cannot be given`);
   }
   const header: Record<string, unknown> = { alg };
   if (typeof key.jwk.kid === 'string') header.kid = key.jwk.kid;
@@ -79,8 +86,15 @@ export async function signCompact(key: OpenedKey, payload: Uint8Array, options: 
  * @example await signJwt(key, jwtClaims({ iss: 'me', sub: 'me', aud: 'you' }))
  * @see https://www.rfc-editor.org/rfc/rfc7519#section-7.1
  */
-export async function signJwt(key: OpenedKey, claims: Record<string, unknown>, options: SignOptions = {}): Promise<string> {
-  return signCompact(key, new TextEncoder().encode(JSON.stringify(claims)), { ...options, header: { typ: 'JWT', ...options.header } });
+export async function signJwt(
+  key: OpenedKey,
+  claims: Record<string, unknown>,
+  options: SignOptions = {},
+): Promise<string> {
+  return signCompact(key, new TextEncoder().encode(JSON.stringify(claims)), {
+    ...options,
+    header: { typ: 'JWT', ...options.header },
+  });
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -94,7 +108,10 @@ export function parseDuration(text: string, flag: string): number {
   const match = /^([0-9]{1,9})([smhd]?)$/.exec(text.trim());
   const seconds = match === null ? Number.NaN : Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? Number.NaN);
   if (!Number.isSafeInteger(seconds) || seconds <= 0) {
-    throw new KeymintError(ErrorCode.PARAM_INVALID, `${flag} "${text}" is not a duration: give a positive number of seconds, or a number with s, m, h or d (e.g. 30s, 5m, 1h)`);
+    throw new KeymintError(
+      ErrorCode.PARAM_INVALID,
+      `${flag} "${text}" is not a duration: give a positive number of seconds, or a number with s, m, h or d (e.g. 30s, 5m, 1h)`,
+    );
   }
   return seconds;
 }
@@ -107,7 +124,8 @@ export const MAX_NUMERIC_DATE = 253_402_300_799;
 
 /** A NumericDate for people: the ISO 8601 time, or the number itself beyond what a date can show. */
 export function formatNumericDate(seconds: number): string {
-  if (Number.isFinite(seconds) && Math.abs(seconds) <= MAX_NUMERIC_DATE) return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+  if (Number.isFinite(seconds) && Math.abs(seconds) <= MAX_NUMERIC_DATE)
+    return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
   return `${seconds} s from 1970 (beyond the dates an ISO 8601 time can show)`;
 }
 
@@ -153,7 +171,8 @@ export function jwtClaims(input: JwtClaimsInput): Record<string, unknown> {
   }
   if (input.aud !== undefined) {
     const list = typeof input.aud === 'string' ? [input.aud] : [...input.aud];
-    if (list.length === 0 || list.some((a) => a.length === 0)) throw invalidParam('aud', message`${param('aud')} must not be empty`);
+    if (list.length === 0 || list.some((a) => a.length === 0))
+      throw invalidParam('aud', message`${param('aud')} must not be empty`);
     claims.aud = list.length === 1 ? list[0] : list;
   }
   claims.iat = iat;
@@ -165,14 +184,17 @@ export function jwtClaims(input: JwtClaimsInput): Record<string, unknown> {
     return iat + seconds;
   };
   if (input.expiresIn !== undefined) claims.exp = at(input.expiresIn, 'exp');
-  if (input.notBefore !== undefined && input.notBefore !== false) claims.nbf = at(input.notBefore === true ? 0 : input.notBefore, 'nbf');
+  if (input.notBefore !== undefined && input.notBefore !== false)
+    claims.nbf = at(input.notBefore === true ? 0 : input.notBefore, 'nbf');
   const jti = input.jti === undefined || input.jti === 'auto' ? randomUUID() : input.jti;
   if (jti !== null) {
-    if (jti.length === 0) throw invalidParam('jti', message`${param('jti')} must not be empty: give a value, or auto for a random one`);
+    if (jti.length === 0)
+      throw invalidParam('jti', message`${param('jti')} must not be empty: give a value, or auto for a random one`);
     claims.jti = jti;
   }
   for (const [name, value] of Object.entries(input.extra ?? {})) {
-    if ((REGISTERED_CLAIMS as readonly string[]).includes(name)) throw invalidParam('claim', message`the "${name}" claim has its own option: use ${param(name)}`);
+    if ((REGISTERED_CLAIMS as readonly string[]).includes(name))
+      throw invalidParam('claim', message`the "${name}" claim has its own option: use ${param(name)}`);
     claims[name] = value;
   }
   return claims;
@@ -210,10 +232,16 @@ export function clientAssertionClaims(input: ClientAssertionInput): Record<strin
   try {
     url = new URL(input.tokenEndpoint);
   } catch {
-    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`);
+    throw invalidParam(
+      'tokenEndpoint',
+      message`${param('tokenEndpoint')} "${input.tokenEndpoint}" is not a URL: give the authorization server's token endpoint, e.g. https://as.example.com/oauth2/token`,
+    );
   }
   if (url.hash !== '' || input.tokenEndpoint.includes('#')) {
-    throw invalidParam('tokenEndpoint', message`${param('tokenEndpoint')} "${input.tokenEndpoint}" has a fragment ("#..."), which a token endpoint URI must not have (RFC 6749 §3.2)`);
+    throw invalidParam(
+      'tokenEndpoint',
+      message`${param('tokenEndpoint')} "${input.tokenEndpoint}" has a fragment ("#..."), which a token endpoint URI must not have (RFC 6749 §3.2)`,
+    );
   }
   const loopback = LOOPBACK_HOSTS.has(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (loopback || input.insecure === true))) {

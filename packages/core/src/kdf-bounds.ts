@@ -80,7 +80,15 @@ const PBKDF2_PRFS: Record<string, string> = {
 };
 
 /** The ciphers sshpk decrypts an OpenSSH key with; it misreads the AEAD ones (their tag follows the blob). */
-const OPENSSH_CIPHERS = ['aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', '3des-cbc'];
+const OPENSSH_CIPHERS = [
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+  'aes128-cbc',
+  'aes192-cbc',
+  'aes256-cbc',
+  '3des-cbc',
+];
 const OPENSSH_MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
 
 const REENCRYPT_PKCS8 = 're-encrypt it with "openssl pkcs8 -topk8 -v2 aes-256-cbc"';
@@ -172,7 +180,8 @@ export function readPkcs8Encryption(info: DerElement): Pkcs8Encryption {
       },
     };
   }
-  if (scheme !== PBES2) return { scheme: `algorithm ${scheme}`, kdf: { kind: 'unsupported', what: `algorithm ${scheme}` } };
+  if (scheme !== PBES2)
+    return { scheme: `algorithm ${scheme}`, kdf: { kind: 'unsupported', what: `algorithm ${scheme}` } };
   // PBES2 (RFC 8018 §A.4) names the cipher one level down, which is what a reader wants to know.
   const [kdfAlgorithm, encryptionScheme, ...rest] = derChildren(expectTag(params, DerTag.SEQUENCE, 'PBES2 parameters'));
   if (rest.length > 0) throw malformed('PBES2 parameters have elements after encryptionScheme');
@@ -220,7 +229,8 @@ function readScrypt(params: DerElement | undefined): Pkcs8Kdf {
     n: decodeInteger(expectTag(n, DerTag.INTEGER, 'scrypt costParameter')),
     r: decodeInteger(expectTag(r, DerTag.INTEGER, 'scrypt blockSize')),
     p: decodeInteger(expectTag(p, DerTag.INTEGER, 'scrypt parallelizationParameter')),
-    keyLength: keyLength === undefined ? undefined : decodeInteger(expectTag(keyLength, DerTag.INTEGER, 'scrypt keyLength')),
+    keyLength:
+      keyLength === undefined ? undefined : decodeInteger(expectTag(keyLength, DerTag.INTEGER, 'scrypt keyLength')),
   };
 }
 

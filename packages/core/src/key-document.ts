@@ -43,7 +43,12 @@ export function serializeReference(reference: KeyReference, publicJwk: Jwk): str
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  );
 }
 
 /**
@@ -57,19 +62,33 @@ export function parseKeyDocument(text: string, source: string): KeyDocument {
   if (looksLikeJwe(text)) return { kind: 'jwe', text };
   const obj = parseJsonObject(text, source);
   if (obj.type === KEY_REFERENCE_TYPE) {
-    if (obj.version !== 1) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a key reference of version ${String(obj.version)}: this keymint reads version 1`);
+    if (obj.version !== 1)
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `${source} is a key reference of version ${String(obj.version)}: this keymint reads version 1`,
+      );
     const jwk = obj.jwk as Jwk | undefined;
     if (typeof obj.backend !== 'string' || !isStringRecord(obj.location) || typeof jwk?.kty !== 'string') {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a malformed key reference: it needs "backend", "location" and "jwk"`);
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `${source} is a malformed key reference: it needs "backend", "location" and "jwk"`,
+      );
     }
     // A reference is shared as harmless: its JWK must be a public key (an oct key's is metadata only).
-    if (isPrivateJwk(jwk)) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a key reference whose "jwk" holds private key material: a reference holds none`);
+    if (isPrivateJwk(jwk))
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `${source} is a key reference whose "jwk" holds private key material: a reference holds none`,
+      );
     if (jwk.kty !== 'oct') checkJwk(jwk, source);
     return { kind: 'reference', reference: { backend: obj.backend, location: obj.location }, jwk };
   }
   if (Array.isArray(obj.keys)) {
     if (!obj.keys.every((k: unknown) => typeof (k as Jwk | null)?.kty === 'string')) {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a malformed JWK Set: every member of "keys" must be a JWK with "kty"`);
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `${source} is a malformed JWK Set: every member of "keys" must be a JWK with "kty"`,
+      );
     }
     const set = obj as JwkSet;
     for (const [i, jwk] of set.keys.entries()) checkJwk(jwk, `${source} (keys[${i}])`);
@@ -79,5 +98,8 @@ export function parseKeyDocument(text: string, source: string): KeyDocument {
     checkJwk(obj as Jwk, source);
     return { kind: 'jwk', jwk: obj as Jwk };
   }
-  throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a key file: expected a JWK, a JWK Set, an encrypted JWK (JWE) or a keymint key reference`);
+  throw new KeymintError(
+    ErrorCode.INPUT_INVALID,
+    `${source} is not a key file: expected a JWK, a JWK Set, an encrypted JWK (JWE) or a keymint key reference`,
+  );
 }

@@ -18,7 +18,9 @@ import { assertJsonDepth, isPrivateJwk, orderJwk, parseJsonObject, type Jwk, typ
 import { thumbprint } from './thumbprint.js';
 
 function malformedSet(source: string, what: string): KeymintError {
-  return new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a valid JWK Set: ${what}`, { hint: 'fix or remove the file' });
+  return new KeymintError(ErrorCode.INPUT_INVALID, `${source} is not a valid JWK Set: ${what}`, {
+    hint: 'fix or remove the file',
+  });
 }
 
 /**
@@ -37,12 +39,18 @@ export function parseKeySet(text: string, source: string): JwkSet {
   } catch {
     throw malformedSet(source, 'it is not a JSON object');
   }
-  if (!Array.isArray(obj.keys)) throw malformedSet(source, typeof obj.kty === 'string' ? 'it is a single JWK, not a set (no "keys" array)' : 'it has no "keys" array');
+  if (!Array.isArray(obj.keys))
+    throw malformedSet(
+      source,
+      typeof obj.kty === 'string' ? 'it is a single JWK, not a set (no "keys" array)' : 'it has no "keys" array',
+    );
   for (const [i, key] of (obj.keys as unknown[]).entries()) {
-    if (key === null || typeof key !== 'object' || Array.isArray(key)) throw malformedSet(source, `keys[${i}] is not a JSON object`);
+    if (key === null || typeof key !== 'object' || Array.isArray(key))
+      throw malformedSet(source, `keys[${i}] is not a JSON object`);
     const jwk = key as Record<string, unknown>;
     if (typeof jwk.kty !== 'string') throw malformedSet(source, `keys[${i}] has no "kty"`);
-    if (jwk.kid !== undefined && typeof jwk.kid !== 'string') throw malformedSet(source, `keys[${i}] has a "kid" that is not a string`);
+    if (jwk.kid !== undefined && typeof jwk.kid !== 'string')
+      throw malformedSet(source, `keys[${i}] has a "kid" that is not a string`);
   }
   return obj as JwkSet;
 }
@@ -89,7 +97,11 @@ async function sameKeyAs(jwk: Jwk): Promise<(other: Jwk) => Promise<boolean>> {
  * @throws KeymintError ERR_KEY_EXISTS for a duplicate, ERR_PARAM_INVALID for an oct key without kid
  * @example const { set } = await addToKeySet({ keys: [] }, [publicJwk]);
  */
-export async function addToKeySet(set: JwkSet, keys: readonly Jwk[], options: AddToKeySetOptions = {}): Promise<KeySetChange> {
+export async function addToKeySet(
+  set: JwkSet,
+  keys: readonly Jwk[],
+  options: AddToKeySetOptions = {},
+): Promise<KeySetChange> {
   let members = [...set.keys];
   const added: Jwk[] = [];
   const removed: Jwk[] = [];
@@ -97,19 +109,27 @@ export async function addToKeySet(set: JwkSet, keys: readonly Jwk[], options: Ad
     let jwk = key;
     if (typeof jwk.kid !== 'string' || jwk.kid.length === 0) {
       if (jwk.kty === 'oct') {
-        throw new KeymintError(ErrorCode.PARAM_INVALID, 'the oct key has no kid, and keymint does not name a secret after its hash', { hint: message`give one with ${param('kid')}` });
+        throw new KeymintError(
+          ErrorCode.PARAM_INVALID,
+          'the oct key has no kid, and keymint does not name a secret after its hash',
+          { hint: message`give one with ${param('kid')}` },
+        );
       }
       jwk = { ...jwk, kid: await thumbprint(jwk) };
     }
     jwk = orderJwk(jwk);
-    if (added.some((a) => a.kid === jwk.kid)) throw new KeymintError(ErrorCode.KEY_EXISTS, `two of the keys to add have the kid "${String(jwk.kid)}"`);
+    if (added.some((a) => a.kid === jwk.kid))
+      throw new KeymintError(ErrorCode.KEY_EXISTS, `two of the keys to add have the kid "${String(jwk.kid)}"`);
     const same = await sameKeyAs(jwk);
     const clashes: Jwk[] = [];
     for (const member of members) if (member.kid === jwk.kid || (await same(member))) clashes.push(member);
     if (clashes.length > 0 && !options.force) {
       const clash = clashes[0] as Jwk;
-      const what = clash.kid === jwk.kid ? `a key with kid "${String(jwk.kid)}"` : `the same key, with kid "${String(clash.kid)}"`;
-      throw new KeymintError(ErrorCode.KEY_EXISTS, `the set already has ${what}`, { hint: message`use ${param('force')} to replace it` });
+      const what =
+        clash.kid === jwk.kid ? `a key with kid "${String(jwk.kid)}"` : `the same key, with kid "${String(clash.kid)}"`;
+      throw new KeymintError(ErrorCode.KEY_EXISTS, `the set already has ${what}`, {
+        hint: message`use ${param('force')} to replace it`,
+      });
     }
     members = members.filter((m) => !clashes.includes(m));
     removed.push(...clashes);
@@ -120,7 +140,9 @@ export async function addToKeySet(set: JwkSet, keys: readonly Jwk[], options: Ad
 }
 
 function notFound(kid: string, source: string): KeymintError {
-  return new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} has no key with kid "${kid}"`, { hint: 'see the kids with keymint keyset list' });
+  return new KeymintError(ErrorCode.KEY_NOT_FOUND, `${source} has no key with kid "${kid}"`, {
+    hint: 'see the kids with keymint keyset list',
+  });
 }
 
 /**
@@ -202,7 +224,8 @@ async function createComplete(path: string, content: string): Promise<boolean> {
 }
 
 const text = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'string' ? info[name] : undefined);
-const number = (info: Record<string, unknown>, name: string) => (typeof info[name] === 'number' ? info[name] : undefined);
+const number = (info: Record<string, unknown>, name: string) =>
+  typeof info[name] === 'number' ? info[name] : undefined;
 
 /** Reads a lock file: its content and inode from one open file. Undefined when there is none. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
@@ -320,10 +343,14 @@ function lockedError(path: string, lockPath: string, holder: LockHolder, verdict
   }
   if (verdict.where === '') {
     const message = `${path} is locked by another program: ${lockPath} is not a keymint lock, and keymint never removes it`;
-    return new KeymintError(ErrorCode.IO, message, { hint: `if no program is changing ${path}, remove ${lockPath} by hand` });
+    return new KeymintError(ErrorCode.IO, message, {
+      hint: `if no program is changing ${path}, remove ${lockPath} by hand`,
+    });
   }
   const message = `${path} is locked by process ${String(holder.pid)}${verdict.where}${since}, which keymint cannot check from here`;
-  return new KeymintError(ErrorCode.IO, message, { hint: `if that process is not running, remove ${lockPath} by hand` });
+  return new KeymintError(ErrorCode.IO, message, {
+    hint: `if that process is not running, remove ${lockPath} by hand`,
+  });
 }
 
 /**
@@ -356,7 +383,11 @@ export async function withFileLock<T>(
   let delay = 5;
   for (;;) {
     const failed = (what: string, cause: unknown) =>
-      new KeymintError(ErrorCode.IO, `${path}: cannot ${what} the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`, { cause });
+      new KeymintError(
+        ErrorCode.IO,
+        `${path}: cannot ${what} the lock file ${lockPath} (${errnoOf(cause) ?? 'error'})`,
+        { cause },
+      );
     try {
       if (await createComplete(lockPath, content)) break;
     } catch (cause) {
@@ -415,7 +446,11 @@ const MAX_ROUNDS = 5;
  *   on any error the file is left as it was and no lock or temp file is left behind
  * @example await updateKeySetFile('jwks.json', (set) => addToKeySet(set, [jwk]), { create: true });
  */
-export async function updateKeySetFile(path: string, change: (set: JwkSet) => KeySetChange | Promise<KeySetChange>, options: UpdateKeySetOptions = {}): Promise<KeySetChange> {
+export async function updateKeySetFile(
+  path: string,
+  change: (set: JwkSet) => KeySetChange | Promise<KeySetChange>,
+  options: UpdateKeySetOptions = {},
+): Promise<KeySetChange> {
   const missing = () => new KeymintError(ErrorCode.IO, `JWK Set ${path}: no such file or directory`);
   const target = await resolveFileToReplace(path, 'JWK Set');
   if (target === undefined && !options.create) throw missing();

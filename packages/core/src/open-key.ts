@@ -48,7 +48,10 @@ async function documentJwk(doc: KeyDocument, options: Pick<OpenKeyOptions, 'pass
     checkJwk(jwk, options.source);
     return jwk;
   }
-  throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds a ${doc.kind === 'jwks' ? 'JWK Set' : 'key reference'}, not a single JWK`);
+  throw new KeymintError(
+    ErrorCode.INPUT_INVALID,
+    `${options.source} holds a ${doc.kind === 'jwks' ? 'JWK Set' : 'key reference'}, not a single JWK`,
+  );
 }
 
 /**
@@ -60,17 +63,28 @@ async function documentJwk(doc: KeyDocument, options: Pick<OpenKeyOptions, 'pass
  */
 export async function openPrivateKey(doc: KeyDocument, options: OpenKeyOptions): Promise<OpenedKey> {
   if (doc.kind === 'reference') {
-    return { publicJwk: orderJwk(doc.jwk), jwk: doc.jwk, private: { kind: 'reference', reference: doc.reference }, backend: await options.backends(doc.reference.backend) };
+    return {
+      publicJwk: orderJwk(doc.jwk),
+      jwk: doc.jwk,
+      private: { kind: 'reference', reference: doc.reference },
+      backend: await options.backends(doc.reference.backend),
+    };
   }
   if (doc.kind === 'jwks') {
     const secrets = doc.set.keys.filter(isPrivateJwk);
     if (doc.set.keys.length !== 1 || secrets.length !== 1) {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} is a JWK Set of ${doc.set.keys.length} keys: give a file with one private key`);
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `${options.source} is a JWK Set of ${doc.set.keys.length} keys: give a file with one private key`,
+      );
     }
   }
   const jwk = doc.kind === 'jwks' ? (doc.set.keys[0] as Jwk) : await documentJwk(doc, options);
   if (!isPrivateJwk(jwk)) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds a public key: a private key is needed here`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `${options.source} holds a public key: a private key is needed here`,
+    );
   }
   return {
     publicJwk: jwk.kty === 'oct' ? undefined : toPublicJwk(jwk),
@@ -93,9 +107,13 @@ export async function publicOf(
   const publicPart = (jwk: Jwk): Jwk => {
     if (jwk.kty !== 'oct') return toPublicJwk(jwk);
     if (options.allowSecret) return orderJwk(jwk);
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${options.source} holds an oct key, which has no public part: its only form is the secret`, {
-      hint: message`add ${param('subtle')} to print the secret key itself`,
-    });
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `${options.source} holds an oct key, which has no public part: its only form is the secret`,
+      {
+        hint: message`add ${param('subtle')} to print the secret key itself`,
+      },
+    );
   };
   // A reference holds no secret by design; its JWK goes through publicPart all the same, so that a
   // hand-edited reference cannot publish private members.
@@ -138,9 +156,13 @@ export function installedBackends(options: BackendOptions = {}): BackendResolver
           const factory = module?.default as ((o: BackendOptions) => Promise<KeyBackend>) | undefined;
           if (typeof factory === 'function') return factory(options);
         }
-        throw new KeymintError(ErrorCode.BACKEND_UNAVAILABLE, `the key is kept by the "${name}" backend, which is not installed`, {
-          hint: `install ${backendPackages(name).join(' or ')}`,
-        });
+        throw new KeymintError(
+          ErrorCode.BACKEND_UNAVAILABLE,
+          `the key is kept by the "${name}" backend, which is not installed`,
+          {
+            hint: `install ${backendPackages(name).join(' or ')}`,
+          },
+        );
       })();
       opened.set(name, backend);
     }
@@ -148,7 +170,11 @@ export function installedBackends(options: BackendOptions = {}): BackendResolver
   };
   return Object.assign(resolve, {
     close: async () => {
-      for (const backend of opened.values()) await backend.then((b) => b.close(), () => undefined);
+      for (const backend of opened.values())
+        await backend.then(
+          (b) => b.close(),
+          () => undefined,
+        );
     },
   });
 }

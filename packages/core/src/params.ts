@@ -41,11 +41,38 @@ const CURVE_RULES: Record<Curve, CurveRule> = {
 };
 
 /** The JWS algorithms a key can be for (RFC 7518 §3.1, RFC 8037 §3.1, RFC 8812 §3.2). */
-export const SIGNATURE_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'ES256K', 'EdDSA'] as const;
+export const SIGNATURE_ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'ES256K',
+  'EdDSA',
+] as const;
 /** The JWE key management algorithms a key can be for (RFC 7518 §4.1), PBES2 aside: those are for passwords. */
 export const KEY_MANAGEMENT_ALGORITHMS = [
-  'dir', 'A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW', 'RSA1_5', 'RSA-OAEP', 'RSA-OAEP-256',
-  'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW',
+  'dir',
+  'A128KW',
+  'A192KW',
+  'A256KW',
+  'A128GCMKW',
+  'A192GCMKW',
+  'A256GCMKW',
+  'RSA1_5',
+  'RSA-OAEP',
+  'RSA-OAEP-256',
+  'ECDH-ES',
+  'ECDH-ES+A128KW',
+  'ECDH-ES+A192KW',
+  'ECDH-ES+A256KW',
 ] as const;
 export type SignatureAlgorithm = (typeof SIGNATURE_ALGORITHMS)[number];
 export type KeyManagementAlgorithm = (typeof KEY_MANAGEMENT_ALGORITHMS)[number];
@@ -96,7 +123,13 @@ const DIR_SIZES = [128, 192, 256, 384, 512];
  */
 function octAlgForSize(use: KeyUse, bits: number): KeyAlgorithm | undefined {
   if (use === 'sig') return bits >= 512 ? 'HS512' : bits >= 384 ? 'HS384' : bits >= 256 ? 'HS256' : undefined;
-  const wrap: Record<number, KeyAlgorithm> = { 128: 'A128GCMKW', 192: 'A192GCMKW', 256: 'A256GCMKW', 384: 'dir', 512: 'dir' };
+  const wrap: Record<number, KeyAlgorithm> = {
+    128: 'A128GCMKW',
+    192: 'A192GCMKW',
+    256: 'A256GCMKW',
+    384: 'dir',
+    512: 'dir',
+  };
   return wrap[bits];
 }
 
@@ -158,10 +191,21 @@ export interface KeySpec {
 }
 
 /** The parameters of a key, as messages name them (the CLI writes each as its flag). */
-const P = { kty: param('kty'), crv: param('crv'), size: param('size'), alg: param('alg'), use: param('use'), kid: param('kid') } as const;
+const P = {
+  kty: param('kty'),
+  crv: param('crv'),
+  size: param('size'),
+  alg: param('alg'),
+  use: param('use'),
+  kid: param('kid'),
+} as const;
 
 function invalid(about: keyof typeof P, text: MessageParts, hint?: MessageParts | string): KeymintError {
-  return new KeymintError(ErrorCode.PARAM_INVALID, text, hint === undefined ? { param: about } : { param: about, hint });
+  return new KeymintError(
+    ErrorCode.PARAM_INVALID,
+    text,
+    hint === undefined ? { param: about } : { param: about, hint },
+  );
 }
 
 function isOneOf<T extends string>(value: string, list: readonly T[]): value is T {
@@ -211,7 +255,10 @@ export function curveBytes(crv: Curve): number {
 function parseSize(raw: string | number): number {
   const text = String(raw).trim();
   if (!/^[0-9]+$/.test(text)) {
-    throw invalid('size', message`${P.size} "${String(raw)}" is not a number: give the key size in bits, e.g. ${P.size} 2048`);
+    throw invalid(
+      'size',
+      message`${P.size} "${String(raw)}" is not a number: give the key size in bits, e.g. ${P.size} 2048`,
+    );
   }
   const bits = Number.parseInt(text, 10);
   if (bits <= 0) throw invalid('size', message`${P.size} ${bits} is not a positive number of bits`);
@@ -220,7 +267,8 @@ function parseSize(raw: string | number): number {
 
 function resolveCurve(kty: Kty, crv: string | undefined): Curve | undefined {
   if (kty === 'RSA' || kty === 'oct') {
-    if (crv !== undefined) throw invalid('crv', message`${P.crv} is not allowed with ${P.kty} ${kty}: only EC and OKP keys have a curve`);
+    if (crv !== undefined)
+      throw invalid('crv', message`${P.crv} is not allowed with ${P.kty} ${kty}: only EC and OKP keys have a curve`);
     return undefined;
   }
   const curves = CURVES_BY_KTY[kty];
@@ -231,9 +279,18 @@ function resolveCurve(kty: Kty, crv: string | undefined): Curve | undefined {
   return crv;
 }
 
-function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string | undefined, subtle: boolean): string | undefined {
+function resolveAlg(
+  kty: Kty,
+  crv: Curve | undefined,
+  use: string,
+  alg: string | undefined,
+  subtle: boolean,
+): string | undefined {
   if (alg?.startsWith('PBES2')) {
-    throw invalid('alg', message`${P.alg} ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`);
+    throw invalid(
+      'alg',
+      message`${P.alg} ${alg} is for deriving keys from passwords, not for a key: pick another algorithm`,
+    );
   }
   if (use !== 'sig' && use !== 'enc') return alg;
   const accepted = algorithmsFor(kty, crv, use);
@@ -242,7 +299,11 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
     const other = use === 'sig' ? 'enc' : 'sig';
     const kind = use === 'sig' ? 'a key-agreement curve: it cannot sign' : 'a signing curve: it cannot encrypt';
     const alternatives = use === 'sig' ? 'Ed25519 or Ed448' : 'X25519 or X448';
-    throw invalid('crv', message`${P.crv} ${String(crv)} is ${kind}`, message`use ${P.use} ${other}, or ${P.crv} ${alternatives} for ${P.use} ${use}`);
+    throw invalid(
+      'crv',
+      message`${P.crv} ${String(crv)} is ${kind}`,
+      message`use ${P.use} ${other}, or ${P.crv} ${alternatives} for ${P.use} ${use}`,
+    );
   }
   if (alg === undefined) {
     return kty === 'RSA' || kty === 'oct' ? DEFAULT_ALG[use][kty] : accepted[0];
@@ -255,10 +316,18 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
         : kty === 'EC' && useOfAlgorithm(alg) === 'sig'
           ? `each EC signature algorithm is bound to one curve (ES256: P-256, ES384: P-384, ES512: P-521, ES256K: secp256k1)`
           : undefined;
-    throw invalid('alg', [...message`${P.alg} "${alg}" does not fit `, ...what, ...message` ${P.use} ${use}: use ${oneOf(accepted)}`], hint);
+    throw invalid(
+      'alg',
+      [...message`${P.alg} "${alg}" does not fit `, ...what, ...message` ${P.use} ${use}: use ${oneOf(accepted)}`],
+      hint,
+    );
   }
   if (SUBTLE_ALGS.has(alg) && !subtle) {
-    throw invalid('alg', message`${P.alg} ${alg} is unsafe (padding-oracle attacks) and needs ${param('subtle')}`, 'prefer RSA-OAEP-256');
+    throw invalid(
+      'alg',
+      message`${P.alg} ${alg} is unsafe (padding-oracle attacks) and needs ${param('subtle')}`,
+      'prefer RSA-OAEP-256',
+    );
   }
   return alg;
 }
@@ -267,9 +336,16 @@ function resolveAlg(kty: Kty, crv: Curve | undefined, use: string, alg: string |
  * The size of a key, checked against the alg. `defaultFor` says the alg is the default of that use
  * (no size-fitting alg exists): a conflict then says so, and what to give instead.
  */
-function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | undefined, insecure: boolean, defaultFor?: KeyUse): number | undefined {
+function resolveSize(
+  kty: Kty,
+  raw: string | number | undefined,
+  alg: string | undefined,
+  insecure: boolean,
+  defaultFor?: KeyUse,
+): number | undefined {
   if (kty === 'EC' || kty === 'OKP') {
-    if (raw !== undefined) throw invalid('size', message`${P.size} is not allowed with ${P.kty} ${kty}: the curve sets the size`);
+    if (raw !== undefined)
+      throw invalid('size', message`${P.size} is not allowed with ${P.kty} ${kty}: the curve sets the size`);
     return undefined;
   }
   const limits = SIZE_LIMITS[kty];
@@ -277,7 +353,11 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
   const dictated = kty === 'oct' && alg !== undefined ? OCT_ALG_SIZE[alg] : undefined;
   const bits = requested ?? dictated?.bits ?? limits.default;
   if (kty === 'oct') {
-    if (bits % 8 !== 0) throw invalid('size', message`${P.size} ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`);
+    if (bits % 8 !== 0)
+      throw invalid(
+        'size',
+        message`${P.size} ${bits} is not a whole number of bytes: oct sizes are bits, a multiple of 8`,
+      );
     if (defaultFor !== undefined && dictated !== undefined) {
       throw invalid(
         'size',
@@ -286,13 +366,22 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
       );
     }
     if (dictated?.exact && bits !== dictated.bits) {
-      throw invalid('size', message`${P.size} ${bits} conflicts with ${P.alg} ${String(alg)}, which needs a ${dictated.bits}-bit key`);
+      throw invalid(
+        'size',
+        message`${P.size} ${bits} conflicts with ${P.alg} ${String(alg)}, which needs a ${dictated.bits}-bit key`,
+      );
     }
     if (dictated !== undefined && !dictated.exact && bits < dictated.bits) {
-      throw invalid('size', message`${P.size} ${bits} is too small for ${P.alg} ${String(alg)}: it needs at least ${dictated.bits} bits (RFC 7518 §3.2)`);
+      throw invalid(
+        'size',
+        message`${P.size} ${bits} is too small for ${P.alg} ${String(alg)}: it needs at least ${dictated.bits} bits (RFC 7518 §3.2)`,
+      );
     }
     if (alg === 'dir' && !DIR_SIZES.includes(bits)) {
-      throw invalid('size', message`${P.size} ${bits} is not a content-encryption key size for ${P.alg} dir: use ${oneOf(DIR_SIZES.map(String))}`);
+      throw invalid(
+        'size',
+        message`${P.size} ${bits} is not a content-encryption key size for ${P.alg} dir: use ${oneOf(DIR_SIZES.map(String))}`,
+      );
     }
   }
   const min = insecure ? limits.insecureMin : limits.min;
@@ -303,7 +392,11 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
       insecure ? undefined : message`sizes down to ${limits.insecureMin} bits need ${param('insecure')}`,
     );
   }
-  if (bits > limits.max) throw invalid('size', message`${P.size} ${bits} is too large for ${P.kty} ${kty}: the maximum is ${limits.max} bits`);
+  if (bits > limits.max)
+    throw invalid(
+      'size',
+      message`${P.size} ${bits} is too large for ${P.kty} ${kty}: the maximum is ${limits.max} bits`,
+    );
   return bits;
 }
 
@@ -315,7 +408,8 @@ function resolveSize(kty: Kty, raw: string | number | undefined, alg: string | u
  */
 export function resolveKeySpec(input: KeyParams | KeyParamsInput): KeySpec {
   const kty = input.kty ?? 'EC';
-  if (!isOneOf(kty, KEY_TYPES)) throw invalid('kty', message`${P.kty} "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
+  if (!isOneOf(kty, KEY_TYPES))
+    throw invalid('kty', message`${P.kty} "${kty}" is not a key type: use ${oneOf(KEY_TYPES)}`);
   const use = input.use ?? 'sig';
   if (use === '') throw invalid('use', message`${P.use} must not be empty: use sig or enc`);
   if (input.alg === '') throw invalid('alg', message`${P.alg} must not be empty`);
@@ -353,6 +447,8 @@ export function assertAlgorithmFits(key: { kty: string; crv?: unknown }, alg: st
   const what = crv === undefined ? kty : `${kty} ${crv}`;
   throw new KeymintError(
     ErrorCode.ALG_NOT_SUPPORTED,
-    accepted.length === 0 ? `a ${what} key cannot be used for ${use === 'sig' ? 'signing' : 'encryption'}` : `${alg} does not fit a ${what} key: use ${oneOf(accepted)}`,
+    accepted.length === 0
+      ? `a ${what} key cannot be used for ${use === 'sig' ? 'signing' : 'encryption'}`
+      : `${alg} does not fit a ${what} key: use ${oneOf(accepted)}`,
   );
 }

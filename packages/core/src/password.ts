@@ -35,6 +35,9 @@ export function checkPbes2Count(count: number | string): number {
  * @throws KeymintError ERR_PARAM_INVALID for an empty password
  */
 export function checkPassword(password: string): string {
-  if (password.length === 0) throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password', { param: 'password' });
+  if (password.length === 0)
+    throw new KeymintError(ErrorCode.PARAM_INVALID, 'the password is empty: give a non-empty password', {
+      param: 'password',
+    });
   return password;
 }

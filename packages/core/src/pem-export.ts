@@ -1,4 +1,12 @@
-import { createCipheriv, createPrivateKey, createPublicKey, pbkdf2Sync, randomBytes, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createPrivateKey,
+  createPublicKey,
+  pbkdf2Sync,
+  randomBytes,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { ErrorCode, KeymintError } from './errors.js';
 import { describeJwk, isPrivateJwk, toPublicJwk, type Jwk } from './jwk.js';
 import { checkPassword } from './password.js';
@@ -30,7 +38,11 @@ function nodeKey<T>(jwk: Jwk, make: () => T): T {
   try {
     return make();
   } catch (cause) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} JWK cannot be turned into a PEM key: it is malformed or of a type OpenSSL does not know`, { cause });
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the ${describeJwk(jwk)} JWK cannot be turned into a PEM key: it is malformed or of a type OpenSSL does not know`,
+      { cause },
+    );
   }
 }
 
@@ -97,7 +109,10 @@ function encryptPkcs8(key: KeyObject, password: string, count: number): string {
   const algorithm = derSequence(
     derOid(OID.pbes2),
     derSequence(
-      derSequence(derOid(OID.pbkdf2), derSequence(derOctets(salt), derInteger(count), derSequence(derOid(OID.hmacWithSHA256), derNull()))),
+      derSequence(
+        derOid(OID.pbkdf2),
+        derSequence(derOctets(salt), derInteger(count), derSequence(derOid(OID.hmacWithSHA256), derNull())),
+      ),
       derSequence(derOid(OID.aes256Cbc), derOctets(iv)),
     ),
   );
@@ -115,11 +130,18 @@ function encryptPkcs8(key: KeyObject, password: string, count: number): string {
  */
 export function exportPem(jwk: Jwk, options: PemExportOptions = {}): ExportedPem {
   if (jwk.kty === 'oct') {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, 'an oct key has no PEM form: PEM holds public and private keys of key pairs, and an oct key is a shared secret');
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      'an oct key has no PEM form: PEM holds public and private keys of key pairs, and an oct key is a shared secret',
+    );
   }
   const wantPrivate = !options.publicOnly && isPrivateJwk(jwk);
   if (options.password !== undefined) {
-    if (!wantPrivate) throw new KeymintError(ErrorCode.PARAM_INVALID, 'a password encrypts private keys only: a public key is written as it is');
+    if (!wantPrivate)
+      throw new KeymintError(
+        ErrorCode.PARAM_INVALID,
+        'a password encrypts private keys only: a public key is written as it is',
+      );
     checkPassword(options.password);
   }
   if (!wantPrivate) {
@@ -127,8 +149,10 @@ export function exportPem(jwk: Jwk, options: PemExportOptions = {}): ExportedPem
     return { pem: key.export({ type: 'spki', format: 'pem' }) as string, format: 'SPKI public key', private: false };
   }
   const key = nodeKey(jwk, () => createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }));
-  if (options.password === undefined) return { pem: key.export({ type: 'pkcs8', format: 'pem' }) as string, format: 'PKCS#8 private key', private: true };
+  if (options.password === undefined)
+    return { pem: key.export({ type: 'pkcs8', format: 'pem' }) as string, format: 'PKCS#8 private key', private: true };
   const count = options.pbkdf2Count ?? PEM_PBKDF2_COUNT;
-  if (!Number.isSafeInteger(count) || count < 1000) throw new KeymintError(ErrorCode.PARAM_INVALID, `the PBKDF2 count ${count} is too low: use at least 1000`);
+  if (!Number.isSafeInteger(count) || count < 1000)
+    throw new KeymintError(ErrorCode.PARAM_INVALID, `the PBKDF2 count ${count} is too low: use at least 1000`);
   return { pem: encryptPkcs8(key, options.password, count), format: 'encrypted PKCS#8 private key', private: true };
 }

@@ -42,20 +42,36 @@ type Label = keyof typeof LABELS;
 const ACCEPTED = `a PEM block labelled ${oneOf(Object.keys(LABELS))}, or a one-line OpenSSH public key`;
 
 /** What keymint can express as a JWK; anything else Node parses is refused by name. */
-const KEY_TYPES_HINT = 'keymint reads RSA, EC (P-256, P-384, P-521, secp256k1) and OKP (Ed25519, Ed448, X25519, X448) keys';
-const KEY_TYPE_NAMES: Record<string, string> = { dsa: 'a DSA', 'rsa-pss': 'an RSA-PSS (id-RSASSA-PSS)', dh: 'a Diffie-Hellman' };
+const KEY_TYPES_HINT =
+  'keymint reads RSA, EC (P-256, P-384, P-521, secp256k1) and OKP (Ed25519, Ed448, X25519, X448) keys';
+const KEY_TYPE_NAMES: Record<string, string> = {
+  dsa: 'a DSA',
+  'rsa-pss': 'an RSA-PSS (id-RSASSA-PSS)',
+  dh: 'a Diffie-Hellman',
+};
 const SUPPORTED_KEY_TYPES = new Set(['rsa', 'ec', 'ed25519', 'ed448', 'x25519', 'x448']);
 
 /** X.509 KeyUsage bits (RFC 5280 §4.2.1.3) that say the key signs, and those that say it enciphers. */
 const KEY_USAGE_OID = '2.5.29.15';
-const SIGNING_BITS: Record<number, string> = { 0: 'digitalSignature', 1: 'nonRepudiation', 5: 'keyCertSign', 6: 'cRLSign' };
+const SIGNING_BITS: Record<number, string> = {
+  0: 'digitalSignature',
+  1: 'nonRepudiation',
+  5: 'keyCertSign',
+  6: 'cRLSign',
+};
 const ENCIPHERMENT_BITS: Record<number, string> = { 2: 'keyEncipherment', 3: 'dataEncipherment', 4: 'keyAgreement' };
 
 /** RFC 8410 §7 and §4: the fixed DER around a raw Ed25519 seed (PKCS#8) and public key (SPKI). */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-const SSH_PUBLIC_TYPES = ['ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'];
+const SSH_PUBLIC_TYPES = [
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+];
 const SSH_PUBLIC_LINE = /^([A-Za-z0-9@.-]{1,64})[ \t]+(AAAA[A-Za-z0-9+/]+={0,2})(?:[ \t][^\r\n]*)?$/;
 
 interface PemBlock {
@@ -92,18 +108,36 @@ export async function importPem(text: string, options: PemImportOptions = {}): P
   const format: string = LABELS[block.label];
   const encrypted = block.headers.get('proc-type');
   if (encrypted !== undefined) return importLegacyEncrypted(block, encrypted, source, options.password);
-  if (block.headers.size > 0) throw invalid(`${source}: the ${block.label} block has headers, which only legacy encrypted keys may have`);
+  if (block.headers.size > 0)
+    throw invalid(`${source}: the ${block.label} block has headers, which only legacy encrypted keys may have`);
   switch (block.label) {
     case 'PUBLIC KEY':
     case 'RSA PUBLIC KEY':
       checkDer(block, source);
-      return { ...toJwks(nodeParse(() => createPublicKey({ key: block.der, format: 'der', type: block.label === 'PUBLIC KEY' ? 'spki' : 'pkcs1' }), block, source), source), format };
+      return {
+        ...toJwks(
+          nodeParse(
+            () =>
+              createPublicKey({ key: block.der, format: 'der', type: block.label === 'PUBLIC KEY' ? 'spki' : 'pkcs1' }),
+            block,
+            source,
+          ),
+          source,
+        ),
+        format,
+      };
     case 'RSA PRIVATE KEY':
     case 'EC PRIVATE KEY':
     case 'PRIVATE KEY': {
       checkDer(block, source);
       const type = block.label === 'PRIVATE KEY' ? 'pkcs8' : block.label === 'EC PRIVATE KEY' ? 'sec1' : 'pkcs1';
-      return { ...toJwks(nodeParse(() => createPrivateKey({ key: block.der, format: 'der', type }), block, source), source), format };
+      return {
+        ...toJwks(
+          nodeParse(() => createPrivateKey({ key: block.der, format: 'der', type }), block, source),
+          source,
+        ),
+        format,
+      };
     }
     case 'ENCRYPTED PRIVATE KEY':
       return importEncryptedPkcs8(block, source, options.password);
@@ -119,7 +153,10 @@ function invalid(text: string | MessageParts, cause?: unknown): KeymintError {
 }
 
 function corrupt(block: PemBlock, source: string, cause?: unknown): KeymintError {
-  return invalid(`${source}: the ${block.label} block is corrupt: its content is not a valid ${LABELS[block.label]}`, cause);
+  return invalid(
+    `${source}: the ${block.label} block is corrupt: its content is not a valid ${LABELS[block.label]}`,
+    cause,
+  );
 }
 
 /** Finds the one PEM block in `text`; undefined when there is none. Text around it is ignored. */
@@ -175,7 +212,10 @@ function nodeParse(parse: () => KeyObject, block: PemBlock, source: string): Key
 function toJwks(key: KeyObject, source: string): { privateJwk?: Jwk; publicJwk: Jwk } {
   const type = key.asymmetricKeyType ?? 'unknown';
   if (!SUPPORTED_KEY_TYPES.has(type)) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds ${KEY_TYPE_NAMES[type] ?? `a ${type}`} key: ${KEY_TYPES_HINT}`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `${source} holds ${KEY_TYPE_NAMES[type] ?? `a ${type}`} key: ${KEY_TYPES_HINT}`,
+    );
   }
   try {
     const publicKey = key.type === 'private' ? createPublicKey(key) : key;
@@ -184,14 +224,24 @@ function toJwks(key: KeyObject, source: string): { privateJwk?: Jwk; publicJwk: 
     return { privateJwk: orderJwk(key.export({ format: 'jwk' }) as Jwk), publicJwk };
   } catch (error) {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    const what = type === 'ec' ? `an EC key on ${curve === undefined ? 'an unnamed curve' : `curve ${curve}`}` : `a key of type ${type}`;
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds ${what}, which JWK cannot express: ${KEY_TYPES_HINT}`, { cause: error });
+    const what =
+      type === 'ec'
+        ? `an EC key on ${curve === undefined ? 'an unnamed curve' : `curve ${curve}`}`
+        : `a key of type ${type}`;
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `${source} holds ${what}, which JWK cannot express: ${KEY_TYPES_HINT}`,
+      { cause: error },
+    );
   }
 }
 
 async function askPassword(password: Password, source: string): Promise<string> {
   if (password === undefined) {
-    throw new KeymintError(ErrorCode.PASSWORD_REQUIRED, message`${source} is encrypted: give its password with ${param('pemPasswordFile')}`);
+    throw new KeymintError(
+      ErrorCode.PASSWORD_REQUIRED,
+      message`${source} is encrypted: give its password with ${param('pemPasswordFile')}`,
+    );
   }
   return password();
 }
@@ -246,20 +296,38 @@ function readStructure<T>(block: PemBlock, source: string, read: () => T): T {
   }
 }
 
-async function importLegacyEncrypted(block: PemBlock, procType: string, source: string, password: Password): Promise<ImportedKey> {
+async function importLegacyEncrypted(
+  block: PemBlock,
+  procType: string,
+  source: string,
+  password: Password,
+): Promise<ImportedKey> {
   const dekInfo = block.headers.get('dek-info') ?? '';
   if (block.label !== 'RSA PRIVATE KEY' && block.label !== 'EC PRIVATE KEY') {
-    throw invalid(`${source}: a ${block.label} block cannot carry a Proc-Type header; only RSA PRIVATE KEY and EC PRIVATE KEY can`);
+    throw invalid(
+      `${source}: a ${block.label} block cannot carry a Proc-Type header; only RSA PRIVATE KEY and EC PRIVATE KEY can`,
+    );
   }
   if (procType.replace(/\s/g, '') !== '4,ENCRYPTED' || !/^[A-Za-z0-9-]+,[0-9A-Fa-f]{16,32}$/.test(dekInfo)) {
-    throw invalid(`${source}: the ${block.label} block has Proc-Type/DEK-Info headers that are not "4,ENCRYPTED" and "<cipher>,<hex IV>"`);
+    throw invalid(
+      `${source}: the ${block.label} block has Proc-Type/DEK-Info headers that are not "4,ENCRYPTED" and "<cipher>,<hex IV>"`,
+    );
   }
   // Every cipher OpenSSL writes here is a block cipher in CBC mode: a body of whole blocks.
-  if (block.der.length % 8 !== 0) throw invalid(`${source}: the ${block.label} block is corrupt: its ciphertext is not whole cipher blocks`);
+  if (block.der.length % 8 !== 0)
+    throw invalid(`${source}: the ${block.label} block is corrupt: its ciphertext is not whole cipher blocks`);
   // OpenSSL derives this key with one MD5 round (EVP_BytesToKey, count 1) whatever the file
   // says: unlike PKCS#8 and OpenSSH keys, there is no cost to bound.
   const passphrase = await askPassword(password, source);
-  const pem = [`-----BEGIN ${block.label}-----`, 'Proc-Type: 4,ENCRYPTED', `DEK-Info: ${dekInfo}`, '', ...wrap(block.base64, 64), `-----END ${block.label}-----`, ''].join('\n');
+  const pem = [
+    `-----BEGIN ${block.label}-----`,
+    'Proc-Type: 4,ENCRYPTED',
+    `DEK-Info: ${dekInfo}`,
+    '',
+    ...wrap(block.base64, 64),
+    `-----END ${block.label}-----`,
+    '',
+  ].join('\n');
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem', passphrase });
@@ -297,7 +365,9 @@ async function importCertificate(block: PemBlock, source: string, subtle: boolea
       : signing.length > 0
         ? `has a KeyUsage that allows both signing (${signing.join(', ')}) and encipherment (${enciphering.join(', ')})`
         : 'has a KeyUsage that allows neither signing nor encipherment';
-  throw invalid(message`${source}: the certificate ${why}: to import it anyway give ${param('subtle')}, with ${param('use')} sig or ${param('use')} enc (default sig)`);
+  throw invalid(
+    message`${source}: the certificate ${why}: to import it anyway give ${param('subtle')}, with ${param('use')} sig or ${param('use')} enc (default sig)`,
+  );
 }
 
 function named(bits: boolean[] | undefined, names: Record<number, string>): string[] {
@@ -335,9 +405,14 @@ async function loadSshpk(): Promise<typeof SshPK> {
 
 async function importOpenSshPrivateKey(block: PemBlock, source: string, password: Password): Promise<ImportedKey> {
   // sshpk derives as many bcrypt rounds as the file says: read and bound them before it runs.
-  checkOpenSshKdf(readStructure(block, source, () => readOpenSshKdf(block.der)), source);
+  checkOpenSshKdf(
+    readStructure(block, source, () => readOpenSshKdf(block.der)),
+    source,
+  );
   const sshpk = await loadSshpk();
-  const pem = [`-----BEGIN ${block.label}-----`, ...wrap(block.base64, 70), `-----END ${block.label}-----`, ''].join('\n');
+  const pem = [`-----BEGIN ${block.label}-----`, ...wrap(block.base64, 70), `-----END ${block.label}-----`, ''].join(
+    '\n',
+  );
   let format: string = LABELS[block.label];
   let key: SshPK.PrivateKey;
   try {
@@ -367,7 +442,11 @@ function innerMessage(error: unknown): string {
 function sshpkFailed(error: unknown, block: PemBlock, source: string): KeymintError {
   const algorithm = /Unknown (?:algorithm|key type) ([A-Za-z0-9@.-]{1,64})/.exec(innerMessage(error));
   if (algorithm) {
-    return new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds an OpenSSH key of type ${algorithm[1]}: ${KEY_TYPES_HINT}`, { cause: error });
+    return new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `${source} holds an OpenSSH key of type ${algorithm[1]}: ${KEY_TYPES_HINT}`,
+      { cause: error },
+    );
   }
   return corrupt(block, source, error);
 }
@@ -380,15 +459,23 @@ function sshPrivateToKeyObject(key: SshPK.PrivateKey, block: PemBlock, source: s
     const seed = key.parts.find((p) => p.name === 'k')?.data;
     const stored = key.parts.find((p) => p.name === 'A')?.data;
     if (seed?.length !== 32 || stored?.length !== 32) throw corrupt(block, source);
-    const derived = nodeParse(() => createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }), block, source);
+    const derived = nodeParse(
+      () => createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }),
+      block,
+      source,
+    );
     if (createPublicKey(derived).export({ format: 'jwk' }).x !== stored.toString('base64url')) {
       throw invalid(`${source}: the OpenSSH private key is corrupt: its public key does not match its private key`);
     }
     return derived;
   }
-  if (key.type === 'rsa') return nodeParse(() => createPrivateKey({ key: sshRsaJwk(key, block, source), format: 'jwk' }), block, source);
+  if (key.type === 'rsa')
+    return nodeParse(() => createPrivateKey({ key: sshRsaJwk(key, block, source), format: 'jwk' }), block, source);
   if (key.type !== 'ecdsa') {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds an OpenSSH ${key.type.toUpperCase()} key: ${KEY_TYPES_HINT}`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `${source} holds an OpenSSH ${key.type.toUpperCase()} key: ${KEY_TYPES_HINT}`,
+    );
   }
   return nodeParse(() => createPrivateKey(key.toString('pkcs8')), block, source);
 }
@@ -404,7 +491,14 @@ function sshRsaJwk(key: SshPK.PrivateKey, block: PemBlock, source: string): Json
     if (data === undefined || data.length === 0) throw corrupt(block, source);
     return BigInt(`0x${data.toString('hex')}`);
   };
-  const [n, e, d, p, q, qi] = ['n', 'e', 'd', 'p', 'q', 'iqmp'].map(part) as [bigint, bigint, bigint, bigint, bigint, bigint];
+  const [n, e, d, p, q, qi] = ['n', 'e', 'd', 'p', 'q', 'iqmp'].map(part) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
   if (p < 3n || q < 3n || p * q !== n || (q * qi) % p !== 1n) {
     throw invalid(`${source}: the OpenSSH private key is corrupt: its RSA parameters do not agree`);
   }
@@ -412,17 +506,31 @@ function sshRsaJwk(key: SshPK.PrivateKey, block: PemBlock, source: string): Json
     const hex = value.toString(16);
     return Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex').toString('base64url');
   };
-  return { kty: 'RSA', n: b64(n), e: b64(e), d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(qi) };
+  return {
+    kty: 'RSA',
+    n: b64(n),
+    e: b64(e),
+    d: b64(d),
+    p: b64(p),
+    q: b64(q),
+    dp: b64(d % (p - 1n)),
+    dq: b64(d % (q - 1n)),
+    qi: b64(qi),
+  };
 }
 
 async function importSshPublicKey(line: string, source: string): Promise<ImportedKey> {
   const type = SSH_PUBLIC_LINE.exec(line)?.[1] ?? '';
   if (!SSH_PUBLIC_TYPES.includes(type)) {
-    throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} holds an OpenSSH public key of type ${type}: give one of type ${oneOf(SSH_PUBLIC_TYPES)}`);
+    throw new KeymintError(
+      ErrorCode.ALG_NOT_SUPPORTED,
+      `${source} holds an OpenSSH public key of type ${type}: give one of type ${oneOf(SSH_PUBLIC_TYPES)}`,
+    );
   }
   const sshpk = await loadSshpk();
   const format = 'OpenSSH public key';
-  const fail = (cause?: unknown) => invalid(`${source}: the ${type} public key is corrupt: its content is not a valid ${format}`, cause);
+  const fail = (cause?: unknown) =>
+    invalid(`${source}: the ${type} public key is corrupt: its content is not a valid ${format}`, cause);
   let key: SshPK.Key;
   let spki: KeyObject;
   try {

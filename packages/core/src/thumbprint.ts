@@ -18,7 +18,11 @@ const URI_HASH_NAMES: Record<ThumbprintHash, string> = { sha256: 'sha-256', sha3
 
 function checkHash(hash: string): asserts hash is ThumbprintHash {
   if (!(THUMBPRINT_HASHES as readonly string[]).includes(hash)) {
-    throw new KeymintError(ErrorCode.PARAM_INVALID, message`${param('hash')} "${hash}" is not supported: use ${oneOf(THUMBPRINT_HASHES)}`, { param: 'hash' });
+    throw new KeymintError(
+      ErrorCode.PARAM_INVALID,
+      message`${param('hash')} "${hash}" is not supported: use ${oneOf(THUMBPRINT_HASHES)}`,
+      { param: 'hash' },
+    );
   }
 }
 
@@ -38,7 +42,10 @@ export function thumbprintNow(jwk: Jwk, hash: ThumbprintHash = 'sha256'): string
   checkHash(hash);
   const members = Object.hasOwn(REQUIRED_MEMBERS, jwk.kty) ? REQUIRED_MEMBERS[jwk.kty] : undefined;
   if (members === undefined || members.some((m) => typeof jwk[m] !== 'string')) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `cannot compute a thumbprint of this ${String(jwk.kty)} key: a required member is missing or not a string`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `cannot compute a thumbprint of this ${String(jwk.kty)} key: a required member is missing or not a string`,
+    );
   }
   // RFC 7638 §3.3: no whitespace, members in lexicographic order, values as JSON strings.
   const canonical = `{${members.map((m) => `"${m}":${JSON.stringify(jwk[m])}`).join(',')}}`;

@@ -1,4 +1,11 @@
-import { constants, createPublicKey, createSecretKey, timingSafeEqual, createHmac, verify as nodeVerify } from 'node:crypto';
+import {
+  constants,
+  createPublicKey,
+  createSecretKey,
+  timingSafeEqual,
+  createHmac,
+  verify as nodeVerify,
+} from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { compactVerify, errors as joseErrors, importJWK } from 'jose';
 import { ErrorCode, KeymintError } from './errors.js';
@@ -22,14 +29,22 @@ function joseLacks(jwk: Jwk, alg: string): boolean {
  * @example (await verifyCompactJws(jws, publicJwk, 'ES256')).valid
  * @see https://www.rfc-editor.org/rfc/rfc7515#section-5.2
  */
-export async function verifyCompactJws(jws: string, jwk: Jwk, alg: string): Promise<{ valid: boolean; verifier: Verifier }> {
+export async function verifyCompactJws(
+  jws: string,
+  jwk: Jwk,
+  alg: string,
+): Promise<{ valid: boolean; verifier: Verifier }> {
   if (joseLacks(jwk, alg)) return { valid: verifyWithNode(jws, jwk, alg), verifier: 'node' };
   let key: Awaited<ReturnType<typeof importJWK>>;
   try {
     key = await importJWK(jwk as Parameters<typeof importJWK>[0], alg);
   } catch (error) {
     if (!(error instanceof joseErrors.JOSENotSupported) && !(error instanceof TypeError)) {
-      throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot verify ${alg}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new KeymintError(
+        ErrorCode.INPUT_INVALID,
+        `the ${describeJwk(jwk)} key cannot verify ${alg}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     return { valid: verifyWithNode(jws, jwk, alg), verifier: 'node' };
   }
@@ -37,8 +52,10 @@ export async function verifyCompactJws(jws: string, jwk: Jwk, alg: string): Prom
     await compactVerify(jws, key, { algorithms: [alg] });
     return { valid: true, verifier: 'jose' };
   } catch (error) {
-    if (error instanceof joseErrors.JWSSignatureVerificationFailed || error instanceof joseErrors.JOSEAlgNotAllowed) return { valid: false, verifier: 'jose' };
-    if (error instanceof joseErrors.JOSEError) throw new KeymintError(ErrorCode.INPUT_INVALID, `the JWS is malformed: ${error.message}`, { cause: error });
+    if (error instanceof joseErrors.JWSSignatureVerificationFailed || error instanceof joseErrors.JOSEAlgNotAllowed)
+      return { valid: false, verifier: 'jose' };
+    if (error instanceof joseErrors.JOSEError)
+      throw new KeymintError(ErrorCode.INPUT_INVALID, `the JWS is malformed: ${error.message}`, { cause: error });
     throw error;
   }
 }
@@ -51,7 +68,9 @@ function verifyWithNode(jws: string, jwk: Jwk, alg: string): boolean {
   const scheme = signatureScheme(alg);
   try {
     if (scheme.family === 'hmac') {
-      const expected = createHmac(scheme.hash as string, createSecretKey(Buffer.from(jwk.k ?? '', 'base64url'))).update(data).digest();
+      const expected = createHmac(scheme.hash as string, createSecretKey(Buffer.from(jwk.k ?? '', 'base64url')))
+        .update(data)
+        .digest();
       return expected.length === sig.length && timingSafeEqual(expected, sig);
     }
     const key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
@@ -59,14 +78,23 @@ function verifyWithNode(jws: string, jwk: Jwk, alg: string): boolean {
       case 'rsa-pkcs1':
         return nodeVerify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, sig);
       case 'rsa-pss':
-        return nodeVerify(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, sig);
+        return nodeVerify(
+          scheme.hash,
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+          sig,
+        );
       case 'ecdsa':
         return nodeVerify(scheme.hash, data, { key, dsaEncoding: 'ieee-p1363' }, sig);
       case 'eddsa':
         return nodeVerify(null, data, key, sig);
     }
   } catch (cause) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the ${describeJwk(jwk)} key cannot verify ${alg}: it is malformed`, { cause });
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the ${describeJwk(jwk)} key cannot verify ${alg}: it is malformed`,
+      { cause },
+    );
   }
 }
 
@@ -94,7 +122,11 @@ function malformed(message: string): KeymintError {
 export function decodeCompactJws(token: string): DecodedJws {
   const parts = token.trim().split('.');
   if (parts.length !== 3) {
-    throw malformed(parts.length === 5 ? 'it has five parts, as an encrypted JWE has' : `it has ${parts.length} dot-separated part${parts.length === 1 ? '' : 's'}, not three`);
+    throw malformed(
+      parts.length === 5
+        ? 'it has five parts, as an encrypted JWE has'
+        : `it has ${parts.length} dot-separated part${parts.length === 1 ? '' : 's'}, not three`,
+    );
   }
   const [header, payload, signature] = parts as [string, string, string];
   if (!parts.every((p) => B64URL.test(p))) throw malformed('a part is not base64url');
@@ -146,7 +178,9 @@ const CLAIM_NAMES = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'];
  */
 function jwtClaimsOf(header: Record<string, unknown>, payload: Uint8Array): Record<string, unknown> | undefined {
   const typed = typeof header.typ === 'string' && JWT_TYP.test(header.typ);
-  const text = Buffer.from(payload).toString('utf8').replace(/^\uFEFF/, '');
+  const text = Buffer.from(payload)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -156,7 +190,10 @@ function jwtClaimsOf(header: Record<string, unknown>, payload: Uint8Array): Reco
   const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
   // Parsed again, strictly: a claim named twice, or nesting no claims set has, is refused.
   const claims = isObject ? parseJsonObject(text, 'the token payload') : undefined;
-  if (typed && claims === undefined) throw invalid(`the token says it is a JWT (typ ${String(header.typ)}) but its payload is not a JSON object of claims`);
+  if (typed && claims === undefined)
+    throw invalid(
+      `the token says it is a JWT (typ ${String(header.typ)}) but its payload is not a JSON object of claims`,
+    );
   if (claims === undefined) return undefined;
   return typed || CLAIM_NAMES.some((c) => Object.hasOwn(claims, c)) ? claims : undefined;
 }
@@ -167,12 +204,15 @@ function checkTimes(claims: Record<string, unknown>, options: VerifyTokenOptions
   const leeway = options.leeway ?? DEFAULT_LEEWAY;
   for (const name of ['exp', 'nbf', 'iat'] as const) {
     const value = claims[name];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) throw invalid(`the token's "${name}" claim is not a number (a NumericDate)`);
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+      throw invalid(`the token's "${name}" claim is not a number (a NumericDate)`);
   }
   const exp = claims.exp as number | undefined;
   const nbf = claims.nbf as number | undefined;
-  if (exp !== undefined && now >= exp + leeway) throw invalid(`the token expired at ${formatNumericDate(exp)}`, `it is now ${formatNumericDate(now)}`);
-  if (nbf !== undefined && now + leeway < nbf) throw invalid(`the token is not valid before ${formatNumericDate(nbf)}`, `it is now ${formatNumericDate(now)}`);
+  if (exp !== undefined && now >= exp + leeway)
+    throw invalid(`the token expired at ${formatNumericDate(exp)}`, `it is now ${formatNumericDate(now)}`);
+  if (nbf !== undefined && now + leeway < nbf)
+    throw invalid(`the token is not valid before ${formatNumericDate(nbf)}`, `it is now ${formatNumericDate(now)}`);
 }
 
 /** Why a key cannot have made a token's signature, or undefined when it can. */
@@ -200,7 +240,11 @@ function describeKey(jwk: Jwk): string {
  * @example const { claims } = await verifyToken(jwt, await publicOf(doc, { source }));
  * @see https://www.rfc-editor.org/rfc/rfc7515#section-5.2, https://www.rfc-editor.org/rfc/rfc7519#section-7.2
  */
-export async function verifyToken(token: string, keys: Jwk | JwkSet, options: VerifyTokenOptions = {}): Promise<VerifiedToken> {
+export async function verifyToken(
+  token: string,
+  keys: Jwk | JwkSet,
+  options: VerifyTokenOptions = {},
+): Promise<VerifiedToken> {
   const source = options.source ?? 'the key';
   const decoded = decodeCompactJws(token);
   const { header } = decoded;
@@ -212,7 +256,8 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
   } catch {
     throw invalid(`the token's alg "${alg}" is not a signature algorithm keymint verifies`);
   }
-  if (header.crit !== undefined) throw invalid(`the token has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit)}`);
+  if (header.crit !== undefined)
+    throw invalid(`the token has "crit" header extensions keymint does not understand: ${JSON.stringify(header.crit)}`);
   const kid = typeof header.kid === 'string' ? header.kid : undefined;
 
   let candidates: Jwk[];
@@ -221,7 +266,11 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
     candidates = kid === undefined ? set : set.filter((k) => k.kid === kid);
     if (candidates.length === 0) {
       // Not valid for this set, whatever the reason: a verifier answers valid or not valid (exit 0 or 18).
-      throw invalid(kid === undefined ? `${source} holds no keys` : `${source} has no key with kid "${kid}", the kid in the token's header`);
+      throw invalid(
+        kid === undefined
+          ? `${source} holds no keys`
+          : `${source} has no key with kid "${kid}", the kid in the token's header`,
+      );
     }
   } else {
     const jwk = keys as Jwk;
@@ -233,7 +282,9 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
   const fitting = candidates.filter((k) => unfit(k, alg) === undefined);
   if (fitting.length === 0) {
     const first = candidates[0] as Jwk;
-    throw invalid(`the token's alg ${alg} does not fit ${candidates.length === 1 ? describeKey(first) : `any key in ${source}`}: ${candidates.length === 1 ? unfit(first, alg) : `none is for ${alg}`}`);
+    throw invalid(
+      `the token's alg ${alg} does not fit ${candidates.length === 1 ? describeKey(first) : `any key in ${source}`}: ${candidates.length === 1 ? unfit(first, alg) : `none is for ${alg}`}`,
+    );
   }
   for (const candidate of fitting) {
     // A key given to the API directly has not been through the key file reader: same rules.
@@ -245,5 +296,7 @@ export async function verifyToken(token: string, keys: Jwk | JwkSet, options: Ve
     if (claims !== undefined) checkTimes(claims, options);
     return { header, alg, payload: decoded.payload, claims, key: verifying, verifier };
   }
-  throw invalid(`the signature does not verify with ${fitting.length === 1 ? describeKey(fitting[0] as Jwk) : `any of the ${fitting.length} keys in ${source} that fit ${alg}`}`);
+  throw invalid(
+    `the signature does not verify with ${fitting.length === 1 ? describeKey(fitting[0] as Jwk) : `any of the ${fitting.length} keys in ${source} that fit ${alg}`}`,
+  );
 }

@@ -7,7 +7,10 @@ import { parseJsonObject, toPublicJwk, type Jwk } from '../src/jwk.js';
 import { MAX_NUMERIC_DATE, formatNumericDate, jwtClaims } from '../src/jws.js';
 import { verifyToken } from '../src/verify.js';
 
-const KEY = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk), kid: 'k' };
+const KEY = {
+  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk),
+  kid: 'k',
+};
 const PUBLIC = toPublicJwk(KEY);
 const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -86,12 +89,18 @@ describe('time claims from a validly signed token (issue 9, class 6)', () => {
 
 describe(`numbers in claims (10000 cases)`, () => {
   it('any exp, nbf or iat a JSON number can hold gives a verdict or a typed refusal, never anything else', async () => {
-    const number = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(1e300, -1e300, 8.64e12, 8.64e12 + 1, -8.64e12 - 1, MAX_NUMERIC_DATE + 1, 0, -0));
+    const number = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.constantFrom(1e300, -1e300, 8.64e12, 8.64e12 + 1, -8.64e12 - 1, MAX_NUMERIC_DATE + 1, 0, -0),
+    );
     const claims = fc.record({ exp: number, nbf: number, iat: number }, { requiredKeys: [] });
     await fc.assert(
       fc.asyncProperty(claims, async (c) => {
         // JSON cannot write NaN or Infinity; such values reach a verifier only as 1e400 and the like.
-        const text = JSON.stringify(c, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? '__inf__' : v)).replace(/"__inf__"/g, '1e400');
+        const text = JSON.stringify(c, (_k, v: unknown) =>
+          typeof v === 'number' && !Number.isFinite(v) ? '__inf__' : v,
+        ).replace(/"__inf__"/g, '1e400');
         expect(['valid', 'ERR_SIGNATURE_INVALID']).toContain(await outcome(signed(text)));
       }),
       { numRuns: 10_000 },
@@ -105,6 +114,10 @@ describe('parseJsonObject and duplicate members', () => {
       'key.json names the member "e" twice: it is ambiguous, so keymint refuses it',
     );
     expect(thrown(() => parseJsonObject('{"keys":[{"kty":"EC","kty":"RSA"}]}', 'set')).code).toBe('ERR_INPUT_INVALID');
-    expect(parseJsonObject('{"a":"\\"a\\"","b":["a","a"],"c":{"a":1}}', 's')).toEqual({ a: '"a"', b: ['a', 'a'], c: { a: 1 } });
+    expect(parseJsonObject('{"a":"\\"a\\"","b":["a","a"],"c":{"a":1}}', 's')).toEqual({
+      a: '"a"',
+      b: ['a', 'a'],
+      c: { a: 1 },
+    });
   });
 });

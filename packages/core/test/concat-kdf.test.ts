@@ -4,11 +4,25 @@ import { concatKdf } from '../src/concat-kdf.js';
 
 describe('concatKdf', () => {
   // RFC 7518 Appendix C: Alice's ephemeral key, Bob's key, apu "Alice", apv "Bob", A128GCM.
-  const alice = { kty: 'EC', crv: 'P-256', x: 'gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0', y: 'SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps', d: '0_NxaRPUMQoAJt50Gz8YiTr8gRTwyEaCumd-MToTmIo' };
-  const bob = { kty: 'EC', crv: 'P-256', x: 'weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ', y: 'e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck' };
+  const alice = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'gI0GAILBdu7T53akrFmMyGcsF3n5dO7MmwNBHKW5SV0',
+    y: 'SLW_xSffzlPWrHEVI30DHM_4egVwt3NQqeUD7nMFpps',
+    d: '0_NxaRPUMQoAJt50Gz8YiTr8gRTwyEaCumd-MToTmIo',
+  };
+  const bob = {
+    kty: 'EC',
+    crv: 'P-256',
+    x: 'weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ',
+    y: 'e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck',
+  };
 
   it('rfc7518-C: the ECDH-ES key of the appendix', () => {
-    const z = diffieHellman({ privateKey: createPrivateKey({ key: alice, format: 'jwk' }), publicKey: createPublicKey({ key: bob, format: 'jwk' }) });
+    const z = diffieHellman({
+      privateKey: createPrivateKey({ key: alice, format: 'jwk' }),
+      publicKey: createPublicKey({ key: bob, format: 'jwk' }),
+    });
     expect([...z.subarray(0, 5)]).toEqual([158, 86, 217, 29, 129]);
     const key = concatKdf(z, 'A128GCM', 128, Buffer.from('Alice'), Buffer.from('Bob'));
     expect(Buffer.from(key).toString('base64url')).toBe('VqqN6vgjbSBcIijNcacQGg');

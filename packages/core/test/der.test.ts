@@ -1,7 +1,16 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { thrown } from '@keymint/test-kit';
-import { DerTag, decodeBitString, decodeInteger, decodeOid, derChildren, parseDer, readDer, unwrapOctetString } from '../src/der.js';
+import {
+  DerTag,
+  decodeBitString,
+  decodeInteger,
+  decodeOid,
+  derChildren,
+  parseDer,
+  readDer,
+  unwrapOctetString,
+} from '../src/der.js';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ''), 'hex');

@@ -82,7 +82,9 @@ describe('writeFilesAtomically', () => {
 
   it('replaces with force, and the new file gets the new mode', async () => {
     writeFileSync(join(dir, 'key.json'), 'old', { mode: 0o666 });
-    await writeFilesAtomically([{ path: join(dir, 'key.json'), content: 'new', mode: PRIVATE_FILE_MODE }], { force: true });
+    await writeFilesAtomically([{ path: join(dir, 'key.json'), content: 'new', mode: PRIVATE_FILE_MODE }], {
+      force: true,
+    });
     expect(readFileSync(join(dir, 'key.json'), 'utf8')).toBe('new');
     expect(mode(join(dir, 'key.json'))).toBe(0o600);
     expect(readdirSync(dir)).toEqual(['key.json']);
@@ -90,8 +92,12 @@ describe('writeFilesAtomically', () => {
 
   it('refuses a directory, a missing parent and the same path twice', async () => {
     mkdirSync(join(dir, 'sub'));
-    expect(await code(writeFilesAtomically([{ path: join(dir, 'sub'), content: '', mode: 0o600 }], { force: true }))).toBe('ERR_IO');
-    expect(await code(writeFilesAtomically([{ path: join(dir, 'nope', 'k.json'), content: '', mode: 0o600 }]))).toBe('ERR_IO');
+    expect(
+      await code(writeFilesAtomically([{ path: join(dir, 'sub'), content: '', mode: 0o600 }], { force: true })),
+    ).toBe('ERR_IO');
+    expect(await code(writeFilesAtomically([{ path: join(dir, 'nope', 'k.json'), content: '', mode: 0o600 }]))).toBe(
+      'ERR_IO',
+    );
     const same = { path: join(dir, 'k.json'), content: '', mode: 0o600 };
     expect(await code(writeFilesAtomically([same, { ...same, path: `${dir}/./k.json` }]))).toBe('ERR_USAGE');
     expect(readdirSync(dir)).toEqual(['sub']);
@@ -205,7 +211,9 @@ describe('the same file under two names', () => {
     };
     const step = fc.constantFrom('a', 'b', 'la', 'lb', 'up', 'back', '.', '..', '');
     const name = fc.constantFrom('x', 'h', 'fl', 'dl', 'nowhere', 'new', 'a', 'back');
-    const path = fc.tuple(fc.array(step, { maxLength: 6 }), name).map(([steps, last]) => [root, ...steps, last].join('/'));
+    const path = fc
+      .tuple(fc.array(step, { maxLength: 6 }), name)
+      .map(([steps, last]) => [root, ...steps, last].join('/'));
     let equal = 0;
     await fc.assert(
       fc.asyncProperty(path, path, async (p, q) => {
@@ -223,10 +231,25 @@ describe('the same file under two names', () => {
     const root = tree();
     const refused = (promise: Promise<unknown>, message: RegExp) => rejection(promise, 'ERR_USAGE', message);
     const at = (p: string) => join(root, p);
-    await refused(checkOutputs([at('x'), at('up/x')], { force: true }), /\/x and .*\/up\/x are the same file: the output files must be two different files/);
+    await refused(
+      checkOutputs([at('x'), at('up/x')], { force: true }),
+      /\/x and .*\/up\/x are the same file: the output files must be two different files/,
+    );
     await refused(checkOutputs([at('new'), at('up/new')]), /are the same file/);
-    await refused(checkOutputs([at('out'), at('a/x')], { force: true, inputs: [['-', 'stdin'], [undefined, '--none'], [at('h'), '--from-pem']] }), /^--from-pem .*\/h and the output .*\/a\/x are the same file: keymint would overwrite what it reads$/);
-    await expect(checkOutputs([at('out'), at('a/x')], { force: true, inputs: [[at('x'), '--from-pem']] })).resolves.toBeUndefined();
+    await refused(
+      checkOutputs([at('out'), at('a/x')], {
+        force: true,
+        inputs: [
+          ['-', 'stdin'],
+          [undefined, '--none'],
+          [at('h'), '--from-pem'],
+        ],
+      }),
+      /^--from-pem .*\/h and the output .*\/a\/x are the same file: keymint would overwrite what it reads$/,
+    );
+    await expect(
+      checkOutputs([at('out'), at('a/x')], { force: true, inputs: [[at('x'), '--from-pem']] }),
+    ).resolves.toBeUndefined();
   });
 });
 
@@ -239,7 +262,9 @@ describe('replacing a file that may change meanwhile', () => {
     expect(await readFileToReplace(join(dir, 'none.json'))).toBeUndefined();
     execFileSync('mkfifo', [join(dir, 'fifo')]);
     const error = await rejection(readFileToReplace(join(dir, 'fifo'), 'JWK Set', 'fifo'), 'ERR_IO');
-    expect(error.message).toBe('JWK Set fifo: is a FIFO (named pipe), not a regular file: keymint changes only regular files');
+    expect(error.message).toBe(
+      'JWK Set fifo: is a FIFO (named pipe), not a regular file: keymint changes only regular files',
+    );
   });
 
   it('unchangedSince tells a replaced, rewritten, touched or created file from the one read', async () => {
@@ -265,10 +290,15 @@ describe('replacing a file that may change meanwhile', () => {
       { path: join(dir, 'b'), content: 'new b', mode: 0o600 },
     ];
     let asked = 0;
-    expect(await writeFilesAtomically(files, { force: true, precondition: () => {
-      asked++;
-      return false;
-    } })).toBe(false);
+    expect(
+      await writeFilesAtomically(files, {
+        force: true,
+        precondition: () => {
+          asked++;
+          return false;
+        },
+      }),
+    ).toBe(false);
     expect(asked).toBe(1);
     expect([readFileSync(join(dir, 'a'), 'utf8'), readFileSync(join(dir, 'b'), 'utf8')]).toEqual(['old a', 'old b']);
     expect(readdirSync(dir).sort()).toEqual(['a', 'b']);

@@ -21,7 +21,12 @@ const OUTCOMES = [...REFUSED, ErrorCode.DECRYPT_FAILED];
 const b64 = (value: Uint8Array | string) => Buffer.from(value).toString('base64url');
 
 function privateJwk(type: 'rsa' | 'ec' | 'x25519', namedCurve = 'prime256v1'): Jwk {
-  const pair = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : type === 'ec' ? generateKeyPairSync('ec', { namedCurve }) : generateKeyPairSync('x25519');
+  const pair =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve })
+        : generateKeyPairSync('x25519');
   return pair.privateKey.export({ format: 'jwk' }) as Jwk;
 }
 
@@ -35,7 +40,9 @@ interface Sample {
 
 async function sample(name: string, jwk: Jwk, alg: string, enc: string): Promise<Sample> {
   const key = await importJWK((jwk.kty === 'oct' ? jwk : toPublicJwk(jwk)) as Parameters<typeof importJWK>[0], alg);
-  const jwe = await new CompactEncrypt(new TextEncoder().encode(`a secret for ${name}`)).setProtectedHeader({ alg, enc }).encrypt(key);
+  const jwe = await new CompactEncrypt(new TextEncoder().encode(`a secret for ${name}`))
+    .setProtectedHeader({ alg, enc })
+    .encrypt(key);
   return { name, jwk, alg, enc, jwe };
 }
 
@@ -54,10 +61,15 @@ async function outcomeOf(jwe: string, jwk: Jwk): Promise<{ outcome: string; aske
   }
 }
 
-function expectOutcome(result: { outcome: string; asked: boolean; ms: number }, expected: string | undefined, tally: Map<string, number>): void {
+function expectOutcome(
+  result: { outcome: string; asked: boolean; ms: number },
+  expected: string | undefined,
+  tally: Map<string, number>,
+): void {
   expect(OUTCOMES).toContain(result.outcome);
   if (expected !== undefined) expect(result.outcome).toBe(expected);
-  if (REFUSED.includes(result.outcome as (typeof REFUSED)[number])) expect(result.asked, 'refused before the private key is used').toBe(false);
+  if (REFUSED.includes(result.outcome as (typeof REFUSED)[number]))
+    expect(result.asked, 'refused before the private key is used').toBe(false);
   expect(result.ms).toBeLessThan(1000);
   tally.set(result.outcome, (tally.get(result.outcome) ?? 0) + 1);
 }
@@ -86,9 +98,31 @@ beforeAll(async () => {
 }, 60_000);
 
 const sampleIndex = () => fc.integer({ min: 0, max: 7 });
-const ALGS = ['RSA1_5', 'RSA-OAEP', 'RSA-OAEP-256', 'ECDH-ES', 'ECDH-ES+A128KW', 'ECDH-ES+A192KW', 'ECDH-ES+A256KW', 'A128KW', 'A192KW', 'A256KW', 'A128GCMKW', 'A192GCMKW', 'A256GCMKW', 'dir'];
+const ALGS = [
+  'RSA1_5',
+  'RSA-OAEP',
+  'RSA-OAEP-256',
+  'ECDH-ES',
+  'ECDH-ES+A128KW',
+  'ECDH-ES+A192KW',
+  'ECDH-ES+A256KW',
+  'A128KW',
+  'A192KW',
+  'A256KW',
+  'A128GCMKW',
+  'A192GCMKW',
+  'A256GCMKW',
+  'dir',
+];
 const ENCS = ['A128GCM', 'A192GCM', 'A256GCM', 'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512'];
-const jsonValue = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+const jsonValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+);
 
 describe('class 1: changed headers', () => {
   it(`${RUNS} headers with members changed, added, removed, repeated and retyped: refused or not decrypted, never an untyped error`, async () => {
@@ -97,15 +131,30 @@ describe('class 1: changed headers', () => {
     const change = fc
       .array(
         fc.oneof(
-          { arbitrary: member('alg', fc.oneof(fc.constantFrom(...ALGS, 'PBES2-HS256+A128KW', 'none', 'HS256', 'rsa-oaep'), jsonValue)), weight: 4 },
+          {
+            arbitrary: member(
+              'alg',
+              fc.oneof(fc.constantFrom(...ALGS, 'PBES2-HS256+A128KW', 'none', 'HS256', 'rsa-oaep'), jsonValue),
+            ),
+            weight: 4,
+          },
           { arbitrary: member('enc', fc.oneof(fc.constantFrom(...ENCS, 'A128CTR', 'none'), jsonValue)), weight: 4 },
           member('zip', fc.constantFrom('DEF', 'x')),
           member('crit', fc.oneof(fc.constant(['exp']), fc.constant([]), jsonValue)),
           { arbitrary: member('kid', fc.oneof(fc.string(), jsonValue, fc.constant('k'.repeat(2000)))), weight: 2 },
           { arbitrary: member('epk', jsonValue), weight: 2 },
-          member('apu', fc.oneof(fc.string(), fc.base64String().map((v) => v.replace(/=/g, '')))),
+          member(
+            'apu',
+            fc.oneof(
+              fc.string(),
+              fc.base64String().map((v) => v.replace(/=/g, '')),
+            ),
+          ),
           member('p2c', fc.integer()),
-          member('pad', fc.nat({ max: 12_000 }).map((n) => 'x'.repeat(n))),
+          member(
+            'pad',
+            fc.nat({ max: 12_000 }).map((n) => 'x'.repeat(n)),
+          ),
           { arbitrary: member('other', jsonValue), weight: 2 },
         ),
         { maxLength: 3 },
@@ -129,19 +178,29 @@ describe('class 1: changed headers', () => {
         let expected: string | undefined;
         if (shape !== 0 || b64(text).length > 8192) expected = ErrorCode.INPUT_INVALID;
         else if (header.zip !== undefined || header.crit !== undefined) expected = ErrorCode.INPUT_INVALID;
-        else if (typeof header.alg === 'string' && typeof header.enc === 'string' && (!ALGS.includes(header.alg) || !ENCS.includes(header.enc))) expected = ErrorCode.ALG_NOT_SUPPORTED;
+        else if (
+          typeof header.alg === 'string' &&
+          typeof header.enc === 'string' &&
+          (!ALGS.includes(header.alg) || !ENCS.includes(header.enc))
+        )
+          expected = ErrorCode.ALG_NOT_SUPPORTED;
         expectOutcome(result, expected, tally);
       }),
       { numRuns: RUNS },
     );
     // The generator reaches each kind of outcome, not just the first check.
-    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.ALG_NOT_SUPPORTED, ErrorCode.DECRYPT_FAILED]) expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
+    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.ALG_NOT_SUPPORTED, ErrorCode.DECRYPT_FAILED])
+      expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
   }, 600_000);
 });
 
 /** The short Weierstrass curves y² = x³ - 3x + b (mod p) of FIPS 186-4 D.1.2, to tell points on them from points off them. */
 const CURVES: Record<string, { p: bigint; b: bigint; bytes: number }> = {
-  'P-256': { p: 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n, b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn, bytes: 32 },
+  'P-256': {
+    p: 2n ** 256n - 2n ** 224n + 2n ** 192n + 2n ** 96n - 1n,
+    b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+    bytes: 32,
+  },
   'P-384': {
     p: 2n ** 384n - 2n ** 128n - 2n ** 96n + 2n ** 32n - 1n,
     b: 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn,
@@ -153,33 +212,53 @@ const CURVES: Record<string, { p: bigint; b: bigint; bytes: number }> = {
     bytes: 66,
   },
 };
-const big = (value: unknown) => (typeof value === 'string' && value.length > 0 ? BigInt(`0x${Buffer.from(value, 'base64url').toString('hex') || '0'}`) : -1n);
+const big = (value: unknown) =>
+  typeof value === 'string' && value.length > 0
+    ? BigInt(`0x${Buffer.from(value, 'base64url').toString('hex') || '0'}`)
+    : -1n;
 const mod = (a: bigint, p: bigint) => ((a % p) + p) % p;
 
 function onCurve(crv: string, x: unknown, y: unknown): boolean {
   const curve = CURVES[crv];
   if (curve === undefined || typeof x !== 'string' || typeof y !== 'string') return false;
-  if (Buffer.from(x, 'base64url').length !== curve.bytes || Buffer.from(y, 'base64url').length !== curve.bytes) return false;
+  if (Buffer.from(x, 'base64url').length !== curve.bytes || Buffer.from(y, 'base64url').length !== curve.bytes)
+    return false;
   const [X, Y] = [big(x), big(y)];
   if (X >= curve.p || Y >= curve.p) return false;
   return mod(Y * Y - (X * X * X - 3n * X + curve.b), curve.p) === 0n;
 }
 
 /** X25519 u-coordinates of small order (RFC 7748 §6): 0, 1 and p - 1, little-endian. */
-const SMALL_ORDER_X25519 = [Buffer.alloc(32), Buffer.from([1, ...Buffer.alloc(31)]), Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'hex')].map((b) => b64(b));
+const SMALL_ORDER_X25519 = [
+  Buffer.alloc(32),
+  Buffer.from([1, ...Buffer.alloc(31)]),
+  Buffer.from('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'hex'),
+].map((b) => b64(b));
 
 describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
   it('the curve equations restated here hold for real points', () => {
-    for (const [crv, namedCurve] of [['P-256', 'prime256v1'], ['P-384', 'secp384r1'], ['P-521', 'secp521r1']] as const) {
+    for (const [crv, namedCurve] of [
+      ['P-256', 'prime256v1'],
+      ['P-384', 'secp384r1'],
+      ['P-521', 'secp521r1'],
+    ] as const) {
       const { x, y } = privateJwk('ec', namedCurve);
       expect(onCurve(crv, x, y)).toBe(true);
-      expect(onCurve(crv, x, b64(Buffer.from(Buffer.from(y as string, 'base64url').map((v, i) => (i === 5 ? v ^ 1 : v)))))).toBe(false);
+      expect(
+        onCurve(crv, x, b64(Buffer.from(Buffer.from(y as string, 'base64url').map((v, i) => (i === 5 ? v ^ 1 : v))))),
+      ).toBe(false);
     }
   });
 
   it(`${RUNS} epks: off the curve, on another curve, of other sizes, of small order, with private members: refused unless a point on the key's curve`, async () => {
     const tally = new Map<string, number>();
-    const others = [privateJwk('ec', 'secp256k1'), privateJwk('ec'), privateJwk('ec', 'secp384r1'), privateJwk('ec', 'secp521r1'), privateJwk('x25519')].map(toPublicJwk);
+    const others = [
+      privateJwk('ec', 'secp256k1'),
+      privateJwk('ec'),
+      privateJwk('ec', 'secp384r1'),
+      privateJwk('ec', 'secp521r1'),
+      privateJwk('x25519'),
+    ].map(toPublicJwk);
     const coordinate = fc.oneof(
       fc.constantFrom(...others.flatMap((o) => [o.x, o.y]).filter((v): v is string => v !== undefined)),
       fc.uint8Array({ minLength: 0, maxLength: 70 }).map(b64),
@@ -205,7 +284,14 @@ describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
         let value: Record<string, unknown>;
         if (Array.isArray(generated)) {
           const [which, at, flip] = generated as [number, number, number];
-          const own = toPublicJwk(jwk.kty === 'EC' ? privateJwk('ec', { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[jwk.crv as string]) : privateJwk('x25519'));
+          const own = toPublicJwk(
+            jwk.kty === 'EC'
+              ? privateJwk(
+                  'ec',
+                  { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[jwk.crv as string],
+                )
+              : privateJwk('x25519'),
+          );
           const member = which % 2 === 0 || own.y === undefined ? 'x' : 'y';
           const bytes = Buffer.from(own[member] as string, 'base64url');
           if (at < bytes.length) bytes[at] = (bytes[at] as number) ^ flip;
@@ -222,13 +308,17 @@ describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
           clean &&
           (jwk.kty === 'EC'
             ? onCurve(jwk.crv as string, value.x, value.y)
-            : typeof value.x === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value.x) && Buffer.from(value.x, 'base64url').toString('base64url') === value.x && !SMALL_ORDER_X25519.includes(value.x));
+            : typeof value.x === 'string' &&
+              /^[A-Za-z0-9_-]{43}$/.test(value.x) &&
+              Buffer.from(value.x, 'base64url').toString('base64url') === value.x &&
+              !SMALL_ORDER_X25519.includes(value.x));
         // (The other X25519 points of small order are 2^-250 of random bytes.)
         expectOutcome(result, valid ? ErrorCode.DECRYPT_FAILED : ErrorCode.INPUT_INVALID, tally);
       }),
       { numRuns: RUNS },
     );
-    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.DECRYPT_FAILED]) expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
+    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.DECRYPT_FAILED])
+      expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
   }, 600_000);
 });
 
@@ -246,7 +336,14 @@ describe('class 3: lengths of the parts', () => {
         const parts = jwe.split('.');
         for (const { part, how, n } of changes) {
           const bytes = Buffer.from(parts[part] as string, 'base64url');
-          const next = how === 'cut' ? bytes.subarray(0, Math.max(0, bytes.length - n)) : how === 'grow' ? Buffer.concat([bytes, randomBytes(n)]) : how === 'empty' ? Buffer.alloc(0) : randomBytes(bytes.length);
+          const next =
+            how === 'cut'
+              ? bytes.subarray(0, Math.max(0, bytes.length - n))
+              : how === 'grow'
+                ? Buffer.concat([bytes, randomBytes(n)])
+                : how === 'empty'
+                  ? Buffer.alloc(0)
+                  : randomBytes(bytes.length);
           parts[part] = b64(next);
         }
         const result = await outcomeOf(parts.join('.'), jwk);
@@ -254,14 +351,33 @@ describe('class 3: lengths of the parts', () => {
         // RFC 7518 §5.2.2.1, §5.3, §4.4, §4.6, §4.7, §4.2: the lengths each part must have.
         const lengths = parts.map((p) => Buffer.from(p, 'base64url').length);
         const gcm = enc.endsWith('GCM');
-        const cekBytes = { A128GCM: 16, A192GCM: 24, A256GCM: 32, 'A128CBC-HS256': 32, 'A192CBC-HS384': 48, 'A256CBC-HS512': 64 }[enc] as number;
+        const cekBytes = {
+          A128GCM: 16,
+          A192GCM: 24,
+          A256GCM: 32,
+          'A128CBC-HS256': 32,
+          'A192CBC-HS384': 48,
+          'A256CBC-HS512': 64,
+        }[enc] as number;
         const tagBytes = gcm ? 16 : cekBytes / 2;
-        const keyBytes = alg === 'ECDH-ES' || alg === 'dir' ? 0 : alg === 'RSA-OAEP-256' ? 256 : alg === 'A256GCMKW' ? cekBytes : cekBytes + 8;
-        const wrong = lengths[1] !== keyBytes || lengths[2] !== (gcm ? 12 : 16) || lengths[4] !== tagBytes || (!gcm && ((lengths[3] as number) === 0 || (lengths[3] as number) % 16 !== 0));
+        const keyBytes =
+          alg === 'ECDH-ES' || alg === 'dir'
+            ? 0
+            : alg === 'RSA-OAEP-256'
+              ? 256
+              : alg === 'A256GCMKW'
+                ? cekBytes
+                : cekBytes + 8;
+        const wrong =
+          lengths[1] !== keyBytes ||
+          lengths[2] !== (gcm ? 12 : 16) ||
+          lengths[4] !== tagBytes ||
+          (!gcm && ((lengths[3] as number) === 0 || (lengths[3] as number) % 16 !== 0));
         expectOutcome(result, wrong ? ErrorCode.INPUT_INVALID : ErrorCode.DECRYPT_FAILED, tally);
       }),
       { numRuns: RUNS },
     );
-    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.DECRYPT_FAILED]) expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
+    for (const code of [ErrorCode.INPUT_INVALID, ErrorCode.DECRYPT_FAILED])
+      expect(tally.get(code) ?? 0, code).toBeGreaterThan(100);
   }, 600_000);
 });

@@ -10,7 +10,14 @@ const JWK = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.e
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A JWE made by Python's cryptography, not by keymint or jose. */
-function python(form: string, alg: string, enc: string, p2c: number, password = PASSWORD, extra: string[] = []): string {
+function python(
+  form: string,
+  alg: string,
+  enc: string,
+  p2c: number,
+  password = PASSWORD,
+  extra: string[] = [],
+): string {
   return pythonPbes2Jwe(JWK, { form, alg, enc, p2c, password, cty: !extra.includes('nocty') });
 }
 
@@ -54,9 +61,30 @@ describe('writing', () => {
 
 describe('reading files made by another implementation (Python cryptography)', () => {
   it.each([
-    ['step today: flattened, PBES2-HS256+A128KW, A256GCM, p2c 600000, cty', 'flattened', 'PBES2-HS256+A128KW', 'A256GCM', 600_000, []],
-    ['older step: compact, A128GCM, p2c 100000, no cty', 'compact', 'PBES2-HS256+A128KW', 'A128GCM', 100_000, ['nocty']],
-    ['older step: flattened, A128GCM, p2c 100000, no cty', 'flattened', 'PBES2-HS256+A128KW', 'A128GCM', 100_000, ['nocty']],
+    [
+      'step today: flattened, PBES2-HS256+A128KW, A256GCM, p2c 600000, cty',
+      'flattened',
+      'PBES2-HS256+A128KW',
+      'A256GCM',
+      600_000,
+      [],
+    ],
+    [
+      'older step: compact, A128GCM, p2c 100000, no cty',
+      'compact',
+      'PBES2-HS256+A128KW',
+      'A128GCM',
+      100_000,
+      ['nocty'],
+    ],
+    [
+      'older step: flattened, A128GCM, p2c 100000, no cty',
+      'flattened',
+      'PBES2-HS256+A128KW',
+      'A128GCM',
+      100_000,
+      ['nocty'],
+    ],
     ['general JSON serialization', 'general', 'PBES2-HS256+A128KW', 'A256GCM', 2000, []],
     ['PBES2-HS384+A192KW with A192GCM', 'compact', 'PBES2-HS384+A192KW', 'A192GCM', 2000, []],
     ['PBES2-HS512+A256KW with A256CBC-HS512', 'flattened', 'PBES2-HS512+A256KW', 'A256CBC-HS512', 2000, []],
@@ -68,7 +96,9 @@ describe('reading files made by another implementation (Python cryptography)', (
   });
 
   it('says "wrong password" for a wrong password, without the password', async () => {
-    const error = await rejection(decryptJwk(python('compact', 'PBES2-HS256+A128KW', 'A128GCM', 1000), 'not the password'));
+    const error = await rejection(
+      decryptJwk(python('compact', 'PBES2-HS256+A128KW', 'A128GCM', 1000), 'not the password'),
+    );
     expect(error.code).toBe('ERR_DECRYPT_FAILED');
     expect(error.message).toMatch(/^wrong password/);
     expect(error.message).not.toContain('not the password');
@@ -84,7 +114,8 @@ describe('reading files made by another implementation (Python cryptography)', (
 });
 
 describe('hostile or malformed input is refused before key derivation', () => {
-  const header = (h: Record<string, unknown>) => `${b64json(h)}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA`;
+  const header = (h: Record<string, unknown>) =>
+    `${b64json(h)}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA`;
   const good = { alg: 'PBES2-HS256+A128KW', enc: 'A256GCM', p2c: 1000, p2s: 'AAAAAAAAAAAAAAAAAAAAAA' };
 
   // 2^31 PBKDF2 iterations would take hours: finishing within the test timeout shows the count is

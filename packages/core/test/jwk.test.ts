@@ -20,7 +20,14 @@ function refusal(jwk: Jwk): string {
 
 describe('checkJwk', () => {
   it('accepts real keys, private and public, and JWKs of types it does not know', () => {
-    for (const jwk of [EC, toPublicJwk(EC), RSA, toPublicJwk(RSA), { kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' }, { kty: 'AKP', pub: 'x' }]) {
+    for (const jwk of [
+      EC,
+      toPublicJwk(EC),
+      RSA,
+      toPublicJwk(RSA),
+      { kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' },
+      { kty: 'AKP', pub: 'x' },
+    ]) {
       expect(refusal(jwk)).toBe('accepted');
     }
   });
@@ -28,9 +35,17 @@ describe('checkJwk', () => {
   it.each([
     ['a "d" that is not base64url', { ...EC, d: `${EC.d as string}!` }, /"d" is not base64url/],
     ['an "x" that is a number', { ...EC, x: 5 as unknown as string }, /"x" is not base64url/],
-    ['an unknown curve', { ...toPublicJwk(EC), crv: 'P-999' }, /"crv" "P-999" is not a curve for EC keys: use P-256, P-384, P-521 or secp256k1/],
+    [
+      'an unknown curve',
+      { ...toPublicJwk(EC), crv: 'P-999' },
+      /"crv" "P-999" is not a curve for EC keys: use P-256, P-384, P-521 or secp256k1/,
+    ],
     ['a point off the curve', { ...toPublicJwk(EC), y: OTHER_EC.y }, /OpenSSL does not accept it/],
-    ['a "d" too long for the curve', { ...EC, d: `${EC.d as string}AAAA` }, /"d" is 35 bytes long, and a P-256 key's is 32/],
+    [
+      'a "d" too long for the curve',
+      { ...EC, d: `${EC.d as string}AAAA` },
+      /"d" is 35 bytes long, and a P-256 key's is 32/,
+    ],
     ['a "d" of another key', { ...EC, d: OTHER_EC.d }, /private members do not belong to its public members/],
     ['an RSA key without "e"', { kty: 'RSA', n: RSA.n }, /needs both "n" and "e"/],
     ['an oct key without "k"', { kty: 'oct' }, /"k" is missing or empty/],

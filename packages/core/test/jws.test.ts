@@ -17,7 +17,8 @@ import {
 } from '../src/jws.js';
 import type { OpenedKey } from '../src/open-key.js';
 
-const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) => pair.privateKey.export({ format: 'jwk' }) as Jwk;
+const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) =>
+  pair.privateKey.export({ format: 'jwk' }) as Jwk;
 const EC256 = { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'ec-1' };
 const RSA = { ...jwkOf(generateKeyPairSync('rsa', { modulusLength: 2048 })), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
 const ED = { ...jwkOf(generateKeyPairSync('ed25519')), kid: 'ed-1' };
@@ -35,8 +36,16 @@ const nodeBackend: KeyBackend = {
     const scheme = signatureScheme(alg);
     const k = createPrivateKey({ key: key.jwk as JsonWebKey, format: 'jwk' });
     if (scheme.family === 'eddsa') return new Uint8Array(nodeSign(null, data, k));
-    if (scheme.family === 'ecdsa') return new Uint8Array(nodeSign(scheme.hash, data, { key: k, dsaEncoding: 'ieee-p1363' }));
-    if (scheme.family === 'rsa-pss') return new Uint8Array(nodeSign(scheme.hash, data, { key: k, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }));
+    if (scheme.family === 'ecdsa')
+      return new Uint8Array(nodeSign(scheme.hash, data, { key: k, dsaEncoding: 'ieee-p1363' }));
+    if (scheme.family === 'rsa-pss')
+      return new Uint8Array(
+        nodeSign(scheme.hash, data, {
+          key: k,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        }),
+      );
     return new Uint8Array(nodeSign(scheme.hash, data, k));
   },
   close: () => Promise.resolve(),
@@ -71,10 +80,20 @@ describe('signingAlgorithm', () => {
     ['an alg of another curve', { kty: 'EC', crv: 'P-256' }, 'ES384', /ES384 does not fit a EC P-256 key: use ES256/],
     ['HS256 with an RSA key', { kty: 'RSA' }, 'HS256', /HS256 does not fit/],
     ['"none"', { kty: 'RSA' }, 'none', /none/],
-    ["an alg other than the key's own", { kty: 'RSA', alg: 'RS256' }, 'PS256', /--alg PS256 does not fit the key, whose "alg" is RS256/],
+    [
+      "an alg other than the key's own",
+      { kty: 'RSA', alg: 'RS256' },
+      'PS256',
+      /--alg PS256 does not fit the key, whose "alg" is RS256/,
+    ],
     ['an X25519 key', { kty: 'OKP', crv: 'X25519' }, undefined, /cannot sign/],
     ['a key with use enc', { kty: 'RSA', use: 'enc' }, undefined, /is for encryption/],
-    ['a key whose alg is for encryption', { kty: 'RSA', alg: 'RSA-OAEP-256' }, undefined, /RSA-OAEP-256 \(encryption\)/],
+    [
+      'a key whose alg is for encryption',
+      { kty: 'RSA', alg: 'RSA-OAEP-256' },
+      undefined,
+      /RSA-OAEP-256 \(encryption\)/,
+    ],
     ['key_ops without sign', { kty: 'EC', crv: 'P-256', key_ops: ['verify'] }, undefined, /key_ops/],
   ])('refuses %s with ERR_ALG_NOT_SUPPORTED', (_name, jwk, alg, message) => {
     const error = thrown(() => signingAlgorithm(jwk as Jwk, alg));
@@ -96,23 +115,36 @@ describe('signCompact', () => {
 
   it('signs with the requested alg (PS256) and the extra header members', async () => {
     const { alg: _alg, ...rsa } = RSA;
-    const jws = await signCompact(opened(rsa), new Uint8Array([0, 255, 1]), { alg: 'PS256', header: { typ: 'example', cty: 'bin' } });
+    const jws = await signCompact(opened(rsa), new Uint8Array([0, 255, 1]), {
+      alg: 'PS256',
+      header: { typ: 'example', cty: 'bin' },
+    });
     expect(decode(jws.split('.')[0] as string)).toEqual({ alg: 'PS256', kid: 'rsa-1', typ: 'example', cty: 'bin' });
     const { payload } = await compactVerify(jws, await importJWK(toPublicJwk(rsa), 'PS256'));
     expect([...payload]).toEqual([0, 255, 1]);
   });
 
   it.each(['alg', 'b64', 'crit'])('refuses a "%s" header from the caller', async (name) => {
-    await expect(signCompact(opened(ED), new Uint8Array(), { header: { [name]: 'x' } })).rejects.toMatchObject({ code: 'ERR_PARAM_INVALID' });
+    await expect(signCompact(opened(ED), new Uint8Array(), { header: { [name]: 'x' } })).rejects.toMatchObject({
+      code: 'ERR_PARAM_INVALID',
+    });
   });
 
   it('refuses an alg that does not fit before the backend is asked', async () => {
     let asked = false;
-    const key = { ...opened(EC256), backend: { ...nodeBackend, sign: async () => {
-      asked = true;
-      return new Uint8Array();
-    } } };
-    await expect(signCompact(key, new Uint8Array(), { alg: 'RS256' })).rejects.toMatchObject({ code: 'ERR_ALG_NOT_SUPPORTED' });
+    const key = {
+      ...opened(EC256),
+      backend: {
+        ...nodeBackend,
+        sign: async () => {
+          asked = true;
+          return new Uint8Array();
+        },
+      },
+    };
+    await expect(signCompact(key, new Uint8Array(), { alg: 'RS256' })).rejects.toMatchObject({
+      code: 'ERR_ALG_NOT_SUPPORTED',
+    });
     expect(asked).toBe(false);
   });
 });
@@ -122,8 +154,27 @@ describe('JWT claims', () => {
   const iat = numericDate(now);
 
   it('sets iss, sub, aud, iat, exp, nbf, jti and the extra claims (RFC 7519 §4.1)', () => {
-    const claims = jwtClaims({ iss: 'me', sub: 'alice', aud: 'api', expiresIn: 300, notBefore: 30, jti: 'id-1', extra: { scope: 'read', n: 5 }, now });
-    expect(claims).toEqual({ iss: 'me', sub: 'alice', aud: 'api', iat, exp: iat + 300, nbf: iat + 30, jti: 'id-1', scope: 'read', n: 5 });
+    const claims = jwtClaims({
+      iss: 'me',
+      sub: 'alice',
+      aud: 'api',
+      expiresIn: 300,
+      notBefore: 30,
+      jti: 'id-1',
+      extra: { scope: 'read', n: 5 },
+      now,
+    });
+    expect(claims).toEqual({
+      iss: 'me',
+      sub: 'alice',
+      aud: 'api',
+      iat,
+      exp: iat + 300,
+      nbf: iat + 30,
+      jti: 'id-1',
+      scope: 'read',
+      n: 5,
+    });
     expect(iat).toBe(1767323045);
   });
 
@@ -152,23 +203,51 @@ describe('JWT claims', () => {
   });
 
   it('rfc7523-3: a client assertion has iss = sub = client ID, aud = token endpoint, a jti, iat and a short exp', () => {
-    const claims = clientAssertionClaims({ clientId: 's6BhdRkqt3', tokenEndpoint: 'https://server.example.com/token', now });
-    expect(claims).toEqual({ iss: 's6BhdRkqt3', sub: 's6BhdRkqt3', aud: 'https://server.example.com/token', iat, exp: iat + 60, jti: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const claims = clientAssertionClaims({
+      clientId: 's6BhdRkqt3',
+      tokenEndpoint: 'https://server.example.com/token',
+      now,
+    });
+    expect(claims).toEqual({
+      iss: 's6BhdRkqt3',
+      sub: 's6BhdRkqt3',
+      aud: 'https://server.example.com/token',
+      iat,
+      exp: iat + 60,
+      jti: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
     expect(CLIENT_ASSERTION_LIFETIME).toBe(60);
-    expect(clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'https://as/token', expiresIn: 120, jti: 'j', now })).toMatchObject({ exp: iat + 120, jti: 'j' });
+    expect(
+      clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'https://as/token', expiresIn: 120, jti: 'j', now }),
+    ).toMatchObject({ exp: iat + 120, jti: 'j' });
   });
 
   it('allows http for a token endpoint on localhost only', () => {
-    expect(clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'http://localhost:8080/token' }).aud).toBe('http://localhost:8080/token');
-    expect(thrown(() => clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'http://as.example.com/token' })).message).toMatch(/not an https URL/);
-    expect(thrown(() => clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'as.example.com/token' })).message).toMatch(/not a URL/);
-    expect(asCommandLine(thrown(() => clientAssertionClaims({ clientId: '', tokenEndpoint: 'https://as/token' })))).toMatch(/--client-id must not be empty/);
+    expect(clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'http://localhost:8080/token' }).aud).toBe(
+      'http://localhost:8080/token',
+    );
+    expect(
+      thrown(() => clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'http://as.example.com/token' })).message,
+    ).toMatch(/not an https URL/);
+    expect(
+      thrown(() => clientAssertionClaims({ clientId: 'c', tokenEndpoint: 'as.example.com/token' })).message,
+    ).toMatch(/not a URL/);
+    expect(
+      asCommandLine(thrown(() => clientAssertionClaims({ clientId: '', tokenEndpoint: 'https://as/token' }))),
+    ).toMatch(/--client-id must not be empty/);
   });
 
   it('signJwt adds typ JWT; jose jwtVerify accepts the token with its issuer and audience', async () => {
-    const token = await signJwt(opened(RSA), jwtClaims({ iss: 'me', sub: 'me', aud: 'https://as/token', expiresIn: 60 }));
+    const token = await signJwt(
+      opened(RSA),
+      jwtClaims({ iss: 'me', sub: 'me', aud: 'https://as/token', expiresIn: 60 }),
+    );
     expect(decode(token.split('.')[0] as string)).toEqual({ alg: 'RS256', kid: 'rsa-1', typ: 'JWT' });
-    const { payload } = await jwtVerify(token, await importJWK(toPublicJwk(RSA), 'RS256'), { issuer: 'me', audience: 'https://as/token', typ: 'JWT' });
+    const { payload } = await jwtVerify(token, await importJWK(toPublicJwk(RSA), 'RS256'), {
+      issuer: 'me',
+      audience: 'https://as/token',
+      typ: 'JWT',
+    });
     expect(payload.sub).toBe('me');
   });
 });

@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derNull, integer, octets, oid, pemBody, seq, toPem } from '@keymint/test-kit';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { MAX_PBES2_COUNT } from '../src/password.js';
-import { MAX_BCRYPT_ROUNDS, MAX_KDF_KEY_LENGTH, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
+import {
+  MAX_BCRYPT_ROUNDS,
+  MAX_KDF_KEY_LENGTH,
+  MAX_SCRYPT_BLOCKS,
+  MAX_SCRYPT_MEMORY,
+  MAX_SCRYPT_WORK,
+} from '../src/kdf-bounds.js';
 import { importPem } from '../src/pem.js';
 
 // Issue 9, class 3: random costs put into structurally valid encrypted PKCS#8 and OpenSSH keys.
@@ -56,7 +62,20 @@ async function expectOutcome(text: string, expected: string, tally: Map<string, 
 function counts(bound: number): fc.Arbitrary<bigint> {
   const b = BigInt(bound);
   return fc.oneof(
-    fc.constantFrom(0n, 1n, -1n, b - 1n, b, b + 1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 1n, 2n ** 64n + 1n),
+    fc.constantFrom(
+      0n,
+      1n,
+      -1n,
+      b - 1n,
+      b,
+      b + 1n,
+      2n ** 31n - 1n,
+      2n ** 31n,
+      2n ** 32n - 1n,
+      2n ** 32n,
+      2n ** 53n + 1n,
+      2n ** 64n + 1n,
+    ),
     fc.bigInt({ min: -2n, max: 2n * b }),
     fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
     fc.integer({ min: 0, max: 2000 }).map((bits) => 1n << BigInt(bits)),
@@ -65,7 +84,11 @@ function counts(bound: number): fc.Arbitrary<bigint> {
 }
 
 const randomOid = fc
-  .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.integer({ min: 0, max: 2 ** 31 }), { maxLength: 8 }))
+  .tuple(
+    fc.integer({ min: 0, max: 2 }),
+    fc.integer({ min: 0, max: 39 }),
+    fc.array(fc.integer({ min: 0, max: 2 ** 31 }), { maxLength: 8 }),
+  )
   .map(([a, b, rest]) => [a, b, ...rest].join('.'));
 
 const PBES2 = '1.2.840.113549.1.5.13';
@@ -85,7 +108,9 @@ type Pkcs8Case =
   | { kind: 'other KDF'; kdf: string };
 
 const smallOrCount = (max: number, bound: number) => fc.oneof(fc.integer({ min: 1, max }).map(BigInt), counts(bound));
-const keyLength = fc.option(fc.oneof(fc.integer({ min: 1, max: 80 }).map(BigInt), counts(MAX_KDF_KEY_LENGTH)), { freq: 3 });
+const keyLength = fc.option(fc.oneof(fc.integer({ min: 1, max: 80 }).map(BigInt), counts(MAX_KDF_KEY_LENGTH)), {
+  freq: 3,
+});
 
 const pkcs8Cases: fc.Arbitrary<Pkcs8Case> = fc.oneof(
   fc.record({
@@ -136,7 +161,9 @@ function expectedPkcs8(c: Pkcs8Case): string {
       const valid = r >= 1n && p >= 1n && n >= 2n && (n & (n - 1n)) === 0n;
       const fits =
         valid &&
-        n <= BigInt(MAX_SCRYPT_WORK) && r <= BigInt(MAX_SCRYPT_WORK) && p <= BigInt(MAX_SCRYPT_WORK) &&
+        n <= BigInt(MAX_SCRYPT_WORK) &&
+        r <= BigInt(MAX_SCRYPT_WORK) &&
+        p <= BigInt(MAX_SCRYPT_WORK) &&
         n * r * p <= BigInt(MAX_SCRYPT_WORK) &&
         r * p <= BigInt(MAX_SCRYPT_BLOCKS) &&
         128n * r * (n + 2n + p) <= BigInt(MAX_SCRYPT_MEMORY) &&
@@ -171,7 +198,15 @@ function pkcs8Pem(c: Pkcs8Case): string {
   return toPem('ENCRYPTED PRIVATE KEY', seq(algorithm, octets(randomBytes(48))), 64);
 }
 
-const OPENSSH_CIPHERS = ['aes128-ctr', 'aes192-ctr', 'aes256-ctr', 'aes128-cbc', 'aes192-cbc', 'aes256-cbc', '3des-cbc'];
+const OPENSSH_CIPHERS = [
+  'aes128-ctr',
+  'aes192-ctr',
+  'aes256-ctr',
+  'aes128-cbc',
+  'aes192-cbc',
+  'aes256-cbc',
+  '3des-cbc',
+];
 
 interface SshCase {
   cipher: string;
@@ -188,16 +223,43 @@ const sshName = (names: string[]) =>
   fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...names) }, fc.string({ unit: 'binary-ascii', maxLength: 24 }));
 
 const sshCases: fc.Arbitrary<SshCase> = fc.record({
-  cipher: sshName([...OPENSSH_CIPHERS, 'aes256-ctr', 'none', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'blowfish-cbc']),
+  cipher: sshName([
+    ...OPENSSH_CIPHERS,
+    'aes256-ctr',
+    'none',
+    'chacha20-poly1305@openssh.com',
+    'aes256-gcm@openssh.com',
+    'blowfish-cbc',
+  ]),
   kdf: sshName(['bcrypt', 'bcrypt', 'bcrypt', 'bcrypt', 'none', 'scrypt', 'argon2']),
-  salt: fc.oneof({ weight: 6, arbitrary: fc.uint8Array({ minLength: 16, maxLength: 16 }) }, fc.uint8Array({ maxLength: 40 })),
+  salt: fc.oneof(
+    { weight: 6, arbitrary: fc.uint8Array({ minLength: 16, maxLength: 16 }) },
+    fc.uint8Array({ maxLength: 40 }),
+  ),
   rounds: fc.oneof(
-    fc.constantFrom(0, 1, 16, 100, MAX_BCRYPT_ROUNDS - 1, MAX_BCRYPT_ROUNDS, MAX_BCRYPT_ROUNDS + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1),
+    fc.constantFrom(
+      0,
+      1,
+      16,
+      100,
+      MAX_BCRYPT_ROUNDS - 1,
+      MAX_BCRYPT_ROUNDS,
+      MAX_BCRYPT_ROUNDS + 1,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32 - 1,
+    ),
     fc.integer({ min: 0, max: 2 * MAX_BCRYPT_ROUNDS }),
     fc.integer({ min: 0, max: 2 ** 32 - 1 }),
   ),
-  extra: fc.oneof({ weight: 8, arbitrary: fc.constant(new Uint8Array(0)) }, fc.uint8Array({ minLength: 1, maxLength: 12 })),
-  cut: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true })),
+  extra: fc.oneof(
+    { weight: 8, arbitrary: fc.constant(new Uint8Array(0)) },
+    fc.uint8Array({ minLength: 1, maxLength: 12 }),
+  ),
+  cut: fc.oneof(
+    { weight: 5, arbitrary: fc.constant(null) },
+    fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
+  ),
 });
 
 const u32 = (n: number): Buffer => {
@@ -209,9 +271,15 @@ const sshString = (bytes: Uint8Array): Buffer => Buffer.concat([u32(bytes.length
 
 /** The case as an openssh-key-v1 blob (PROTOCOL.key), with `rest` (keys) from a real key. */
 function sshBlob(c: SshCase, rest: Buffer): { blob: Buffer; header: number; whole: boolean } {
-  const options = c.kdf === 'bcrypt' ? Buffer.concat([sshString(c.salt), u32(c.rounds), c.extra]) : Buffer.from(c.extra);
+  const options =
+    c.kdf === 'bcrypt' ? Buffer.concat([sshString(c.salt), u32(c.rounds), c.extra]) : Buffer.from(c.extra);
   const name = (text: string) => sshString(Buffer.from(text, 'latin1'));
-  const head = Buffer.concat([Buffer.from('openssh-key-v1\0', 'latin1'), name(c.cipher), name(c.kdf), sshString(options)]);
+  const head = Buffer.concat([
+    Buffer.from('openssh-key-v1\0', 'latin1'),
+    name(c.cipher),
+    name(c.kdf),
+    sshString(options),
+  ]);
   const full = Buffer.concat([head, rest]);
   const at = c.cut === null ? full.length : Math.floor(c.cut * full.length);
   return { blob: full.subarray(0, at), header: head.length, whole: at === full.length };

@@ -4,7 +4,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { derNull, elementAt, integer, oid, opensshRoundsOffset, pemBody, rejection, replaceAt, seq, toPem } from '@keymint/test-kit';
+import {
+  derNull,
+  elementAt,
+  integer,
+  oid,
+  opensshRoundsOffset,
+  pemBody,
+  rejection,
+  replaceAt,
+  seq,
+  toPem,
+} from '@keymint/test-kit';
 import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { MAX_BCRYPT_ROUNDS, MAX_SCRYPT_BLOCKS, MAX_SCRYPT_MEMORY, MAX_SCRYPT_WORK } from '../src/kdf-bounds.js';
 import { MAX_PBES2_COUNT } from '../src/password.js';
@@ -19,7 +30,9 @@ const PASSWORD = 'kdf bound 1';
 const WRONG = 'not the password';
 const TOO_LONG = /: refused, as it could be used to make decryption take very long$/;
 /** Every PRF `openssl pkcs8 -v2prf` writes. */
-const PRFS = ['MD5', 'SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'SHA512-224', 'SHA512-256'].map((h) => `hmacWith${h}`);
+const PRFS = ['MD5', 'SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512', 'SHA512-224', 'SHA512-256'].map(
+  (h) => `hmacWith${h}`,
+);
 
 let dir: string;
 const run = (cmd: string, ...args: string[]): string =>
@@ -90,19 +103,8 @@ beforeAll(() => {
   const legacy = ['-provider', 'legacy', '-provider', 'default'];
   pkcs8('pkcs12-rc2.pem', '-v1', 'PBE-SHA1-RC2-40', ...legacy);
   pkcs8('pbes1-md5-des.pem', '-v1', 'PBE-MD5-DES', ...legacy);
-  const sshKey = (name: string, ...options: string[]) => run(
-    'ssh-keygen',
-    '-q',
-    '-t',
-    'ed25519',
-    '-N',
-    PASSWORD,
-    '-C',
-    'kdf@test',
-    ...options,
-    '-f',
-    name,
-  );
+  const sshKey = (name: string, ...options: string[]) =>
+    run('ssh-keygen', '-q', '-t', 'ed25519', '-N', PASSWORD, '-C', 'kdf@test', ...options, '-f', name);
   sshKey('ssh-max', '-a', String(MAX_BCRYPT_ROUNDS));
   sshKey('ssh-default');
   sshKey('ssh-chacha', '-Z', 'chacha20-poly1305@openssh.com');
@@ -186,7 +188,11 @@ describe('encrypted PKCS#8, PBES2 with PBKDF2', () => {
     const sha1 = (...params: Buffer[]) => patchPkcs8('prf-hmacWithSHA1.pem', PBKDF2_PARAMS, seq(...params));
     await expectReads(file('prf-hmacWithSHA1.pem'));
     await expectReads(sha1(salt, count, integer(32n))); // OpenSSL wants it equal to the AES-256 key size
-    const [salt2, count2, prf] = [0, 1, 2].map((i) => part('pbkdf2.pem', ...PBKDF2_PARAMS, i)) as [Buffer, Buffer, Buffer];
+    const [salt2, count2, prf] = [0, 1, 2].map((i) => part('pbkdf2.pem', ...PBKDF2_PARAMS, i)) as [
+      Buffer,
+      Buffer,
+      Buffer,
+    ];
     const sha256 = (...params: Buffer[]) => patchPkcs8('pbkdf2.pem', PBKDF2_PARAMS, seq(...params));
     await expectReads(sha256(salt2, count2, integer(32n), prf));
     await expectRefusedUnasked(
@@ -214,7 +220,12 @@ describe('encrypted PKCS#8, PBES2 with PBKDF2', () => {
 
   it('refuses a salt from "otherSource" by name before asking', async () => {
     const text = patchPkcs8('pbkdf2.pem', [...PBKDF2_PARAMS, 0], seq(oid('1.2.3.4')));
-    await expectRefusedUnasked(text, ErrorCode.ALG_NOT_SUPPORTED, /otherSource/, /openssl pkcs8 -topk8 -v2 aes-256-cbc/);
+    await expectRefusedUnasked(
+      text,
+      ErrorCode.ALG_NOT_SUPPORTED,
+      /otherSource/,
+      /openssl pkcs8 -topk8 -v2 aes-256-cbc/,
+    );
   });
 });
 
@@ -272,7 +283,12 @@ describe('encrypted PKCS#8, PBES2 with scrypt (RFC 7914 §7)', () => {
     ['N = 2^1000', SCRYPT.n, 2n ** 1000n, /scrypt work N\*r\*p \(N=\(a 1001-bit number\), r=8, p=1\) is above/],
     ['p = 32 (N*r*p = 2^22)', SCRYPT.p, 32n, /scrypt work N\*r\*p 4194304 \(N=16384, r=8, p=32\) is above/],
   ])('refuses %s before asking', async (_name, field, value, message) => {
-    await expectRefusedUnasked(patchPkcs8('scrypt.pem', field, integer(value)), ErrorCode.INPUT_INVALID, message, TOO_LONG);
+    await expectRefusedUnasked(
+      patchPkcs8('scrypt.pem', field, integer(value)),
+      ErrorCode.INPUT_INVALID,
+      message,
+      TOO_LONG,
+    );
   });
 
   it.each([
@@ -317,7 +333,11 @@ describe('encrypted PKCS#8, PBES1 and PKCS#12 PBE', () => {
   it('bounds PKCS#12 RC2, which Node derives a key for before it finds it cannot decrypt RC2', async () => {
     const password = async () => PASSWORD;
     const rc2 = /PKCS#12 PBE pbewithSHAAnd40BitRC2-CBC \(1\.2\.840\.113549\.1\.12\.1\.6\)/;
-    await rejection(importPem(file('pkcs12-rc2.pem'), { source: 'key.pem', password }), ErrorCode.ALG_NOT_SUPPORTED, rc2);
+    await rejection(
+      importPem(file('pkcs12-rc2.pem'), { source: 'key.pem', password }),
+      ErrorCode.ALG_NOT_SUPPORTED,
+      rc2,
+    );
     for (const count of [BigInt(MAX_PBES2_COUNT) + 1n, 2n ** 31n]) {
       await expectRefusedUnasked(
         patchPkcs8('pkcs12-rc2.pem', PBE_ITERATIONS, integer(count)),
@@ -428,19 +448,35 @@ describe('OpenSSH keys: bcrypt_pbkdf rounds', () => {
   });
 
   it.each([
-    ['cut inside the kdfoptions', (blob: Buffer, rounds: number) => blob.subarray(0, rounds + 2), /claims a kdfoptions of 24 bytes/],
-    ['cut inside the ciphername', (blob: Buffer) => blob.subarray(0, 20), /claims a ciphername of 10 bytes, only 1 remain/],
-    ['a kdfoptions length past the end', (blob: Buffer, rounds: number) => {
-      const copy = Buffer.from(blob);
-      copy.writeUInt32BE(0xffffffff, rounds - 4 - 16 - 4);
-      return copy;
-    }, /claims a kdfoptions of 4294967295 bytes/],
-    ['an empty salt', (blob: Buffer, rounds: number) => {
-      const copy = Buffer.from(blob);
-      copy.writeUInt32BE(4 + 0 + 4, rounds - 4 - 16 - 4);
-      copy.writeUInt32BE(0, rounds - 4 - 16);
-      return Buffer.concat([copy.subarray(0, rounds - 16), copy.subarray(rounds)]);
-    }, /bcrypt salt is empty/],
+    [
+      'cut inside the kdfoptions',
+      (blob: Buffer, rounds: number) => blob.subarray(0, rounds + 2),
+      /claims a kdfoptions of 24 bytes/,
+    ],
+    [
+      'cut inside the ciphername',
+      (blob: Buffer) => blob.subarray(0, 20),
+      /claims a ciphername of 10 bytes, only 1 remain/,
+    ],
+    [
+      'a kdfoptions length past the end',
+      (blob: Buffer, rounds: number) => {
+        const copy = Buffer.from(blob);
+        copy.writeUInt32BE(0xffffffff, rounds - 4 - 16 - 4);
+        return copy;
+      },
+      /claims a kdfoptions of 4294967295 bytes/,
+    ],
+    [
+      'an empty salt',
+      (blob: Buffer, rounds: number) => {
+        const copy = Buffer.from(blob);
+        copy.writeUInt32BE(4 + 0 + 4, rounds - 4 - 16 - 4);
+        copy.writeUInt32BE(0, rounds - 4 - 16);
+        return Buffer.concat([copy.subarray(0, rounds - 16), copy.subarray(rounds)]);
+      },
+      /bcrypt salt is empty/,
+    ],
     [
       'another magic',
       (blob: Buffer) => Buffer.concat([Buffer.from('openssh-key-v2\0'), blob.subarray(15)]),

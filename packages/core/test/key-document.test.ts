@@ -6,11 +6,18 @@ const PUB = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrw
 describe('parseKeyDocument', () => {
   it('recognises every form a key file takes', () => {
     expect(parseKeyDocument(JSON.stringify(PUB), 'f').kind).toBe('jwk');
-    expect(parseKeyDocument(JSON.stringify({ keys: [PUB], extra: 1 }), 'f')).toEqual({ kind: 'jwks', set: { keys: [PUB], extra: 1 } });
+    expect(parseKeyDocument(JSON.stringify({ keys: [PUB], extra: 1 }), 'f')).toEqual({
+      kind: 'jwks',
+      set: { keys: [PUB], extra: 1 },
+    });
     expect(parseKeyDocument('eyJhbGciOiJQQkVTMi1IUzI1NitBMTI4S1cifQ.AA.AA.AA.AA', 'f').kind).toBe('jwe');
     expect(parseKeyDocument('{"protected":"e30","ciphertext":"AA"}', 'f').kind).toBe('jwe');
     const ref = serializeReference({ backend: 'pkcs11', location: { uri: 'pkcs11:token=t;object=o' } }, PUB);
-    expect(parseKeyDocument(ref, 'f')).toEqual({ kind: 'reference', reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=t;object=o' } }, jwk: PUB });
+    expect(parseKeyDocument(ref, 'f')).toEqual({
+      kind: 'reference',
+      reference: { backend: 'pkcs11', location: { uri: 'pkcs11:token=t;object=o' } },
+      jwk: PUB,
+    });
     expect(JSON.parse(ref).type).toBe(KEY_REFERENCE_TYPE);
   });
 
@@ -23,6 +30,8 @@ describe('parseKeyDocument', () => {
     ['a reference of an unknown version', JSON.stringify({ type: KEY_REFERENCE_TYPE, version: 2 })],
     ['a reference without location', JSON.stringify({ type: KEY_REFERENCE_TYPE, version: 1, backend: 'x', jwk: PUB })],
   ])('refuses %s with a one-line ERR_INPUT_INVALID naming the source', (_name, text) => {
-    expect(() => parseKeyDocument(text, 'key.json')).toThrow(expect.objectContaining({ code: 'ERR_INPUT_INVALID', message: expect.stringContaining('key.json') }));
+    expect(() => parseKeyDocument(text, 'key.json')).toThrow(
+      expect.objectContaining({ code: 'ERR_INPUT_INVALID', message: expect.stringContaining('key.json') }),
+    );
   });
 });

@@ -1,4 +1,11 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type JsonWebKey,
+} from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { asCommandLine, rejection, thrown } from '@keymint/test-kit';
@@ -84,7 +91,9 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
     const withBits = (bits: number) => ({ kty: 'RSA', n: b64(oddModulus(bits)), e: 'AQAB' });
     expect(refusal(withBits(2048))).toBe('accepted');
     expect(refusal(withBits(16384))).toBe('accepted');
-    expect(refusal(withBits(2047))).toMatch(/modulus is 2047 bits long: keymint accepts 2048 to 16384 bits \(down to 512 only with --insecure\)/);
+    expect(refusal(withBits(2047))).toMatch(
+      /modulus is 2047 bits long: keymint accepts 2048 to 16384 bits \(down to 512 only with --insecure\)/,
+    );
     expect(refusal(withBits(1024), { insecure: true })).toBe('accepted');
     expect(refusal(withBits(512), { insecure: true })).toBe('accepted');
     expect(refusal(withBits(511), { insecure: true })).toMatch(/511 bits long: keymint accepts 512 to 16384 bits$/);
@@ -107,17 +116,33 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
 
   it('refuses EC and OKP members of the wrong length, curves of the other type and points off the curve', () => {
     const p256 = KEYS['P-256'] as Jwk;
-    expect(refusal({ ...toPublicJwk(p256), x: b64(bytesOf(p256.x).subarray(1)) })).toMatch(/"x" is 31 bytes long, and a P-256 key's is 32/);
-    expect(refusal({ ...toPublicJwk(p256), y: b64(Buffer.concat([Buffer.of(0), bytesOf(p256.y)])) })).toMatch(/"y" is 33 bytes long/);
+    expect(refusal({ ...toPublicJwk(p256), x: b64(bytesOf(p256.x).subarray(1)) })).toMatch(
+      /"x" is 31 bytes long, and a P-256 key's is 32/,
+    );
+    expect(refusal({ ...toPublicJwk(p256), y: b64(Buffer.concat([Buffer.of(0), bytesOf(p256.y)])) })).toMatch(
+      /"y" is 33 bytes long/,
+    );
     expect(refusal({ ...toPublicJwk(p256), crv: 'Ed25519' })).toMatch(/"crv" "Ed25519" is not a curve for EC keys/);
-    expect(refusal({ ...toPublicJwk(KEYS.Ed25519 as Jwk), crv: 'P-256' })).toMatch(/"crv" "P-256" is not a curve for OKP keys/);
+    expect(refusal({ ...toPublicJwk(KEYS.Ed25519 as Jwk), crv: 'P-256' })).toMatch(
+      /"crv" "P-256" is not a curve for OKP keys/,
+    );
     // Padded to 32 bytes: one y in 256 has a leading zero byte, which would make this a length test.
-    const off = { ...toPublicJwk(p256), y: b64(Buffer.from(((big(p256.y) + 1n) % (1n << 256n)).toString(16).padStart(64, '0'), 'hex')) };
+    const off = {
+      ...toPublicJwk(p256),
+      y: b64(Buffer.from(((big(p256.y) + 1n) % (1n << 256n)).toString(16).padStart(64, '0'), 'hex')),
+    };
     expect(refusal(off)).toMatch(/the point is not on the curve/);
-    for (const [crv, bytes] of [['Ed25519', 32], ['Ed448', 57], ['X25519', 32], ['X448', 56]] as const) {
+    for (const [crv, bytes] of [
+      ['Ed25519', 32],
+      ['Ed448', 57],
+      ['X25519', 32],
+      ['X448', 56],
+    ] as const) {
       const key = KEYS[crv] as Jwk;
       expect(bytesOf(key.x)).toHaveLength(bytes);
-      expect(refusal({ ...toPublicJwk(key), x: b64(randomBytes(bytes + 1)) })).toMatch(new RegExp(`"x" is ${bytes + 1} bytes long, and a ${crv} key's is ${bytes}`));
+      expect(refusal({ ...toPublicJwk(key), x: b64(randomBytes(bytes + 1)) })).toMatch(
+        new RegExp(`"x" is ${bytes + 1} bytes long, and a ${crv} key's is ${bytes}`),
+      );
       expect(refusal({ ...key, d: b64(randomBytes(bytes - 1)) })).toMatch(new RegExp(`"d" is ${bytes - 1} bytes long`));
     }
   });
@@ -130,7 +155,9 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
   it('names the key type in its message only when keymint knows it (a hostile kty is not echoed)', () => {
     const key = { ...(KEYS['P-256'] as Jwk), x: ` ${KEYS['P-256']?.x as string}` };
     expect(thrown(() => checkJwk(key, 'k.json')).message).toBe('k.json holds an invalid EC key: "x" is not base64url');
-    expect(thrown(() => checkJwk({ ...key, kty: '\nEC\u001b[2J' }, 'k.json')).message).toBe('k.json holds an invalid key: "x" is not base64url');
+    expect(thrown(() => checkJwk({ ...key, kty: '\nEC\u001b[2J' }, 'k.json')).message).toBe(
+      'k.json holds an invalid key: "x" is not base64url',
+    );
   });
 
   it('refuses a token forged for an RSA key with e = 1, which OpenSSL alone would verify', async () => {
@@ -138,8 +165,16 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
     const weak: Jwk = { kty: 'RSA', kid: 'weak', alg: 'RS256', n: b64(n), e: 'AQ' };
     // With e = 1 the "signature" is the padded hash itself: RFC 8017 §9.2 EMSA-PKCS1-v1_5.
     const signingInput = `${b64(Buffer.from(JSON.stringify({ alg: 'RS256', kid: 'weak' })))}.${b64(Buffer.from('{"sub":"admin"}'))}`;
-    const digestInfo = Buffer.concat([Buffer.from('3031300d060960864801650304020105000420', 'hex'), createHash('sha256').update(signingInput).digest()]);
-    const em = Buffer.concat([Buffer.of(0, 1), Buffer.alloc(256 - 3 - digestInfo.length, 0xff), Buffer.of(0), digestInfo]);
+    const digestInfo = Buffer.concat([
+      Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+      createHash('sha256').update(signingInput).digest(),
+    ]);
+    const em = Buffer.concat([
+      Buffer.of(0, 1),
+      Buffer.alloc(256 - 3 - digestInfo.length, 0xff),
+      Buffer.of(0),
+      digestInfo,
+    ]);
     const token = `${signingInput}.${b64(em)}`;
     expect(thrown(() => parseKeyDocument(JSON.stringify(weak), 'weak.json')).code).toBe('ERR_INPUT_INVALID');
     // The API takes a JWK directly too: verifyToken checks the key itself.
@@ -149,14 +184,34 @@ describe('every key read from outside is a real, safe key (issue 9, class 2)', (
 
 describe('the public form is built from known public members', () => {
   it('keeps the public members of its key type and the metadata, and drops any other member', () => {
-    const ec = { ...(KEYS['P-256'] as Jwk), kid: 'k1', use: 'sig', alg: 'ES256', x5c: ['AA'], priv: 'secret', ext: true };
-    expect(toPublicJwk(ec)).toEqual({ kty: 'EC', kid: 'k1', use: 'sig', alg: 'ES256', crv: 'P-256', x: ec.x, y: ec.y, x5c: ['AA'] });
+    const ec = {
+      ...(KEYS['P-256'] as Jwk),
+      kid: 'k1',
+      use: 'sig',
+      alg: 'ES256',
+      x5c: ['AA'],
+      priv: 'secret',
+      ext: true,
+    };
+    expect(toPublicJwk(ec)).toEqual({
+      kty: 'EC',
+      kid: 'k1',
+      use: 'sig',
+      alg: 'ES256',
+      crv: 'P-256',
+      x: ec.x,
+      y: ec.y,
+      x5c: ['AA'],
+    });
     expect(Object.keys(toPublicJwk(RSA)).sort()).toEqual(['e', 'kty', 'n']);
   });
 
   it('refuses a key type whose public members keymint does not know (the draft AKP), in public and in sets', async () => {
     const akp = { kty: 'AKP', alg: 'ML-DSA-44', pub: b64(randomBytes(32)), priv: b64(randomBytes(32)) };
-    expect(thrown(() => toPublicJwk(akp))).toMatchObject({ code: 'ERR_ALG_NOT_SUPPORTED', message: expect.stringMatching(/key type "AKP"/) });
+    expect(thrown(() => toPublicJwk(akp))).toMatchObject({
+      code: 'ERR_ALG_NOT_SUPPORTED',
+      message: expect.stringMatching(/key type "AKP"/),
+    });
     for (const text of [JSON.stringify(akp), JSON.stringify({ keys: [akp] })]) {
       await rejection(publicOf(parseKeyDocument(text, 'akp.json'), { source: 'akp.json' }), 'ERR_ALG_NOT_SUPPORTED');
     }
@@ -207,7 +262,9 @@ function expectSafe(jwk: Jwk): void {
       expect(Object.keys(CURVES)).toContain(jwk.crv);
       expect(onCurve(jwk), 'on the curve').toBe(true);
       if (jwk.d !== undefined) {
-        const derived = createPublicKey(createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' })).export({ format: 'jwk' });
+        const derived = createPublicKey(createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' })).export({
+          format: 'jwk',
+        });
         expect([derived.x, derived.y]).toEqual([jwk.x, jwk.y]);
       }
       break;
@@ -226,16 +283,38 @@ const PROPERTY_RUNS = 10_000;
 
 /** Base64url of random bytes near a length, or of a number. */
 const material = fc.oneof(
-  fc.nat({ max: 140 }).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })).map(b64),
+  fc
+    .nat({ max: 140 })
+    .chain((n) => fc.uint8Array({ minLength: n, maxLength: n }))
+    .map(b64),
   fc.bigInt({ min: 0n, max: (1n << 300n) - 1n }).map(b64),
   fc.constantFrom('', 'AQ', 'Ag', 'Aw', 'AQAB', 'AQAA', '_w'),
   fc.integer({ min: 8, max: 20_000 }).map((bits) => b64(oddModulus(bits))),
-  fc.integer({ min: 8, max: 4096 }).map((bits) => b64(Buffer.from(oddModulus(bits)).map((v, i, a) => (i === a.length - 1 ? v & 0xfe : v)))),
+  fc
+    .integer({ min: 8, max: 4096 })
+    .map((bits) => b64(Buffer.from(oddModulus(bits)).map((v, i, a) => (i === a.length - 1 ? v & 0xfe : v)))),
 );
 const MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'] as const;
 const mutation = fc.oneof(
   fc.record({ member: fc.constantFrom(...MEMBERS), value: material }),
-  fc.record({ member: fc.constantFrom('kty', 'crv'), value: fc.constantFrom('EC', 'OKP', 'RSA', 'oct', 'AKP', 'P-256', 'P-521', 'Ed25519', 'X448', 'secp256k1', 'P-999', 'toString', '') }),
+  fc.record({
+    member: fc.constantFrom('kty', 'crv'),
+    value: fc.constantFrom(
+      'EC',
+      'OKP',
+      'RSA',
+      'oct',
+      'AKP',
+      'P-256',
+      'P-521',
+      'Ed25519',
+      'X448',
+      'secp256k1',
+      'P-999',
+      'toString',
+      '',
+    ),
+  }),
   fc.record({ member: fc.constantFrom(...MEMBERS), value: fc.constant(undefined) }),
   fc.record({ member: fc.constantFrom('x', 'y', 'n', 'd', 'k'), flip: fc.nat() }),
 );
@@ -249,7 +328,8 @@ const candidate = fc.tuple(baseKey, fc.array(mutation, { maxLength: 3 })).map(([
   for (const edit of edits) {
     if ('flip' in edit) {
       const bytes = bytesOf(jwk[edit.member] ?? '');
-      if (bytes.length > 0) bytes[edit.flip % bytes.length] = (bytes[edit.flip % bytes.length] as number) ^ (1 << edit.flip % 8);
+      if (bytes.length > 0)
+        bytes[edit.flip % bytes.length] = (bytes[edit.flip % bytes.length] as number) ^ (1 << (edit.flip % 8));
       jwk[edit.member] = b64(bytes);
     } else if (edit.value === undefined) delete jwk[edit.member];
     else jwk[edit.member] = edit.value;
@@ -275,6 +355,7 @@ describe(`random and mutated keys (${PROPERTY_RUNS} cases)`, () => {
     );
     // Both sides, for every key type, or the property says little.
     expect(outcomes.get('refused') ?? 0).toBeGreaterThan(1000);
-    for (const kty of ['EC', 'OKP', 'RSA', 'oct']) expect(outcomes.get(`accepted ${kty}`) ?? 0, kty).toBeGreaterThan(50);
+    for (const kty of ['EC', 'OKP', 'RSA', 'oct'])
+      expect(outcomes.get(`accepted ${kty}`) ?? 0, kty).toBeGreaterThan(50);
   });
 });

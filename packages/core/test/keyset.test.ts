@@ -22,7 +22,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { asCommandLine, deadPid, lockFor, processStartTime, rejection, thrown } from '@keymint/test-kit';
 import type { Jwk, JwkSet } from '../src/jwk.js';
-import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, serializeKeySet, updateKeySetFile, withFileLock } from '../src/keyset.js';
+import {
+  addToKeySet,
+  findInKeySet,
+  parseKeySet,
+  removeFromKeySet,
+  serializeKeySet,
+  updateKeySetFile,
+  withFileLock,
+} from '../src/keyset.js';
 import { thumbprint } from '../src/thumbprint.js';
 
 const ec = (kid?: string): Jwk => {
@@ -82,7 +90,11 @@ describe('addToKeySet, removeFromKeySet, findInKeySet', () => {
   });
 
   it('refuses an oct key without kid', async () => {
-    const error = await rejection(addToKeySet({ keys: [] }, [{ kty: 'oct', k: 'AAAA' }]), 'ERR_PARAM_INVALID', /oct key has no kid/);
+    const error = await rejection(
+      addToKeySet({ keys: [] }, [{ kty: 'oct', k: 'AAAA' }]),
+      'ERR_PARAM_INVALID',
+      /oct key has no kid/,
+    );
     expect(asCommandLine(error)).toMatch(/give one with --kid$/);
   });
 
@@ -107,7 +119,9 @@ describe('addToKeySet, removeFromKeySet, findInKeySet', () => {
     expect(removeFromKeySet(set, 'a').set).toEqual({ keys: [set.keys[1]], other: true });
     expect(findInKeySet(set, 'b')).toEqual([set.keys[1]]);
     expect(thrown(() => removeFromKeySet(set, 'nope', 'jwks.json')).code).toBe('ERR_KEY_NOT_FOUND');
-    expect(thrown(() => findInKeySet(set, 'nope', 'jwks.json')).message).toMatch(/jwks.json has no key with kid "nope"/);
+    expect(thrown(() => findInKeySet(set, 'nope', 'jwks.json')).message).toMatch(
+      /jwks.json has no key with kid "nope"/,
+    );
   });
 });
 
@@ -138,14 +152,22 @@ describe('updateKeySetFile', () => {
     const d = dir();
     const path = join(d, 'jwks.json');
     writeFileSync(path, '{"keys": [');
-    await rejection(updateKeySetFile(path, (set) => addToKeySet(set, [ec('a')])), 'ERR_INPUT_INVALID', /not a valid JWK Set/);
+    await rejection(
+      updateKeySetFile(path, (set) => addToKeySet(set, [ec('a')])),
+      'ERR_INPUT_INVALID',
+      /not a valid JWK Set/,
+    );
     expect(readFileSync(path, 'utf8')).toBe('{"keys": [');
     expect(readdirSync(d)).toEqual(['jwks.json']);
   });
 
   it('without create, a missing file is ERR_IO and nothing is written', async () => {
     const d = dir();
-    await rejection(updateKeySetFile(join(d, 'none.json'), (set) => removeFromKeySet(set, 'a')), 'ERR_IO', /no such file/);
+    await rejection(
+      updateKeySetFile(join(d, 'none.json'), (set) => removeFromKeySet(set, 'a')),
+      'ERR_IO',
+      /no such file/,
+    );
     expect(readdirSync(d)).toEqual([]);
   });
 
@@ -153,7 +175,10 @@ describe('updateKeySetFile', () => {
     const d = dir();
     const path = join(d, 'jwks.json');
     writeFileSync(path, '{"keys":[]}\n');
-    await rejection(updateKeySetFile(path, (set) => removeFromKeySet(set, 'a')), 'ERR_KEY_NOT_FOUND');
+    await rejection(
+      updateKeySetFile(path, (set) => removeFromKeySet(set, 'a')),
+      'ERR_KEY_NOT_FOUND',
+    );
     expect(readdirSync(d)).toEqual(['jwks.json']);
     expect(readFileSync(path, 'utf8')).toBe('{"keys":[]}\n');
   });
@@ -161,7 +186,11 @@ describe('updateKeySetFile', () => {
   it('serializes concurrent changes in one process: 25 adds, 25 keys', async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    await Promise.all(Array.from({ length: 25 }, (_, i) => updateKeySetFile(path, (set) => addToKeySet(set, [ec(`k${i}`)]), { create: true })));
+    await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        updateKeySetFile(path, (set) => addToKeySet(set, [ec(`k${i}`)]), { create: true }),
+      ),
+    );
     const kids = (JSON.parse(readFileSync(path, 'utf8')) as JwkSet).keys.map((k) => k.kid).sort();
     expect(kids).toEqual(Array.from({ length: 25 }, (_, i) => `k${i}`).sort());
     expect(readdirSync(d)).toEqual(['jwks.json']);
@@ -263,7 +292,8 @@ describe('updateKeySetFile: no change is reported that is not in the file', () =
       updateKeySetFile(
         path,
         async (set) => {
-          if (!existsSync(`${path}.lock`) || readFileSync(`${path}.lock`, 'utf8') !== theirs) writeFileSync(`${path}.lock`, theirs);
+          if (!existsSync(`${path}.lock`) || readFileSync(`${path}.lock`, 'utf8') !== theirs)
+            writeFileSync(`${path}.lock`, theirs);
           return addToKeySet(set, [ec('mine')]);
         },
         { lock: { timeoutMs: 300 } },
@@ -304,34 +334,57 @@ describe('updateKeySetFile: what the set file is', () => {
     writeFileSync(join(d, 'set.json'), serializeKeySet({ keys: [] }));
     symlinkSync('set.json', join(d, 'a.json'));
     symlinkSync('set.json', join(d, 'b.json'));
-    await Promise.all(Array.from({ length: 10 }, (_, i) => updateKeySetFile(join(d, i % 2 ? 'a.json' : 'b.json'), (set) => addToKeySet(set, [ec(`k${i}`)]))));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        updateKeySetFile(join(d, i % 2 ? 'a.json' : 'b.json'), (set) => addToKeySet(set, [ec(`k${i}`)])),
+      ),
+    );
     expect((JSON.parse(readFileSync(join(d, 'set.json'), 'utf8')) as JwkSet).keys).toHaveLength(10);
   });
 
   it.each([
-    ['a dangling link', (d: string) => symlinkSync('nowhere.json', join(d, 'jwks.json')), /is a symbolic link to a file that does not exist/],
+    [
+      'a dangling link',
+      (d: string) => symlinkSync('nowhere.json', join(d, 'jwks.json')),
+      /is a symbolic link to a file that does not exist/,
+    ],
     ['a link loop', (d: string) => symlinkSync('jwks.json', join(d, 'jwks.json')), /is a loop of symbolic links/],
     ['a directory', (d: string) => mkdirSync(join(d, 'jwks.json')), /is a directory, not a regular file/],
-    ['a FIFO', (d: string) => execFileSync('mkfifo', [join(d, 'jwks.json')]), /is a FIFO \(named pipe\), not a regular file/],
-    ['a link to a device', (d: string) => symlinkSync('/dev/null', join(d, 'jwks.json')), /is a device, not a regular file/],
-    ['a link to a FIFO', (d: string) => {
-      execFileSync('mkfifo', [join(d, 'pipe')]);
-      symlinkSync('pipe', join(d, 'jwks.json'));
-    }, /is a FIFO/],
-  ])('%s is refused with ERR_IO before anything is read or written (also with create)', async (_name, make, message) => {
-    const d = dir();
-    make(d);
-    const before = readdirSync(d).sort();
-    let ran = false;
-    const change = (set: JwkSet) => {
-      ran = true;
-      return addToKeySet(set, [ec('a')]);
-    };
-    await rejection(updateKeySetFile(join(d, 'jwks.json'), change, { create: true }), 'ERR_IO', message);
-    await rejection(updateKeySetFile(join(d, 'jwks.json'), change), 'ERR_IO', message);
-    expect(ran).toBe(false);
-    expect(readdirSync(d).sort()).toEqual(before);
-  });
+    [
+      'a FIFO',
+      (d: string) => execFileSync('mkfifo', [join(d, 'jwks.json')]),
+      /is a FIFO \(named pipe\), not a regular file/,
+    ],
+    [
+      'a link to a device',
+      (d: string) => symlinkSync('/dev/null', join(d, 'jwks.json')),
+      /is a device, not a regular file/,
+    ],
+    [
+      'a link to a FIFO',
+      (d: string) => {
+        execFileSync('mkfifo', [join(d, 'pipe')]);
+        symlinkSync('pipe', join(d, 'jwks.json'));
+      },
+      /is a FIFO/,
+    ],
+  ])(
+    '%s is refused with ERR_IO before anything is read or written (also with create)',
+    async (_name, make, message) => {
+      const d = dir();
+      make(d);
+      const before = readdirSync(d).sort();
+      let ran = false;
+      const change = (set: JwkSet) => {
+        ran = true;
+        return addToKeySet(set, [ec('a')]);
+      };
+      await rejection(updateKeySetFile(join(d, 'jwks.json'), change, { create: true }), 'ERR_IO', message);
+      await rejection(updateKeySetFile(join(d, 'jwks.json'), change), 'ERR_IO', message);
+      expect(ran).toBe(false);
+      expect(readdirSync(d).sort()).toEqual(before);
+    },
+  );
 
   it('a FIFO put in place of the set after the check is refused without blocking', async () => {
     const d = dir();
@@ -356,9 +409,17 @@ describe('withFileLock', () => {
     const lock = JSON.stringify({ pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z', token: 't' });
     writeFileSync(`${path}.lock`, lock);
     let ran = false;
-    const error = await rejection(withFileLock(path, async () => {
-      ran = true;
-    }, { timeoutMs: 300 }), 'ERR_IO', new RegExp(`locked by process ${process.pid} since 2026-01-01T00:00:00Z`));
+    const error = await rejection(
+      withFileLock(
+        path,
+        async () => {
+          ran = true;
+        },
+        { timeoutMs: 300 },
+      ),
+      'ERR_IO',
+      new RegExp(`locked by process ${process.pid} since 2026-01-01T00:00:00Z`),
+    );
     expect(error.hint).toMatch(/remove .*jwks.json.lock/);
     expect(ran).toBe(false);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(lock);
@@ -389,7 +450,11 @@ describe('withFileLock', () => {
     writeFileSync(`${path}.lock`, lock);
     const old = new Date('2001-01-01');
     utimesSync(`${path}.lock`, old, old);
-    const error = await rejection(withFileLock(path, async () => 'done', { timeoutMs: 300 }), 'ERR_IO', new RegExp(`locked by process ${process.ppid} since`));
+    const error = await rejection(
+      withFileLock(path, async () => 'done', { timeoutMs: 300 }),
+      'ERR_IO',
+      new RegExp(`locked by process ${process.ppid} since`),
+    );
     expect(error.hint).toMatch(/if no keymint is running, remove .*jwks.json.lock/);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(lock);
   });
@@ -402,7 +467,11 @@ describe('withFileLock', () => {
     expect(readdirSync(d)).toEqual([]);
     // The same lock with the holder's real start time is its holder's.
     writeFileSync(`${path}.lock`, lockFor(process.ppid));
-    await rejection(withFileLock(path, async () => 'done', { timeoutMs: 300 }), 'ERR_IO', /locked by process/);
+    await rejection(
+      withFileLock(path, async () => 'done', { timeoutMs: 300 }),
+      'ERR_IO',
+      /locked by process/,
+    );
   });
 
   it("ten takers of a reused pid's lock at once: each runs, one at a time", async () => {
@@ -430,11 +499,21 @@ describe('withFileLock', () => {
   it('never breaks a lock taken on another host, even with a dead pid and years old; says to remove it by hand', async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    const lock = JSON.stringify({ pid: await deadPid(), host: 'elsewhere.example', since: '2001-01-01T00:00:00Z', token: 't' });
+    const lock = JSON.stringify({
+      pid: await deadPid(),
+      host: 'elsewhere.example',
+      since: '2001-01-01T00:00:00Z',
+      token: 't',
+    });
     writeFileSync(`${path}.lock`, lock);
     utimesSync(`${path}.lock`, new Date('2001-01-01'), new Date('2001-01-01'));
-    const message = /locked by process \d+ on elsewhere.example since 2001-01-01T00:00:00Z, which keymint cannot check from here/;
-    const error = await rejection(withFileLock(path, async () => 'done', { timeoutMs: 200 }), 'ERR_IO', message);
+    const message =
+      /locked by process \d+ on elsewhere.example since 2001-01-01T00:00:00Z, which keymint cannot check from here/;
+    const error = await rejection(
+      withFileLock(path, async () => 'done', { timeoutMs: 200 }),
+      'ERR_IO',
+      message,
+    );
     expect(error.hint).toMatch(/^if that process is not running, remove .*jwks.json.lock by hand$/);
     expect(readFileSync(`${path}.lock`, 'utf8')).toBe(lock);
   });
@@ -448,7 +527,11 @@ describe('withFileLock', () => {
       [{ pidns: 'pid:[1]' }, /another PID namespace/],
     ] as const) {
       writeFileSync(`${path}.lock`, lockFor(dead, other));
-      await rejection(withFileLock(path, async () => 'done', { timeoutMs: 200 }), 'ERR_IO', where);
+      await rejection(
+        withFileLock(path, async () => 'done', { timeoutMs: 200 }),
+        'ERR_IO',
+        where,
+      );
     }
   });
 
@@ -456,12 +539,23 @@ describe('withFileLock', () => {
     const d = dir();
     const path = join(d, 'jwks.json');
     const ours = hostname();
-    const others = ['garbage', '', '{"pid": 1}', JSON.stringify({ host: ours }), '[1]', ...[0, -1, 1.5, 2 ** 60].map((pid) => JSON.stringify({ pid, host: ours }))];
+    const others = [
+      'garbage',
+      '',
+      '{"pid": 1}',
+      JSON.stringify({ host: ours }),
+      '[1]',
+      ...[0, -1, 1.5, 2 ** 60].map((pid) => JSON.stringify({ pid, host: ours })),
+    ];
     for (const content of others) {
       writeFileSync(`${path}.lock`, content);
       utimesSync(`${path}.lock`, new Date('2001-01-01'), new Date('2001-01-01'));
       const message = /locked by another program: .*jwks.json.lock is not a keymint lock/;
-      const error = await rejection(withFileLock(path, async () => 'done', { timeoutMs: 200 }), 'ERR_IO', message);
+      const error = await rejection(
+        withFileLock(path, async () => 'done', { timeoutMs: 200 }),
+        'ERR_IO',
+        message,
+      );
       expect(error.hint).toMatch(/remove .*jwks.json.lock by hand/);
       expect(readFileSync(`${path}.lock`, 'utf8')).toBe(content);
     }
@@ -487,7 +581,10 @@ describe('withFileLock', () => {
   it('taking a lock removes the lock temps that dead keymints left (a full disk, a kill), not those of live ones', async () => {
     const d = dir();
     const path = join(d, 'jwks.json');
-    const tag = createHash('sha256').update(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`).digest('hex').slice(0, 8);
+    const tag = createHash('sha256')
+      .update(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`)
+      .digest('hex')
+      .slice(0, 8);
     const name = (pid: number) => `.jwks.json.lock.keymint-${tag}${pid.toString(16).padStart(8, '0')}a1b2c3d4e5f6.tmp`;
     const dead = name(await deadPid());
     const live = name(process.ppid);

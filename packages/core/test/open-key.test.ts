@@ -8,7 +8,12 @@ import { parseKeyDocument, serializeReference } from '../src/key-document.js';
 import { openPrivateKey, publicOf, type BackendResolver } from '../src/open-key.js';
 
 const PASSWORD = 'correct horse battery staple';
-const EC = { ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk), kid: 'ec-1', use: 'sig', alg: 'ES256' };
+const EC = {
+  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk),
+  kid: 'ec-1',
+  use: 'sig',
+  alg: 'ES256',
+};
 const { d: _d, ...EC_PUBLIC } = EC;
 
 /** A JWE made by Python's cryptography, not by keymint or jose. */
@@ -29,7 +34,10 @@ function recordingResolver(): { resolve: BackendResolver; asked: string[] } {
       name,
       capabilities: { exportable: name === 'software', keyTypes: [] },
       generate: () => Promise.reject(new Error('not used')),
-      sign: (_key: PrivatePart, _alg: string, data: Uint8Array) => Promise.resolve(new Uint8Array(nodeSign('sha256', data, { key: EC as never, format: 'jwk', dsaEncoding: 'ieee-p1363' }))),
+      sign: (_key: PrivatePart, _alg: string, data: Uint8Array) =>
+        Promise.resolve(
+          new Uint8Array(nodeSign('sha256', data, { key: EC as never, format: 'jwk', dsaEncoding: 'ieee-p1363' })),
+        ),
       close: () => Promise.resolve(),
     } satisfies KeyBackend;
   };
@@ -72,7 +80,13 @@ describe('openPrivateKey: encrypted JWKs as step writes them (made by Python cry
   it('refuses p2c 2^31 before asking for the password or deriving a key (finishing at all proves it: 2^31 rounds take hours)', async () => {
     const text = withP2c(python('compact', 'A128GCM', 1000), 2 ** 31);
     const source = passwordSource();
-    const error = await rejection(openPrivateKey(parseKeyDocument(text, 'evil.json'), { source: 'evil.json', password: source.password, backends: recordingResolver().resolve }));
+    const error = await rejection(
+      openPrivateKey(parseKeyDocument(text, 'evil.json'), {
+        source: 'evil.json',
+        password: source.password,
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(error.code).toBe('ERR_INPUT_INVALID');
     expect(error.message).toMatch(/p2c.*2147483648.*1000000/);
     expect(source.calls()).toBe(0);
@@ -80,34 +94,66 @@ describe('openPrivateKey: encrypted JWKs as step writes them (made by Python cry
 
   it('refuses p2c 1000001 (just over the bound) the same way', async () => {
     const source = passwordSource();
-    const error = await rejection(openPrivateKey(parseKeyDocument(withP2c(python('flattened', 'A256GCM', 1000), 1_000_001), 'k'), { source: 'k', password: source.password, backends: recordingResolver().resolve }));
+    const error = await rejection(
+      openPrivateKey(parseKeyDocument(withP2c(python('flattened', 'A256GCM', 1000), 1_000_001), 'k'), {
+        source: 'k',
+        password: source.password,
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(error.code).toBe('ERR_INPUT_INVALID');
     expect(source.calls()).toBe(0);
   });
 
   it('a wrong password is ERR_DECRYPT_FAILED, an altered ciphertext too', async () => {
     const text = python('flattened', 'A256GCM', 1000);
-    const wrong = await rejection(openPrivateKey(parseKeyDocument(text, 'k'), { source: 'k', password: passwordSource('nope').password, backends: recordingResolver().resolve }));
+    const wrong = await rejection(
+      openPrivateKey(parseKeyDocument(text, 'k'), {
+        source: 'k',
+        password: passwordSource('nope').password,
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(wrong.code).toBe('ERR_DECRYPT_FAILED');
     expect(wrong.message).toMatch(/wrong password/);
     const jwe = JSON.parse(text) as Record<string, string>;
     const ct = jwe.ciphertext as string;
     jwe.ciphertext = (ct[0] === 'A' ? 'B' : 'A') + ct.slice(1);
-    const altered = await rejection(openPrivateKey(parseKeyDocument(JSON.stringify(jwe), 'k'), { source: 'k', password: passwordSource().password, backends: recordingResolver().resolve }));
+    const altered = await rejection(
+      openPrivateKey(parseKeyDocument(JSON.stringify(jwe), 'k'), {
+        source: 'k',
+        password: passwordSource().password,
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(altered.code).toBe('ERR_DECRYPT_FAILED');
   });
 
   it('a corrupt JWE header is ERR_INPUT_INVALID before the password is asked', async () => {
     const source = passwordSource();
-    const text = JSON.stringify({ protected: 'not-a-header', encrypted_key: 'AA', iv: 'AA', ciphertext: 'AA', tag: 'AA' });
-    const error = await rejection(openPrivateKey(parseKeyDocument(text, 'k'), { source: 'k', password: source.password, backends: recordingResolver().resolve }));
+    const text = JSON.stringify({
+      protected: 'not-a-header',
+      encrypted_key: 'AA',
+      iv: 'AA',
+      ciphertext: 'AA',
+      tag: 'AA',
+    });
+    const error = await rejection(
+      openPrivateKey(parseKeyDocument(text, 'k'), {
+        source: 'k',
+        password: source.password,
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(error.code).toBe('ERR_INPUT_INVALID');
     expect(source.calls()).toBe(0);
   });
 
   it('an encrypted key without a password source is ERR_PASSWORD_REQUIRED', async () => {
     const text = await encryptJwk(EC, PASSWORD, { pbes2Count: 1000 });
-    const error = await rejection(openPrivateKey(parseKeyDocument(text, 'k.json'), { source: 'k.json', backends: recordingResolver().resolve }));
+    const error = await rejection(
+      openPrivateKey(parseKeyDocument(text, 'k.json'), { source: 'k.json', backends: recordingResolver().resolve }),
+    );
     expect(error.code).toBe('ERR_PASSWORD_REQUIRED');
   });
 });
@@ -116,7 +162,11 @@ describe('openPrivateKey: the other forms', () => {
   it('takes a plain private JWK as it is, through the software backend, without asking for a password', async () => {
     const source = passwordSource();
     const { resolve, asked } = recordingResolver();
-    const key = await openPrivateKey(parseKeyDocument(JSON.stringify(EC), 'k'), { source: 'k', password: source.password, backends: resolve });
+    const key = await openPrivateKey(parseKeyDocument(JSON.stringify(EC), 'k'), {
+      source: 'k',
+      password: source.password,
+      backends: resolve,
+    });
     expect(key.private).toEqual({ kind: 'jwk', jwk: EC });
     expect(asked).toEqual(['software']);
     expect(source.calls()).toBe(0);
@@ -127,7 +177,11 @@ describe('openPrivateKey: the other forms', () => {
     const text = serializeReference(reference, EC_PUBLIC);
     const { resolve, asked } = recordingResolver();
     const source = passwordSource();
-    const key = await openPrivateKey(parseKeyDocument(text, 'ref.json'), { source: 'ref.json', password: source.password, backends: resolve });
+    const key = await openPrivateKey(parseKeyDocument(text, 'ref.json'), {
+      source: 'ref.json',
+      password: source.password,
+      backends: resolve,
+    });
     expect(asked).toEqual(['pkcs11']);
     expect(key.backend.name).toBe('pkcs11');
     expect(key.private).toEqual({ kind: 'reference', reference });
@@ -136,15 +190,28 @@ describe('openPrivateKey: the other forms', () => {
   });
 
   it('refuses a public key, and a set of several keys', async () => {
-    const pub = await rejection(openPrivateKey(parseKeyDocument(JSON.stringify(EC_PUBLIC), 'pub.json'), { source: 'pub.json', backends: recordingResolver().resolve }));
+    const pub = await rejection(
+      openPrivateKey(parseKeyDocument(JSON.stringify(EC_PUBLIC), 'pub.json'), {
+        source: 'pub.json',
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(pub.code).toBe('ERR_INPUT_INVALID');
     expect(pub.message).toMatch(/public key/);
-    const set = await rejection(openPrivateKey(parseKeyDocument(JSON.stringify({ keys: [EC, EC] }), 'set.json'), { source: 'set.json', backends: recordingResolver().resolve }));
+    const set = await rejection(
+      openPrivateKey(parseKeyDocument(JSON.stringify({ keys: [EC, EC] }), 'set.json'), {
+        source: 'set.json',
+        backends: recordingResolver().resolve,
+      }),
+    );
     expect(set.code).toBe('ERR_INPUT_INVALID');
   });
 
   it('opens a JWK Set holding exactly one private key', async () => {
-    const key = await openPrivateKey(parseKeyDocument(JSON.stringify({ keys: [EC] }), 'set.json'), { source: 'set.json', backends: recordingResolver().resolve });
+    const key = await openPrivateKey(parseKeyDocument(JSON.stringify({ keys: [EC] }), 'set.json'), {
+      source: 'set.json',
+      backends: recordingResolver().resolve,
+    });
     expect(key.jwk).toEqual(EC);
   });
 });
@@ -153,13 +220,17 @@ describe('publicOf', () => {
   it('gives the public JWK of a plain, an encrypted and a referenced key', async () => {
     expect(await publicOf(parseKeyDocument(JSON.stringify(EC), 'k'), { source: 'k' })).toEqual(EC_PUBLIC);
     const jwe = python('flattened', 'A256GCM', 1000);
-    expect(await publicOf(parseKeyDocument(jwe, 'k'), { source: 'k', password: passwordSource().password })).toEqual(EC_PUBLIC);
+    expect(await publicOf(parseKeyDocument(jwe, 'k'), { source: 'k', password: passwordSource().password })).toEqual(
+      EC_PUBLIC,
+    );
     const ref = serializeReference({ backend: 'keychain', location: { service: 's', account: 'a' } }, EC_PUBLIC);
     expect(await publicOf(parseKeyDocument(ref, 'r'), { source: 'r' })).toEqual(EC_PUBLIC);
   });
 
   it('refuses a hand-edited reference that carries private members: a reference holds no secret', () => {
-    const ref = JSON.parse(serializeReference({ backend: 'pkcs11', location: { uri: 'pkcs11:object=k' } }, EC_PUBLIC)) as Record<string, unknown>;
+    const ref = JSON.parse(
+      serializeReference({ backend: 'pkcs11', location: { uri: 'pkcs11:object=k' } }, EC_PUBLIC),
+    ) as Record<string, unknown>;
     ref.jwk = EC;
     expect(thrown(() => parseKeyDocument(JSON.stringify(ref), 'r'))).toMatchObject({
       code: 'ERR_INPUT_INVALID',
@@ -178,6 +249,8 @@ describe('publicOf', () => {
     const error = await rejection(publicOf(parseKeyDocument(JSON.stringify(oct), 'h.json'), { source: 'h.json' }));
     expect(error.code).toBe('ERR_INPUT_INVALID');
     expect(error.message).toMatch(/oct/);
-    expect(await publicOf(parseKeyDocument(JSON.stringify(oct), 'h.json'), { source: 'h.json', allowSecret: true })).toEqual(oct);
+    expect(
+      await publicOf(parseKeyDocument(JSON.stringify(oct), 'h.json'), { source: 'h.json', allowSecret: true }),
+    ).toEqual(oct);
   });
 });

@@ -31,7 +31,9 @@ pw = sys.argv[1].encode() if len(sys.argv) > 1 else None
 key = serialization.load_pem_private_key(data, password=pw)
 sys.stdout.write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
 `;
-  return execFileSync('/usr/bin/python3', ['-c', script, ...(password === undefined ? [] : [password])], { input: pem }).toString();
+  return execFileSync('/usr/bin/python3', ['-c', script, ...(password === undefined ? [] : [password])], {
+    input: pem,
+  }).toString();
 }
 
 describe('exportPem, checked with openssl and Python cryptography', () => {
@@ -59,7 +61,9 @@ describe('exportPem, checked with openssl and Python cryptography', () => {
     expect(isPrivate).toBe(true);
     expect(pem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
     expect(pem).not.toContain(jwk.d as string);
-    expect(openssl(['pkey', '-pubout', '-passin', `pass:${PASSWORD}`], pem)).toBe(exportPem(jwk, { publicOnly: true }).pem);
+    expect(openssl(['pkey', '-pubout', '-passin', `pass:${PASSWORD}`], pem)).toBe(
+      exportPem(jwk, { publicOnly: true }).pem,
+    );
     const wrong = spawnSync('openssl', ['pkey', '-pubout', '-passin', 'pass:wrong'], { input: pem });
     expect(wrong.status).not.toBe(0);
   });
@@ -74,19 +78,25 @@ describe('exportPem, checked with openssl and Python cryptography', () => {
     expect(dump).toMatch(/OBJECT\s+:aes-256-cbc/);
     expect(dump).toMatch(/INTEGER\s+:0927C0\n/);
     expect(dump).toMatch(/l= {2}16 prim: OCTET STRING/);
-    expect(openssl(['pkey', '-pubout', '-passin', `pass:${PASSWORD}`], pem)).toBe(exportPem(KEYS[1]?.[1] as Jwk, { publicOnly: true }).pem);
+    expect(openssl(['pkey', '-pubout', '-passin', `pass:${PASSWORD}`], pem)).toBe(
+      exportPem(KEYS[1]?.[1] as Jwk, { publicOnly: true }).pem,
+    );
   });
 
   it("keymint's own PEM reader opens the encrypted export (round trip)", async () => {
     const jwk = KEYS[0]?.[1] as Jwk;
-    const imported = await importPem(exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem, { password: async () => PASSWORD });
+    const imported = await importPem(exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem, {
+      password: async () => PASSWORD,
+    });
     expect(imported.privateJwk).toEqual(jwk);
     expect(imported.format).toBe('encrypted PKCS#8 private key');
   });
 
   it('every export has a fresh salt and IV', () => {
     const jwk = KEYS[1]?.[1] as Jwk;
-    expect(exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem).not.toBe(exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem);
+    expect(exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem).not.toBe(
+      exportPem(jwk, { password: PASSWORD, pbkdf2Count: 1000 }).pem,
+    );
   });
 });
 
@@ -111,10 +121,15 @@ describe('exportPem refuses', () => {
   });
 
   it('a PBKDF2 count below 1000', () => {
-    expect(thrown(() => exportPem(KEYS[1]?.[1] as Jwk, { password: PASSWORD, pbkdf2Count: 10 })).code).toBe('ERR_PARAM_INVALID');
+    expect(thrown(() => exportPem(KEYS[1]?.[1] as Jwk, { password: PASSWORD, pbkdf2Count: 10 })).code).toBe(
+      'ERR_PARAM_INVALID',
+    );
   });
 });
 
 it('createPublicKey of the SPKI gives the public JWK back', () => {
-  for (const [, jwk] of KEYS) expect(createPublicKey(exportPem(jwk, { publicOnly: true }).pem).export({ format: 'jwk' })).toEqual(toPublicJwk(jwk));
+  for (const [, jwk] of KEYS)
+    expect(createPublicKey(exportPem(jwk, { publicOnly: true }).pem).export({ format: 'jwk' })).toEqual(
+      toPublicJwk(jwk),
+    );
 });

@@ -40,7 +40,11 @@ const PRIVATE_ORDER: Record<string, string[]> = {
   EC: ['kty', 'crv', 'x', 'y', 'd'],
   OKP: ['kty', 'crv', 'x', 'd'],
 };
-const PUBLIC_ORDER: Record<string, string[]> = { RSA: ['kty', 'n', 'e'], EC: ['kty', 'crv', 'x', 'y'], OKP: ['kty', 'crv', 'x'] };
+const PUBLIC_ORDER: Record<string, string[]> = {
+  RSA: ['kty', 'n', 'e'],
+  EC: ['kty', 'crv', 'x', 'y'],
+  OKP: ['kty', 'crv', 'x'],
+};
 
 /** The shape every import must have: members in keymint order, public = private minus secrets. */
 function expectWellFormed(result: ImportedKey): void {
@@ -116,16 +120,54 @@ beforeAll(() => {
   ]) {
     openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve!}`, '-out', `${name!}.key`);
   }
-  for (const algorithm of ['ed25519', 'ed448', 'x25519', 'x448']) openssl('genpkey', '-algorithm', algorithm, '-out', `${algorithm}.key`);
+  for (const algorithm of ['ed25519', 'ed448', 'x25519', 'x448'])
+    openssl('genpkey', '-algorithm', algorithm, '-out', `${algorithm}.key`);
 
-  openssl('pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', 'rsa.key', '-passout', `pass:${PASSWORD}`, '-out', 'rsa-enc-pkcs8.key');
-  openssl('pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', 'ed25519.key', '-passout', `pass:${PASSWORD}`, '-out', 'ed25519-enc-pkcs8.key');
+  openssl(
+    'pkcs8',
+    '-topk8',
+    '-v2',
+    'aes-256-cbc',
+    '-in',
+    'rsa.key',
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-out',
+    'rsa-enc-pkcs8.key',
+  );
+  openssl(
+    'pkcs8',
+    '-topk8',
+    '-v2',
+    'aes-256-cbc',
+    '-in',
+    'ed25519.key',
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-out',
+    'ed25519-enc-pkcs8.key',
+  );
   // OpenSSL 3 `rsa -aes256` writes encrypted PKCS#8; the legacy Proc-Type form needs -traditional.
   openssl('rsa', '-in', 'rsa.key', '-aes256', '-passout', `pass:${PASSWORD}`, '-out', 'rsa-aes256-default.key');
   openssl('rsa', '-in', 'rsa.key', '-aes256', '-traditional', '-passout', `pass:${PASSWORD}`, '-out', 'rsa-legacy.key');
   openssl('ec', '-in', 'ec-p256.key', '-aes256', '-passout', `pass:${PASSWORD}`, '-out', 'ec-legacy.key');
   // A PKCS#12-era cipher that Node's OpenSSL (no legacy provider) cannot decrypt.
-  openssl('pkcs8', '-topk8', '-v1', 'PBE-SHA1-RC2-40', '-provider', 'legacy', '-provider', 'default', '-in', 'rsa.key', '-passout', `pass:${PASSWORD}`, '-out', 'rsa-rc2.key');
+  openssl(
+    'pkcs8',
+    '-topk8',
+    '-v1',
+    'PBE-SHA1-RC2-40',
+    '-provider',
+    'legacy',
+    '-provider',
+    'default',
+    '-in',
+    'rsa.key',
+    '-passout',
+    `pass:${PASSWORD}`,
+    '-out',
+    'rsa-rc2.key',
+  );
 
   openssl('genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048', '-out', 'dsa-params.pem');
   openssl('genpkey', '-paramfile', 'dsa-params.pem', '-out', 'dsa.key');
@@ -165,12 +207,46 @@ beforeAll(() => {
   ] as const) {
     const newkey = key.startsWith('ec:') ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', key];
     const ext = usage === undefined ? [] : ['-addext', `keyUsage=${usage}`];
-    openssl('req', '-x509', ...newkey, '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-subj', `/CN=${name}`, '-days', '2', ...ext);
+    openssl(
+      'req',
+      '-x509',
+      ...newkey,
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-subj',
+      `/CN=${name}`,
+      '-days',
+      '2',
+      ...ext,
+    );
   }
-  openssl('pkcs12', '-export', '-in', 'cert-sig.pem', '-inkey', 'cert-sig.key', '-out', 'bundle.p12', '-passout', `pass:${PASSWORD}`);
-  writeFileSync(join(dir, 'bundle-cert.pem'), openssl('pkcs12', '-in', 'bundle.p12', '-nokeys', '-passin', `pass:${PASSWORD}`));
-  writeFileSync(join(dir, 'bundle-key.pem'), openssl('pkcs12', '-in', 'bundle.p12', '-nocerts', '-nodes', '-passin', `pass:${PASSWORD}`));
-  writeFileSync(join(dir, 'bundle-both.pem'), openssl('pkcs12', '-in', 'bundle.p12', '-nodes', '-passin', `pass:${PASSWORD}`));
+  openssl(
+    'pkcs12',
+    '-export',
+    '-in',
+    'cert-sig.pem',
+    '-inkey',
+    'cert-sig.key',
+    '-out',
+    'bundle.p12',
+    '-passout',
+    `pass:${PASSWORD}`,
+  );
+  writeFileSync(
+    join(dir, 'bundle-cert.pem'),
+    openssl('pkcs12', '-in', 'bundle.p12', '-nokeys', '-passin', `pass:${PASSWORD}`),
+  );
+  writeFileSync(
+    join(dir, 'bundle-key.pem'),
+    openssl('pkcs12', '-in', 'bundle.p12', '-nocerts', '-nodes', '-passin', `pass:${PASSWORD}`),
+  );
+  writeFileSync(
+    join(dir, 'bundle-both.pem'),
+    openssl('pkcs12', '-in', 'bundle.p12', '-nodes', '-passin', `pass:${PASSWORD}`),
+  );
 });
 
 afterAll(() => {
@@ -184,7 +260,9 @@ describe('keys written by openssl', () => {
     expect(priv.format).toBe('PKCS#8 private key');
     expect(priv.privateJwk).toEqual(opensslPrivate('rsa4096/private.key'));
     // Independent of Node: the modulus as `openssl rsa -modulus` prints it.
-    const modulus = openssl('rsa', '-in', 'rsa4096/private.key', '-noout', '-modulus').trim().replace(/^Modulus=/, '');
+    const modulus = openssl('rsa', '-in', 'rsa4096/private.key', '-noout', '-modulus')
+      .trim()
+      .replace(/^Modulus=/, '');
     expect(Buffer.from(priv.publicJwk.n!, 'base64url').toString('hex').toUpperCase()).toBe(modulus);
     expect(Buffer.from(priv.publicJwk.n!, 'base64url').length).toBe(512);
 
@@ -275,8 +353,16 @@ describe('encrypted keys written by openssl', () => {
     ['rsa-enc-pkcs8.key', 'encrypted PKCS#8 private key', /^-----BEGIN ENCRYPTED PRIVATE KEY-----/],
     ['ed25519-enc-pkcs8.key', 'encrypted PKCS#8 private key', /^-----BEGIN ENCRYPTED PRIVATE KEY-----/],
     ['rsa-aes256-default.key', 'encrypted PKCS#8 private key', /^-----BEGIN ENCRYPTED PRIVATE KEY-----/],
-    ['rsa-legacy.key', 'encrypted PKCS#1 RSA private key (legacy PEM)', /^-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,/],
-    ['ec-legacy.key', 'encrypted SEC1 EC private key (legacy PEM)', /^-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,/],
+    [
+      'rsa-legacy.key',
+      'encrypted PKCS#1 RSA private key (legacy PEM)',
+      /^-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,/,
+    ],
+    [
+      'ec-legacy.key',
+      'encrypted SEC1 EC private key (legacy PEM)',
+      /^-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,/,
+    ],
   ])('reads %s with its password', async (name, format, header) => {
     expect(file(name)).toMatch(header);
     const password = vi.fn(async () => PASSWORD);
@@ -290,17 +376,28 @@ describe('encrypted keys written by openssl', () => {
   it.each(['rsa-enc-pkcs8.key', 'rsa-legacy.key', 'ec-legacy.key', 'ssh-ed25519-enc'])(
     '%s without a password callback: ERR_PASSWORD_REQUIRED',
     async (name) => {
-      await expectFailure(file(name), ErrorCode.PASSWORD_REQUIRED, { source: name, includes: [name, /is encrypted/, /--pem-password-file/] });
+      await expectFailure(file(name), ErrorCode.PASSWORD_REQUIRED, {
+        source: name,
+        includes: [name, /is encrypted/, /--pem-password-file/],
+      });
     },
   );
 
-  it.each(['rsa-enc-pkcs8.key', 'ed25519-enc-pkcs8.key', 'rsa-legacy.key', 'ec-legacy.key', 'ssh-ed25519-enc', 'ssh-ecdsa-enc'])(
-    '%s with a wrong password: ERR_DECRYPT_FAILED',
-    async (name) => {
-      const error = await expectFailure(file(name), ErrorCode.DECRYPT_FAILED, { source: name, ...withPassword(WRONG), includes: [`wrong password for ${name}`] });
-      expect(error.cause).toBeDefined();
-    },
-  );
+  it.each([
+    'rsa-enc-pkcs8.key',
+    'ed25519-enc-pkcs8.key',
+    'rsa-legacy.key',
+    'ec-legacy.key',
+    'ssh-ed25519-enc',
+    'ssh-ecdsa-enc',
+  ])('%s with a wrong password: ERR_DECRYPT_FAILED', async (name) => {
+    const error = await expectFailure(file(name), ErrorCode.DECRYPT_FAILED, {
+      source: name,
+      ...withPassword(WRONG),
+      includes: [`wrong password for ${name}`],
+    });
+    expect(error.cause).toBeDefined();
+  });
 
   it('refuses a cipher Node cannot decrypt with ERR_ALG_NOT_SUPPORTED, naming it', async () => {
     await expectFailure(file('rsa-rc2.key'), ErrorCode.ALG_NOT_SUPPORTED, {
@@ -312,12 +409,15 @@ describe('encrypted keys written by openssl', () => {
 });
 
 describe('OpenSSH keys written by ssh-keygen', () => {
-  it.each(['ssh-ecdsa', 'ssh-ecdsa384', 'ssh-ecdsa521', 'ssh-rsa'])('reads %s as ssh-keygen -m PKCS8 rewrites it', async (name) => {
-    expect(file(name)).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
-    const result = await importFile(name);
-    expect(result.format).toBe('OpenSSH private key');
-    expect(result.privateJwk).toEqual(opensslPrivate(`${name}.pkcs8`));
-  });
+  it.each(['ssh-ecdsa', 'ssh-ecdsa384', 'ssh-ecdsa521', 'ssh-rsa'])(
+    'reads %s as ssh-keygen -m PKCS8 rewrites it',
+    async (name) => {
+      expect(file(name)).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----/);
+      const result = await importFile(name);
+      expect(result.format).toBe('OpenSSH private key');
+      expect(result.privateJwk).toEqual(opensslPrivate(`${name}.pkcs8`));
+    },
+  );
 
   /** The Ed25519 public key in an ssh-keygen .pub line: the last 32 bytes of its wire blob. */
   const sshEd25519PublicKey = (line: string): Buffer => Buffer.from(line.split(' ')[1]!, 'base64').subarray(-32);
@@ -345,21 +445,27 @@ describe('OpenSSH keys written by ssh-keygen', () => {
     expect(line.split(' ')[1]).toBe(file('ssh-ecdsa-enc.pub').split(' ')[1]);
   });
 
-  it.each(['ssh-ed25519', 'ssh-ecdsa', 'ssh-ecdsa384', 'ssh-ecdsa521', 'ssh-rsa'])('reads the one-line public key %s.pub', async (name) => {
-    const result = await importFile(`${name}.pub`);
-    expect(result.format).toBe('OpenSSH public key');
-    expect(result.privateJwk).toBeUndefined();
-    expect(result.publicJwk).toEqual((await importFile(name)).publicJwk);
-    if (name !== 'ssh-ed25519') {
-      // ssh-keygen's SPKI export of the .pub line, read back by Node, is the independent view.
-      const spki = run('ssh-keygen', ['-e', '-m', 'PKCS8', '-f', `${name}.pub`]);
-      expect(result.publicJwk).toEqual(createPublicKey(spki).export({ format: 'jwk' }));
-    }
-  });
+  it.each(['ssh-ed25519', 'ssh-ecdsa', 'ssh-ecdsa384', 'ssh-ecdsa521', 'ssh-rsa'])(
+    'reads the one-line public key %s.pub',
+    async (name) => {
+      const result = await importFile(`${name}.pub`);
+      expect(result.format).toBe('OpenSSH public key');
+      expect(result.privateJwk).toBeUndefined();
+      expect(result.publicJwk).toEqual((await importFile(name)).publicJwk);
+      if (name !== 'ssh-ed25519') {
+        // ssh-keygen's SPKI export of the .pub line, read back by Node, is the independent view.
+        const spki = run('ssh-keygen', ['-e', '-m', 'PKCS8', '-f', `${name}.pub`]);
+        expect(result.publicJwk).toEqual(createPublicKey(spki).export({ format: 'jwk' }));
+      }
+    },
+  );
 
   it('refuses OpenSSH DSA keys with ERR_ALG_NOT_SUPPORTED', async () => {
     await expectFailure(file('ssh-dsa'), ErrorCode.ALG_NOT_SUPPORTED, { source: 'ssh-dsa', includes: [/DSA/] });
-    await expectFailure(file('ssh-dsa.pub'), ErrorCode.ALG_NOT_SUPPORTED, { source: 'ssh-dsa.pub', includes: [/ssh-dss/] });
+    await expectFailure(file('ssh-dsa.pub'), ErrorCode.ALG_NOT_SUPPORTED, {
+      source: 'ssh-dsa.pub',
+      includes: [/ssh-dss/],
+    });
   });
 });
 
@@ -391,7 +497,10 @@ describe('certificates from openssl req -x509', () => {
     ['cert-none', /no KeyUsage extension/],
     ['cert-only-encipher-only', /neither signing nor encipherment/],
   ])('refuses %s without --subtle, and takes it without a use with it', async (name, why) => {
-    await expectFailure(file(`${name}.pem`), ErrorCode.INPUT_INVALID, { source: `${name}.pem`, includes: [why, /--subtle/, `${name}.pem`] });
+    await expectFailure(file(`${name}.pem`), ErrorCode.INPUT_INVALID, {
+      source: `${name}.pem`,
+      includes: [why, /--subtle/, `${name}.pem`],
+    });
     const result = await importFile(`${name}.pem`, { subtle: true });
     expect(result.use).toBeUndefined();
     expect(result.publicJwk).toEqual(opensslPublic(`${name}.key`));
@@ -423,19 +532,27 @@ describe('refusals', () => {
     ['a JWK', '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}'],
     ['random bytes', Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 97 + 13) % 256)).toString('latin1')],
   ])('%s: ERR_INPUT_INVALID listing the accepted blocks', async (_name, text) => {
-    await expectFailure(text, ErrorCode.INPUT_INVALID, { source: 'in.pem', includes: [/^in\.pem (is empty|holds no PEM block)/, ...ACCEPTED] });
+    await expectFailure(text, ErrorCode.INPUT_INVALID, {
+      source: 'in.pem',
+      includes: [/^in\.pem (is empty|holds no PEM block)/, ...ACCEPTED],
+    });
   });
 
   it('reads a certificate in DER as no PEM block, and names the default source', async () => {
     const der = execFileSync('openssl', ['x509', '-in', 'cert-sig.pem', '-outform', 'DER'], { cwd: dir });
-    await expectFailure(der.toString('latin1'), ErrorCode.INPUT_INVALID, { includes: [/^the PEM input holds no PEM block/] });
+    await expectFailure(der.toString('latin1'), ErrorCode.INPUT_INVALID, {
+      includes: [/^the PEM input holds no PEM block/],
+    });
   });
 
   it.each([
     ['`openssl ecparam -genkey` without -noout', 'ec-with-params.key', 2],
     ['a certificate followed by its key', 'bundle-both.pem', 2],
   ])('%s: ERR_INPUT_INVALID, N PEM blocks', async (_name, name, count) => {
-    await expectFailure(file(name), ErrorCode.INPUT_INVALID, { source: name, includes: [`${name} holds ${count} PEM blocks: give exactly one`] });
+    await expectFailure(file(name), ErrorCode.INPUT_INVALID, {
+      source: name,
+      includes: [`${name} holds ${count} PEM blocks: give exactly one`],
+    });
   });
 
   it('counts blocks even when they are concatenated by hand', async () => {
@@ -446,7 +563,11 @@ describe('refusals', () => {
   it.each([
     ['DSA PRIVATE KEY from `openssl dsa`', () => file('dsa-traditional.key'), /DSA PRIVATE KEY/],
     ['EC PARAMETERS from `openssl ecparam`', () => file('ec-params.pem'), /EC PARAMETERS/],
-    ['X509 CRL', () => '-----BEGIN X509 CRL-----\nMIIBnzCBiAIBATANBgkqhkiG9w0BAQsFADAQ\n-----END X509 CRL-----\n', /X509 CRL/],
+    [
+      'X509 CRL',
+      () => '-----BEGIN X509 CRL-----\nMIIBnzCBiAIBATANBgkqhkiG9w0BAQsFADAQ\n-----END X509 CRL-----\n',
+      /X509 CRL/,
+    ],
   ])('unknown label %s: ERR_INPUT_INVALID listing the accepted labels', async (_name, text, label) => {
     const pem = text();
     expect(pem).toMatch(label);
@@ -455,11 +576,17 @@ describe('refusals', () => {
 
   it('refuses a DSA key Node can parse with ERR_ALG_NOT_SUPPORTED', async () => {
     expect(file('dsa.key')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    await expectFailure(file('dsa.key'), ErrorCode.ALG_NOT_SUPPORTED, { source: 'dsa.key', includes: [/DSA key/, /RSA, EC/] });
+    await expectFailure(file('dsa.key'), ErrorCode.ALG_NOT_SUPPORTED, {
+      source: 'dsa.key',
+      includes: [/DSA key/, /RSA, EC/],
+    });
   });
 
   it('refuses a brainpool key with ERR_ALG_NOT_SUPPORTED, naming the curve', async () => {
-    await expectFailure(file('ec-brainpool.key'), ErrorCode.ALG_NOT_SUPPORTED, { source: 'ec-brainpool.key', includes: [/brainpoolP256r1/] });
+    await expectFailure(file('ec-brainpool.key'), ErrorCode.ALG_NOT_SUPPORTED, {
+      source: 'ec-brainpool.key',
+      includes: [/brainpoolP256r1/],
+    });
   });
 
   it.each([
@@ -476,7 +603,10 @@ describe('refusals', () => {
 
   it('truncated ENCRYPTED PRIVATE KEY: ERR_INPUT_INVALID before asking for the password', async () => {
     const password = vi.fn(async () => PASSWORD);
-    await expectFailure(dropMiddleLine(file('rsa-enc-pkcs8.key')), ErrorCode.INPUT_INVALID, { password, includes: [/corrupt/] });
+    await expectFailure(dropMiddleLine(file('rsa-enc-pkcs8.key')), ErrorCode.INPUT_INVALID, {
+      password,
+      includes: [/corrupt/],
+    });
     expect(password).not.toHaveBeenCalled();
   });
 
@@ -484,22 +614,37 @@ describe('refusals', () => {
     for (const name of ['ec-p256.key', 'rsa-legacy.key', 'ssh-ed25519']) {
       const text = file(name).replace(/\n([A-Za-z0-9+/]{64,70})\n/, (_m, line: string) => `\n${line.slice(0, 37)}\n`);
       expect(text).not.toBe(file(name));
-      await expectFailure(text, ErrorCode.INPUT_INVALID, { source: name, ...withPassword(PASSWORD), includes: [/corrupt/] });
+      await expectFailure(text, ErrorCode.INPUT_INVALID, {
+        source: name,
+        ...withPassword(PASSWORD),
+        includes: [/corrupt/],
+      });
     }
   });
 
   it('truncated OpenSSH public key line: ERR_INPUT_INVALID', async () => {
     const [type, blob] = file('ssh-rsa.pub').split(' ');
-    await expectFailure(`${type!} ${blob!.slice(0, 200)} me@host`, ErrorCode.INPUT_INVALID, { includes: [/ssh-rsa public key is corrupt/] });
+    await expectFailure(`${type!} ${blob!.slice(0, 200)} me@host`, ErrorCode.INPUT_INVALID, {
+      includes: [/ssh-rsa public key is corrupt/],
+    });
   });
 
   it('a valid block of the wrong kind under a right label: ERR_INPUT_INVALID with a cause', async () => {
     const relabel = (text: string, from: string, to: string): string => text.replaceAll(`-----${from}`, `-----${to}`);
     const pub = file('rsa4096/public.key');
     for (const [text, label] of [
-      [relabel(relabel(pub, 'BEGIN PUBLIC KEY', 'BEGIN PRIVATE KEY'), 'END PUBLIC KEY', 'END PRIVATE KEY'), /PRIVATE KEY block is corrupt/],
-      [relabel(relabel(pub, 'BEGIN PUBLIC KEY', 'BEGIN CERTIFICATE'), 'END PUBLIC KEY', 'END CERTIFICATE'), /CERTIFICATE block is corrupt/],
-      [relabel(relabel(file('ec-p256.key'), 'BEGIN EC', 'BEGIN RSA'), 'END EC', 'END RSA'), /RSA PRIVATE KEY block is corrupt/],
+      [
+        relabel(relabel(pub, 'BEGIN PUBLIC KEY', 'BEGIN PRIVATE KEY'), 'END PUBLIC KEY', 'END PRIVATE KEY'),
+        /PRIVATE KEY block is corrupt/,
+      ],
+      [
+        relabel(relabel(pub, 'BEGIN PUBLIC KEY', 'BEGIN CERTIFICATE'), 'END PUBLIC KEY', 'END CERTIFICATE'),
+        /CERTIFICATE block is corrupt/,
+      ],
+      [
+        relabel(relabel(file('ec-p256.key'), 'BEGIN EC', 'BEGIN RSA'), 'END EC', 'END RSA'),
+        /RSA PRIVATE KEY block is corrupt/,
+      ],
     ] as const) {
       const error = await expectFailure(text, ErrorCode.INPUT_INVALID, { includes: [label] });
       expect(error.cause).toBeDefined();
@@ -508,12 +653,19 @@ describe('refusals', () => {
 
   it('a block without its END line, or with a different one: ERR_INPUT_INVALID', async () => {
     const key = file('ed25519.key');
-    await expectFailure(key.replace(/-----END PRIVATE KEY-----\n?/, ''), ErrorCode.INPUT_INVALID, { includes: [/no "-----END PRIVATE KEY-----" line/] });
-    await expectFailure(key.replace('END PRIVATE KEY', 'END RSA PRIVATE KEY'), ErrorCode.INPUT_INVALID, { includes: [/no "-----END PRIVATE KEY-----" line/] });
+    await expectFailure(key.replace(/-----END PRIVATE KEY-----\n?/, ''), ErrorCode.INPUT_INVALID, {
+      includes: [/no "-----END PRIVATE KEY-----" line/],
+    });
+    await expectFailure(key.replace('END PRIVATE KEY', 'END RSA PRIVATE KEY'), ErrorCode.INPUT_INVALID, {
+      includes: [/no "-----END PRIVATE KEY-----" line/],
+    });
   });
 
   it('a Proc-Type header where it does not belong: ERR_INPUT_INVALID', async () => {
-    const key = file('ed25519.key').replace('-----\n', '-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\n');
+    const key = file('ed25519.key').replace(
+      '-----\n',
+      '-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\n',
+    );
     await expectFailure(key, ErrorCode.INPUT_INVALID, { ...withPassword(PASSWORD), includes: [/Proc-Type/] });
   });
 });

@@ -41,21 +41,40 @@ describe('random key parameters', () => {
 });
 
 const EC_JWK = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
-const RSA_PEM = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-const EC_PEM = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'pem', type: 'sec1' }).toString();
+const RSA_PEM = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  .privateKey.export({ format: 'pem', type: 'pkcs8' })
+  .toString();
+const EC_PEM = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .privateKey.export({ format: 'pem', type: 'sec1' })
+  .toString();
 
 /** A string with a few characters replaced, cut, or repeated: inputs near a valid one. */
 function mutated(valid: string): fc.Arbitrary<string> {
-  const edit = fc.record({ at: fc.nat({ max: valid.length }), len: fc.nat({ max: 8 }), text: fc.string({ maxLength: 8 }) });
-  return fc.array(edit, { minLength: 1, maxLength: 4 }).map((edits) =>
-    edits.reduce((s, e) => s.slice(0, Math.min(e.at, s.length)) + e.text + s.slice(Math.min(e.at, s.length) + e.len), valid),
-  );
+  const edit = fc.record({
+    at: fc.nat({ max: valid.length }),
+    len: fc.nat({ max: 8 }),
+    text: fc.string({ maxLength: 8 }),
+  });
+  return fc
+    .array(edit, { minLength: 1, maxLength: 4 })
+    .map((edits) =>
+      edits.reduce(
+        (s, e) => s.slice(0, Math.min(e.at, s.length)) + e.text + s.slice(Math.min(e.at, s.length) + e.len),
+        valid,
+      ),
+    );
 }
 
 describe(`parsers on random and mutated input (${PARSER_RUNS} cases each)`, () => {
   it('the key file reader (JWK, JWK Set, JWE, reference) throws only typed errors', async () => {
     const valid = JSON.stringify(EC_JWK);
-    const inputs = fc.oneof(fc.string(), fc.json(), mutated(valid), mutated(JSON.stringify({ keys: [EC_JWK] })), fc.jsonValue().map((v) => JSON.stringify(v)));
+    const inputs = fc.oneof(
+      fc.string(),
+      fc.json(),
+      mutated(valid),
+      mutated(JSON.stringify({ keys: [EC_JWK] })),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+    );
     await fc.assert(
       fc.asyncProperty(inputs, async (text) => {
         expect(['ok', 'ERR_INPUT_INVALID']).toContain(await onlyTypedErrors(() => parseKeyDocument(text, 'input')));
@@ -88,7 +107,12 @@ describe(`parsers on random and mutated input (${PARSER_RUNS} cases each)`, () =
   });
 
   it('the PEM reader throws only typed errors', async () => {
-    const inputs = fc.oneof(mutated(RSA_PEM), mutated(EC_PEM), fc.string(), fc.string().map((s) => `-----BEGIN PRIVATE KEY-----\n${s}\n-----END PRIVATE KEY-----\n`));
+    const inputs = fc.oneof(
+      mutated(RSA_PEM),
+      mutated(EC_PEM),
+      fc.string(),
+      fc.string().map((s) => `-----BEGIN PRIVATE KEY-----\n${s}\n-----END PRIVATE KEY-----\n`),
+    );
     await fc.assert(
       fc.asyncProperty(inputs, async (text) => {
         const outcome = await onlyTypedErrors(() => importPem(text, { password: async () => 'password' }));

@@ -12,14 +12,18 @@ describe('decodeOaepBlock', () => {
   it.each(['sha1', 'sha256'] as const)('decodes what OpenSSL pads with OAEP %s', (hash) => {
     for (const length of [16, 32, 64]) {
       const cek = randomBytes(length);
-      const block = raw(publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, cek));
+      const block = raw(
+        publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash }, cek),
+      );
       expect(same(decodeOaepBlock(block, hash, length), cek)).toBe(true);
     }
   });
 
   it('gives random bytes of the expected length for a block that does not decode: another hash, another length, any changed byte', () => {
     const cek = randomBytes(32);
-    const block = raw(publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek));
+    const block = raw(
+      publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek),
+    );
     expect(same(decodeOaepBlock(block, 'sha1', 32), cek)).toBe(false);
     expect(decodeOaepBlock(block, 'sha256', 16)).toHaveLength(16);
     fc.assert(
@@ -43,7 +47,12 @@ describe('decodePkcs1Block', () => {
   it('decodes what OpenSSL pads with PKCS#1 v1.5', () => {
     for (const length of [16, 32, 64]) {
       const cek = randomBytes(length);
-      expect(same(decodePkcs1Block(raw(publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, cek)), length), cek)).toBe(true);
+      expect(
+        same(
+          decodePkcs1Block(raw(publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, cek)), length),
+          cek,
+        ),
+      ).toBe(true);
     }
   });
 
@@ -52,7 +61,13 @@ describe('decodePkcs1Block', () => {
     const block = raw(publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, cek));
     const separator = block.length - 33;
     const variants: Buffer[] = [];
-    for (const [at, value] of [[0, 1], [1, 1], [5, 0], [separator - 1, 0], [separator, 7]] as const) {
+    for (const [at, value] of [
+      [0, 1],
+      [1, 1],
+      [5, 0],
+      [separator - 1, 0],
+      [separator, 7],
+    ] as const) {
       const v = Buffer.from(block);
       v[at] = value;
       variants.push(v);

@@ -1,11 +1,30 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, watch, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { deadPid } from '@keymint/test-kit';
-import { PRIVATE_FILE_MODE, PUBLIC_FILE_MODE, STALE_TEMP_MS, removeStaleTemps, writeFilesAtomically } from '../src/files.js';
+import {
+  PRIVATE_FILE_MODE,
+  PUBLIC_FILE_MODE,
+  STALE_TEMP_MS,
+  removeStaleTemps,
+  writeFilesAtomically,
+} from '../src/files.js';
 
 /**
  * A killed write leaves `.<name>.keymint-<tag><pid><random>.tmp` files (half-written temps, and
@@ -27,9 +46,13 @@ const hex8 = (pid: number) => pid.toString(16).padStart(8, '0');
 const RANDOM = 'a1b2c3d4e5f6';
 const temp = (target: string, pid: number, random = RANDOM) => `.${target}.keymint-${hex8(pid)}${random}.tmp`;
 /** This host's tag, computed here independently: 8 hex digits of sha256(hostname NUL pid-namespace). */
-const TAG = createHash('sha256').update(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`).digest('hex').slice(0, 8);
+const TAG = createHash('sha256')
+  .update(`${hostname()}\0${readlinkSync('/proc/self/ns/pid')}`)
+  .digest('hex')
+  .slice(0, 8);
 /** A name as keymint writes it now: host tag, pid, random. */
-const tagged = (target: string, pid: number, tag = TAG, random = RANDOM) => `.${target}.keymint-${tag}${hex8(pid)}${random}.tmp`;
+const tagged = (target: string, pid: number, tag = TAG, random = RANDOM) =>
+  `.${target}.keymint-${tag}${hex8(pid)}${random}.tmp`;
 /** A name as keymint wrote it before the pid was part of it: only its age tells. */
 const oldStyle = (target: string, random = RANDOM) => `.${target}.keymint-${random}.tmp`;
 const IS_ROOT = process.getuid?.() === 0;
@@ -107,7 +130,7 @@ describe('stale keymint temp files', () => {
     expect(list()).toEqual(['key.json', 'key.pub.json', theirs].sort());
   });
 
-  it('only names without a pid (older keymint) are judged by age: a live writer\'s temp is never stale, however old', async () => {
+  it("only names without a pid (older keymint) are judged by age: a live writer's temp is never stale, however old", async () => {
     const stopped = spawn('sleep', ['600']);
     onTestFinished(() => void stopped.kill('SIGKILL'));
     await new Promise((resolve) => stopped.on('spawn', resolve));
@@ -187,7 +210,10 @@ describe('stale keymint temp files', () => {
     const temps = seen.filter((name) => name.endsWith('.tmp'));
     // A temp for each file, and a backup of the replaced key.pub.json.
     expect(temps.length).toBeGreaterThanOrEqual(3);
-    for (const name of temps) expect(name).toMatch(new RegExp(`^\\.key(\\.pub)?\\.json\\.keymint-${TAG}${hex8(process.pid)}[0-9a-f]{12}\\.tmp$`));
+    for (const name of temps)
+      expect(name).toMatch(
+        new RegExp(`^\\.key(\\.pub)?\\.json\\.keymint-${TAG}${hex8(process.pid)}[0-9a-f]{12}\\.tmp$`),
+      );
     expect(list()).toEqual(['key.json', 'key.pub.json']);
   });
 

@@ -28,7 +28,9 @@ describe('RFC 7638 / RFC 8037 / RFC 9278 vectors', () => {
   });
 
   it('rfc9278-3: the thumbprint URI of the RFC 7638 key', async () => {
-    expect(await thumbprintUri(RFC7638_KEY)).toBe('urn:ietf:params:oauth:jwk-thumbprint:sha-256:NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+    expect(await thumbprintUri(RFC7638_KEY)).toBe(
+      'urn:ietf:params:oauth:jwk-thumbprint:sha-256:NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+    );
   });
 
   it('ignores non-required members and private members', async () => {
@@ -68,9 +70,14 @@ describe('cross-checked with other implementations', () => {
   });
 
   // Debian 12's jose 11 hashes uninitialized memory for OKP keys, so only EC, RSA and oct here.
-  it.each(keys.filter(([name]) => !name.startsWith('OKP')))('%s: equals `jose jwk thp` (the C tool)', async (name, jwk) => {
-    const file = join(dir, `${name.replace(/\W/g, '_')}.json`);
-    writeFileSync(file, JSON.stringify(jwk));
-    expect(await thumbprint(jwk)).toBe(execFileSync('jose', ['jwk', 'thp', '-i', file, '-a', 'S256']).toString().trim());
-  });
+  it.each(keys.filter(([name]) => !name.startsWith('OKP')))(
+    '%s: equals `jose jwk thp` (the C tool)',
+    async (name, jwk) => {
+      const file = join(dir, `${name.replace(/\W/g, '_')}.json`);
+      writeFileSync(file, JSON.stringify(jwk));
+      expect(await thumbprint(jwk)).toBe(
+        execFileSync('jose', ['jwk', 'thp', '-i', file, '-a', 'S256']).toString().trim(),
+      );
+    },
+  );
 });

@@ -5,7 +5,8 @@ import { rejection, thrown } from '@keymint/test-kit';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { DEFAULT_LEEWAY, decodeCompactJws, verifyCompactJws, verifyToken } from '../src/verify.js';
 
-const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) => pair.privateKey.export({ format: 'jwk' }) as Jwk;
+const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) =>
+  pair.privateKey.export({ format: 'jwk' }) as Jwk;
 const KEYS: Record<string, Jwk> = {
   RS256: { ...jwkOf(generateKeyPairSync('rsa', { modulusLength: 2048 })), kid: 'rsa' },
   ES256: { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'p256' },
@@ -22,15 +23,25 @@ const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
 /** A JWT made by jose (the npm library), an implementation other than keymint's signer. */
-async function joseJwt(alg: string, jwk: Jwk, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg, kid: jwk.kid as string, typ: 'JWT', ...header }).sign(await importJWK(jwk as never, alg));
+async function joseJwt(
+  alg: string,
+  jwk: Jwk,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg, kid: jwk.kid as string, typ: 'JWT', ...header })
+    .sign(await importJWK(jwk as never, alg));
 }
 
 /** A JWS made with Node's OpenSSL, for the algorithms jose 6 dropped. */
 function nodeJws(alg: 'ES256K' | 'EdDSA', jwk: Jwk, payload: string): string {
   const input = `${b64(JSON.stringify({ alg, kid: jwk.kid }))}.${b64(payload)}`;
   const key = { key: jwk as JsonWebKey, format: 'jwk' as const };
-  const signature = alg === 'EdDSA' ? nodeSign(null, Buffer.from(input), key) : nodeSign('sha256', Buffer.from(input), { ...key, dsaEncoding: 'ieee-p1363' });
+  const signature =
+    alg === 'EdDSA'
+      ? nodeSign(null, Buffer.from(input), key)
+      : nodeSign('sha256', Buffer.from(input), { ...key, dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64(signature)}`;
 }
 
@@ -51,7 +62,11 @@ describe('verifyToken: tokens made by jose, every algorithm jose has', () => {
   });
 
   it.each(Object.entries(KEYS))('%s: a changed payload is ERR_SIGNATURE_INVALID', async (alg, jwk) => {
-    await rejection(verifyToken(tamper(await joseJwt(alg, jwk, { sub: 'alice' })), pub(jwk)), 'ERR_SIGNATURE_INVALID', /signature does not verify/);
+    await rejection(
+      verifyToken(tamper(await joseJwt(alg, jwk, { sub: 'alice' })), pub(jwk)),
+      'ERR_SIGNATURE_INVALID',
+      /signature does not verify/,
+    );
   });
 
   it('PS256 too', async () => {
@@ -120,7 +135,11 @@ describe('verifyToken: the alg must fit the key', () => {
     const jwk = KEYS.ES256 as Jwk;
     // jose will not sign an extension it does not know; Node will.
     const input = `${b64(JSON.stringify({ alg: 'ES256', crit: ['urn:example:x'], 'urn:example:x': 1 }))}.${b64('x')}`;
-    const signature = nodeSign('sha256', Buffer.from(input), { key: jwk as JsonWebKey, format: 'jwk', dsaEncoding: 'ieee-p1363' });
+    const signature = nodeSign('sha256', Buffer.from(input), {
+      key: jwk as JsonWebKey,
+      format: 'jwk',
+      dsaEncoding: 'ieee-p1363',
+    });
     const jws = `${input}.${b64(signature)}`;
     await rejection(verifyToken(jws, pub(jwk)), 'ERR_SIGNATURE_INVALID', /crit/);
   });
@@ -136,15 +155,25 @@ describe('verifyToken: JWK Sets and kids', () => {
 
   it('an unknown kid is ERR_SIGNATURE_INVALID: not valid for this set', async () => {
     const token = await joseJwt('ES256', KEYS.ES256 as Jwk, {}, { kid: 'gone' });
-    await rejection(verifyToken(token, set, { source: 'jwks.json' }), 'ERR_SIGNATURE_INVALID', /jwks.json has no key with kid "gone"/);
+    await rejection(
+      verifyToken(token, set, { source: 'jwks.json' }),
+      'ERR_SIGNATURE_INVALID',
+      /jwks.json has no key with kid "gone"/,
+    );
   });
 
   it('a single key with another kid is ERR_SIGNATURE_INVALID', async () => {
-    await rejection(verifyToken(await joseJwt('ES256', KEYS.ES256 as Jwk), { ...pub(KEYS.ES256 as Jwk), kid: 'other' }), 'ERR_SIGNATURE_INVALID', /signed by key "p256"/);
+    await rejection(
+      verifyToken(await joseJwt('ES256', KEYS.ES256 as Jwk), { ...pub(KEYS.ES256 as Jwk), kid: 'other' }),
+      'ERR_SIGNATURE_INVALID',
+      /signed by key "p256"/,
+    );
   });
 
   it('without a kid, tries the keys that fit the alg', async () => {
-    const token = await new SignJWT({ sub: 's' }).setProtectedHeader({ alg: 'ES256' }).sign(await importJWK(KEYS.ES256 as never, 'ES256'));
+    const token = await new SignJWT({ sub: 's' })
+      .setProtectedHeader({ alg: 'ES256' })
+      .sign(await importJWK(KEYS.ES256 as never, 'ES256'));
     expect((await verifyToken(token, set)).key.kid).toBe('p256');
     const other = { keys: [pub(KEYS.RS256 as Jwk), { ...pub(KEYS.ES384 as Jwk) }] };
     await rejection(verifyToken(token, other), 'ERR_SIGNATURE_INVALID', /does not fit any key/);
@@ -162,23 +191,38 @@ describe('verifyToken: exp and nbf (RFC 7519 §4.1.4, §4.1.5)', () => {
 
   it('accepts a token that expired within the leeway', async () => {
     await expect(verifyToken(await joseJwt('ES256', jwk, { exp: now() - 10 }), pub(jwk))).resolves.toBeDefined();
-    await rejection(verifyToken(await joseJwt('ES256', jwk, { exp: now() - 10 }), pub(jwk), { leeway: 0 }), 'ERR_SIGNATURE_INVALID');
+    await rejection(
+      verifyToken(await joseJwt('ES256', jwk, { exp: now() - 10 }), pub(jwk), { leeway: 0 }),
+      'ERR_SIGNATURE_INVALID',
+    );
   });
 
   it('refuses a token not valid yet', async () => {
-    await rejection(verifyToken(await joseJwt('ES256', jwk, { nbf: now() + 3600 }), pub(jwk)), 'ERR_SIGNATURE_INVALID', /not valid before/);
+    await rejection(
+      verifyToken(await joseJwt('ES256', jwk, { nbf: now() + 3600 }), pub(jwk)),
+      'ERR_SIGNATURE_INVALID',
+      /not valid before/,
+    );
     await expect(verifyToken(await joseJwt('ES256', jwk, { nbf: now() + 30 }), pub(jwk))).resolves.toBeDefined();
   });
 
   it('refuses an exp that is not a number', async () => {
-    await rejection(verifyToken(await joseJwt('ES256', jwk, { exp: 'tomorrow' }), pub(jwk)), 'ERR_SIGNATURE_INVALID', /"exp" claim is not a number/);
+    await rejection(
+      verifyToken(await joseJwt('ES256', jwk, { exp: 'tomorrow' }), pub(jwk)),
+      'ERR_SIGNATURE_INVALID',
+      /"exp" claim is not a number/,
+    );
   });
 
   it('checks a JSON payload with registered claims even without typ, and leaves a plain JWS alone', async () => {
     const key = await importJWK(jwk as never, 'ES256');
-    const untyped = await new CompactSign(new TextEncoder().encode(JSON.stringify({ exp: now() - 3600 }))).setProtectedHeader({ alg: 'ES256' }).sign(key);
+    const untyped = await new CompactSign(new TextEncoder().encode(JSON.stringify({ exp: now() - 3600 })))
+      .setProtectedHeader({ alg: 'ES256' })
+      .sign(key);
     await rejection(verifyToken(untyped, pub(jwk)), 'ERR_SIGNATURE_INVALID', /expired/);
-    const plain = await new CompactSign(new TextEncoder().encode('{"greeting":"hi"}')).setProtectedHeader({ alg: 'ES256' }).sign(key);
+    const plain = await new CompactSign(new TextEncoder().encode('{"greeting":"hi"}'))
+      .setProtectedHeader({ alg: 'ES256' })
+      .sign(key);
     expect((await verifyToken(plain, pub(jwk))).claims).toBeUndefined();
   });
 });

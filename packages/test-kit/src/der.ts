@@ -114,7 +114,10 @@ export function pemBody(text: string): Buffer {
 
 /** A PEM text around DER, in lines of `width` characters. */
 export function toPem(label: string, bytes: Uint8Array, width = 64): string {
-  const lines = Buffer.from(bytes).toString('base64').match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
+  const lines =
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
   return [`-----BEGIN ${label}-----`, ...lines, `-----END ${label}-----`, ''].join('\n');
 }
 

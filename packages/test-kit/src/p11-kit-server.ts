@@ -11,7 +11,8 @@ const P11_KIT_CLIENTS = [
 ];
 
 /** p11-kit's client module (Debian p11-kit-modules): a PKCS#11 module that forwards every call to a p11-kit server. */
-export const P11_KIT_CLIENT: string = P11_KIT_CLIENTS.find((path) => existsSync(path)) ?? (P11_KIT_CLIENTS[0] as string);
+export const P11_KIT_CLIENT: string =
+  P11_KIT_CLIENTS.find((path) => existsSync(path)) ?? (P11_KIT_CLIENTS[0] as string);
 
 /**
  * A `p11-kit server` forwarding one token of a provider module over a unix socket, as a token is
@@ -82,7 +83,9 @@ export function p11KitServer(provider: string, token: string, env: Record<string
       }
       if (!existsSync(socket)) {
         await kill();
-        throw new Error(`p11-kit server did not listen on ${socket}: is p11-kit installed (scripts/install-test-tools.sh)?`);
+        throw new Error(
+          `p11-kit server did not listen on ${socket}: is p11-kit installed (scripts/install-test-tools.sh)?`,
+        );
       }
     },
     kill,

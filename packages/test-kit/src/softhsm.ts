@@ -65,7 +65,11 @@ export function startSoftHsm(labels: readonly string[], options: SoftHsmOptions 
   const pinFile = join(dir, 'user.pin');
   try {
     mkdirSync(join(dir, 'tokens'));
-    const settings = [`directories.tokendir = ${join(dir, 'tokens')}`, 'objectstore.backend = file', 'log.level = ERROR'];
+    const settings = [
+      `directories.tokendir = ${join(dir, 'tokens')}`,
+      'objectstore.backend = file',
+      'log.level = ERROR',
+    ];
     writeFileSync(conf, `${[...settings, 'slots.removable = false'].join('\n')}\n`);
     writeFileSync(pinFile, `${pin}\n`, { mode: 0o600 });
     for (const label of labels) {

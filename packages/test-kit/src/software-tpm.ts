@@ -8,8 +8,9 @@ import { runTool } from './tools.js';
  * The script that starts and stops the software TPM. The README tells users to run it, so the
  * tests run it too: it stays the one implementation, and this module only drives it.
  */
-export const SOFTWARE_TPM_SCRIPT =
-  fileURLToPath(new URL('../../backend-pkcs11/scripts/software-tpm.sh', import.meta.url));
+export const SOFTWARE_TPM_SCRIPT = fileURLToPath(
+  new URL('../../backend-pkcs11/scripts/software-tpm.sh', import.meta.url),
+);
 
 /**
  * A software TPM (swtpm) behind tpm2-abrmd on a private D-Bus, with a tpm2-pkcs11 store and one

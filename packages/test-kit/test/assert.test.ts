@@ -13,16 +13,22 @@ describe('rejection and thrown', () => {
   it('return the KeymintError, checking its code and message when given', async () => {
     const error = keymintError('ERR_IO', 'file x: is a directory');
     expect(await rejection(Promise.reject(error), 'ERR_IO', /is a directory/)).toBe(error);
-    expect(thrown(() => {
-      throw error;
-    })).toBe(error);
+    expect(
+      thrown(() => {
+        throw error;
+      }),
+    ).toBe(error);
   });
 
   const NOTHING = Symbol('nothing');
   it.each([
     ['nothing', NOTHING, /expected a KeymintError ERR_IO, got no error at all/],
     ['a plain Error', new Error('boom'), /expected a KeymintError ERR_IO, got Error: boom/],
-    ['an unbranded error named KeymintError', Object.assign(new Error('x'), { name: 'KeymintError', code: 'ERR_IO' }), /a KeymintError/],
+    [
+      'an unbranded error named KeymintError',
+      Object.assign(new Error('x'), { name: 'KeymintError', code: 'ERR_IO' }),
+      /a KeymintError/,
+    ],
     ['another code', keymintError('ERR_USAGE', 'bad flag'), /expected 'ERR_USAGE' to be 'ERR_IO'/],
     ['another message', keymintError('ERR_IO', 'disk full'), /to match \/is a directory\//],
     ['a message of two lines', keymintError('ERR_IO', 'is a directory\n    at x'), /the message is one line/],

@@ -1,5 +1,18 @@
 import type { Command } from 'commander';
-import { DEFAULT_PBES2_COUNT, ErrorCode, KeymintError, SOFTWARE_BACKEND, checkPbes2Count, describeJwk, executeKeyPlan, planKey, thumbprintUri, type ExistingKey, type KeyBackend, type KeyParams } from '@keymint/core';
+import {
+  DEFAULT_PBES2_COUNT,
+  ErrorCode,
+  KeymintError,
+  SOFTWARE_BACKEND,
+  checkPbes2Count,
+  describeJwk,
+  executeKeyPlan,
+  planKey,
+  thumbprintUri,
+  type ExistingKey,
+  type KeyBackend,
+  type KeyParams,
+} from '@keymint/core';
 import { checkOutputs, readInput } from '@keymint/core/files';
 import { addBackendFlags, assertInstalled, installedBackends, openBackend } from '../backends.js';
 import type { CommandContext } from '../command.js';
@@ -84,18 +97,31 @@ export async function register(program: Command, context: CommandContext): Promi
     .option('--kty, --type <kty>', 'key type: EC, OKP, RSA or oct')
     .option('--crv, --curve <crv>', 'curve: P-256, P-384, P-521, secp256k1 (EC); Ed25519, Ed448, X25519, X448 (OKP)')
     .option('--size <bits>', 'size in bits: RSA (min 2048) or oct (min 128)')
-    .option('--alg, --algorithm <alg>', 'the algorithm the key is for (e.g. ES256, RS256, EdDSA, RSA-OAEP-256, A256GCMKW)')
+    .option(
+      '--alg, --algorithm <alg>',
+      'the algorithm the key is for (e.g. ES256, RS256, EdDSA, RSA-OAEP-256, A256GCMKW)',
+    )
     .option('--use <use>', 'sig or enc (other values are kept as given)')
     .option('--kid <kid>', 'key ID (default: the RFC 7638 thumbprint)')
     .option('--from-pem <file>', 'make the JWK from an existing PEM key, public key or certificate')
     .option('--pem-password-file <file>', 'password of an encrypted --from-pem input')
     .option('--password-file <file>', 'file holding the password that encrypts the private JWK')
     .option('--no-password', 'write the private JWK unencrypted (needs --insecure)')
-    .option('--pbes2-count <n>', `PBES2 iterations of the password encryption (1000-1000000)`, String(DEFAULT_PBES2_COUNT))
+    .option(
+      '--pbes2-count <n>',
+      `PBES2 iterations of the password encryption (1000-1000000)`,
+      String(DEFAULT_PBES2_COUNT),
+    )
     .option('--insecure', 'allow sizes below the minimums and --no-password')
     .option('--subtle', 'allow RSA1_5 and certificates whose key usage is ambiguous')
     .option('-f, --force', 'overwrite existing files')
-    .option('--backend <name>', `where the key is made and kept: ${installedBackends().map((b) => b.name).join(', ')}`, SOFTWARE_BACKEND)
+    .option(
+      '--backend <name>',
+      `where the key is made and kept: ${installedBackends()
+        .map((b) => b.name)
+        .join(', ')}`,
+      SOFTWARE_BACKEND,
+    )
     .option('--jwks', 'write the public key as a JWK Set')
     .option('--json', 'print the result as one JSON object on stdout; never prompt')
     .addHelpText('after', EXAMPLES);
@@ -103,7 +129,10 @@ export async function register(program: Command, context: CommandContext): Promi
   command.action(async (publicPath: string, privatePath: string | undefined, options: CreateOptions) => {
     await runAction(options.json ?? false, () => {
       if (privatePath === undefined) {
-        throw usage(`keymint create needs two files, the public and the private one: ${publicPath} alone is one`, `e.g. keymint create ${publicPath.replace(/(\.json)?$/, '.pub.json')} ${publicPath}`);
+        throw usage(
+          `keymint create needs two files, the public and the private one: ${publicPath} alone is one`,
+          `e.g. keymint create ${publicPath.replace(/(\.json)?$/, '.pub.json')} ${publicPath}`,
+        );
       }
       return createCommand(publicPath, privatePath, options);
     });
@@ -116,16 +145,27 @@ function usage(message: string, hint?: string): KeymintError {
 
 /** Rules between flags of the command line itself; every rule about keys is core's (planKey). */
 function checkFlags(options: CreateOptions): void {
-  if (!options.password && options.passwordFile !== undefined) throw usage('--no-password and --password-file cannot be used together');
-  if (options.pemPasswordFile !== undefined && options.fromPem === undefined) throw usage('--pem-password-file is only used with --from-pem');
+  if (!options.password && options.passwordFile !== undefined)
+    throw usage('--no-password and --password-file cannot be used together');
+  if (options.pemPasswordFile !== undefined && options.fromPem === undefined)
+    throw usage('--pem-password-file is only used with --from-pem');
   if (options.fromPem !== undefined && options.backend !== SOFTWARE_BACKEND) {
-    throw usage(`--from-pem works with --backend ${SOFTWARE_BACKEND} only: the ${options.backend} backend makes its own keys`);
+    throw usage(
+      `--from-pem works with --backend ${SOFTWARE_BACKEND} only: the ${options.backend} backend makes its own keys`,
+    );
   }
 }
 
 /** The key parameters as typed: strings, which core checks as strictly as typed values. */
 function keyParams(options: CreateOptions): KeyParams {
-  const params = { kty: options.type, crv: options.curve, size: options.size, alg: options.algorithm, use: options.use, kid: options.kid };
+  const params = {
+    kty: options.type,
+    crv: options.curve,
+    size: options.size,
+    alg: options.algorithm,
+    use: options.use,
+    kid: options.kid,
+  };
   return { ...params, insecure: options.insecure ?? false, subtle: options.subtle ?? false } as KeyParams;
 }
 
@@ -136,7 +176,12 @@ async function readPem(options: CreateOptions): Promise<ExistingKey> {
   const imported = await importPem(text, {
     source,
     subtle: options.subtle ?? false,
-    password: () => existingPassword(source, { file: options.pemPasswordFile, noPrompt: options.json ?? false, flag: '--pem-password-file' }),
+    password: () =>
+      existingPassword(source, {
+        file: options.pemPasswordFile,
+        noPrompt: options.json ?? false,
+        flag: '--pem-password-file',
+      }),
   });
   return { ...imported, source };
 }
@@ -146,7 +191,11 @@ async function readPem(options: CreateOptions): Promise<ExistingKey> {
  * private file. Core plans the key (parameters, backend support, encryption, outputs) before a
  * password is asked for or anything is made.
  */
-export async function createCommand(publicPath: string, privatePath: string, options: CreateOptions): Promise<CommandResult> {
+export async function createCommand(
+  publicPath: string,
+  privatePath: string,
+  options: CreateOptions,
+): Promise<CommandResult> {
   checkFlags(options);
   assertInstalled(options.backend);
   const pbes2Count = options.pbes2Count === undefined ? undefined : checkPbes2Count(options.pbes2Count);
@@ -175,19 +224,33 @@ export async function createCommand(publicPath: string, privatePath: string, opt
       ...(existing === undefined ? {} : { existing }),
     });
     const password = plan.needsPassword
-      ? await newPassword('the private JWK', { file: options.passwordFile, noPrompt: options.json ?? false, flag: '--password-file' }, ', or --no-password --insecure')
+      ? await newPassword(
+          'the private JWK',
+          { file: options.passwordFile, noPrompt: options.json ?? false, flag: '--password-file' },
+          ', or --no-password --insecure',
+        )
       : undefined;
     const { key, saved } = await executeKeyPlan(plan, { password, pbes2Count });
     const files = saved as NonNullable<typeof saved>;
     const notes =
       files.public !== undefined
         ? [`Your public key has been saved in ${files.public}.`]
-        : [`An oct key has no public part and its secret stays in the ${backend.name} backend: ${publicPath} was not written.`];
+        : [
+            `An oct key has no public part and its secret stays in the ${backend.name} backend: ${publicPath} was not written.`,
+          ];
     if (files.private !== undefined) {
-      const form = files.privateForm === 'encrypted' ? 'encrypted' : files.privateForm === 'plain' ? 'NOT encrypted' : `a reference to the key in the ${backend.name} backend`;
+      const form =
+        files.privateForm === 'encrypted'
+          ? 'encrypted'
+          : files.privateForm === 'plain'
+            ? 'NOT encrypted'
+            : `a reference to the key in the ${backend.name} backend`;
       notes.push(`Your private key has been saved in ${files.private} (${form}).`);
     } else notes.push(`The PEM input holds only a public key: ${privatePath} was not written.`);
-    if (files.publicHoldsSecret) notes.push(`Note: an oct key has no public part: ${files.public} holds the secret key and was written with mode 0600.`);
+    if (files.publicHoldsSecret)
+      notes.push(
+        `Note: an oct key has no public part: ${files.public} holds the secret key and was written with mode 0600.`,
+      );
     if (key.kid !== undefined) notes.push(`kid: ${key.kid}`);
     const describedJwk = key.publicJwk ?? (key.private?.kind === 'jwk' ? key.private.jwk : undefined);
     return {

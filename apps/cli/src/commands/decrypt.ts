@@ -12,9 +12,14 @@ import { runAction, type CommandResult } from '../output.js';
 export async function register(program: Command, context: CommandContext): Promise<void> {
   const command = program
     .command('decrypt')
-    .description('decrypt a JWE (compact, flattened or general JSON) with a private key of any form; print the plaintext')
+    .description(
+      'decrypt a JWE (compact, flattened or general JSON) with a private key of any form; print the plaintext',
+    )
     .argument('[jwe]', 'the JWE itself, a file holding it, or - for standard input (the default)')
-    .option('--key <file>', 'the private key: encrypted or plain JWK, key reference (HSM, TPM, keychain), JWK Set of private keys')
+    .option(
+      '--key <file>',
+      'the private key: encrypted or plain JWK, key reference (HSM, TPM, keychain), JWK Set of private keys',
+    )
     .option('--subtle', 'allow RSA1_5 (open to padding-oracle attacks)')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object (plaintext, header, alg, enc, kid); never prompt')
@@ -46,7 +51,12 @@ const COMPACT_JWE = /^\s*[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){4}\s*$/;
  * @throws KeymintError ERR_IO, ERR_INPUT_INVALID (empty, too large), ERR_USAGE (standard input is a terminal)
  */
 export async function readJweInput(arg: string): Promise<string> {
-  const isFile = arg !== STDIN && (await stat(arg).then((s) => s.isFile(), () => false));
+  const isFile =
+    arg !== STDIN &&
+    (await stat(arg).then(
+      (s) => s.isFile(),
+      () => false,
+    ));
   if (arg !== STDIN && !isFile && COMPACT_JWE.test(arg)) return arg;
   const text = Buffer.from(await readPayload(arg, arg === STDIN ? 'JWE' : 'JWE file', MAX_JWE_LENGTH)).toString('utf8');
   if (text.trim().length === 0) {
@@ -60,12 +70,18 @@ export async function readJweInput(arg: string): Promise<string> {
  * of a JWK Set (the JWE's kid chooses among them).
  * @throws KeymintError ERR_INPUT_INVALID for a set without private keys, and what opening a key throws
  */
-export async function openDecryptionKeys(inputs: KeyInputs, path: string): Promise<{ keys: OpenedKey[]; source: string }> {
+export async function openDecryptionKeys(
+  inputs: KeyInputs,
+  path: string,
+): Promise<{ keys: OpenedKey[]; source: string }> {
   const { doc, source } = await readKeyDocument(path);
   if (doc.kind !== 'jwks') return { keys: [await inputs.openDocument(doc, source)], source };
   const privates = doc.set.keys.filter(isPrivateJwk);
   if (privates.length === 0) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} is a JWK Set of public keys: decrypting needs the private key`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `${source} is a JWK Set of public keys: decrypting needs the private key`,
+    );
   }
   return { keys: await Promise.all(privates.map((jwk) => inputs.openDocument({ kind: 'jwk', jwk }, source))), source };
 }
@@ -74,7 +90,10 @@ export async function openDecryptionKeys(inputs: KeyInputs, path: string): Promi
  * `keymint decrypt [jwe|-] --key FILE`: the plaintext of a JWE, decrypted with the key (by the
  * backend that holds it: an HSM key decrypts inside the HSM), printed as it is.
  */
-export async function decryptCommand(jweArg: string | undefined, options: DecryptCommandOptions): Promise<CommandResult> {
+export async function decryptCommand(
+  jweArg: string | undefined,
+  options: DecryptCommandOptions,
+): Promise<CommandResult> {
   const keyFile = requireKey(options, 'decrypt');
   const arg = jweArg ?? STDIN;
   assertOneStdin([
@@ -84,7 +103,10 @@ export async function decryptCommand(jweArg: string | undefined, options: Decryp
   const jwe = await readJweInput(arg);
   return withKeyInputs(options, async (inputs) => {
     const { keys, source } = await openDecryptionKeys(inputs, keyFile);
-    const result = await decrypt(jwe, keys, { source, ...(options.subtle === undefined ? {} : { subtle: options.subtle }) });
+    const result = await decrypt(jwe, keys, {
+      source,
+      ...(options.subtle === undefined ? {} : { subtle: options.subtle }),
+    });
     const kid = typeof result.key.jwk.kid === 'string' ? result.key.jwk.kid : null;
     let text: string | undefined;
     try {
@@ -95,7 +117,9 @@ export async function decryptCommand(jweArg: string | undefined, options: Decryp
     const b64 = Buffer.from(result.plaintext).toString('base64url');
     const plaintext = text === undefined ? { plaintextBase64url: b64 } : { plaintext: text };
     return {
-      notes: [`Decrypted with ${kid === null ? `the key in ${source}` : `key "${kid}"`}: ${result.alg}, ${result.enc}.`],
+      notes: [
+        `Decrypted with ${kid === null ? `the key in ${source}` : `key "${kid}"`}: ${result.alg}, ${result.enc}.`,
+      ],
       stdoutBytes: result.plaintext,
       json: { ...plaintext, alg: result.alg, enc: result.enc, kid, header: result.header },
     };

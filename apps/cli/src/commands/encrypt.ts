@@ -13,9 +13,15 @@ export async function register(program: Command, context: CommandContext): Promi
     .command('encrypt')
     .description("encrypt a payload to a key into a compact JWE (the key's kid in the header)")
     .argument('[payload-file]', 'the payload, or - for standard input (the default)')
-    .option('--key <file>', 'the key: a public JWK, a JWK Set (by --kid), any key file or reference (its public key), an oct key')
+    .option(
+      '--key <file>',
+      'the key: a public JWK, a JWK Set (by --kid), any key file or reference (its public key), an oct key',
+    )
     .option('--alg <alg>', "the key management algorithm (default: the key's alg, else by key type); must fit the key")
-    .option('--enc <enc>', 'the content encryption: A128GCM, A192GCM, A256GCM (default), A128CBC-HS256, A192CBC-HS384, A256CBC-HS512')
+    .option(
+      '--enc <enc>',
+      'the content encryption: A128GCM, A192GCM, A256GCM (default), A128CBC-HS256, A192CBC-HS384, A256CBC-HS512',
+    )
     .option('--kid <kid>', 'the key to use from a JWK Set; the kid in the header')
     .option('--header <name=value>', 'an extra protected header member, e.g. typ or cty (repeatable)', collect)
     .option('--subtle', 'allow RSA1_5 (open to padding-oracle attacks)')
@@ -48,7 +54,10 @@ export interface EncryptCommandOptions extends KeyInputOptions {
  * `keymint encrypt [payload-file|-] --key FILE`: a compact JWE of the payload (bytes as they are)
  * to the key's public part (an oct key's secret), made by core's `encrypt`.
  */
-export async function encryptCommand(payloadFile: string | undefined, options: EncryptCommandOptions): Promise<CommandResult> {
+export async function encryptCommand(
+  payloadFile: string | undefined,
+  options: EncryptCommandOptions,
+): Promise<CommandResult> {
   const keyFile = requireKey(options, 'encrypt');
   const payloadPath = payloadFile ?? STDIN;
   assertOneStdin([

@@ -1,5 +1,12 @@
 import { ErrorCode, KeymintError, isKeymintError } from '@keymint/core';
-import { clientAssertionClaims, decodeCompactJws, encrypt, jwtClaims, parseDuration, signJwt } from '@keymint/core/jose';
+import {
+  clientAssertionClaims,
+  decodeCompactJws,
+  encrypt,
+  jwtClaims,
+  parseDuration,
+  signJwt,
+} from '@keymint/core/jose';
 import { flagOf, runAction, type CommandResult } from '../output.js';
 import { parseAssignments, requireKey, withKeyInputs, type KeyInputOptions } from '../key-input.js';
 import type { Command } from 'commander';
@@ -47,7 +54,9 @@ else is a string (write '"5"' for the string 5).`,
   });
   const assertion = jwt
     .command('client-assertion')
-    .description('sign an OAuth client assertion (private_key_jwt): iss = sub = client ID, aud = token endpoint, jti, iat, exp')
+    .description(
+      'sign an OAuth client assertion (private_key_jwt): iss = sub = client ID, aud = token endpoint, jti, iat, exp',
+    )
     .option('--key <file>', 'the private key: encrypted JWK, plain JWK, or the reference to a key kept in a backend')
     .option('--client-id <id>', 'the OAuth client ID (required)')
     .option('--token-endpoint <url>', "the authorization server's token endpoint URL (required)")
@@ -63,7 +72,8 @@ else is a string (write '"5"' for the string 5).`,
     // jwt's defaults (its --exp is 5m, an assertion's 60s).
     const options: Record<string, unknown> = { ...own };
     for (const [name, value] of Object.entries(jwt.opts())) {
-      if (jwt.getOptionValueSource(name) === 'cli' && command.getOptionValueSource(name) !== 'cli') options[name] = value;
+      if (jwt.getOptionValueSource(name) === 'cli' && command.getOptionValueSource(name) !== 'cli')
+        options[name] = value;
     }
     await runAction(options.json === true, () => clientAssertionCommand(options as ClientAssertionOptions));
   });
@@ -102,16 +112,21 @@ function asEncryptFlags(error: unknown): unknown {
   if (!isKeymintError(error) || typeof error.render !== 'function') return error;
   const names: Record<string, string> = { alg: '--encrypt-alg', enc: '--encrypt-enc' };
   const { message, hint } = error.render((p) => names[p] ?? flagOf(p));
-  const extra = { ...(hint === undefined ? {} : { hint }), ...(error.param === undefined ? {} : { param: error.param }) };
+  const extra = {
+    ...(hint === undefined ? {} : { hint }),
+    ...(error.param === undefined ? {} : { param: error.param }),
+  };
   return new KeymintError(error.code, message, { cause: error, ...extra });
 }
 
 function required(value: string | undefined, flag: string, command: string): string {
-  if (value === undefined) throw new KeymintError(ErrorCode.USAGE, `${command} needs ${flag}`, { hint: `see keymint ${command} --help` });
+  if (value === undefined)
+    throw new KeymintError(ErrorCode.USAGE, `${command} needs ${flag}`, { hint: `see keymint ${command} --help` });
   return value;
 }
 
-type SignOptions = { alg?: string; header?: string[] } & Pick<JwtOptions, 'encryptTo' | 'encryptAlg' | 'encryptEnc'> & KeyInputOptions;
+type SignOptions = { alg?: string; header?: string[] } & Pick<JwtOptions, 'encryptTo' | 'encryptAlg' | 'encryptEnc'> &
+  KeyInputOptions;
 
 async function sign(keyFile: string, claims: Record<string, unknown>, options: SignOptions): Promise<CommandResult> {
   const header = parseAssignments(options.header, '--header');
@@ -122,7 +137,8 @@ async function sign(keyFile: string, claims: Record<string, unknown>, options: S
   return withKeyInputs(options, async (inputs) => {
     // The recipient's key first: a wrong --encrypt-to fails before a password or PIN is asked for the signing key.
     const target = options.encryptTo;
-    const recipient = target === undefined ? undefined : await inputs.publicForm(target, { allowSecret: true, what: 'key file' });
+    const recipient =
+      target === undefined ? undefined : await inputs.publicForm(target, { allowSecret: true, what: 'key file' });
     const key = await inputs.openPrivate(keyFile);
     const token = await signJwt(key, claims, { ...(options.alg === undefined ? {} : { alg: options.alg }), header });
     const signedHeader = decodeCompactJws(token).header;
@@ -156,7 +172,9 @@ export async function jwtCommand(options: JwtOptions): Promise<CommandResult> {
     sub,
     aud: options.aud as string[],
     expiresIn: parseDuration(options.exp ?? '5m', '--exp'),
-    ...(options.nbf === undefined ? {} : { notBefore: options.nbf === true ? true : parseDuration(String(options.nbf), '--nbf') }),
+    ...(options.nbf === undefined
+      ? {}
+      : { notBefore: options.nbf === true ? true : parseDuration(String(options.nbf), '--nbf') }),
     jti: options.jti ?? 'auto',
     extra: parseAssignments(options.claim, '--claim'),
   });
@@ -179,7 +197,9 @@ export async function clientAssertionCommand(options: ClientAssertionOptions): P
   const result = await sign(keyFile, claims, options);
   if (options.insecure === true && new URL(claims.aud as string).protocol === 'http:') {
     // Warned on stderr also with --json: stdout stays the result.
-    process.stderr.write(`keymint: warning: the token endpoint ${String(claims.aud)} is not https: the assertion travels in the clear and can be replayed until it expires\n`);
+    process.stderr.write(
+      `keymint: warning: the token endpoint ${String(claims.aud)} is not https: the assertion travels in the clear and can be replayed until it expires\n`,
+    );
   }
   return result;
 }

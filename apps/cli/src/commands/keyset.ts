@@ -1,7 +1,22 @@
 import { ErrorCode, KeymintError, publicOf, type Jwk, type JwkSet } from '@keymint/core';
-import { addToKeySet, findInKeySet, parseKeySet, removeFromKeySet, updateKeySetFile, type KeySetChange } from '@keymint/core/keysets';
+import {
+  addToKeySet,
+  findInKeySet,
+  parseKeySet,
+  removeFromKeySet,
+  updateKeySetFile,
+  type KeySetChange,
+} from '@keymint/core/keysets';
 import { runAction, table, type CommandResult } from '../output.js';
-import { STDIN, isKeySet, prettyJson, readKeyDocument, readTextInput, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import {
+  STDIN,
+  isKeySet,
+  prettyJson,
+  readKeyDocument,
+  readTextInput,
+  withKeyInputs,
+  type KeyInputOptions,
+} from '../key-input.js';
 import type { Command } from 'commander';
 import { PASSWORD_FILE_HELP } from '../command.js';
 
@@ -101,9 +116,13 @@ async function keysToAdd(keyFile: string, options: KeysetAddOptions): Promise<Jw
     let keys: Jwk[];
     if (options.private) {
       if (doc.kind === 'reference') {
-        throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `${source} is a reference to a key in the ${doc.reference.backend} backend: its private key cannot leave the backend`, {
-          hint: 'leave out --private to add its public key',
-        });
+        throw new KeymintError(
+          ErrorCode.ALG_NOT_SUPPORTED,
+          `${source} is a reference to a key in the ${doc.reference.backend} backend: its private key cannot leave the backend`,
+          {
+            hint: 'leave out --private to add its public key',
+          },
+        );
       }
       if (doc.kind === 'jwks') keys = doc.set.keys;
       else {
@@ -114,9 +133,13 @@ async function keysToAdd(keyFile: string, options: KeysetAddOptions): Promise<Jw
       const value = await publicOf(doc, { source, password: inputs.password(source), allowSecret: true });
       keys = isKeySet(value) ? value.keys : [value];
       if (keys.some((k) => k.kty === 'oct')) {
-        throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} holds an oct key, which has no public part: it does not belong in a published JWK Set`, {
-          hint: 'add it with --private, to a set you keep secret',
-        });
+        throw new KeymintError(
+          ErrorCode.INPUT_INVALID,
+          `${source} holds an oct key, which has no public part: it does not belong in a published JWK Set`,
+          {
+            hint: 'add it with --private, to a set you keep secret',
+          },
+        );
       }
     }
     if (keys.length === 0) throw new KeymintError(ErrorCode.INPUT_INVALID, `${source} holds no keys`);
@@ -134,11 +157,20 @@ async function keysToAdd(keyFile: string, options: KeysetAddOptions): Promise<Jw
  * --private) to a JWK Set file, creating it if needed. The key is read (and decrypted) first; then
  * the set is changed under its lock and written atomically.
  */
-export async function keysetAddCommand(file: string, keyFile: string, options: KeysetAddOptions): Promise<CommandResult> {
+export async function keysetAddCommand(
+  file: string,
+  keyFile: string,
+  options: KeysetAddOptions,
+): Promise<CommandResult> {
   writable(file);
   const keys = await keysToAdd(keyFile, options);
-  const change = await updateKeySetFile(file, (set) => addToKeySet(set, keys, { force: options.force ?? false }), { create: true });
-  const notes = change.added.map((k, i) => `Added key "${String(k.kid)}" to ${file}${keys[i]?.kid === undefined ? ' (it had no kid: its kid is now its RFC 7638 thumbprint)' : ''}.`);
+  const change = await updateKeySetFile(file, (set) => addToKeySet(set, keys, { force: options.force ?? false }), {
+    create: true,
+  });
+  const notes = change.added.map(
+    (k, i) =>
+      `Added key "${String(k.kid)}" to ${file}${keys[i]?.kid === undefined ? ' (it had no kid: its kid is now its RFC 7638 thumbprint)' : ''}.`,
+  );
   if (change.removed.length > 0) notes.push(`Replaced ${change.removed.map((k) => `"${String(k.kid)}"`).join(', ')}.`);
   if (options.private) notes.push(`Note: ${file} holds private keys: it was written with mode 0600; never publish it.`);
   notes.push(`${file} now holds ${plural(change.set.keys.length)}.`);
@@ -154,7 +186,10 @@ export async function keysetRemoveCommand(file: string, options: KeysetKidOption
   writable(file);
   const kid = requireKid(options, 'remove');
   const change = await updateKeySetFile(file, (set) => removeFromKeySet(set, kid, file));
-  return { notes: [`Removed key "${kid}" from ${file}; it now holds ${plural(change.set.keys.length)}.`], json: summary(file, change) };
+  return {
+    notes: [`Removed key "${kid}" from ${file}; it now holds ${plural(change.set.keys.length)}.`],
+    json: summary(file, change),
+  };
 }
 
 /** `keymint keyset list <jwks-file|->`: kid, kty, alg and use of each key. */
@@ -167,7 +202,10 @@ export async function keysetListCommand(file: string): Promise<CommandResult> {
     use: typeof k.use === 'string' ? k.use : null,
   }));
   if (rows.length === 0) return { json: { keys: [] }, notes: [`${source} holds no keys.`] };
-  const lines = table([['KID', 'KTY', 'ALG', 'USE'], ...rows.map((r) => [r.kid ?? '-', r.kty, r.alg ?? '-', r.use ?? '-'])]);
+  const lines = table([
+    ['KID', 'KTY', 'ALG', 'USE'],
+    ...rows.map((r) => [r.kid ?? '-', r.kty, r.alg ?? '-', r.use ?? '-']),
+  ]);
   return { json: { keys: rows }, stdout: lines.join('\n') };
 }
 
@@ -177,6 +215,9 @@ export async function keysetFindCommand(file: string, options: KeysetKidOptions)
   const { set, source } = await readSet(file);
   const found = findInKeySet(set, kid, source);
   const value = found.length === 1 ? (found[0] as Jwk) : { keys: found };
-  const notes = found.length === 1 ? [] : [`Note: ${source} has ${found.length} keys with kid "${kid}": all are printed, as a JWK Set.`];
+  const notes =
+    found.length === 1
+      ? []
+      : [`Note: ${source} has ${found.length} keys with kid "${kid}": all are printed, as a JWK Set.`];
   return { json: value, stdout: prettyJson(value), notes };
 }

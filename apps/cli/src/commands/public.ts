@@ -38,7 +38,9 @@ export async function publicCommand(file: string, options: PublicOptions): Promi
   return withKeyInputs(options, async (inputs) => {
     const { value, source } = await inputs.publicForm(file, { allowSecret: options.subtle ?? false });
     const keys: Jwk[] = isKeySet(value) ? value.keys : [value];
-    const notes = keys.some((k) => k.kty === 'oct') ? [`Note: ${source} holds an oct key: what is printed is the secret key itself, not a public key.`] : [];
+    const notes = keys.some((k) => k.kty === 'oct')
+      ? [`Note: ${source} holds an oct key: what is printed is the secret key itself, not a public key.`]
+      : [];
     return { json: value, stdout: prettyJson(value), notes };
   });
 }

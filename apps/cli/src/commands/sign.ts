@@ -1,7 +1,15 @@
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { decodeCompactJws, signCompact } from '@keymint/core/jose';
 import { runAction, type CommandResult } from '../output.js';
-import { assertOneStdin, parseAssignments, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import {
+  assertOneStdin,
+  parseAssignments,
+  readPayload,
+  requireKey,
+  STDIN,
+  withKeyInputs,
+  type KeyInputOptions,
+} from '../key-input.js';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
 import { PASSWORD_FILE_HELP, collect, type CommandContext } from '../command.js';
@@ -51,12 +59,17 @@ export async function signCommand(payloadFile: string | undefined, options: Sign
   // The payload first: a missing payload fails before a password or PIN is asked for.
   const payload = await readPayload(payloadPath);
   if (payloadFile === undefined && payload.length === 0) {
-    throw new KeymintError(ErrorCode.USAGE, 'no payload: standard input is empty', { hint: 'give a payload file, or pipe the payload in' });
+    throw new KeymintError(ErrorCode.USAGE, 'no payload: standard input is empty', {
+      hint: 'give a payload file, or pipe the payload in',
+    });
   }
   return withKeyInputs(options, async (inputs) => {
     const key = await inputs.openPrivate(keyFile);
     const jws = await signCompact(key, payload, { ...(options.alg === undefined ? {} : { alg: options.alg }), header });
     const protectedHeader = decodeCompactJws(jws).header;
-    return { stdout: jws, json: { jws, alg: protectedHeader.alg, kid: protectedHeader.kid ?? null, header: protectedHeader } };
+    return {
+      stdout: jws,
+      json: { jws, alg: protectedHeader.alg, kid: protectedHeader.kid ?? null, header: protectedHeader },
+    };
   });
 }

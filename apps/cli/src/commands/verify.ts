@@ -1,9 +1,24 @@
 import { promises as fsp } from 'node:fs';
 import { ErrorCode, KeymintError } from '@keymint/core';
 import { readInput } from '@keymint/core/files';
-import { DEFAULT_LEEWAY, decrypt, formatNumericDate, numericDate, verifyToken, type DecryptedJwe } from '@keymint/core/jose';
+import {
+  DEFAULT_LEEWAY,
+  decrypt,
+  formatNumericDate,
+  numericDate,
+  verifyToken,
+  type DecryptedJwe,
+} from '@keymint/core/jose';
 import { runAction, type CommandResult } from '../output.js';
-import { assertOneStdin, prettyJson, readPayload, requireKey, STDIN, withKeyInputs, type KeyInputOptions } from '../key-input.js';
+import {
+  assertOneStdin,
+  prettyJson,
+  readPayload,
+  requireKey,
+  STDIN,
+  withKeyInputs,
+  type KeyInputOptions,
+} from '../key-input.js';
 import type { Command } from 'commander';
 import { addBackendFlags } from '../backends.js';
 import { PASSWORD_FILE_HELP, type CommandContext } from '../command.js';
@@ -17,7 +32,10 @@ export async function register(program: Command, context: CommandContext): Promi
     .argument('[token]', 'the token itself, a file holding it, or - for standard input (the default)')
     .option('--key <file>', 'a public JWK, a private key file, or a JWK Set')
     .option('--leeway <seconds>', 'clock skew allowed for exp and nbf', '60')
-    .option('--decrypt-with <file>', 'an encrypted (nested) JWT: decrypt it first with this private key, or a JWK Set by kid')
+    .option(
+      '--decrypt-with <file>',
+      'an encrypted (nested) JWT: decrypt it first with this private key, or a JWK Set by kid',
+    )
     .option('--subtle', 'with --decrypt-with: allow RSA1_5')
     .option('--password-file <file>', PASSWORD_FILE_HELP)
     .option('--json', 'print one JSON object; never prompt')
@@ -48,11 +66,17 @@ export interface VerifyOptions extends KeyInputOptions {
 function innerToken(result: DecryptedJwe): string {
   const cty = result.header.cty;
   if (cty !== undefined && (typeof cty !== 'string' || !/^(application\/)?jwt$/i.test(cty))) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, `the JWE holds ${JSON.stringify(cty)} content, not a signed JWT (cty JWT)`);
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      `the JWE holds ${JSON.stringify(cty)} content, not a signed JWT (cty JWT)`,
+    );
   }
   const text = Buffer.from(result.plaintext).toString('utf8').trim();
   if (text.split('.').length !== 3) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, 'the JWE decrypted, but what it holds is not a signed JWT (a compact JWS)');
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      'the JWE decrypted, but what it holds is not a signed JWT (a compact JWS)',
+    );
   }
   return text;
 }
@@ -61,7 +85,10 @@ function innerToken(result: DecryptedJwe): string {
 const DOTTED = /^\s*[A-Za-z0-9_-]*(\.[A-Za-z0-9_-]*){2,}\s*$/;
 
 async function isFile(path: string): Promise<boolean> {
-  return fsp.stat(path).then((s) => s.isFile(), () => false);
+  return fsp.stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 /** The token: standard input for "-", a file that exists, else the argument itself when it looks like a token. */
@@ -71,13 +98,15 @@ async function readToken(arg: string): Promise<string> {
   else if (!(await isFile(arg)) && DOTTED.test(arg)) text = arg;
   else text = await readInput(arg, 'token file');
   text = text.trim();
-  if (text.length === 0) throw new KeymintError(ErrorCode.INPUT_INVALID, `no token: ${arg === STDIN ? 'standard input' : arg} is empty`);
+  if (text.length === 0)
+    throw new KeymintError(ErrorCode.INPUT_INVALID, `no token: ${arg === STDIN ? 'standard input' : arg} is empty`);
   return text;
 }
 
 function parseLeeway(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LEEWAY;
-  if (!/^[0-9]{1,6}$/.test(text.trim())) throw new KeymintError(ErrorCode.PARAM_INVALID, `--leeway "${text}" is not a number of seconds`);
+  if (!/^[0-9]{1,6}$/.test(text.trim()))
+    throw new KeymintError(ErrorCode.PARAM_INVALID, `--leeway "${text}" is not a number of seconds`);
   return Number(text.trim());
 }
 
@@ -101,13 +130,22 @@ export async function verifyCommand(tokenArg: string | undefined, options: Verif
     [keyFile, '--key'],
     [arg, 'the token'],
   ]);
-  if (options.decryptWith !== undefined) assertOneStdin([[options.decryptWith, '--decrypt-with'], [arg, 'the token'], [keyFile, '--key']]);
+  if (options.decryptWith !== undefined)
+    assertOneStdin([
+      [options.decryptWith, '--decrypt-with'],
+      [arg, 'the token'],
+      [keyFile, '--key'],
+    ]);
   const leeway = parseLeeway(options.leeway);
   const token = options.decryptWith === undefined ? await readToken(arg) : await readJweInput(arg);
   if (options.decryptWith === undefined && token.split('.').length === 5) {
-    throw new KeymintError(ErrorCode.INPUT_INVALID, 'the token is encrypted (a JWE with five parts): it must be decrypted before it is verified', {
-      hint: 'give the private key it was encrypted to with --decrypt-with',
-    });
+    throw new KeymintError(
+      ErrorCode.INPUT_INVALID,
+      'the token is encrypted (a JWE with five parts): it must be decrypted before it is verified',
+      {
+        hint: 'give the private key it was encrypted to with --decrypt-with',
+      },
+    );
   }
   return withKeyInputs(options, async (inputs) => {
     const notes: string[] = [];
@@ -115,11 +153,16 @@ export async function verifyCommand(tokenArg: string | undefined, options: Verif
     let decrypted: { alg: string; enc: string; kid: string | null } | undefined;
     if (options.decryptWith !== undefined) {
       const { keys, source } = await openDecryptionKeys(inputs, options.decryptWith);
-      const result = await decrypt(token, keys, { source, ...(options.subtle === undefined ? {} : { subtle: options.subtle }) });
+      const result = await decrypt(token, keys, {
+        source,
+        ...(options.subtle === undefined ? {} : { subtle: options.subtle }),
+      });
       signed = innerToken(result);
       const by = typeof result.key.jwk.kid === 'string' ? result.key.jwk.kid : null;
       decrypted = { alg: result.alg, enc: result.enc, kid: by };
-      notes.push(`Decrypted with ${by === null ? `the key in ${source}` : `key "${by}"`}: ${result.alg}, ${result.enc}.`);
+      notes.push(
+        `Decrypted with ${by === null ? `the key in ${source}` : `key "${by}"`}: ${result.alg}, ${result.enc}.`,
+      );
     }
     const { value, source } = await inputs.publicForm(keyFile, { allowSecret: true, what: 'key file' });
     const result = await verifyToken(signed, value, { leeway, source });
@@ -130,7 +173,14 @@ export async function verifyCommand(tokenArg: string | undefined, options: Verif
       return {
         notes,
         stdout: prettyJson(result.claims),
-        json: { valid: true, alg: result.alg, kid, header: result.header, claims: result.claims, ...(decrypted === undefined ? {} : { decrypted }) },
+        json: {
+          valid: true,
+          alg: result.alg,
+          kid,
+          header: result.header,
+          claims: result.claims,
+          ...(decrypted === undefined ? {} : { decrypted }),
+        },
       };
     }
     let text: string | undefined;
@@ -144,7 +194,14 @@ export async function verifyCommand(tokenArg: string | undefined, options: Verif
     return {
       notes,
       stdout: text ?? b64,
-      json: { valid: true, alg: result.alg, kid, header: result.header, ...(text === undefined ? { payloadBase64url: b64 } : { payload: text }), ...(decrypted === undefined ? {} : { decrypted }) },
+      json: {
+        valid: true,
+        alg: result.alg,
+        kid,
+        header: result.header,
+        ...(text === undefined ? { payloadBase64url: b64 } : { payload: text }),
+        ...(decrypted === undefined ? {} : { decrypted }),
+      },
     };
   });
 }

@@ -1,7 +1,14 @@
 import { expect } from 'vitest';
 import { ErrorCode, createKey, isKeymintError, type KeyBackend } from '@keymint/core';
 import { toolStatus, uniqueService, type ToolResult } from '@keymint/test-kit';
-import { deleteKeychainKey, keychainBackend, keychainLocation, listKeychainKeys, type KeychainStore, type KeychainTarget } from '../../src/index.js';
+import {
+  deleteKeychainKey,
+  keychainBackend,
+  keychainLocation,
+  listKeychainKeys,
+  type KeychainStore,
+  type KeychainTarget,
+} from '../../src/index.js';
 
 /** Deletes every key keymint lists under the service, and so its index entry. */
 export async function removeAllKeys(service: string, store: KeychainStore): Promise<void> {
@@ -21,7 +28,9 @@ export async function assertKeyutilsUsable(): Promise<void> {
     await probe.deleteCredential();
   } catch (error) {
     await probe.deleteCredential().catch(() => undefined);
-    throw new Error(`the kernel keyring refuses entries (${String(error)}): run the tests with "pnpm test", which wraps vitest in "keyctl session -"`);
+    throw new Error(
+      `the kernel keyring refuses entries (${String(error)}): run the tests with "pnpm test", which wraps vitest in "keyctl session -"`,
+    );
   }
 }
 
@@ -60,9 +69,10 @@ export function oneKeyAtATime(backend: KeyBackend): KeyBackend {
     capabilities: backend.capabilities,
     async generate(spec, context) {
       // The key may be gone already: the conformance suite deletes keys too.
-      if (last !== undefined) await deleteKeychainKey(last).catch((error: unknown) => {
-        if (!isKeymintError(error, ErrorCode.KEY_NOT_FOUND)) throw error;
-      });
+      if (last !== undefined)
+        await deleteKeychainKey(last).catch((error: unknown) => {
+          if (!isKeymintError(error, ErrorCode.KEY_NOT_FOUND)) throw error;
+        });
       last = undefined;
       const key = await backend.generate(spec, context);
       if (key.private.kind === 'reference') last = keychainLocation(key.private.reference);

@@ -15,7 +15,16 @@ export {
   type JwtClaimsInput,
   type SignOptions,
 } from '../jws.js';
-export { DEFAULT_LEEWAY, decodeCompactJws, verifyCompactJws, verifyToken, type DecodedJws, type VerifiedToken, type Verifier, type VerifyTokenOptions } from '../verify.js';
+export {
+  DEFAULT_LEEWAY,
+  decodeCompactJws,
+  verifyCompactJws,
+  verifyToken,
+  type DecodedJws,
+  type VerifiedToken,
+  type Verifier,
+  type VerifyTokenOptions,
+} from '../verify.js';
 export { decryptJwk, encryptJwk, inspectJwe, type EncryptOptions } from '../jwe.js';
 export { encrypt, type EncryptOptions as JweEncryptOptions, type EncryptedJwe } from '../jwe-encrypt.js';
 export { decrypt, type DecryptOptions, type DecryptedJwe } from '../jwe-decrypt.js';

@@ -1,9 +1,25 @@
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, publicEncrypt, privateDecrypt, constants, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  privateDecrypt,
+  constants,
+  randomBytes,
+} from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { BACKEND_OPERATIONS, supports, type KeyBackend, type KeyReference, type PrivatePart, type StoredKey } from '../backend.js';
+import {
+  BACKEND_OPERATIONS,
+  supports,
+  type KeyBackend,
+  type KeyReference,
+  type PrivatePart,
+  type StoredKey,
+} from '../backend.js';
 import { createKey, keyFiles, type NewKey } from '../create-key.js';
 import { ErrorCode, type KeymintError, isKeymintError } from '../errors.js';
 import { isPrivateJwk, toPublicJwk, type Jwk } from '../jwk.js';
@@ -11,7 +27,13 @@ import { resolveKeySpec, type KeyParams } from '../params.js';
 import { thumbprint } from '../thumbprint.js';
 import { conformanceCases } from './cases.js';
 import { verifyCompactJws } from '../verify.js';
-import { checkDecrypts, decryptInNewProcess, encryptionParams, expectKeyOperationsDeclared, expectSigningKeysRefused } from './decryption.js';
+import {
+  checkDecrypts,
+  decryptInNewProcess,
+  encryptionParams,
+  expectKeyOperationsDeclared,
+  expectSigningKeysRefused,
+} from './decryption.js';
 import { encrypt } from '../jwe-encrypt.js';
 
 export interface ConformanceOptions {
@@ -48,11 +70,20 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
   if (publicJwk.kty === 'RSA') {
     const secret = randomBytes(32);
     const sealed = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, secret);
-    expect(privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, sealed).equals(secret)).toBe(true);
+    expect(
+      privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, sealed).equals(
+        secret,
+      ),
+    ).toBe(true);
   } else if (publicJwk.crv === 'X25519' || publicJwk.crv === 'X448' || publicJwk.kty === 'EC') {
     const type = publicJwk.kty === 'EC' ? 'ec' : (String(publicJwk.crv).toLowerCase() as 'x25519');
-    const namedCurve = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' }[String(publicJwk.crv)];
-    const other = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: namedCurve as string }) : generateKeyPairSync(type as 'x25519');
+    const namedCurve = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' }[
+      String(publicJwk.crv)
+    ];
+    const other =
+      type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve: namedCurve as string })
+        : generateKeyPairSync(type as 'x25519');
     const ours = diffieHellman({ privateKey: priv, publicKey: other.publicKey });
     const theirs = diffieHellman({ privateKey: other.privateKey, publicKey: pub });
     expect(ours.equals(theirs)).toBe(true);
@@ -65,7 +96,11 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
  * the RFC 7638 thumbprint, signatures that verify with jose, JWEs made by jose that decrypt when
  * the backend offers decryption), or rejects it with ERR_ALG_NOT_SUPPORTED.
  */
-export function describeBackendConformance(name: string, factory: () => Promise<KeyBackend>, options: ConformanceOptions): void {
+export function describeBackendConformance(
+  name: string,
+  factory: () => Promise<KeyBackend>,
+  options: ConformanceOptions,
+): void {
   const timeout = options.timeout ?? 120_000;
   describe(`backend conformance: ${name}`, () => {
     let backend: KeyBackend;
@@ -90,14 +125,18 @@ export function describeBackendConformance(name: string, factory: () => Promise<
 
     for (const testCase of conformanceCases(options.rsaSizes)) {
       const spec = resolveKeySpec(testCase.params);
-      it(`${testCase.name}: created or rejected as declared`, async () => {
-        if (!supports(backend.capabilities, spec)) {
-          await expectRejected(createKey(backend, testCase.params), ErrorCode.ALG_NOT_SUPPORTED);
-          return;
-        }
-        const key = await createKey(backend, testCase.params);
-        await checkKey(backend, key, spec.alg as string);
-      }, timeout);
+      it(
+        `${testCase.name}: created or rejected as declared`,
+        async () => {
+          if (!supports(backend.capabilities, spec)) {
+            await expectRejected(createKey(backend, testCase.params), ErrorCode.ALG_NOT_SUPPORTED);
+            return;
+          }
+          const key = await createKey(backend, testCase.params);
+          await checkKey(backend, key, spec.alg as string);
+        },
+        timeout,
+      );
     }
 
     it('declares exactly the optional operations it has', () => {
@@ -111,72 +150,119 @@ export function describeBackendConformance(name: string, factory: () => Promise<
       expectKeyOperationsDeclared(backend);
     });
 
-    it('a key made for signing cannot decrypt: core refuses it, and so does the backend when asked directly', async () => {
-      await expectSigningKeysRefused(backend, (params) => createKey(backend, params));
-    }, timeout);
+    it(
+      'a key made for signing cannot decrypt: core refuses it, and so does the backend when asked directly',
+      async () => {
+        await expectSigningKeysRefused(backend, (params) => createKey(backend, params));
+      },
+      timeout,
+    );
 
-    it('a key for encryption written to its file decrypts in a new process, when the backend decrypts', async () => {
-      const params = encryptionParams(backend, conformanceCases([2048]));
-      if (params === undefined) return;
-      const key = await createKey(backend, params);
-      const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
-      const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
-      const { compact } = await encrypt('decrypted in another process', key.publicJwk as Jwk, { subtle: true });
-      expect(decryptInNewProcess(options.reload, privateFile, compact)).toBe('decrypted in another process');
-    }, timeout);
+    it(
+      'a key for encryption written to its file decrypts in a new process, when the backend decrypts',
+      async () => {
+        const params = encryptionParams(backend, conformanceCases([2048]));
+        if (params === undefined) return;
+        const key = await createKey(backend, params);
+        const { files } = await keyFiles(key, {
+          publicPath: 'public.json',
+          privatePath: 'private.json',
+          password: null,
+        });
+        const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+        const { compact } = await encrypt('decrypted in another process', key.publicJwk as Jwk, { subtle: true });
+        expect(decryptInNewProcess(options.reload, privateFile, compact)).toBe('decrypted in another process');
+      },
+      timeout,
+    );
 
-    it("refuses another backend's key cleanly, and a private JWK if it keeps its keys", async () => {
-      const data = new TextEncoder().encode('a.b');
-      const foreign: PrivatePart = { kind: 'reference', reference: { backend: `not-${backend.name}`, location: { id: 'x' } } };
-      await expectRefused(backend.sign(foreign, 'ES256', data));
-      if (!backend.capabilities.exportable) {
-        const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
-        await expectRefused(backend.sign({ kind: 'jwk', jwk }, 'ES256', data));
-      }
-      if (backend.delete !== undefined) await expectRejected(backend.delete(foreign.reference), ErrorCode.INPUT_INVALID);
-    }, timeout);
+    it(
+      "refuses another backend's key cleanly, and a private JWK if it keeps its keys",
+      async () => {
+        const data = new TextEncoder().encode('a.b');
+        const foreign: PrivatePart = {
+          kind: 'reference',
+          reference: { backend: `not-${backend.name}`, location: { id: 'x' } },
+        };
+        await expectRefused(backend.sign(foreign, 'ES256', data));
+        if (!backend.capabilities.exportable) {
+          const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
+            format: 'jwk',
+          }) as Jwk;
+          await expectRefused(backend.sign({ kind: 'jwk', jwk }, 'ES256', data));
+        }
+        if (backend.delete !== undefined)
+          await expectRejected(backend.delete(foreign.reference), ErrorCode.INPUT_INVALID);
+      },
+      timeout,
+    );
 
-    it('a key written to its file is read and signs in a new process', async () => {
-      const params = signingParams(backend);
-      const key = await createKey(backend, params);
-      const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
-      const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
-      const header = b64(JSON.stringify({ alg: key.spec.alg }));
-      const signingInput = `${header}.${b64('signed in another process')}`;
-      const signature = signInNewProcess(options.reload, privateFile, key.spec.alg as string, signingInput);
-      expect((await verifyCompactJws(`${signingInput}.${signature}`, key.publicJwk as Jwk, key.spec.alg as string)).valid).toBe(true);
-    }, timeout);
+    it(
+      'a key written to its file is read and signs in a new process',
+      async () => {
+        const params = signingParams(backend);
+        const key = await createKey(backend, params);
+        const { files } = await keyFiles(key, {
+          publicPath: 'public.json',
+          privatePath: 'private.json',
+          password: null,
+        });
+        const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+        const header = b64(JSON.stringify({ alg: key.spec.alg }));
+        const signingInput = `${header}.${b64('signed in another process')}`;
+        const signature = signInNewProcess(options.reload, privateFile, key.spec.alg as string, signingInput);
+        expect(
+          (await verifyCompactJws(`${signingInput}.${signature}`, key.publicJwk as Jwk, key.spec.alg as string)).valid,
+        ).toBe(true);
+      },
+      timeout,
+    );
 
-    it('describes itself, when it offers describe', async () => {
-      if (backend.describe === undefined) return;
-      const description = await backend.describe();
-      expect(description.summary).toMatch(/\S/);
-      expect(description.summary).not.toMatch(/\n/);
-      expect(Array.isArray(description.lines)).toBe(true);
-      expect(JSON.parse(JSON.stringify(description.details))).toEqual(description.details);
-    }, timeout);
+    it(
+      'describes itself, when it offers describe',
+      async () => {
+        if (backend.describe === undefined) return;
+        const description = await backend.describe();
+        expect(description.summary).toMatch(/\S/);
+        expect(description.summary).not.toMatch(/\n/);
+        expect(Array.isArray(description.lines)).toBe(true);
+        expect(JSON.parse(JSON.stringify(description.details))).toEqual(description.details);
+      },
+      timeout,
+    );
 
-    it('lists the keys it holds and deletes them by reference and by id, when it offers list and delete', async () => {
-      if (backend.list === undefined) return;
-      const params = signingParams(backend);
-      const key = await createKey(backend, params);
-      const listed = (await backend.list()).keys.find((k) => k.kid === key.kid);
-      expect(listed, `key ${String(key.kid)} is listed`).toMatchObject({ status: 'ok', kty: key.spec.kty });
-      expect(JSON.parse(JSON.stringify(await backend.list()))).toBeDefined();
-      if (backend.delete === undefined) return;
-      const reference = (key.private as PrivatePart).kind === 'reference' ? (key.private as { reference: KeyReference }).reference : undefined;
-      const declined = await backend.delete(reference ?? (listed as StoredKey).id, { confirm: () => false });
-      expect(declined.outcome).toBe('declined');
-      expect((await backend.list()).keys.some((k) => k.kid === key.kid)).toBe(true);
-      expect((await backend.delete(reference ?? (listed as StoredKey).id)).outcome).toBe('deleted');
-      expect((await backend.list()).keys.some((k) => k.kid === key.kid && k.status === 'ok')).toBe(false);
-      if (reference !== undefined) await expectRejected(backend.sign({ kind: 'reference', reference }, key.spec.alg as string, new Uint8Array([1])), ErrorCode.KEY_NOT_FOUND);
-      await expectRejected(backend.delete(reference ?? (listed as StoredKey).id), ErrorCode.KEY_NOT_FOUND);
-      // By the id that list gives.
-      const other = await createKey(backend, params);
-      const entry = (await backend.list()).keys.find((k) => k.kid === other.kid) as StoredKey;
-      expect((await backend.delete(entry.id)).outcome).toBe('deleted');
-    }, timeout);
+    it(
+      'lists the keys it holds and deletes them by reference and by id, when it offers list and delete',
+      async () => {
+        if (backend.list === undefined) return;
+        const params = signingParams(backend);
+        const key = await createKey(backend, params);
+        const listed = (await backend.list()).keys.find((k) => k.kid === key.kid);
+        expect(listed, `key ${String(key.kid)} is listed`).toMatchObject({ status: 'ok', kty: key.spec.kty });
+        expect(JSON.parse(JSON.stringify(await backend.list()))).toBeDefined();
+        if (backend.delete === undefined) return;
+        const reference =
+          (key.private as PrivatePart).kind === 'reference'
+            ? (key.private as { reference: KeyReference }).reference
+            : undefined;
+        const declined = await backend.delete(reference ?? (listed as StoredKey).id, { confirm: () => false });
+        expect(declined.outcome).toBe('declined');
+        expect((await backend.list()).keys.some((k) => k.kid === key.kid)).toBe(true);
+        expect((await backend.delete(reference ?? (listed as StoredKey).id)).outcome).toBe('deleted');
+        expect((await backend.list()).keys.some((k) => k.kid === key.kid && k.status === 'ok')).toBe(false);
+        if (reference !== undefined)
+          await expectRejected(
+            backend.sign({ kind: 'reference', reference }, key.spec.alg as string, new Uint8Array([1])),
+            ErrorCode.KEY_NOT_FOUND,
+          );
+        await expectRejected(backend.delete(reference ?? (listed as StoredKey).id), ErrorCode.KEY_NOT_FOUND);
+        // By the id that list gives.
+        const other = await createKey(backend, params);
+        const entry = (await backend.list()).keys.find((k) => k.kid === other.kid) as StoredKey;
+        expect((await backend.delete(entry.id)).outcome).toBe('deleted');
+      },
+      timeout,
+    );
   });
 }
 
@@ -190,7 +276,12 @@ function signingParams(backend: KeyBackend): KeyParams {
 }
 
 /** Reads `privateFile` and signs `signingInput` in a new Node process that makes the backend afresh. */
-function signInNewProcess(reload: ConformanceOptions['reload'], privateFile: string, alg: string, signingInput: string): string {
+function signInNewProcess(
+  reload: ConformanceOptions['reload'],
+  privateFile: string,
+  alg: string,
+  signingInput: string,
+): string {
   const script = `
     const [coreUrl, moduleUrl, optionsJson, text, alg, input] = process.argv.slice(1);
     const core = await import(coreUrl);
@@ -209,17 +300,34 @@ function signInNewProcess(reload: ConformanceOptions['reload'], privateFile: str
     }`;
   const moduleUrl = reload.module instanceof URL ? reload.module.href : pathToFileURL(reload.module).href;
   const coreUrl = new URL('../index.js', import.meta.url).href;
-  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, coreUrl, moduleUrl, JSON.stringify(reload.options ?? {}), privateFile, alg, signingInput], {
-    env: { ...process.env, ...reload.env },
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      script,
+      coreUrl,
+      moduleUrl,
+      JSON.stringify(reload.options ?? {}),
+      privateFile,
+      alg,
+      signingInput,
+    ],
+    {
+      env: { ...process.env, ...reload.env },
+      encoding: 'utf8',
+    },
+  );
   expect(result.status, `the new process failed: ${result.stderr}`).toBe(0);
   return result.stdout;
 }
 
 /** A clean refusal: a KeymintError of any code, on one line. */
 async function expectRefused(promise: Promise<unknown>): Promise<void> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(isKeymintError(error), `expected a KeymintError, got ${String(error)}`).toBe(true);
   expect((error as KeymintError).message).not.toMatch(/\n/);
 }

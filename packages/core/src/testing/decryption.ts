@@ -125,9 +125,13 @@ export async function expectSigningKeysRefused(
     const priv = key.private;
     if (priv === undefined) continue;
     if (operation === 'unwrapKey') {
-      const error = await refusal(backend.unwrapKey!(priv, 'RSA-OAEP', new Uint8Array(randomBytes(256)), { cekLength: 32 }));
+      const error = await refusal(
+        backend.unwrapKey!(priv, 'RSA-OAEP', new Uint8Array(randomBytes(256)), { cekLength: 32 }),
+      );
       expect(error.code, error.message).toBe(ErrorCode.ALG_NOT_SUPPORTED);
-      const otherType = await refusal(backend.unwrapKey!(priv, 'A128KW', new Uint8Array(randomBytes(24)), { cekLength: 16 }));
+      const otherType = await refusal(
+        backend.unwrapKey!(priv, 'A128KW', new Uint8Array(randomBytes(24)), { cekLength: 16 }),
+      );
       expect(otherType.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     } else {
       const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
@@ -143,11 +147,13 @@ export async function expectSigningKeysRefused(
 
 /** The first key type the backend declares for encryption with a public key, to decrypt in a new process. */
 export function encryptionParams(backend: KeyBackend, cases: readonly { params: KeyParams }[]): KeyParams | undefined {
-  return cases.map((c) => c.params).find((p) => {
-    const spec = resolveKeySpec(p);
-    if (spec.use !== 'enc' || spec.kty === 'oct') return false;
-    return supports(backend.capabilities, spec) && offers(backend, operationFor(spec.alg as string));
-  });
+  return cases
+    .map((c) => c.params)
+    .find((p) => {
+      const spec = resolveKeySpec(p);
+      if (spec.use !== 'enc' || spec.kty === 'oct') return false;
+      return supports(backend.capabilities, spec) && offers(backend, operationFor(spec.alg as string));
+    });
 }
 
 /** Reads `privateFile` and decrypts `jwe` in a new Node process that makes the backend afresh; returns the plaintext. */
@@ -168,7 +174,17 @@ export function decryptInNewProcess(reload: ConformanceOptions['reload'], privat
   const moduleUrl = reload.module instanceof URL ? reload.module.href : pathToFileURL(reload.module).href;
   const coreUrl = new URL('../index.js', import.meta.url).href;
   const joseUrl = new URL('../exports/jose.js', import.meta.url).href;
-  const args = ['--input-type=module', '-e', script, coreUrl, joseUrl, moduleUrl, JSON.stringify(reload.options ?? {}), privateFile, jwe];
+  const args = [
+    '--input-type=module',
+    '-e',
+    script,
+    coreUrl,
+    joseUrl,
+    moduleUrl,
+    JSON.stringify(reload.options ?? {}),
+    privateFile,
+    jwe,
+  ];
   const result = spawnSync(process.execPath, args, { env: { ...process.env, ...reload.env }, encoding: 'utf8' });
   expect(result.status, `the new process failed: ${result.stderr}`).toBe(0);
   return result.stdout;

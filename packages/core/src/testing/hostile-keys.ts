@@ -24,5 +24,15 @@ export function hostileRsaJwk(bits: number): Jwk {
   const q = oddNumber(bits / 2);
   const n = p * q;
   const d = bigIntOf(randomBytes(bits / 8 - 8)) % n;
-  return { kty: 'RSA', n: b64(n), e: 'AQAB', d: b64(d), p: b64(p), q: b64(q), dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(bigIntOf(randomBytes(bits / 16 - 8)) % p) };
+  return {
+    kty: 'RSA',
+    n: b64(n),
+    e: 'AQAB',
+    d: b64(d),
+    p: b64(p),
+    q: b64(q),
+    dp: b64(d % (p - 1n)),
+    dq: b64(d % (q - 1n)),
+    qi: b64(bigIntOf(randomBytes(bits / 16 - 8)) % p),
+  };
 }

@@ -34,9 +34,20 @@ export const nodeBackend: KeyBackend = {
     switch (keyManagementOf(alg)?.mode) {
       case 'rsa': {
         const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
-        if (alg === 'RSA1_5') return decodePkcs1Block(privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encryptedKey), params.cekLength);
+        if (alg === 'RSA1_5')
+          return decodePkcs1Block(
+            privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encryptedKey),
+            params.cekLength,
+          );
         try {
-          return privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' }, encryptedKey);
+          return privateDecrypt(
+            {
+              key: privateKey,
+              padding: constants.RSA_PKCS1_OAEP_PADDING,
+              oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256',
+            },
+            encryptedKey,
+          );
         } catch {
           throw failed();
         }
@@ -44,7 +55,10 @@ export const nodeBackend: KeyBackend = {
       case 'aes-kw':
         return aesUnwrapKey(k, encryptedKey) ?? Promise.reject(failed());
       case 'aes-gcm-kw':
-        return aesGcmUnwrapKey(k, encryptedKey, params.iv as Uint8Array, params.tag as Uint8Array) ?? Promise.reject(failed());
+        return (
+          aesGcmUnwrapKey(k, encryptedKey, params.iv as Uint8Array, params.tag as Uint8Array) ??
+          Promise.reject(failed())
+        );
       case 'dir':
         return k;
       default:
