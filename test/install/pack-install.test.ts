@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO, expectError, expectKeyPair, readJson, type Jwk, type RunResult } from '../helpers.js';
-import { startSoftHsm, type SoftHsm } from '@keymint/test-kit';
+import { expectOk, startSoftHsm, type SoftHsm } from '@keymint/test-kit';
 import {
   NPM_CLI,
   PUBLISHED,
@@ -81,11 +81,6 @@ function npm(args: readonly string[], options: { cwd: string; path: string; pref
 
 /** The PATH of this machine, with its compilers. */
 const FULL_PATH = process.env.PATH ?? '/usr/bin:/bin';
-
-function expectOk(result: RunResult, what: string): RunResult {
-  expect(result.code, `${what}:\n${result.stdout}\n${result.stderr}`).toBe(0);
-  return result;
-}
 
 /** A fresh directory under the test's root. */
 function dir(...names: string[]): string {

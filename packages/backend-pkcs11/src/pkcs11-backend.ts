@@ -112,35 +112,26 @@ interface Route {
   route: string;
 }
 
-/** Parsed reference URIs kept per backend; beyond this many the oldest is parsed again when used. */
+/** Parsed reference URIs kept per backend; when there are this many, the memo starts again. */
 const MAX_PARSED_URIS = 256;
 
-/** The attributes of a URI that choose a token (not the object, not the PIN), as one string. */
+/** The attributes of a URI that choose a token (not the object, not the PIN). */
+const TOKEN_SELECTORS = [
+  'token',
+  'manufacturer',
+  'serial',
+  'model',
+  'libraryManufacturer',
+  'libraryDescription',
+  'libraryVersion',
+  'slotManufacturer',
+  'slotDescription',
+  'slotId',
+] as const satisfies readonly (keyof Pkcs11Uri)[];
+
+/** The token a URI chooses, as one string. */
 function tokenSelector(uri: Pkcs11Uri): string {
-  const {
-    token,
-    manufacturer,
-    serial,
-    model,
-    libraryManufacturer,
-    libraryDescription,
-    libraryVersion,
-    slotManufacturer,
-    slotDescription,
-    slotId,
-  } = uri;
-  return JSON.stringify([
-    token,
-    manufacturer,
-    serial,
-    model,
-    libraryManufacturer,
-    libraryDescription,
-    libraryVersion,
-    slotManufacturer,
-    slotDescription,
-    slotId,
-  ]);
+  return JSON.stringify(TOKEN_SELECTORS.map((name) => uri[name]));
 }
 
 function referenceUri(key: PrivatePart): string {

@@ -1,41 +1,17 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompactEncrypt, FlattenedEncrypt, GeneralEncrypt, importJWK } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { rejection } from '@keymint/test-kit';
 import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { decrypt } from '../src/jwe-decrypt.js';
 import { encrypt } from '../src/jwe-encrypt.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
-import { calls, opened } from './support/jwe-backend.js';
+import { calls, octJwk, opened, privateJwk } from './support/jwe-backend.js';
 
 const utf8 = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');
-
-function privateJwk(type: 'rsa' | 'ec' | 'x25519' | 'x448', extra: Partial<Jwk> = {}, namedCurve = 'prime256v1'): Jwk {
-  const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : type === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve })
-        : generateKeyPairSync(type as 'x25519');
-  return { ...(pair.privateKey.export({ format: 'jwk' }) as Jwk), ...extra };
-}
-const octJwk = (bits: number, extra: Partial<Jwk> = {}): Jwk => ({
-  kty: 'oct',
-  k: b64(randomBytes(bits / 8)),
-  ...extra,
-});
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a KeymintError').toMatchObject({ name: 'KeymintError' });
-  expect((error as Error).message).not.toMatch(/\n/);
-  return error as KeymintError;
-}
 
 /** A JWE made by jose (not keymint) to a key. */
 async function joseJwe(
@@ -86,7 +62,7 @@ describe('decrypt: RFC 7520 §5 vectors', () => {
 
   it('rfc7520-5.1 (RSA1_5) is refused without subtle, before the backend is asked', async () => {
     const vector = vectors['rfc7520-5.1'] as { key: Jwk; compact: string };
-    const error = await rejection(decrypt(vector.compact, opened(vector.key)));
+    const error = await rejection<KeymintError>(decrypt(vector.compact, opened(vector.key)));
     expect(error.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     expect(error.message).toMatch(/RSA1_5 is refused: it is open to padding-oracle attacks/);
     expect(calls).toEqual([]);
@@ -149,9 +125,9 @@ describe('decrypt: JWEs made by jose', () => {
       .encrypt();
     expect(utf8((await decrypt(JSON.stringify(general), opened(P256))).plaintext)).toBe('general');
     // The aad is authenticated: changed, nothing decrypts.
-    expect((await rejection(decrypt(JSON.stringify({ ...flattened, aad: b64('other') }), opened(P256)))).code).toBe(
-      ErrorCode.DECRYPT_FAILED,
-    );
+    expect(
+      (await rejection<KeymintError>(decrypt(JSON.stringify({ ...flattened, aad: b64('other') }), opened(P256)))).code,
+    ).toBe(ErrorCode.DECRYPT_FAILED);
   });
 });
 
@@ -164,7 +140,7 @@ describe('decrypt: the key', () => {
     expect((await decrypt(noKid, [opened(privateJwk('ec', {}, 'secp384r1')), opened(P384)])).key.jwk.kid).toBe(
       'p384-1',
     );
-    const error = await rejection(
+    const error = await rejection<KeymintError>(
       decrypt(await joseJwe(P384, 'ECDH-ES', 'A256GCM', { kid: 'gone' }), keys, { source: 'jwks.json' }),
     );
     expect(error.code).toBe(ErrorCode.KEY_NOT_FOUND);
@@ -174,20 +150,26 @@ describe('decrypt: the key', () => {
   it('a key for signing, or made for another alg, is refused before the backend is asked', async () => {
     const sig = { ...RSA, use: 'sig' };
     const jwe = await joseJwe(RSA, 'RSA-OAEP', 'A256GCM');
-    const signing = await rejection(decrypt(jwe, opened(sig)));
+    const signing = await rejection<KeymintError>(decrypt(jwe, opened(sig)));
     expect(signing.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     expect(signing.message).toMatch(/is for signing \("use": "sig"\): it cannot be used for RSA-OAEP/);
-    expect((await rejection(decrypt(jwe, opened({ ...RSA, alg: 'RSA-OAEP-256' })))).message).toMatch(
+    expect((await rejection<KeymintError>(decrypt(jwe, opened({ ...RSA, alg: 'RSA-OAEP-256' })))).message).toMatch(
       /alg RSA-OAEP does not fit the key, whose "alg" is RSA-OAEP-256/,
     );
-    expect((await rejection(decrypt(jwe, opened({ ...RSA, alg: 'RS256' })))).code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
-    expect((await rejection(decrypt(jwe, opened(P256)))).message).toMatch(/RSA-OAEP does not fit a EC P-256 key/);
+    expect((await rejection<KeymintError>(decrypt(jwe, opened({ ...RSA, alg: 'RS256' })))).code).toBe(
+      ErrorCode.ALG_NOT_SUPPORTED,
+    );
+    expect((await rejection<KeymintError>(decrypt(jwe, opened(P256)))).message).toMatch(
+      /RSA-OAEP does not fit a EC P-256 key/,
+    );
     expect(calls).toEqual([]);
   });
 
   it('a backend that does not offer decryption says so, by name', async () => {
     const signOnly = { ...opened(RSA).backend, name: 'signer', capabilities: { exportable: true, keyTypes: [] } };
-    const error = await rejection(decrypt(await joseJwe(RSA, 'RSA-OAEP-256', 'A256GCM'), opened(RSA, signOnly)));
+    const error = await rejection<KeymintError>(
+      decrypt(await joseJwe(RSA, 'RSA-OAEP-256', 'A256GCM'), opened(RSA, signOnly)),
+    );
     expect(error.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     expect(error.message).toBe(
       'RSA-OAEP-256 is not supported by backend "signer": it cannot decrypt with the keys it holds',
@@ -230,7 +212,7 @@ describe('decrypt: one error for every failure', () => {
 
 describe('decrypt: hostile JWEs are refused before any key is used', () => {
   const expectRefused = async (jwe: string, code: string, pattern: RegExp, key: Jwk = P256) => {
-    const error = await rejection(decrypt(jwe, opened(key)));
+    const error = await rejection<KeymintError>(decrypt(jwe, opened(key)));
     expect(error.code).toBe(code);
     expect(error.message).toMatch(pattern);
     expect(calls).toEqual([]);
@@ -393,7 +375,7 @@ describe('decrypt: hostile JWEs are refused before any key is used', () => {
   it('an X25519 epk of small order gives no shared secret, and is refused', async () => {
     const jwe = await joseJwe(X25519, 'ECDH-ES', 'A256GCM');
     for (const x of [b64(Buffer.alloc(32)), b64(Buffer.from([1, ...Buffer.alloc(31)]))]) {
-      const error = await rejection(
+      const error = await rejection<KeymintError>(
         decrypt(
           withHeader(jwe, (h) => ({ ...h, epk: { kty: 'OKP', crv: 'X25519', x } })),
           opened(X25519),
@@ -404,7 +386,7 @@ describe('decrypt: hostile JWEs are refused before any key is used', () => {
   });
 
   it('a JWE past MAX_JWE_LENGTH is refused without being read', async () => {
-    const error = await rejection(decrypt('a'.repeat(24 * 1024 * 1024 + 1), opened(P256)));
+    const error = await rejection<KeymintError>(decrypt('a'.repeat(24 * 1024 * 1024 + 1), opened(P256)));
     expect(error.message).toMatch(/is longer than 25165824 characters/);
   });
 });

@@ -1,39 +1,14 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { compactDecrypt, flattenedDecrypt, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type KeymintError } from '../src/errors.js';
 import { decrypt } from '../src/jwe-decrypt.js';
 import { encrypt } from '../src/jwe-encrypt.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
-import { asCommandLine } from '@keymint/test-kit';
-import { opened } from './support/jwe-backend.js';
+import { asCommandLine, rejection } from '@keymint/test-kit';
+import { octJwk, opened, privateJwk } from './support/jwe-backend.js';
 
 const b64 = (value: Uint8Array) => Buffer.from(value).toString('base64url');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
-
-function privateJwk(type: 'rsa' | 'ec' | 'x25519' | 'x448', extra: Partial<Jwk> = {}, namedCurve = 'prime256v1'): Jwk {
-  const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : type === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve })
-        : generateKeyPairSync(type as 'x25519');
-  return { ...(pair.privateKey.export({ format: 'jwk' }) as Jwk), ...extra };
-}
-const octJwk = (bits: number, extra: Partial<Jwk> = {}): Jwk => ({
-  kty: 'oct',
-  k: b64(randomBytes(bits / 8)),
-  ...extra,
-});
-
-async function rejection(promise: Promise<unknown>): Promise<KeymintError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error, 'expected a KeymintError').toMatchObject({ name: 'KeymintError' });
-  return error as KeymintError;
-}
 
 const RSA = privateJwk('rsa', { kid: 'rsa-1' });
 const P256 = privateJwk('ec', { kid: 'p256-1' });
@@ -119,7 +94,7 @@ describe('encrypt: the key, alg and enc', () => {
       typ: 'JOSE',
     });
     for (const name of ['alg', 'enc', 'zip', 'epk', 'kid']) {
-      const error = await rejection(encrypt('x', toPublicJwk(P256), { header: { [name]: 'x' } }));
+      const error = await rejection<KeymintError>(encrypt('x', toPublicJwk(P256), { header: { [name]: 'x' } }));
       expect(error.code).toBe(ErrorCode.PARAM_INVALID);
     }
   });
@@ -128,17 +103,19 @@ describe('encrypt: the key, alg and enc', () => {
     const set = { keys: [toPublicJwk({ ...P256, use: 'sig' }), toPublicJwk({ ...RSA, use: 'enc' })] };
     expect((await encrypt('x', set)).kid).toBe('rsa-1');
     expect((await encrypt('x', set, { kid: 'rsa-1' })).alg).toBe('RSA-OAEP-256');
-    const missing = await rejection(encrypt('x', set, { kid: 'gone', source: 'jwks.json' }));
+    const missing = await rejection<KeymintError>(encrypt('x', set, { kid: 'gone', source: 'jwks.json' }));
     expect([missing.code, asCommandLine(missing)]).toEqual([
       ErrorCode.KEY_NOT_FOUND,
       'jwks.json has no key with --kid "gone"',
     ]);
-    const two = await rejection(encrypt('x', { keys: [toPublicJwk(RSA), toPublicJwk(P256)] }, { source: 'jwks.json' }));
+    const two = await rejection<KeymintError>(
+      encrypt('x', { keys: [toPublicJwk(RSA), toPublicJwk(P256)] }, { source: 'jwks.json' }),
+    );
     expect([two.code, asCommandLine(two)]).toEqual([
       ErrorCode.PARAM_INVALID,
       'jwks.json holds 2 keys to encrypt to: choose one with --kid',
     ]);
-    expect((await rejection(encrypt('x', { keys: [toPublicJwk({ ...P256, use: 'sig' })] }))).code).toBe(
+    expect((await rejection<KeymintError>(encrypt('x', { keys: [toPublicJwk({ ...P256, use: 'sig' })] }))).code).toBe(
       ErrorCode.KEY_NOT_FOUND,
     );
   });
@@ -207,7 +184,7 @@ describe('encrypt: the key, alg and enc', () => {
       ],
     ];
     for (const [jwk, options, code, pattern] of cases) {
-      const error = await rejection(encrypt('x', jwk, options));
+      const error = await rejection<KeymintError>(encrypt('x', jwk, options));
       expect([error.code, asCommandLine(error)], JSON.stringify(options)).toEqual([
         code,
         expect.stringMatching(pattern),
@@ -219,7 +196,9 @@ describe('encrypt: the key, alg and enc', () => {
     const pub = toPublicJwk(P256);
     const y = Buffer.from(pub.y as string, 'base64url');
     y[0] = (y[0] as number) ^ 1;
-    expect((await rejection(encrypt('x', { ...pub, y: b64(y) }))).code).toBe(ErrorCode.INPUT_INVALID);
-    expect((await rejection(encrypt('x', { ...toPublicJwk(RSA), e: 'AQ' }))).code).toBe(ErrorCode.INPUT_INVALID);
+    expect((await rejection<KeymintError>(encrypt('x', { ...pub, y: b64(y) }))).code).toBe(ErrorCode.INPUT_INVALID);
+    expect((await rejection<KeymintError>(encrypt('x', { ...toPublicJwk(RSA), e: 'AQ' }))).code).toBe(
+      ErrorCode.INPUT_INVALID,
+    );
   });
 });

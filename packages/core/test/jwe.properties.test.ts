@@ -1,11 +1,11 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { CompactEncrypt, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, KeymintError } from '../src/errors.js';
 import { decrypt } from '../src/jwe-decrypt.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
-import { calls, opened } from './support/jwe-backend.js';
+import { calls, opened, privateJwk } from './support/jwe-backend.js';
 
 // Issue 13, hostile input: JWEs made by jose, then changed: their headers (class 1), their
 // ephemeral public keys (class 2: invalid-curve attacks), the lengths of their parts (class 3).
@@ -19,16 +19,6 @@ const RUNS = 10_000;
 const REFUSED = [ErrorCode.INPUT_INVALID, ErrorCode.ALG_NOT_SUPPORTED, ErrorCode.KEY_NOT_FOUND];
 const OUTCOMES = [...REFUSED, ErrorCode.DECRYPT_FAILED];
 const b64 = (value: Uint8Array | string) => Buffer.from(value).toString('base64url');
-
-function privateJwk(type: 'rsa' | 'ec' | 'x25519', namedCurve = 'prime256v1'): Jwk {
-  const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : type === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve })
-        : generateKeyPairSync('x25519');
-  return pair.privateKey.export({ format: 'jwk' }) as Jwk;
-}
 
 interface Sample {
   name: string;
@@ -87,8 +77,8 @@ beforeAll(async () => {
   const p256 = privateJwk('ec');
   samples = await Promise.all([
     sample('ECDH-ES P-256', p256, 'ECDH-ES', 'A256GCM'),
-    sample('ECDH-ES+A128KW P-384', privateJwk('ec', 'secp384r1'), 'ECDH-ES+A128KW', 'A128CBC-HS256'),
-    sample('ECDH-ES+A256KW P-521', privateJwk('ec', 'secp521r1'), 'ECDH-ES+A256KW', 'A192GCM'),
+    sample('ECDH-ES+A128KW P-384', privateJwk('ec', {}, 'secp384r1'), 'ECDH-ES+A128KW', 'A128CBC-HS256'),
+    sample('ECDH-ES+A256KW P-521', privateJwk('ec', {}, 'secp521r1'), 'ECDH-ES+A256KW', 'A192GCM'),
     sample('ECDH-ES X25519', privateJwk('x25519'), 'ECDH-ES', 'A256CBC-HS512'),
     sample('RSA-OAEP-256', privateJwk('rsa'), 'RSA-OAEP-256', 'A128GCM'),
     sample('A128KW', { kty: 'oct', k: b64(randomBytes(16)) }, 'A128KW', 'A256GCM'),
@@ -242,7 +232,7 @@ describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
       ['P-384', 'secp384r1'],
       ['P-521', 'secp521r1'],
     ] as const) {
-      const { x, y } = privateJwk('ec', namedCurve);
+      const { x, y } = privateJwk('ec', {}, namedCurve);
       expect(onCurve(crv, x, y)).toBe(true);
       expect(
         onCurve(crv, x, b64(Buffer.from(Buffer.from(y as string, 'base64url').map((v, i) => (i === 5 ? v ^ 1 : v))))),
@@ -253,10 +243,10 @@ describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
   it(`${RUNS} epks: off the curve, on another curve, of other sizes, of small order, with private members: refused unless a point on the key's curve`, async () => {
     const tally = new Map<string, number>();
     const others = [
-      privateJwk('ec', 'secp256k1'),
+      privateJwk('ec', {}, 'secp256k1'),
       privateJwk('ec'),
-      privateJwk('ec', 'secp384r1'),
-      privateJwk('ec', 'secp521r1'),
+      privateJwk('ec', {}, 'secp384r1'),
+      privateJwk('ec', {}, 'secp521r1'),
       privateJwk('x25519'),
     ].map(toPublicJwk);
     const coordinate = fc.oneof(
@@ -288,6 +278,7 @@ describe('class 2: ephemeral public keys (invalid-curve attacks)', () => {
             jwk.kty === 'EC'
               ? privateJwk(
                   'ec',
+                  {},
                   { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1' }[jwk.crv as string],
                 )
               : privateJwk('x25519'),

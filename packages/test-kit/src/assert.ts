@@ -89,11 +89,13 @@ export interface ExitedRun {
 }
 
 /**
- * A run that succeeded: exit 0 (its stderr in the failure message) and no stack trace on stderr.
+ * A run that succeeded: exit 0 (its stderr, and `what` it was, in the failure message) and no
+ * stack trace on stderr.
  * @example expectOk(await keymint(['create', ...], { cwd: dir }));
  */
-export function expectOk<T extends ExitedRun>(result: T): T {
-  expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at /m);
-  expect(result.code, `stderr: ${result.stderr}`).toBe(0);
+export function expectOk<T extends ExitedRun>(result: T, what?: string): T {
+  const label = what === undefined ? '' : `${what}: `;
+  expect(result.stderr, `${label}no stack trace`).not.toMatch(/^\s+at /m);
+  expect(result.code, `${label}stderr: ${result.stderr}`).toBe(0);
   return result;
 }

@@ -1,4 +1,12 @@
-import { constants, createPrivateKey, createPublicKey, diffieHellman, privateDecrypt } from 'node:crypto';
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  privateDecrypt,
+  randomBytes,
+} from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { aesGcmUnwrapKey, aesUnwrapKey } from '../../src/aes-key-wrap.js';
 import type { KeyBackend, PrivatePart, UnwrapParams } from '../../src/backend.js';
@@ -77,3 +85,25 @@ export const nodeBackend: KeyBackend = {
 export function opened(jwk: Jwk, backend: KeyBackend = nodeBackend): OpenedKey {
   return { publicJwk: jwk.kty === 'oct' ? undefined : toPublicJwk(jwk), jwk, private: { kind: 'jwk', jwk }, backend };
 }
+
+/** A new private JWK of Node's making: RSA 2048, EC on `namedCurve`, X25519 or X448. */
+export function privateJwk(
+  type: 'rsa' | 'ec' | 'x25519' | 'x448',
+  extra: Partial<Jwk> = {},
+  namedCurve = 'prime256v1',
+): Jwk {
+  const pair =
+    type === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : type === 'ec'
+        ? generateKeyPairSync('ec', { namedCurve })
+        : generateKeyPairSync(type as 'x25519');
+  return { ...(pair.privateKey.export({ format: 'jwk' }) as Jwk), ...extra };
+}
+
+/** A new secret JWK of `bits` random bits. */
+export const octJwk = (bits: number, extra: Partial<Jwk> = {}): Jwk => ({
+  kty: 'oct',
+  k: Buffer.from(randomBytes(bits / 8)).toString('base64url'),
+  ...extra,
+});
