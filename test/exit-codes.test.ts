@@ -30,7 +30,7 @@ function readmeTable(): Row[] {
   const text = readFileSync(join(REPO, 'README.md'), 'utf8');
   const section = text.slice(text.indexOf('## Exit codes'));
   const rows: Row[] = [];
-  for (const match of section.matchAll(/^\| (\d+) \|[^|]*\|([^|]*)\|$/gm)) {
+  for (const match of section.matchAll(/^\|\s*(\d+)\s*\|[^|]*\|([^|]*)\|\s*$/gm)) {
     rows.push({
       exit: Number(match[1]),
       codes: [...(match[2] as string).matchAll(/`(ERR_[A-Z_]+)`/g)].map((m) => m[1] as string),
