@@ -187,7 +187,8 @@ if (op === 'create') {
   // ECDH-ES (deriveSharedSecret), through the backend with the key reference, against graphene-pk11
   // with session and key handle held. SoftHSM 2.6 does OAEP with SHA-1 only, so both do what the
   // backend does there: raw RSA (CKM_RSA_X_509) on the token and the OAEP block decoded in the host.
-  const alg = kind;
+  const [uri, alg, countText, blocksText] = args;
+  const count = Number(countText);
   const rsa = alg === 'RSA-OAEP-256';
   const maker = await pkcs11Backend({ uri, pin: PIN });
   const key = await createKey(
