@@ -55,15 +55,29 @@ describe('the code cache', () => {
 
 /**
  * What a run loads, seen from inside the process: a preloaded script writes, at exit, whether
- * Node's ES module loader translated any module and which CommonJS files were required.
+ * Node's ES module loader translated any module, whether node:crypto was loaded, which CommonJS
+ * files were required and which directories were listed (where keymint looks for backends).
  */
+/** A directory holding a password file `p`. */
+async function passwordDir(): Promise<string> {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'p'), 'correct horse battery staple\n');
+  return dir;
+}
+
 describe('a run loads what it needs only', () => {
   const probe = join(copy, 'probe.cjs');
   writeFileSync(
     probe,
-    `process.on('exit', () => require('node:fs').writeFileSync(process.env.PROBE_OUT, JSON.stringify({
+    `const fs = require('node:fs');
+    const listed = [];
+    const readdirSync = fs.readdirSync;
+    fs.readdirSync = (path, ...rest) => (listed.push(String(path)), readdirSync(path, ...rest));
+    process.on('exit', () => fs.writeFileSync(process.env.PROBE_OUT, JSON.stringify({
       esm: process.moduleLoadList.some((m) => m.includes('internal/modules/esm/translators')),
+      crypto: process.moduleLoadList.includes('NativeModule crypto'),
       files: Object.keys(require.cache),
+      listed,
     })));\n`,
   );
 
@@ -74,12 +88,33 @@ describe('a run loads what it needs only', () => {
       env: { PROBE_OUT: out },
     });
     expect(result.code, result.stderr).toBe(0);
-    return JSON.parse(readFileSync(out, 'utf8')) as { esm: boolean; files: string[] };
+    return JSON.parse(readFileSync(out, 'utf8')) as {
+      esm: boolean;
+      crypto: boolean;
+      files: string[];
+      listed: string[];
+    };
   }
 
-  it('creates a software key with the bundle alone: no ES module, no other backend read (the software backend is built in), no sshpk', async () => {
-    const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', 'k.pub.json', 'k.json']);
-    expect(seen).toEqual({ esm: false, files: [probe, BIN] });
+  it('creates a software key with the bundle alone: no ES module, no other backend read or looked for (the software backend is built in), no sshpk', async () => {
+    const dir = tempDir();
+    const seen = await loads(['create', '--kty', 'EC', '--no-password', '--insecure', 'k.pub.json', 'k.json'], dir);
+    // The output directory is listed for stale temp files of the keys it writes; nothing else.
+    expect(seen).toEqual({ esm: false, crypto: true, files: [probe, BIN], listed: [dir, dir] });
+  });
+
+  it('looks for installed backends when a flag may be one of theirs', async () => {
+    const seen = await loads(
+      ['create', '--kty', 'EC', '--pbes2-count', '1000', '--password-file', 'p', 'k.pub.json', 'k.json'],
+      await passwordDir(),
+    );
+    expect(seen.listed.some((d) => d.endsWith('node_modules'))).toBe(true);
+  });
+
+  it('prints its version and its help without node:crypto, and its help without reading a backend', async () => {
+    expect(await loads(['--version'])).toEqual({ esm: false, crypto: false, files: [probe, BIN], listed: [] });
+    const help = await loads(['--help']);
+    expect(help).toEqual({ esm: false, crypto: false, files: [probe, BIN], listed: [] });
   });
 
   it('reads the manifest of a backend whose flag the command line uses, and only that one', async () => {
@@ -99,11 +134,6 @@ describe('a run loads what it needs only', () => {
     ]);
     const help = await loads(['create', '--help']);
     expect(help.files.filter((f) => f.endsWith('manifest.cjs')).length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('prints its version with the bundle alone', async () => {
-    const seen = await loads(['--version']);
-    expect(seen).toEqual({ esm: false, files: [probe, BIN] });
   });
 
   it('loads sshpk, from its own file, for an OpenSSH key', async () => {

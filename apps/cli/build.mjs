@@ -29,14 +29,19 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const requireHere = createRequire(join(HERE, 'package.json'));
 
 /** Builtins only some runs use: they load on first use (see lazyBuiltins). */
-const LAZY_BUILTINS = ['child_process', 'readline', 'tty'];
+const LAZY_BUILTINS = ['child_process', 'crypto', 'fs/promises', 'module', 'os', 'readline', 'tty'];
 
 /**
- * Builtins that most runs never use load on first use instead of at start-up: commander requires
- * node:child_process (and with it net, dgram and the stream machinery) for executable subcommands
- * keymint does not have, and the prompt imports node:readline and node:tty, which only a prompt
- * needs. Each becomes a module of stand-ins, one per function the builtin exports, that load the
- * real module when first called (or constructed).
+ * Builtins that many runs never use load on first use instead of at start-up: node:crypto (about
+ * 3 ms) is needed by keys, not by `--help` or `--version`; commander requires node:child_process
+ * (and with it net, dgram and the stream machinery) for executable subcommands keymint does not
+ * have; the prompt imports node:readline and node:tty, which only a prompt needs; node:fs/promises,
+ * node:module and node:os serve a few commands. Each becomes a module of stand-ins that load the real builtin
+ * when first used: a function for each function it exports (called, constructed or used with
+ * instanceof, it acts as the real one), and a view of each object (crypto.constants) whose members
+ * are read from the real one. An export of another kind has no stand-in: using it fails the build.
+ * A stand-in has none of the real function's own symbols, so util.promisify of it does not know that
+ * crypto.generateKeyPair calls back with two keys: keymint's code does not promisify builtins.
  */
 const lazyBuiltins = {
   name: 'keymint-lazy-builtins',
@@ -48,20 +53,29 @@ const lazyBuiltins = {
     );
     b.onLoad({ filter: /.*/, namespace: 'keymint-lazy-builtin' }, (args) => {
       const real = requireHere(`node:${args.path}`);
-      const functions = Object.entries(Object.getOwnPropertyDescriptors(real))
-        .filter(([name, d]) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default' && typeof d.value === 'function')
-        .map(([name]) => name);
+      const exported = (kind) =>
+        Object.entries(Object.getOwnPropertyDescriptors(real))
+          .filter(([name, d]) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default' && d.enumerable)
+          .filter(([name]) => typeof real[name] === kind && real[name] !== null)
+          .map(([name]) => name);
       return {
         loader: 'js',
         resolveDir: HERE,
         contents: [
-          `import { createRequire } from 'node:module';`,
           `let real;`,
-          `const load = () => (real ??= createRequire(__keymintUrl)('node:${args.path}'));`,
-          ...functions.map(
-            (n) =>
-              `export function ${n}(...args) { const f = load().${n}; return new.target ? Reflect.construct(f, args) : f.apply(this, args); }`,
-          ),
+          `const load = () => (real ??= require('node:${args.path}'));`,
+          `const fn = (name) => {`,
+          `  function lazy(...args) { const f = load()[name]; return new.target ? Reflect.construct(f, args) : f.apply(this, args); }`,
+          `  return Object.defineProperty(lazy, Symbol.hasInstance, { value: (value) => value instanceof load()[name] });`,
+          `};`,
+          `const view = (name) => new Proxy({}, {`,
+          `  get: (_, key) => { const o = load()[name]; const v = o[key]; return typeof v === 'function' ? v.bind(o) : v; },`,
+          `  has: (_, key) => key in load()[name],`,
+          `  ownKeys: () => Reflect.ownKeys(load()[name]),`,
+          `  getOwnPropertyDescriptor: (_, key) => { const d = Reflect.getOwnPropertyDescriptor(load()[name], key); return d && { ...d, configurable: true }; },`,
+          `});`,
+          ...exported('function').map((n) => `export const ${n} = fn('${n}');`),
+          ...exported('object').map((n) => `export const ${n} = view('${n}');`),
         ].join('\n'),
       };
     });
@@ -191,7 +205,6 @@ const LAUNCHER = `#!/usr/bin/env node
 'use strict';
 // keymint's launcher: see apps/cli/build.mjs.
 const { readFileSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
 const { join } = require('node:path');
 const vm = require('node:vm');
 const bundle = join(__dirname, 'keymint.cjs');
@@ -209,7 +222,8 @@ if (process.env.KEYMINT_DEBUG === '1') process.stderr.write('keymint: code cache
 const out = process.env.KEYMINT_CODE_CACHE_OUT;
 if (out) process.once('exit', () => writeFileSync(out, script.createCachedData()));
 const module_ = { exports: {} };
-script.runInThisContext()(module_.exports, createRequire(bundle), module_, bundle, __dirname);
+// This file's own require: it resolves from the bundle's directory, as the bundle's would.
+script.runInThisContext()(module_.exports, require, module_, bundle, __dirname);
 `;
 
 /** commands run while the cache is made, so that the functions they compile are in it. */

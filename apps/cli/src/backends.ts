@@ -55,7 +55,8 @@ function backendName(packageName: string): string | undefined {
     : packageName.startsWith(PREFIX)
       ? packageName.slice(PREFIX.length)
       : undefined;
-  return name !== undefined && NAME.test(name) ? name : undefined;
+  // `--no-...` flags are commander's negations: a backend called "no" could not have flags of its own.
+  return name !== undefined && NAME.test(name) && name !== 'no' ? name : undefined;
 }
 
 function entries(dir: string): string[] {
@@ -66,6 +67,18 @@ function entries(dir: string): string[] {
   }
 }
 
+/** The backends built into this keymint: found without listing a directory. */
+function builtInBackends(): InstalledBackend[] {
+  return [...builtIn.keys()].flatMap((packageName) => {
+    const name = backendName(packageName);
+    return name === undefined ? [] : [{ name, packageName, directory: undefined }];
+  });
+}
+
+function builtInBackend(name: string): InstalledBackend | undefined {
+  return builtInBackends().find((b) => b.name === name);
+}
+
 /**
  * The backend packages installed where this keymint is: every node_modules directory Node would
  * look in from keymint's own files, nearest first (the first of a name wins). Reads directory
@@ -73,11 +86,7 @@ function entries(dir: string): string[] {
  */
 export function installedBackends(): InstalledBackend[] {
   if (installed !== undefined) return installed;
-  const found = new Map<string, InstalledBackend>();
-  for (const packageName of builtIn.keys()) {
-    const name = backendName(packageName);
-    if (name !== undefined) found.set(name, { name, packageName, directory: undefined });
-  }
+  const found = new Map<string, InstalledBackend>(builtInBackends().map((b) => [b.name, b]));
   for (const dir of createRequire(import.meta.url).resolve.paths(`${PREFIX}x`) ?? []) {
     const packageNames = [...entries(join(dir, SCOPE)).map((e) => `${SCOPE}/${e}`), ...entries(dir)];
     for (const packageName of packageNames) {
@@ -115,7 +124,7 @@ function notInstalled(name: string): KeymintError {
  * @throws KeymintError ERR_USAGE
  */
 export function assertInstalled(name: string, flag = '--backend'): void {
-  if (installedBackends().some((b) => b.name === name)) return;
+  if (builtInBackend(name) !== undefined || installedBackends().some((b) => b.name === name)) return;
   const names = installedBackends().map((b) => b.name);
   throw new KeymintError(
     ErrorCode.USAGE,
@@ -187,7 +196,8 @@ function longFlag(flags: string): string {
 export function manifestOf(name: string): Promise<BackendManifest> {
   let manifest = manifests.get(name);
   if (manifest === undefined) {
-    const backend = installedBackends().find((b) => b.name === name);
+    // A built-in backend comes first in installedBackends() too: no directory is listed for it.
+    const backend = builtInBackend(name) ?? installedBackends().find((b) => b.name === name);
     manifest = backend === undefined ? Promise.reject(notInstalled(name)) : loadManifest(backend);
     manifests.set(name, manifest);
   }
@@ -216,9 +226,12 @@ export function manifestsFor(argv: readonly string[]): Promise<BackendManifest[]
     if (arg === '--backend' && argv[i + 1] !== undefined) named.add(argv[i + 1] as string);
     else if (arg.startsWith('--backend=')) named.add(arg.slice('--backend='.length));
   }
-  return manifestsOf(
-    installedBackends().filter((b) => named.has(b.name) || argv.some((arg) => arg.startsWith(`--${b.name}-`))),
-  );
+  // With no flag that a backend could own and only built-in backends named, the node_modules
+  // directories need not be listed (`create --kty EC --no-password`, the most common run).
+  const backendFlag = argv.some((arg) => /^--[a-z0-9]+-/.test(arg) && !arg.startsWith('--no-'));
+  const candidates =
+    !backendFlag && [...named].every((n) => builtInBackend(n) !== undefined) ? builtInBackends() : installedBackends();
+  return manifestsOf(candidates.filter((b) => named.has(b.name) || argv.some((arg) => arg.startsWith(`--${b.name}-`))));
 }
 
 /** commander's attribute for a flag: `--some-flag <value>` is `someFlag`. */
@@ -268,7 +281,7 @@ function warnOnStderr(message: string): void {
  * @throws KeymintError ERR_USAGE for a value outside a flag's choices
  */
 export function backendOptions(manifest: BackendManifest, context: BackendContext): Record<string, unknown> {
-  const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env };
+  const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env, singleOperation: true };
   for (const flag of manifest.flags) {
     let value = context.options[attributeOf(flag.flags)];
     if (value === undefined && flag.env !== undefined && (process.env[flag.env] ?? '') !== '')

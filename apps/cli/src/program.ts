@@ -48,9 +48,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .configureOutput({ outputError: () => undefined });
   const name = commandName(argv);
   const args = argv.slice(2);
-  // A command that runs needs the manifests of the backends it names; its help, every one.
+  // A command that runs needs the manifests of the backends it names; its help, every one; the
+  // root's help lists commands only, and reads none.
   const help = args.includes('-h') || args.includes('--help') || name === 'help';
-  const context: CommandContext = { backends: help || name === 'keys' ? allManifests : () => manifestsFor(args) };
+  const backends =
+    help && name === undefined ? async () => [] : help || name === 'keys' ? allManifests : () => manifestsFor(args);
+  const context: CommandContext = { backends };
   // `keymint --version` needs no command.
   if (name === undefined && !help && (args.includes('-v') || args.includes('--version'))) return program;
   const load = name === undefined ? undefined : COMMANDS[name];
@@ -58,7 +61,10 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     await (await load()).register(program, context);
     return program;
   }
-  const keys = installedBackends().some((b) => b.name === name) ? await import('./commands/keys.js') : undefined;
+  const keys =
+    name !== undefined && installedBackends().some((b) => b.name === name)
+      ? await import('./commands/keys.js')
+      : undefined;
   if (keys !== undefined && name !== undefined) {
     // `keymint pkcs11 tokens` and the like: a backend's old commands, kept for one release.
     await keys.registerAliases(program, await manifestOf(name).catch(() => undefined));

@@ -3,11 +3,11 @@ import {
   createHmac,
   createPrivateKey,
   generateKeyPair as generateKeyPairCb,
+  generateKeyPairSync,
   randomBytes,
   sign as nodeSign,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
 import {
   EC_CURVES,
   ErrorCode,
@@ -27,7 +27,27 @@ import {
 } from '@keymint/core';
 import { deriveWithJwk, unwrapWithJwk } from './decrypt-with-jwk.js';
 
-const generateKeyPair = promisify(generateKeyPairCb);
+type KeyPair = { publicKey: KeyObject; privateKey: KeyObject };
+type KeyPairType = 'ec' | 'ed25519' | 'rsa';
+type KeyPairOptions = { namedCurve: string } | { modulusLength: number; publicExponent: number } | undefined;
+
+/**
+ * crypto.generateKeyPair as a promise of both keys. Not util.promisify: that learns of the second
+ * key from a symbol Node keeps on the function itself, which the CLI's lazy stand-in for
+ * node:crypto (apps/cli/build.mjs) does not carry.
+ */
+function generateInPool(type: KeyPairType, options: KeyPairOptions): Promise<KeyPair> {
+  const generate = generateKeyPairCb as unknown as (
+    type: string,
+    options: object | undefined,
+    done: (error: Error | null, publicKey: KeyObject, privateKey: KeyObject) => void,
+  ) => void;
+  return new Promise((resolve, reject) => {
+    generate(type, options, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve({ publicKey, privateKey }),
+    );
+  });
+}
 
 /** OpenSSL's names for the JOSE curves. */
 const OPENSSL_CURVE: Record<string, string> = {
@@ -55,15 +75,25 @@ function exportJwk(key: KeyObject): Jwk {
   return key.export({ format: 'jwk' }) as Jwk;
 }
 
-async function generateAsymmetric(spec: KeySpec): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+/**
+ * A key pair from OpenSSL. In the thread pool, except for a caller that runs one operation: then EC
+ * and OKP keys (well under a millisecond each) are made on the calling thread, which spares a new
+ * process the pool's start. RSA keys, which take from tens of milliseconds to seconds, always go
+ * to the pool.
+ */
+async function generateAsymmetric(spec: KeySpec, singleOperation: boolean): Promise<KeyPair> {
+  const make = (type: KeyPairType, options: KeyPairOptions) =>
+    singleOperation && type !== 'rsa'
+      ? generateKeyPairSync(type as 'ec', options as { namedCurve: string })
+      : generateInPool(type, options);
   switch (spec.kty) {
     case 'EC':
-      return generateKeyPair('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string });
+      return make('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string });
     case 'OKP':
       // Node names the OKP key types after the curve in lower case: ed25519, x448 ...
-      return generateKeyPair((spec.crv as Curve).toLowerCase() as 'ed25519', undefined);
+      return make((spec.crv as Curve).toLowerCase() as 'ed25519', undefined);
     case 'RSA':
-      return generateKeyPair('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 });
+      return make('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 });
     default:
       throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend cannot make ${spec.kty} key pairs`);
   }
@@ -111,7 +141,8 @@ function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
  * the keys in hand (`unwrapKey`, `deriveSharedSecret`).
  * @example const key = await createKey(await softwareBackend(), { kty: 'OKP' });
  */
-export async function softwareBackend(_options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
+export async function softwareBackend(options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
+  const singleOperation = options.singleOperation === true;
   return {
     name: 'software',
     capabilities: CAPABILITIES,
@@ -120,7 +151,7 @@ export async function softwareBackend(_options: SoftwareBackendOptions = {}): Pr
         const k = randomBytes((spec.size as number) / 8).toString('base64url');
         return { publicJwk: null, private: { kind: 'jwk', jwk: { kty: 'oct', k } } };
       }
-      const { publicKey, privateKey } = await generateAsymmetric(spec);
+      const { publicKey, privateKey } = await generateAsymmetric(spec, singleOperation);
       return { publicJwk: exportJwk(publicKey), private: { kind: 'jwk', jwk: exportJwk(privateKey) } };
     },
     async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {

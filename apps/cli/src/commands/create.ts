@@ -14,7 +14,7 @@ import {
   type KeyParams,
 } from '@keymint/core';
 import { checkOutputs, readInput } from '@keymint/core/files';
-import { addBackendFlags, assertInstalled, installedBackends, openBackend } from '../backends.js';
+import { addBackendFlags, assertInstalled, openBackend } from '../backends.js';
 import type { CommandContext } from '../command.js';
 import { runAction, type CommandResult } from '../output.js';
 import { existingPassword, newPassword } from '../password.js';
@@ -117,9 +117,7 @@ export async function register(program: Command, context: CommandContext): Promi
     .option('-f, --force', 'overwrite existing files')
     .option(
       '--backend <name>',
-      `where the key is made and kept: ${installedBackends()
-        .map((b) => b.name)
-        .join(', ')}`,
+      `where the key is made and kept: ${backends.map((b) => b.name).join(', ')}`,
       SOFTWARE_BACKEND,
     )
     .option('--jwks', 'write the public key as a JWK Set')
