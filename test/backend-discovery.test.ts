@@ -93,4 +93,16 @@ describe('backend discovery', () => {
       /^keymint: keymint-backend-broken is not a keymint backend this keymint can use: its manifest could not be loaded/,
     );
   });
+
+  it("takes no package called keymint-backend-no: --no-... flags are negations, never a backend's", async () => {
+    const bin = cliWith({
+      'keymint-backend-no': { type: 'commonjs', manifest: `throw new Error('this manifest must not be read');\n` },
+    });
+    const help = await keymint(bin, ['create', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/where the key is made and kept: software[,( ]/);
+    expect(help.stdout).not.toMatch(/\bno\b,/);
+    const used = await keymint(bin, ['create', '--backend', 'no', 'k.pub.json', 'k.json']);
+    expect(used.code).toBe(2);
+    expect(used.stderr).toMatch(/^keymint: --backend "no" is not a backend installed here/);
+  });
 });
