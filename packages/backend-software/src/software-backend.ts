@@ -3,7 +3,6 @@ import {
   createHmac,
   createPrivateKey,
   generateKeyPair as generateKeyPairCb,
-  generateKeyPairSync,
   randomBytes,
   sign as nodeSign,
 } from 'node:crypto';
@@ -32,11 +31,14 @@ type KeyPairType = 'ec' | 'ed25519' | 'rsa';
 type KeyPairOptions = { namedCurve: string } | { modulusLength: number; publicExponent: number } | undefined;
 
 /**
- * crypto.generateKeyPair as a promise of both keys. Not util.promisify: that learns of the second
- * key from a symbol Node keeps on the function itself, which the CLI's lazy stand-in for
- * node:crypto (apps/cli/build.mjs) does not carry.
+ * crypto.generateKeyPair as a promise of both keys, made in Node's thread pool. Not
+ * util.promisify: that learns of the second key from a symbol Node keeps on the function itself,
+ * which the CLI's lazy stand-in for node:crypto (apps/cli/build.mjs) does not carry. Not
+ * generateKeyPairSync, although it would spare a one-shot process the pool's start (~2 ms): on
+ * Node 20 a garbage collection during the key's export to JWK can run the finished job's
+ * destructor, which takes a lock the export holds, and the process hangs (seen in the bench).
  */
-function generateInPool(type: KeyPairType, options: KeyPairOptions): Promise<KeyPair> {
+function generateKeyPair(type: KeyPairType, options: KeyPairOptions): Promise<KeyPair> {
   const generate = generateKeyPairCb as unknown as (
     type: string,
     options: object | undefined,
@@ -75,25 +77,15 @@ function exportJwk(key: KeyObject): Jwk {
   return key.export({ format: 'jwk' }) as Jwk;
 }
 
-/**
- * A key pair from OpenSSL. In the thread pool, except for a caller that runs one operation: then EC
- * and OKP keys (well under a millisecond each) are made on the calling thread, which spares a new
- * process the pool's start. RSA keys, which take from tens of milliseconds to seconds, always go
- * to the pool.
- */
-async function generateAsymmetric(spec: KeySpec, singleOperation: boolean): Promise<KeyPair> {
-  const make = (type: KeyPairType, options: KeyPairOptions) =>
-    singleOperation && type !== 'rsa'
-      ? generateKeyPairSync(type as 'ec', options as { namedCurve: string })
-      : generateInPool(type, options);
+async function generateAsymmetric(spec: KeySpec): Promise<KeyPair> {
   switch (spec.kty) {
     case 'EC':
-      return make('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string });
+      return generateKeyPair('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string });
     case 'OKP':
       // Node names the OKP key types after the curve in lower case: ed25519, x448 ...
-      return make((spec.crv as Curve).toLowerCase() as 'ed25519', undefined);
+      return generateKeyPair((spec.crv as Curve).toLowerCase() as 'ed25519', undefined);
     case 'RSA':
-      return make('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 });
+      return generateKeyPair('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 });
     default:
       throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend cannot make ${spec.kty} key pairs`);
   }
@@ -141,8 +133,7 @@ function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
  * the keys in hand (`unwrapKey`, `deriveSharedSecret`).
  * @example const key = await createKey(await softwareBackend(), { kty: 'OKP' });
  */
-export async function softwareBackend(options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
-  const singleOperation = options.singleOperation === true;
+export async function softwareBackend(_options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
   return {
     name: 'software',
     capabilities: CAPABILITIES,
@@ -151,7 +142,7 @@ export async function softwareBackend(options: SoftwareBackendOptions = {}): Pro
         const k = randomBytes((spec.size as number) / 8).toString('base64url');
         return { publicJwk: null, private: { kind: 'jwk', jwk: { kty: 'oct', k } } };
       }
-      const { publicKey, privateKey } = await generateAsymmetric(spec, singleOperation);
+      const { publicKey, privateKey } = await generateAsymmetric(spec);
       return { publicJwk: exportJwk(publicKey), private: { kind: 'jwk', jwk: exportJwk(privateKey) } };
     },
     async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {

@@ -1,9 +1,10 @@
-import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { aesUnwrapKey } from './aes-key-wrap.js';
 import type { KeyBackend, KeyOperation } from './backend.js';
 import { concatKdf } from './concat-kdf.js';
 import { decryptContent } from './content-encryption.js';
+import { newMontgomeryKey } from './ephemeral-keys.js';
 import { ErrorCode, KeymintError, isKeymintError, message, param } from './errors.js';
 import { assertKeyManagementFits } from './jwe-algorithms.js';
 import { readJwe, type ReadJwe } from './jwe-read.js';
@@ -83,7 +84,7 @@ function hasSmallOrder(epk: Jwk): boolean {
   const crv = epk.crv as 'X25519' | 'X448';
   let probe = probes.get(crv);
   if (probe === undefined) {
-    probe = generateKeyPairSync(crv.toLowerCase() as 'x25519').privateKey;
+    probe = newMontgomeryKey(crv);
     probes.set(crv, probe);
   }
   try {

@@ -1,16 +1,10 @@
-import {
-  constants,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  publicEncrypt,
-  randomBytes,
-} from 'node:crypto';
+import { constants, createPublicKey, diffieHellman, publicEncrypt, randomBytes } from 'node:crypto';
 import type { JsonWebKey, KeyObject } from 'node:crypto';
 import { FlattenedEncrypt, importJWK } from 'jose';
 import { aesWrapKey } from './aes-key-wrap.js';
 import { concatKdf } from './concat-kdf.js';
 import { encryptContent } from './content-encryption.js';
+import { agreeOnCurve, montgomeryPublicX, newMontgomeryKey } from './ephemeral-keys.js';
 import { ErrorCode, KeymintError, message, param } from './errors.js';
 import { encryptionAlgorithm, encryptionContent, keyManagementOf, type ContentEncryption } from './jwe-algorithms.js';
 import { checkJwk, describeJwk, toPublicJwk, type Jwk, type JwkSet } from './jwk.js';
@@ -127,14 +121,21 @@ async function encryptWithJose(
 /** An ephemeral key pair on the recipient's curve, and the ECDH secret with the recipient. */
 function agree(jwk: Jwk): { epk: Jwk; z: Uint8Array } {
   const recipient: KeyObject = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
-  const ephemeral =
-    jwk.kty === 'EC'
-      ? generateKeyPairSync('ec', { namedCurve: recipient.asymmetricKeyDetails?.namedCurve as string })
-      : generateKeyPairSync(String(jwk.crv).toLowerCase() as 'x448');
-  const exported = ephemeral.publicKey.export({ format: 'jwk' }) as Jwk;
-  const epk: Jwk = { kty: jwk.kty, crv: jwk.crv, x: exported.x };
-  if (jwk.kty === 'EC') epk.y = exported.y;
-  return { epk, z: new Uint8Array(diffieHellman({ privateKey: ephemeral.privateKey, publicKey: recipient })) };
+  if (jwk.kty === 'EC') {
+    const peer = Buffer.concat([
+      Buffer.of(0x04),
+      Buffer.from(jwk.x ?? '', 'base64url'),
+      Buffer.from(jwk.y ?? '', 'base64url'),
+    ]);
+    const { x, y, z } = agreeOnCurve(recipient.asymmetricKeyDetails?.namedCurve as string, peer);
+    return {
+      epk: { kty: 'EC', crv: jwk.crv, x: x.toString('base64url'), y: y.toString('base64url') },
+      z: new Uint8Array(z),
+    };
+  }
+  const privateKey = newMontgomeryKey(jwk.crv as 'X25519' | 'X448');
+  const epk: Jwk = { kty: 'OKP', crv: jwk.crv, x: montgomeryPublicX(privateKey) };
+  return { epk, z: new Uint8Array(diffieHellman({ privateKey, publicKey: recipient })) };
 }
 
 /** RSA1_5, and ECDH-ES on X448 and secp256k1: the same steps as decrypt takes back, with OpenSSL. */
