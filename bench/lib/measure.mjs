@@ -43,6 +43,10 @@ export const BENCH_ENV = Object.freeze(
   ),
 );
 
+/** The longest a timed command may run, and a worker (many timed operations in one process). */
+const RUN_TIMEOUT_MS = 120_000;
+const WORKER_TIMEOUT_MS = 20 * 60_000;
+
 /**
  * Runs one command once and returns its wall time in ms. Output is discarded; a non-zero exit
  * is an error (a benchmark of a failing command measures nothing).
@@ -56,6 +60,9 @@ export function timeOnce(command) {
     input: command.input,
     stdio: [command.input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
     maxBuffer: 16 * 1024 * 1024,
+    // A hung run fails the bench instead of stopping it for good (RSA 4096 keygen takes seconds, not minutes).
+    timeout: RUN_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.error) throw r.error;
@@ -125,7 +132,10 @@ export function runWorker(ctx, name, args, env) {
     env,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    timeout: WORKER_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   });
+  if (r.error) throw new Error(`${name} worker ${args.join(' ')} failed: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`${name} worker ${args.join(' ')} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
