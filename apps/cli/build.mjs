@@ -35,13 +35,14 @@ const LAZY_BUILTINS = ['child_process', 'crypto', 'fs/promises', 'module', 'os',
  * Builtins that many runs never use load on first use instead of at start-up: node:crypto (about
  * 3 ms) is needed by keys, not by `--help` or `--version`; commander requires node:child_process
  * (and with it net, dgram and the stream machinery) for executable subcommands keymint does not
- * have; the prompt imports node:readline and node:tty, which only a prompt needs; node:fs/promises,
- * node:module and node:os serve a few commands. Each becomes a module of stand-ins that load the real builtin
- * when first used: a function for each function it exports (called, constructed or used with
- * instanceof, it acts as the real one), and a view of each object (crypto.constants) whose members
- * are read from the real one. An export of another kind has no stand-in: using it fails the build.
- * A stand-in has none of the real function's own symbols, so util.promisify of it does not know that
- * crypto.generateKeyPair calls back with two keys: keymint's code does not promisify builtins.
+ * have; the prompt imports node:readline and node:tty, which only a prompt needs;
+ * node:fs/promises, node:module and node:os serve a few commands. Each becomes a module of
+ * stand-ins that load the real builtin when first used: a function for each function it exports
+ * (called, constructed or used with instanceof, it acts as the real one), and a view of each
+ * object (crypto.constants) whose members are read from the real one. An export of another kind
+ * has no stand-in: importing it by name fails the build. A stand-in has none of the real
+ * function's own symbols, so util.promisify of it would not know that crypto.generateKeyPair calls
+ * back with two keys: keymint's code does not promisify builtins.
  */
 const lazyBuiltins = {
   name: 'keymint-lazy-builtins',

@@ -218,7 +218,7 @@ if (op === 'create') {
     if (!Buffer.from(out).equals(rsa ? cek : expectedZ)) throw new Error(`${alg}: the token gave another result`);
   };
 
-  const result = { backend: [], raw: [] };
+  const result = { backend: [], raw: [], rawChecked: [] };
   for (let block = 0; block < Number(blocksText ?? 2); block++) {
     const backend = await pkcs11Backend({ pin: PIN });
     const once = () =>
@@ -257,7 +257,10 @@ if (op === 'create') {
         extractable: true,
         valueLen: 32,
       });
-      const rawOnce = async () => {
+      // What the backend reads to check its kept handle: CKA_CLASS, CKA_ID, CKA_LABEL (and CKA_EC_PARAMS).
+      const checked = [0x0, 0x102, 0x3, ...(rsa ? [] : [0x180])].map((type) => ({ type }));
+      const rawOnce = async (withCheck = false) => {
+        if (withCheck) lib.C_GetAttributeValue(session.handle, priv.handle, checked);
         if (rsa) {
           lib.C_DecryptInit(session.handle, { mechanism: graphene.MechanismEnum.RSA_X_509 }, priv.handle);
           return decodeOaepBlock(
@@ -280,6 +283,11 @@ if (op === 'create') {
         const t = now();
         await rawOnce();
         result.raw.push(now() - t);
+      }
+      for (let i = 0; i < count; i++) {
+        const t = now();
+        await rawOnce(true);
+        result.rawChecked.push(now() - t);
       }
       session.logout();
       session.close();
