@@ -138,4 +138,16 @@ if (name === 'latest') {
     write(benchReadme, text.slice(0, text.indexOf(open) + open.length) + body + text.slice(text.indexOf(close)));
   }
 }
+if (name === 'latest') {
+  // The tables written into the READMEs take the repository's Markdown formatting (CI checks it).
+  const biome = spawnSync(
+    join(root, 'node_modules', '.bin', 'biome'),
+    ['format', '--write', 'README.md', 'bench/README.md'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  if (biome.status !== 0) throw new Error(`biome could not format the READMEs: ${biome.stderr || biome.error}`);
+}
 say(`done in ${(result.seconds / 60).toFixed(1)} min: bench/results/${name}.md, ${name}.json, ${name}.svg`);
