@@ -103,4 +103,21 @@ describe('decryption on SoftHSM2', () => {
       /may not decrypt or derive \(a key made for signing\): it cannot be used for ECDH-ES$/,
     );
   });
+
+  it('an AES key on the token is refused for JWE decryption by name, before the token is asked (exit 4 in the CLI)', async () => {
+    const aes = await createKey(backend, { kty: 'oct', size: 256, use: 'enc', alg: 'A256KW' });
+    const b64 = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');
+    const jwe = [
+      b64(JSON.stringify({ alg: 'A256KW', enc: 'A256GCM' })),
+      b64(new Uint8Array(40)),
+      b64(new Uint8Array(12)),
+      b64('ciphertext'),
+      b64(new Uint8Array(16)),
+    ].join('.');
+    const error = await rejection<KeymintError>(decrypt(jwe, aes));
+    expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
+    expect(error.message).toMatch(
+      /^A256KW is not supported by token .*: keymint decrypts JWEs with the RSA and EC keys of a token, not with its secret keys$/,
+    );
+  });
 });
