@@ -1,8 +1,8 @@
 import {
+  createECDH,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   publicEncrypt,
   privateDecrypt,
   constants,
@@ -12,6 +12,7 @@ import type { JsonWebKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { agreeOnCurve, newMontgomeryKey } from '../ephemeral-keys.js';
 import {
   BACKEND_OPERATIONS,
   supports,
@@ -80,14 +81,43 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
     const namedCurve = { 'P-256': 'prime256v1', 'P-384': 'secp384r1', 'P-521': 'secp521r1', secp256k1: 'secp256k1' }[
       String(publicJwk.crv)
     ];
-    const other =
-      type === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve: namedCurve as string })
-        : generateKeyPairSync(type as 'x25519');
-    const ours = diffieHellman({ privateKey: priv, publicKey: other.publicKey });
-    const theirs = diffieHellman({ privateKey: other.privateKey, publicKey: pub });
-    expect(ours.equals(theirs)).toBe(true);
+    // The other side's key is made without generateKeyPairSync (see ../ephemeral-keys.ts).
+    if (type === 'ec') {
+      const point = Buffer.concat([
+        Buffer.of(0x04),
+        Buffer.from(publicJwk.x ?? '', 'base64url'),
+        Buffer.from(publicJwk.y ?? '', 'base64url'),
+      ]);
+      const other = agreeOnCurve(namedCurve as string, point);
+      const otherJwk = {
+        kty: 'EC',
+        crv: publicJwk.crv,
+        x: other.x.toString('base64url'),
+        y: other.y.toString('base64url'),
+      };
+      const ours = diffieHellman({ privateKey: priv, publicKey: createPublicKey({ key: otherJwk, format: 'jwk' }) });
+      expect(ours.equals(other.z)).toBe(true);
+    } else {
+      const other = newMontgomeryKey(publicJwk.crv as 'X25519' | 'X448');
+      const ours = diffieHellman({ privateKey: priv, publicKey: createPublicKey(other) });
+      const theirs = diffieHellman({ privateKey: other, publicKey: pub });
+      expect(ours.equals(theirs)).toBe(true);
+    }
   }
+}
+
+/** A P-256 private JWK made here, with createECDH (no keygen job: see ../ephemeral-keys.ts). */
+function foreignEcJwk(): Jwk {
+  const ecdh = createECDH('prime256v1');
+  const point = ecdh.generateKeys();
+  const d = ecdh.getPrivateKey();
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: point.subarray(1, 33).toString('base64url'),
+    y: point.subarray(33).toString('base64url'),
+    d: Buffer.concat([Buffer.alloc(32 - d.length), d]).toString('base64url'),
+  };
 }
 
 /**
@@ -186,9 +216,7 @@ export function describeBackendConformance(
         };
         await expectRefused(backend.sign(foreign, 'ES256', data));
         if (!backend.capabilities.exportable) {
-          const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({
-            format: 'jwk',
-          }) as Jwk;
+          const jwk = foreignEcJwk();
           await expectRefused(backend.sign({ kind: 'jwk', jwk }, 'ES256', data));
         }
         if (backend.delete !== undefined)
