@@ -34,7 +34,7 @@ type KeyPairOptions = { namedCurve: string } | { modulusLength: number; publicEx
  * crypto.generateKeyPair as a promise of both keys, made in Node's thread pool. Not
  * util.promisify: that learns of the second key from a symbol Node keeps on the function itself,
  * which the CLI's lazy stand-in for node:crypto (apps/cli/build.mjs) does not carry. Not
- * generateKeyPairSync, although it would spare a one-shot process the pool's start (~2 ms): on
+ * generateKeyPairSync, although it would spare a one-shot process the pool's start (0.5-2 ms): on
  * Node 20 a garbage collection during the key's export to JWK can run the finished job's
  * destructor, which takes a lock the export holds, and the process hangs (seen in the bench).
  */

@@ -1,4 +1,5 @@
 import { createECDH, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import type { Jwk } from './jwk.js';
 
 /*
  * Short-lived key pairs for ECDH (a JWE's ephemeral key, a probe), made without
@@ -31,13 +32,18 @@ export function montgomeryPublicX(privateKey: KeyObject): string {
 }
 
 /**
- * An ephemeral EC key on OpenSSL's curve `curve` (prime256v1 ...) agreed with the uncompressed
- * point `peer`: the ephemeral public point's x and y, and the shared secret.
+ * An ephemeral EC key on OpenSSL's curve `curve` (prime256v1 ...) agreed with the EC public JWK
+ * `peer`: the ephemeral public point's x and y, and the shared secret.
  * @throws when `peer` is not a point on the curve (OpenSSL checks)
  */
-export function agreeOnCurve(curve: string, peer: Buffer): { x: Buffer; y: Buffer; z: Buffer } {
+export function agreeOnCurve(curve: string, peer: Jwk): { x: Buffer; y: Buffer; z: Buffer } {
   const ecdh = createECDH(curve);
   const point = ecdh.generateKeys();
   const size = (point.length - 1) / 2;
-  return { x: point.subarray(1, 1 + size), y: point.subarray(1 + size), z: ecdh.computeSecret(peer) };
+  const peerPoint = Buffer.concat([
+    Buffer.of(0x04),
+    Buffer.from(peer.x ?? '', 'base64url'),
+    Buffer.from(peer.y ?? '', 'base64url'),
+  ]);
+  return { x: point.subarray(1, 1 + size), y: point.subarray(1 + size), z: ecdh.computeSecret(peerPoint) };
 }

@@ -122,12 +122,7 @@ async function encryptWithJose(
 function agree(jwk: Jwk): { epk: Jwk; z: Uint8Array } {
   const recipient: KeyObject = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
   if (jwk.kty === 'EC') {
-    const peer = Buffer.concat([
-      Buffer.of(0x04),
-      Buffer.from(jwk.x ?? '', 'base64url'),
-      Buffer.from(jwk.y ?? '', 'base64url'),
-    ]);
-    const { x, y, z } = agreeOnCurve(recipient.asymmetricKeyDetails?.namedCurve as string, peer);
+    const { x, y, z } = agreeOnCurve(recipient.asymmetricKeyDetails?.namedCurve as string, jwk);
     return {
       epk: { kty: 'EC', crv: jwk.crv, x: x.toString('base64url'), y: y.toString('base64url') },
       z: new Uint8Array(z),

@@ -83,12 +83,7 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
     ];
     // The other side's key is made without generateKeyPairSync (see ../ephemeral-keys.ts).
     if (type === 'ec') {
-      const point = Buffer.concat([
-        Buffer.of(0x04),
-        Buffer.from(publicJwk.x ?? '', 'base64url'),
-        Buffer.from(publicJwk.y ?? '', 'base64url'),
-      ]);
-      const other = agreeOnCurve(namedCurve as string, point);
+      const other = agreeOnCurve(namedCurve as string, publicJwk);
       const otherJwk = {
         kty: 'EC',
         crv: publicJwk.crv,
