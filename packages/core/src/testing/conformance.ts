@@ -101,6 +101,12 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
   }
 }
 
+/** The private key file keymint writes for `key`, unencrypted: what a new process reads. */
+async function privateFileOf(key: NewKey): Promise<string> {
+  const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
+  return files.find((f) => f.path === 'private.json')?.content as string;
+}
+
 /** A P-256 private JWK made here, with createECDH (no keygen job: see ../ephemeral-keys.ts). */
 function foreignEcJwk(): Jwk {
   const ecdh = createECDH('prime256v1');
@@ -189,12 +195,7 @@ export function describeBackendConformance(
         const params = encryptionParams(backend, conformanceCases([2048]));
         if (params === undefined) return;
         const key = await createKey(backend, params);
-        const { files } = await keyFiles(key, {
-          publicPath: 'public.json',
-          privatePath: 'private.json',
-          password: null,
-        });
-        const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+        const privateFile = await privateFileOf(key);
         const { compact } = await encrypt('decrypted in another process', key.publicJwk as Jwk, { subtle: true });
         expect(decryptInNewProcess(options.reload, privateFile, compact)).toBe('decrypted in another process');
       },
@@ -225,12 +226,7 @@ export function describeBackendConformance(
       async () => {
         const params = signingParams(backend);
         const key = await createKey(backend, params);
-        const { files } = await keyFiles(key, {
-          publicPath: 'public.json',
-          privatePath: 'private.json',
-          password: null,
-        });
-        const privateFile = files.find((f) => f.path === 'private.json')?.content as string;
+        const privateFile = await privateFileOf(key);
         const header = b64(JSON.stringify({ alg: key.spec.alg }));
         const signingInput = `${header}.${b64('signed in another process')}`;
         const signature = signInNewProcess(options.reload, privateFile, key.spec.alg as string, signingInput);
