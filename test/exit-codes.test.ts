@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import {
   startSoftHsm,
   type KeyringSession,
   type SoftHsm,
+  newKeyPair,
 } from '@keymint/test-kit';
 
 /**
@@ -102,10 +102,7 @@ afterAll(async () => {
 });
 
 const EC_PRIVATE: Record<string, string> = {
-  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Record<
-    string,
-    string
-  >),
+  ...(newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Record<string, string>),
   kid: 'k1',
 };
 const EC_PUBLIC = Object.fromEntries(Object.entries(EC_PRIVATE).filter(([name]) => name !== 'd'));

@@ -10,6 +10,24 @@ describe('the repository a user clones', () => {
     expect(ignored.status, ignored.stderr).toBe(0);
     expect(ignored.stdout.trim().split('\n').sort()).toEqual(['demo.json', 'demo.pub.json']);
   });
+
+  it("makes test keys only with test-kit's newKeyPair: no other code calls generateKeyPairSync (it can hang Node 20)", () => {
+    // Its name as code (called, imported, cast), not in a comment or a sentence.
+    const code = '^(?!\\s*(//|\\*)).*\\bgenerateKeyPairSync\\s*(\\(|,|\\}|as\\b)';
+    const found = spawnSync(
+      'git',
+      ['grep', '--untracked', '-lP', code, '--', '*.ts', '*.mjs', '*.cjs', ':!test/repository.test.ts'],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+      },
+    );
+    expect(found.stdout.trim().split('\n').sort()).toEqual([
+      // The bench's floor: one key per process, as bare as a durable create can be.
+      'bench/fixtures/minimal-create.cjs',
+      'packages/test-kit/src/keys.ts',
+    ]);
+  });
 });
 
 describe('the closing summary of the test run (scripts/test-summary.mjs)', () => {

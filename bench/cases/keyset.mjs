@@ -1,8 +1,8 @@
 // 6. `keymint keyset add` of 1000 keys into one JWK Set, one process per add: the time of each add
 // against the size of the set it goes into.
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { newKeyPair } from '@keymint/test-kit/keys';
 import { stats, timeOnce } from '../lib/measure.mjs';
 import { series } from '../lib/report.mjs';
 import { scatterChart } from '../lib/svg.mjs';
@@ -29,14 +29,7 @@ export async function run(ctx) {
   ctx.log(`${total} public keys, then ${total} × keymint keyset add`);
   const files = [];
   for (let i = 0; i < total; i++) {
-    // The JWK straight from the keygen: on Node 20.20, keyObject.export({ format: 'jwk' }) right
-    // after generateKeyPairSync, in a loop, once deadlocked here (a GC during the export ran the
-    // keygen job's destructor, which waits for the lock the export holds).
-    const { publicKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256',
-      publicKeyEncoding: { format: 'jwk' },
-      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
-    });
+    const publicKey = newKeyPair('ec', { namedCurve: 'P-256' }).publicJwk;
     const file = join(dir, `k${i}.pub.json`);
     writeFileSync(file, `${JSON.stringify({ ...publicKey, use: 'sig', alg: 'ES256' })}\n`);
     files.push(file);

@@ -21,19 +21,12 @@
 //   node hsm.mjs decrypt <uri> <RSA-OAEP-256|ECDH-ES> <count> <blocks>
 //     the same for decryption's private-key step: the backend's unwrapKey or deriveSharedSecret
 //     with a key reference, against graphene-pk11 doing the same on the token directly
-import {
-  constants,
-  createHash,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  publicEncrypt,
-  randomBytes,
-} from 'node:crypto';
+import { constants, createHash, createPublicKey, diffieHellman, publicEncrypt, randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { createKey, decodeOaepBlock } from '@keymint/core';
 import { parsePkcs11Uri, pkcs11Backend } from '@keymint/backend-pkcs11';
 import graphene from 'graphene-pk11';
+import { newKeyPair } from '@keymint/test-kit/keys';
 
 const [op, ...args] = process.argv.slice(2);
 const PIN = process.env.BENCH_PKCS11_PIN ?? '';
@@ -209,8 +202,8 @@ if (op === 'create') {
         cek,
       )
     : undefined;
-  const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const peerJwk = peer.publicKey.export({ format: 'jwk' });
+  const peer = newKeyPair('ec', { namedCurve: 'prime256v1' });
+  const peerJwk = peer.publicJwk;
   const expectedZ = rsa
     ? undefined
     : diffieHellman({ privateKey: peer.privateKey, publicKey: createPublicKey({ key: key.publicJwk, format: 'jwk' }) });

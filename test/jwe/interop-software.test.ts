@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { CompactEncrypt, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ok, sharedDir } from '../toolbox/helpers.js';
@@ -14,6 +13,7 @@ import {
   readKey,
   type AlgCase,
 } from './support.js';
+import { newKeyPair } from '@keymint/test-kit';
 
 /**
  * Issue 13, interop: every algorithm it lists (RSA-OAEP, RSA-OAEP-256, RSA1_5; ECDH-ES and
@@ -73,11 +73,11 @@ describe('keymint and panva jose', () => {
   });
 
   it('jose 6 has neither RSA1_5 nor ECDH on X448 (those are checked with jwcrypto above)', async () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const rsa = newKeyPair('rsa', { modulusLength: 2048 }).publicKey;
     await expect(
       new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg: 'RSA1_5', enc: 'A128GCM' }).encrypt(rsa),
     ).rejects.toThrow(/Invalid or unsupported "alg"/);
-    const x448 = generateKeyPairSync('x448').publicKey.export({ format: 'jwk' });
+    const x448 = newKeyPair('x448').publicJwk;
     await expect(importJWK(x448 as Parameters<typeof importJWK>[0], 'ECDH-ES')).rejects.toThrow(/unsupported/i);
     expect(cases.filter((c) => !joseHas(c)).map((c) => caseName(c).replace(/ with .*/, ''))).toEqual([
       'RSA1_5',

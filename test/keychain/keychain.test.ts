@@ -1,9 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON, expectOk, startKeyringSession, toolStatus, type KeyringSession } from '@keymint/test-kit';
+import { PYTHON, expectOk, startKeyringSession, toolStatus, type KeyringSession, newKeyPair } from '@keymint/test-kit';
 import {
   BIN,
   EXIT,
@@ -534,7 +533,7 @@ describe('keymint --backend keychain on the Secret Service (GNOME Keyring in a p
     it('a file that is not a keychain reference is refused by delete (9)', async () => {
       const dir = tempDir();
       writeFile(dir, 'plain.json', JSON.stringify({ kty: 'oct', k: 'AAAAAAAAAAAAAAAAAAAAAA' }));
-      const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' });
+      const jwk = newKeyPair('ec', { namedCurve: 'prime256v1' }).publicJwk;
       writeFile(
         dir,
         'hsm.json',

@@ -1,9 +1,8 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { runTool, toolStatus } from '@keymint/test-kit';
+import { runTool, toolStatus, newKeyPair } from '@keymint/test-kit';
 import { IS_ROOT, NOBODY, expectFailure, giveToNobody, listDir, type Jwk } from '../helpers.js';
 import { ok } from '../toolbox/helpers.js';
 
@@ -41,13 +40,8 @@ function fill(dir: string, leave: number): void {
 
 /** A set of `n` public EC keys, as text (about 190 bytes a key). */
 function setOf(n: number): string {
-  const keygen = generateKeyPairSync as unknown as (type: 'ec', options: Record<string, unknown>) => { publicKey: Jwk };
   const keys = Array.from({ length: n }, (_, i) => ({
-    ...keygen('ec', {
-      namedCurve: 'P-256',
-      publicKeyEncoding: { format: 'jwk' },
-      privateKeyEncoding: { format: 'der', type: 'pkcs8' },
-    }).publicKey,
+    ...(newKeyPair('ec', { namedCurve: 'P-256' }).publicJwk as Jwk),
     kid: `k${i}`,
   }));
   return `${JSON.stringify({ keys }, null, 2)}\n`;
@@ -58,10 +52,7 @@ function keyFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-disk-key-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'new.json');
-  writeFileSync(
-    path,
-    JSON.stringify({ ...(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Jwk), kid: 'new' }),
-  );
+  writeFileSync(path, JSON.stringify({ ...(newKeyPair('ed25519').publicJwk as Jwk), kid: 'new' }));
   return path;
 }
 

@@ -1,9 +1,9 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SOFTHSM_MODULE, startSoftHsm } from '@keymint/test-kit';
+import { SOFTHSM_MODULE, startSoftHsm, newKeyPair } from '@keymint/test-kit';
 import { FAST, decryptWithJose, keymint, readJson, type Jwk, type RunResult } from '../helpers.js';
 import { startKeyutilsRing, uniqueService, type KeyutilsRing } from '../keychain/session.js';
 
@@ -211,18 +211,18 @@ describe('secrets never appear in what keymint prints', () => {
     addKeyMaterial('plain', readJson<Jwk>(join(dir, 'plain.json')));
 
     // --from-pem: a PKCS#8 key, an encrypted PKCS#8 key (its password from a file), a public key.
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const rsa = newKeyPair('rsa', { modulusLength: 2048 });
     const rsaPem = rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
     writeFileSync(join(dir, 'in-rsa.pem'), rsaPem);
     addPemBody('in-rsa', rsaPem);
-    addKeyMaterial('in-rsa', rsa.privateKey.export({ format: 'jwk' }) as Jwk);
-    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    addKeyMaterial('in-rsa', rsa.privateJwk as Jwk);
+    const ec = newKeyPair('ec', { namedCurve: 'P-256' });
     writeFileSync(
       join(dir, 'in-ec.enc.pem'),
       ec.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: PEM_PASSWORD }) as string,
     );
     addPemBody('in-ec', ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
-    addKeyMaterial('in-ec', ec.privateKey.export({ format: 'jwk' }) as Jwk);
+    addKeyMaterial('in-ec', ec.privateJwk as Jwk);
     writeFileSync(join(dir, 'in-pub.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }) as string);
     await runAll([
       {

@@ -1,8 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectOk, lockFor } from '@keymint/test-kit';
+import { expectOk, lockFor, newKeyPair } from '@keymint/test-kit';
 import {
   PASSWORD,
   expectError,
@@ -29,17 +28,9 @@ const LOCK_TIMEOUT_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Node's generateKeyPairSync with a JWK public key, which its types do not list. */
-const keygen = generateKeyPairSync as unknown as (type: 'ec', options: Record<string, unknown>) => { publicKey: Jwk };
-
-/** A public EC JWK from Node (straight from the keygen: exporting many KeyObjects hangs Node 20). */
+/** A public EC JWK from Node. */
 function publicJwk(kid: string): Jwk {
-  const { publicKey } = keygen('ec', {
-    namedCurve: 'P-256',
-    publicKeyEncoding: { format: 'jwk' },
-    privateKeyEncoding: { format: 'der', type: 'pkcs8' },
-  });
-  return { ...publicKey, kid };
+  return { ...(newKeyPair('ec', { namedCurve: 'P-256' }).publicJwk as Jwk), kid };
 }
 
 interface Writer {

@@ -1,16 +1,9 @@
-import {
-  createHash,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  sign as nodeSign,
-  type JsonWebKey,
-} from 'node:crypto';
+import { createHash, createPublicKey, randomBytes, sign as nodeSign, type JsonWebKey } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostileRsaJwk } from '@keymint/core/testing';
 import { describe, expect, it } from 'vitest';
-import { expectOk } from '@keymint/test-kit';
+import { expectOk, newKeyPair } from '@keymint/test-kit';
 import { expectFailure, keymint, keymintInPty, tempDir, type Jwk } from '../helpers.js';
 import { jwkFile } from '../toolbox/helpers.js';
 
@@ -31,7 +24,7 @@ function oddModulus(bits: number): Buffer {
   return bytes;
 }
 
-const EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+const EC = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk;
 
 /** A validly signed ES256 JWS over exactly these payload bytes (Node's OpenSSL, not keymint). */
 function signedBy(key: Jwk, payload: string, header: Record<string, unknown> = {}): string {

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { expectOk, pythonPbes2Jwe } from '@keymint/test-kit';
+import { expectOk, pythonPbes2Jwe, newKeyPair } from '@keymint/test-kit';
 import { FAST, PASSWORD, keymint, type Jwk, type RunOptions, type RunResult } from '../helpers.js';
 
 export { PASSWORD };
@@ -58,11 +58,11 @@ export function corruptJwe(text: string): string {
 export function nodeJwk(kind: 'EC P-256' | 'EC P-384' | 'RSA' | 'Ed25519', extra: Partial<Jwk> = {}): Jwk {
   const pair =
     kind === 'RSA'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      ? newKeyPair('rsa', { modulusLength: 2048 })
       : kind === 'Ed25519'
-        ? generateKeyPairSync('ed25519')
-        : generateKeyPairSync('ec', { namedCurve: kind === 'EC P-256' ? 'prime256v1' : 'secp384r1' });
-  return { ...(pair.privateKey.export({ format: 'jwk' }) as Jwk), ...extra };
+        ? newKeyPair('ed25519')
+        : newKeyPair('ec', { namedCurve: kind === 'EC P-256' ? 'prime256v1' : 'secp384r1' });
+  return { ...(pair.privateJwk as Jwk), ...extra };
 }
 
 export interface KeyPairFiles {

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompactEncrypt, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rejection, useSoftHsm } from '@keymint/test-kit';
+import { rejection, useSoftHsm, newKeyPair } from '@keymint/test-kit';
 import { createKey, type Jwk, type KeymintError, type NewKey } from '@keymint/core';
 import { decrypt } from '@keymint/core/jose';
 import { parsePkcs11Uri, pkcs11Backend, type Pkcs11Backend } from '../src/index.js';
@@ -96,7 +95,7 @@ describe('decryption on SoftHSM2', () => {
 
   it('an EC key made for signing cannot derive: CKA_DERIVE is false, and the backend says so before the token is asked', async () => {
     const signing = await createKey(backend, { kty: 'EC', crv: 'P-384' });
-    const peer = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' }) as Jwk;
+    const peer = newKeyPair('ec', { namedCurve: 'secp384r1' }).publicJwk as Jwk;
     const error = await rejection<KeymintError>(backend.deriveSharedSecret!(signing.private!, peer));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(error.message).toMatch(

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import graphene from 'graphene-pk11';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompactEncrypt, importJWK } from 'jose';
-import { rejection, toolStatus, useSoftwareTpm } from '@keymint/test-kit';
+import { rejection, toolStatus, useSoftwareTpm, newKeyPair } from '@keymint/test-kit';
 import {
   createKey,
   resolveKeySpec,
@@ -231,7 +230,7 @@ describe('decryption on the software TPM', () => {
       'ERR_ALG_NOT_SUPPORTED',
     );
     const signing = await createKey(backend, { kty: 'EC', crv: 'P-256' });
-    const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
+    const peer = newKeyPair('ec', { namedCurve: 'prime256v1' }).publicJwk as Jwk;
     const error = await rejection(backend.deriveSharedSecret!(signing.private!, peer));
     expect(error.code).toBe('ERR_ALG_NOT_SUPPORTED');
     expect(error.message).toBe(

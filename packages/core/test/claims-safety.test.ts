@@ -1,14 +1,14 @@
-import { generateKeyPairSync, sign as nodeSign, type JsonWebKey } from 'node:crypto';
+import { sign as nodeSign, type JsonWebKey } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asCommandLine, rejection, thrown } from '@keymint/test-kit';
+import { asCommandLine, rejection, thrown, newKeyPair } from '@keymint/test-kit';
 import { KeymintError } from '../src/errors.js';
 import { parseJsonObject, toPublicJwk, type Jwk } from '../src/jwk.js';
 import { MAX_NUMERIC_DATE, formatNumericDate, jwtClaims } from '../src/jws.js';
 import { verifyToken } from '../src/verify.js';
 
 const KEY = {
-  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk),
+  ...(newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk),
   kid: 'k',
 };
 const PUBLIC = toPublicJwk(KEY);

@@ -1,6 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { thrown } from '@keymint/test-kit';
+import { thrown, newKeyPair } from '@keymint/test-kit';
 import {
   DerTag,
   decodeBitString,
@@ -21,7 +20,7 @@ function expectInvalid(run: () => unknown): KeymintError {
 
 /** The uncompressed point X||Y of a fresh EC key, as PKCS#11 CKA_EC_POINT holds it after 04. */
 function ecPoint(namedCurve: string): Buffer {
-  const jwk = generateKeyPairSync('ec', { namedCurve }).publicKey.export({ format: 'jwk' });
+  const jwk = newKeyPair('ec', { namedCurve }).publicJwk;
   return Buffer.concat([Buffer.of(0x04), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
 }
 
@@ -200,7 +199,7 @@ describe('unwrapOctetString (PKCS#11 CKA_EC_POINT)', () => {
   });
 
   it('unwraps an Ed25519 public key: 04 20 X', () => {
-    const x = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
+    const x = Buffer.from(newKeyPair('ed25519').publicJwk.x ?? '', 'base64url');
     expect(Buffer.from(unwrapOctetString(Buffer.concat([hex('04 20'), x])))).toEqual(x);
   });
 

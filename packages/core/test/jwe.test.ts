@@ -1,12 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decryptWithPython, pythonPbes2Jwe, rejection } from '@keymint/test-kit';
+import { decryptWithPython, pythonPbes2Jwe, rejection, newKeyPair } from '@keymint/test-kit';
 import { decryptJwk, encryptJwk, inspectJwe, looksLikeJwe } from '../src/jwe.js';
 import { DEFAULT_PBES2_COUNT, checkPbes2Count } from '../src/password.js';
 import type { Jwk } from '../src/jwk.js';
 
 const PASSWORD = 'correct horse battery staple';
-const JWK = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+const JWK = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk;
 const b64json = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** A JWE made by Python's cryptography, not by keymint or jose. */

@@ -1,11 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { KeymintError } from '../src/errors.js';
 import { MAX_JSON_DEPTH, checkJwk, parseJsonObject, toPublicJwk, type Jwk } from '../src/jwk.js';
+import { newKeyPair } from '@keymint/test-kit';
 
-const EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
-const OTHER_EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
-const RSA = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Jwk;
+const EC = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk;
+const OTHER_EC = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk;
+const RSA = newKeyPair('rsa', { modulusLength: 2048 }).privateJwk as Jwk;
 
 function refusal(jwk: Jwk): string {
   try {

@@ -1,7 +1,7 @@
-import { constants, createPrivateKey, generateKeyPairSync, sign as nodeSign, type JsonWebKey } from 'node:crypto';
+import { constants, createPrivateKey, sign as nodeSign, type JsonWebKey } from 'node:crypto';
 import { compactVerify, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { asCommandLine, thrown } from '@keymint/test-kit';
+import { asCommandLine, thrown, newKeyPair } from '@keymint/test-kit';
 import type { KeyBackend, PrivatePart } from '../src/backend.js';
 import { signatureScheme } from '../src/jwa.js';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
@@ -17,11 +17,14 @@ import {
 } from '../src/jws.js';
 import type { OpenedKey } from '../src/open-key.js';
 
-const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) =>
-  pair.privateKey.export({ format: 'jwk' }) as Jwk;
-const EC256 = { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'ec-1' };
-const RSA = { ...jwkOf(generateKeyPairSync('rsa', { modulusLength: 2048 })), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
-const ED = { ...jwkOf(generateKeyPairSync('ed25519')), kid: 'ed-1' };
+const EC256 = { ...(newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk), kid: 'ec-1' };
+const RSA = {
+  ...(newKeyPair('rsa', { modulusLength: 2048 }).privateJwk as Jwk),
+  kid: 'rsa-1',
+  alg: 'RS256',
+  use: 'sig',
+};
+const ED = { ...(newKeyPair('ed25519').privateJwk as Jwk), kid: 'ed-1' };
 
 /**
  * The backend these unit tests sign with: Node's crypto over the JWK in hand, signatures in JOSE

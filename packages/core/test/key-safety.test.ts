@@ -1,14 +1,7 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  randomBytes,
-  type JsonWebKey,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asCommandLine, rejection, thrown } from '@keymint/test-kit';
+import { asCommandLine, rejection, thrown, newKeyPair } from '@keymint/test-kit';
 import { KeymintError } from '../src/errors.js';
 import { checkJwk, toPublicJwk, type Jwk } from '../src/jwk.js';
 import { parseKeyDocument } from '../src/key-document.js';
@@ -25,7 +18,7 @@ const bytesOf = (value: unknown) => Buffer.from(value as string, 'base64url');
 const big = (value: unknown) => BigInt(`0x${bytesOf(value).toString('hex') || '0'}`);
 
 const privateJwk = (type: 'ec' | 'rsa' | 'ed25519' | 'ed448' | 'x25519' | 'x448', options: object = {}) =>
-  generateKeyPairSync(type as 'ec', options as { namedCurve: string }).privateKey.export({ format: 'jwk' }) as Jwk;
+  newKeyPair(type as 'ec', options as { namedCurve: string }).privateJwk as Jwk;
 
 const KEYS: Record<string, Jwk> = {
   'P-256': privateJwk('ec', { namedCurve: 'prime256v1' }),

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -20,7 +20,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asCommandLine, deadPid, lockFor, processStartTime, rejection, thrown } from '@keymint/test-kit';
+import { asCommandLine, deadPid, lockFor, processStartTime, rejection, thrown, newKeyPair } from '@keymint/test-kit';
 import type { Jwk, JwkSet } from '../src/jwk.js';
 import {
   addToKeySet,
@@ -34,7 +34,7 @@ import {
 import { thumbprint } from '../src/thumbprint.js';
 
 const ec = (kid?: string): Jwk => {
-  const jwk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
+  const jwk = newKeyPair('ec', { namedCurve: 'prime256v1' }).publicJwk as Jwk;
   return kid === undefined ? jwk : { ...jwk, kid };
 };
 
@@ -132,7 +132,7 @@ describe('updateKeySetFile', () => {
     await updateKeySetFile(path, (set) => addToKeySet(set, [ec('a')]), { create: true });
     expect(statSync(path).mode & 0o777).toBe(0o644);
     expect(JSON.parse(readFileSync(path, 'utf8')).keys).toHaveLength(1);
-    const priv = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk;
+    const priv = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk;
     await updateKeySetFile(path, (set) => addToKeySet(set, [{ ...priv, kid: 'p' }]));
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(readdirSync(d)).toEqual(['jwks.json']);

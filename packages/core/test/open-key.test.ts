@@ -1,6 +1,6 @@
-import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import { sign as nodeSign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { pythonPbes2Jwe, rejection, thrown, withP2c } from '@keymint/test-kit';
+import { pythonPbes2Jwe, rejection, thrown, withP2c, newKeyPair } from '@keymint/test-kit';
 import type { KeyBackend, PrivatePart } from '../src/backend.js';
 import { encryptJwk } from '../src/jwe.js';
 import type { Jwk, JwkSet } from '../src/jwk.js';
@@ -9,7 +9,7 @@ import { openPrivateKey, publicOf, type BackendResolver } from '../src/open-key.
 
 const PASSWORD = 'correct horse battery staple';
 const EC = {
-  ...(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk),
+  ...(newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk),
   kid: 'ec-1',
   use: 'sig',
   alg: 'ES256',

@@ -1,21 +1,21 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { thrown } from '@keymint/test-kit';
+import { thrown, newKeyPair } from '@keymint/test-kit';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { importPem } from '../src/pem.js';
 import { PEM_PBKDF2_COUNT, exportPem } from '../src/pem-export.js';
 
 const KEYS: [string, Jwk][] = [
-  ['RSA 2048', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Jwk],
-  ['EC P-256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' }) as Jwk],
-  ['EC P-384', generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ format: 'jwk' }) as Jwk],
-  ['EC P-521', generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).privateKey.export({ format: 'jwk' }) as Jwk],
-  ['EC secp256k1', generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey.export({ format: 'jwk' }) as Jwk],
-  ['OKP Ed25519', generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as Jwk],
-  ['OKP Ed448', generateKeyPairSync('ed448').privateKey.export({ format: 'jwk' }) as Jwk],
-  ['OKP X25519', generateKeyPairSync('x25519').privateKey.export({ format: 'jwk' }) as Jwk],
-  ['OKP X448', generateKeyPairSync('x448').privateKey.export({ format: 'jwk' }) as Jwk],
+  ['RSA 2048', newKeyPair('rsa', { modulusLength: 2048 }).privateJwk as Jwk],
+  ['EC P-256', newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk],
+  ['EC P-384', newKeyPair('ec', { namedCurve: 'secp384r1' }).privateJwk as Jwk],
+  ['EC P-521', newKeyPair('ec', { namedCurve: 'secp521r1' }).privateJwk as Jwk],
+  ['EC secp256k1', newKeyPair('ec', { namedCurve: 'secp256k1' }).privateJwk as Jwk],
+  ['OKP Ed25519', newKeyPair('ed25519').privateJwk as Jwk],
+  ['OKP Ed448', newKeyPair('ed448').privateJwk as Jwk],
+  ['OKP X25519', newKeyPair('x25519').privateJwk as Jwk],
+  ['OKP X448', newKeyPair('x448').privateJwk as Jwk],
 ];
 const PASSWORD = 'correct horse battery staple';
 

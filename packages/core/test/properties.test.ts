@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeymintError } from '../src/errors.js';
@@ -7,6 +6,7 @@ import { parseKeyDocument } from '../src/key-document.js';
 import { resolveKeySpec } from '../src/params.js';
 import { keyParamsArbitrary as params } from '../src/testing/arbitraries.js';
 import { importPem } from '../src/pem.js';
+import { newKeyPair } from '@keymint/test-kit';
 
 /** At least this many generated cases per parser, as the robustness issue asks. */
 const PARSER_RUNS = 10_000;
@@ -40,11 +40,11 @@ describe('random key parameters', () => {
   });
 });
 
-const EC_JWK = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
-const RSA_PEM = generateKeyPairSync('rsa', { modulusLength: 1024 })
+const EC_JWK = newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk;
+const RSA_PEM = newKeyPair('rsa', { modulusLength: 1024 })
   .privateKey.export({ format: 'pem', type: 'pkcs8' })
   .toString();
-const EC_PEM = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+const EC_PEM = newKeyPair('ec', { namedCurve: 'prime256v1' })
   .privateKey.export({ format: 'pem', type: 'sec1' })
   .toString();
 

@@ -1,9 +1,10 @@
-import { constants, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
+import { newKeyPair } from '@keymint/test-kit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeOaepBlock, decodePkcs1Block } from '../src/rsa-padding.js';
 
-const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { publicKey, privateKey } = newKeyPair('rsa', { modulusLength: 2048 });
 /** What a token's raw RSA (CKM_RSA_X_509) gives: the padded block, as long as the modulus. */
 const raw = (ciphertext: Buffer) => privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ciphertext);
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pythonThumbprint } from '@keymint/test-kit';
+import { pythonThumbprint, newKeyPair } from '@keymint/test-kit';
 import type { Jwk } from '../src/jwk.js';
 import { thumbprint, thumbprintUri } from '../src/thumbprint.js';
 
@@ -53,15 +52,15 @@ describe('RFC 7638 / RFC 8037 / RFC 9278 vectors', () => {
 describe('cross-checked with other implementations', () => {
   const dir = mkdtempSync(join(tmpdir(), 'keymint-thp-'));
   const keys: [string, Jwk][] = [
-    ['EC P-256', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk],
-    ['EC P-384', generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' }) as Jwk],
-    ['EC P-521', generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).publicKey.export({ format: 'jwk' }) as Jwk],
-    ['EC secp256k1', generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey.export({ format: 'jwk' }) as Jwk],
-    ['RSA 2048', generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }) as Jwk],
-    ['OKP Ed25519', generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }) as Jwk],
-    ['OKP Ed448', generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }) as Jwk],
-    ['OKP X25519', generateKeyPairSync('x25519').publicKey.export({ format: 'jwk' }) as Jwk],
-    ['OKP X448', generateKeyPairSync('x448').publicKey.export({ format: 'jwk' }) as Jwk],
+    ['EC P-256', newKeyPair('ec', { namedCurve: 'prime256v1' }).publicJwk as Jwk],
+    ['EC P-384', newKeyPair('ec', { namedCurve: 'secp384r1' }).publicJwk as Jwk],
+    ['EC P-521', newKeyPair('ec', { namedCurve: 'secp521r1' }).publicJwk as Jwk],
+    ['EC secp256k1', newKeyPair('ec', { namedCurve: 'secp256k1' }).publicJwk as Jwk],
+    ['RSA 2048', newKeyPair('rsa', { modulusLength: 2048 }).publicJwk as Jwk],
+    ['OKP Ed25519', newKeyPair('ed25519').publicJwk as Jwk],
+    ['OKP Ed448', newKeyPair('ed448').publicJwk as Jwk],
+    ['OKP X25519', newKeyPair('x25519').publicJwk as Jwk],
+    ['OKP X448', newKeyPair('x448').publicJwk as Jwk],
     ['oct', { kty: 'oct', k: 'GawgguFyGrWKav7AX4VKUg' }],
   ];
 

@@ -1,23 +1,21 @@
-import { createHmac, generateKeyPairSync, sign as nodeSign, type JsonWebKey } from 'node:crypto';
+import { createHmac, sign as nodeSign, type JsonWebKey } from 'node:crypto';
 import { CompactSign, SignJWT, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { rejection, thrown } from '@keymint/test-kit';
+import { rejection, thrown, newKeyPair } from '@keymint/test-kit';
 import { toPublicJwk, type Jwk } from '../src/jwk.js';
 import { DEFAULT_LEEWAY, decodeCompactJws, verifyCompactJws, verifyToken } from '../src/verify.js';
 
-const jwkOf = (pair: { privateKey: { export: (o: { format: 'jwk' }) => unknown } }) =>
-  pair.privateKey.export({ format: 'jwk' }) as Jwk;
 const KEYS: Record<string, Jwk> = {
-  RS256: { ...jwkOf(generateKeyPairSync('rsa', { modulusLength: 2048 })), kid: 'rsa' },
-  ES256: { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'prime256v1' })), kid: 'p256' },
-  ES384: { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'secp384r1' })), kid: 'p384' },
-  ES512: { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'secp521r1' })), kid: 'p521' },
-  EdDSA: { ...jwkOf(generateKeyPairSync('ed25519')), kid: 'ed25519' },
+  RS256: { ...(newKeyPair('rsa', { modulusLength: 2048 }).privateJwk as Jwk), kid: 'rsa' },
+  ES256: { ...(newKeyPair('ec', { namedCurve: 'prime256v1' }).privateJwk as Jwk), kid: 'p256' },
+  ES384: { ...(newKeyPair('ec', { namedCurve: 'secp384r1' }).privateJwk as Jwk), kid: 'p384' },
+  ES512: { ...(newKeyPair('ec', { namedCurve: 'secp521r1' }).privateJwk as Jwk), kid: 'p521' },
+  EdDSA: { ...(newKeyPair('ed25519').privateJwk as Jwk), kid: 'ed25519' },
   HS256: { kty: 'oct', k: Buffer.alloc(32, 7).toString('base64url'), kid: 'hmac' },
 };
 const PS256_KEY = { ...(KEYS.RS256 as Jwk), kid: 'rsa-pss' };
-const ED448 = { ...jwkOf(generateKeyPairSync('ed448')), kid: 'ed448' };
-const K1 = { ...jwkOf(generateKeyPairSync('ec', { namedCurve: 'secp256k1' })), kid: 'k1' };
+const ED448 = { ...(newKeyPair('ed448').privateJwk as Jwk), kid: 'ed448' };
+const K1 = { ...(newKeyPair('ec', { namedCurve: 'secp256k1' }).privateJwk as Jwk), kid: 'k1' };
 const pub = (jwk: Jwk) => (jwk.kty === 'oct' ? jwk : toPublicJwk(jwk));
 const b64 = (v: string | Uint8Array) => Buffer.from(v).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);

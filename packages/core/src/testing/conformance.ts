@@ -1,5 +1,4 @@
 import {
-  createECDH,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
@@ -34,6 +33,7 @@ import {
   encryptionParams,
   expectKeyOperationsDeclared,
   expectSigningKeysRefused,
+  foreignEcJwk,
 } from './decryption.js';
 import { encrypt } from '../jwe-encrypt.js';
 
@@ -105,20 +105,6 @@ function expectPairMatches(publicJwk: Jwk, privateJwk: Jwk): void {
 async function privateFileOf(key: NewKey): Promise<string> {
   const { files } = await keyFiles(key, { publicPath: 'public.json', privatePath: 'private.json', password: null });
   return files.find((f) => f.path === 'private.json')?.content as string;
-}
-
-/** A P-256 private JWK made here, with createECDH (no keygen job: see ../ephemeral-keys.ts). */
-function foreignEcJwk(): Jwk {
-  const ecdh = createECDH('prime256v1');
-  const point = ecdh.generateKeys();
-  const d = ecdh.getPrivateKey();
-  return {
-    kty: 'EC',
-    crv: 'P-256',
-    x: point.subarray(1, 33).toString('base64url'),
-    y: point.subarray(33).toString('base64url'),
-    d: Buffer.concat([Buffer.alloc(32 - d.length), d]).toString('base64url'),
-  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { CompactEncrypt, importJWK } from 'jose';
@@ -9,10 +9,24 @@ import { ErrorCode, isKeymintError, type KeymintError } from '../errors.js';
 import { CONTENT_ENCRYPTION_ALGORITHMS, keyManagementOf } from '../jwe-algorithms.js';
 import { decrypt } from '../jwe-decrypt.js';
 import { encrypt } from '../jwe-encrypt.js';
-import type { Jwk } from '../jwk.js';
+import { toPublicJwk, type Jwk } from '../jwk.js';
 import type { OpenedKey } from '../open-key.js';
 import { resolveKeySpec, type KeyParams } from '../params.js';
 import type { ConformanceOptions } from './conformance.js';
+
+/** A P-256 private JWK made here, with createECDH (no keygen job: see ../ephemeral-keys.ts). */
+export function foreignEcJwk(): Jwk {
+  const ecdh = createECDH('prime256v1');
+  const point = ecdh.generateKeys();
+  const d = ecdh.getPrivateKey();
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: point.subarray(1, 33).toString('base64url'),
+    y: point.subarray(33).toString('base64url'),
+    d: Buffer.concat([Buffer.alloc(32 - d.length), d]).toString('base64url'),
+  };
+}
 
 async function refusal(promise: Promise<unknown>): Promise<KeymintError> {
   const error = await promise.then(
@@ -134,7 +148,7 @@ export async function expectSigningKeysRefused(
       );
       expect(otherType.code).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     } else {
-      const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'jwk' }) as Jwk;
+      const peer = toPublicJwk(foreignEcJwk());
       const error = await refusal(backend.deriveSharedSecret!(priv, peer));
       expect(error.code, error.message).toBe(ErrorCode.ALG_NOT_SUPPORTED);
     }

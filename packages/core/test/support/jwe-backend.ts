@@ -1,12 +1,4 @@
-import {
-  constants,
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  privateDecrypt,
-  randomBytes,
-} from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, diffieHellman, privateDecrypt, randomBytes } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { aesGcmUnwrapKey, aesUnwrapKey } from '../../src/aes-key-wrap.js';
 import type { KeyBackend, PrivatePart, UnwrapParams } from '../../src/backend.js';
@@ -15,6 +7,7 @@ import { keyManagementOf } from '../../src/jwe-algorithms.js';
 import { toPublicJwk, type Jwk } from '../../src/jwk.js';
 import type { OpenedKey } from '../../src/open-key.js';
 import { decodePkcs1Block } from '../../src/rsa-padding.js';
+import { newKeyPair } from '@keymint/test-kit';
 
 /** Every call the backend got, so that a test can say the backend was never asked. */
 export const calls: string[] = [];
@@ -92,13 +85,8 @@ export function privateJwk(
   extra: Partial<Jwk> = {},
   namedCurve = 'prime256v1',
 ): Jwk {
-  const pair =
-    type === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : type === 'ec'
-        ? generateKeyPairSync('ec', { namedCurve })
-        : generateKeyPairSync(type as 'x25519');
-  return { ...(pair.privateKey.export({ format: 'jwk' }) as Jwk), ...extra };
+  const options = type === 'rsa' ? { modulusLength: 2048 } : type === 'ec' ? { namedCurve } : {};
+  return { ...(newKeyPair(type, options).privateJwk as Jwk), ...extra };
 }
 
 /** A new secret JWK of `bits` random bits. */
