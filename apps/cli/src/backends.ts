@@ -281,7 +281,7 @@ function warnOnStderr(message: string): void {
  * @throws KeymintError ERR_USAGE for a value outside a flag's choices
  */
 export function backendOptions(manifest: BackendManifest, context: BackendContext): Record<string, unknown> {
-  const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env };
+  const out: Record<string, unknown> = { warn: warnOnStderr, env: process.env, singleOperation: true };
   for (const flag of manifest.flags) {
     let value = context.options[attributeOf(flag.flags)];
     if (value === undefined && flag.env !== undefined && (process.env[flag.env] ?? '') !== '')

@@ -3,10 +3,10 @@ import {
   createHmac,
   createPrivateKey,
   generateKeyPair as generateKeyPairCb,
+  generateKeyPairSync,
   randomBytes,
   sign as nodeSign,
 } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import {
   EC_CURVES,
   ErrorCode,
@@ -26,27 +26,46 @@ import {
 } from '@keymint/core';
 import { deriveWithJwk, unwrapWithJwk } from './decrypt-with-jwk.js';
 
-type KeyPair = { publicKey: KeyObject; privateKey: KeyObject };
+type JwkPair = { publicJwk: Jwk; privateJwk: Jwk };
 type KeyPairType = 'ec' | 'ed25519' | 'rsa';
 type KeyPairOptions = { namedCurve: string } | { modulusLength: number; publicExponent: number } | undefined;
+type Settings = KeyPairOptions & { publicKeyEncoding: { format: 'jwk' }; privateKeyEncoding: { format: 'jwk' } };
+
+/** node:crypto's keygens with JWK encodings, which their overloads do not list for every type. */
+const keygenSync = generateKeyPairSync as unknown as (
+  type: KeyPairType,
+  settings: Settings,
+) => { publicKey: Jwk; privateKey: Jwk };
+const keygenInPool = generateKeyPairCb as unknown as (
+  type: KeyPairType,
+  settings: Settings,
+  done: (error: Error | null, publicKey: Jwk, privateKey: Jwk) => void,
+) => void;
 
 /**
- * crypto.generateKeyPair as a promise of both keys, made in Node's thread pool. Not
- * util.promisify: that learns of the second key from a symbol Node keeps on the function itself,
- * which the CLI's lazy stand-in for node:crypto (apps/cli/build.mjs) does not carry. Not
- * generateKeyPairSync, although it would spare a one-shot process the pool's start (0.5-2 ms): on
- * Node 20 a garbage collection during the key's export to JWK can run the finished job's
- * destructor, which takes a lock the export holds, and the process hangs (seen in the bench).
+ * A new key pair from OpenSSL, as the JWKs the keygen writes itself. Never a KeyObject exported to
+ * JWK afterwards: on Node 20 a garbage collection during that export can run the finished keygen
+ * job's destructor, which waits for a lock the export holds, and the process hangs for good (seen
+ * in the bench); the keygen exports while its job is alive. In Node's thread pool, except for a
+ * caller that runs one operation: then EC and OKP keys (well under a millisecond each) are made on
+ * the calling thread, which spares a new process the pool's start (0.5-2 ms). RSA keys, which take
+ * from tens of milliseconds to seconds, always go to the pool. Not util.promisify: that learns of
+ * the second key from a symbol Node keeps on the function itself, which the CLI's lazy stand-in for
+ * node:crypto (apps/cli/build.mjs) does not carry.
  */
-function generateKeyPair(type: KeyPairType, options: KeyPairOptions): Promise<KeyPair> {
-  const generate = generateKeyPairCb as unknown as (
-    type: string,
-    options: object | undefined,
-    done: (error: Error | null, publicKey: KeyObject, privateKey: KeyObject) => void,
-  ) => void;
+function generateJwkPair(type: KeyPairType, options: KeyPairOptions, singleOperation: boolean): Promise<JwkPair> {
+  const settings = {
+    ...options,
+    publicKeyEncoding: { format: 'jwk' },
+    privateKeyEncoding: { format: 'jwk' },
+  } as Settings;
+  if (singleOperation && type !== 'rsa') {
+    const { publicKey, privateKey } = keygenSync(type, settings);
+    return Promise.resolve({ publicJwk: publicKey, privateJwk: privateKey });
+  }
   return new Promise((resolve, reject) => {
-    generate(type, options, (error, publicKey, privateKey) =>
-      error ? reject(error) : resolve({ publicKey, privateKey }),
+    keygenInPool(type, settings, (error, publicKey, privateKey) =>
+      error ? reject(error) : resolve({ publicJwk: publicKey, privateJwk: privateKey }),
     );
   });
 }
@@ -73,19 +92,15 @@ const CAPABILITIES: BackendCapabilities = {
 /** The software backend needs nothing beyond what every backend takes. */
 export type SoftwareBackendOptions = BackendOptions;
 
-function exportJwk(key: KeyObject): Jwk {
-  return key.export({ format: 'jwk' }) as Jwk;
-}
-
-async function generateAsymmetric(spec: KeySpec): Promise<KeyPair> {
+async function generateAsymmetric(spec: KeySpec, singleOperation: boolean): Promise<JwkPair> {
   switch (spec.kty) {
     case 'EC':
-      return generateKeyPair('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string });
+      return generateJwkPair('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string }, singleOperation);
     case 'OKP':
       // Node names the OKP key types after the curve in lower case: ed25519, x448 ...
-      return generateKeyPair((spec.crv as Curve).toLowerCase() as 'ed25519', undefined);
+      return generateJwkPair((spec.crv as Curve).toLowerCase() as 'ed25519', undefined, singleOperation);
     case 'RSA':
-      return generateKeyPair('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 });
+      return generateJwkPair('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 }, singleOperation);
     default:
       throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend cannot make ${spec.kty} key pairs`);
   }
@@ -133,7 +148,8 @@ function signWith(jwk: Jwk, alg: string, data: Uint8Array): Uint8Array {
  * the keys in hand (`unwrapKey`, `deriveSharedSecret`).
  * @example const key = await createKey(await softwareBackend(), { kty: 'OKP' });
  */
-export async function softwareBackend(_options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
+export async function softwareBackend(options: SoftwareBackendOptions = {}): Promise<KeyBackend> {
+  const singleOperation = options.singleOperation === true;
   return {
     name: 'software',
     capabilities: CAPABILITIES,
@@ -142,8 +158,8 @@ export async function softwareBackend(_options: SoftwareBackendOptions = {}): Pr
         const k = randomBytes((spec.size as number) / 8).toString('base64url');
         return { publicJwk: null, private: { kind: 'jwk', jwk: { kty: 'oct', k } } };
       }
-      const { publicKey, privateKey } = await generateAsymmetric(spec);
-      return { publicJwk: exportJwk(publicKey), private: { kind: 'jwk', jwk: exportJwk(privateKey) } };
+      const { publicJwk, privateJwk } = await generateAsymmetric(spec, singleOperation);
+      return { publicJwk, private: { kind: 'jwk', jwk: privateJwk } };
     },
     async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
       const jwk = privateJwkOf(key);

@@ -196,6 +196,13 @@ export interface BackendOptions {
   warn?: ((message: string) => void) | undefined;
   /** The environment to read the backend's variables from. Default: process.env. */
   env?: Record<string, string | undefined> | undefined;
+  /**
+   * The caller runs one operation and exits, with nothing to do meanwhile (the CLI sets it): a
+   * backend may then do short work on the calling thread instead of in Node's thread pool, whose
+   * start costs a new process more than making an EC key. Default false: a program making many
+   * keys at once keeps them off its event loop.
+   */
+  singleOperation?: boolean | undefined;
 }
 
 /** A backend package default-exports one of these: every factory has this shape. */
