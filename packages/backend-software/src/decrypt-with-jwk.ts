@@ -33,14 +33,14 @@ export function unwrapWithJwk(jwk: Jwk, alg: string, encryptedKey: Uint8Array, p
   switch (rule.mode) {
     case 'rsa': {
       const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
-      if (alg === 'RSA1_5') {
-        return decodePkcs1Block(
-          privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey),
-          params.cekLength,
-        );
-      }
       const oaepHash = alg === 'RSA-OAEP' ? 'sha1' : 'sha256';
+      // OpenSSL throws for RSA1_5 only on an encrypted key that is not below the modulus, which
+      // tells nothing secret; for OAEP on any that does not decode.
       try {
+        if (alg === 'RSA1_5') {
+          const block = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, encryptedKey);
+          return decodePkcs1Block(block, params.cekLength);
+        }
         return new Uint8Array(
           privateDecrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, encryptedKey),
         );

@@ -115,6 +115,11 @@ function problemWith(key: OpenedKey, jwe: ReadJwe, options: DecryptOptions): Key
   }
 }
 
+/** True when `encryptedKey`, as long as the RSA key's modulus (problemWith checks that), is a number below it. */
+function belowModulus(encryptedKey: Uint8Array, jwk: Jwk): boolean {
+  return typeof jwk.n !== 'string' || Buffer.compare(Buffer.from(encryptedKey), Buffer.from(jwk.n, 'base64url')) < 0;
+}
+
 function requireOperation(backend: KeyBackend, operation: KeyOperation, alg: string): void {
   if (typeof backend[operation] === 'function' && backend.capabilities.keyOperations?.includes(operation)) return;
   const holder = backend.description ?? `backend "${backend.name}"`;
@@ -139,11 +144,16 @@ async function contentKey(key: OpenedKey, jwe: ReadJwe): Promise<Uint8Array | un
   requireOperation(backend, 'unwrapKey', alg);
   const params = { cekLength, ...(jwe.wrap === undefined ? {} : { iv: jwe.wrap.iv, tag: jwe.wrap.tag }) };
   let cek: Uint8Array | undefined;
-  try {
-    cek = await backend.unwrapKey!(key.private, alg, jwe.encryptedKey, params);
-  } catch (error) {
-    if (!isKeymintError(error, ErrorCode.DECRYPT_FAILED)) throw error;
-    cek = undefined;
+  // RSA: an encrypted key that is not below the modulus cannot have been encrypted to this key
+  // (RFC 8017 §5.1.2), and OpenSSL throws on it; nothing secret tells that, so the backend is
+  // not asked, and the JWE fails below as any other does.
+  if (mode !== 'rsa' || belowModulus(jwe.encryptedKey, key.jwk)) {
+    try {
+      cek = await backend.unwrapKey!(key.private, alg, jwe.encryptedKey, params);
+    } catch (error) {
+      if (!isKeymintError(error, ErrorCode.DECRYPT_FAILED)) throw error;
+      cek = undefined;
+    }
   }
   // RSA: a key that does not decrypt goes on as a random one and fails at the tag, as a wrong key
   // does, so that no error and no shortcut tells a padding failure from any other (RFC 7516 §11.5).

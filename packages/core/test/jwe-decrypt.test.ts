@@ -210,6 +210,34 @@ describe('decrypt: one error for every failure', () => {
   );
 });
 
+describe('decrypt: an RSA encrypted key not below the modulus', () => {
+  it.each(['RSA-OAEP', 'RSA-OAEP-256', 'RSA1_5'])(
+    '%s: the modulus itself and all ones give the one error, and the backend is not asked',
+    async (alg) => {
+      const { compact } = await encrypt('secret', toPublicJwk(RSA), { alg, enc: 'A256GCM', subtle: true });
+      const n = Buffer.from(RSA.n as string, 'base64url');
+      for (const ek of [n, Buffer.alloc(n.length, 0xff)]) {
+        const error = await rejection<KeymintError>(
+          decrypt(withPart(compact, 1, b64(ek)), opened(RSA), { subtle: true }),
+        );
+        expect(error.code).toBe(ErrorCode.DECRYPT_FAILED);
+        expect(error.message).toBe(
+          'the JWE does not decrypt with key "rsa-1": it was encrypted to another key, or changed',
+        );
+      }
+      expect(calls).toEqual([]);
+      // One below the modulus is the backend's to decrypt (and fails at the tag).
+      const below = Buffer.from(n);
+      below[below.length - 1] = (below[below.length - 1] as number) - 1;
+      const error = await rejection<KeymintError>(
+        decrypt(withPart(compact, 1, b64(below)), opened(RSA), { subtle: true }),
+      );
+      expect(error.code).toBe(ErrorCode.DECRYPT_FAILED);
+      expect(calls).toEqual([`unwrapKey ${alg}`]);
+    },
+  );
+});
+
 describe('decrypt: hostile JWEs are refused before any key is used', () => {
   const expectRefused = async (jwe: string, code: string, pattern: RegExp, key: Jwk = P256) => {
     const error = await rejection<KeymintError>(decrypt(jwe, opened(key)));

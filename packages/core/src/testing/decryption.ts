@@ -112,6 +112,15 @@ export async function checkDecrypts(backend: KeyBackend, key: NewKey, alg: strin
   tag[0] = (tag[0] as number) ^ 1;
   parts[4] = tag.toString('base64url');
   expect((await refusal(decrypt(parts.join('.'), opened, { subtle: true }))).code).toBe(ErrorCode.DECRYPT_FAILED);
+  if (keyManagementOf(alg)?.mode === 'rsa' && key.private !== undefined) {
+    // An encrypted key of all ones, as long as the modulus and above it, cannot be for this key:
+    // asked directly, the backend fails cleanly; through decrypt, it is the one error.
+    const ones = new Uint8Array(Buffer.from(String(key.publicJwk?.n), 'base64url').length).fill(0xff);
+    const direct = await refusal(backend.unwrapKey!(key.private, alg, ones, { cekLength: 32 }));
+    expect(direct.code, direct.message).toBe(ErrorCode.DECRYPT_FAILED);
+    parts[1] = Buffer.from(ones).toString('base64url');
+    expect((await refusal(decrypt(parts.join('.'), opened, { subtle: true }))).code).toBe(ErrorCode.DECRYPT_FAILED);
+  }
 }
 
 /** Each key operation the backend has is declared, and each declared one is there. */

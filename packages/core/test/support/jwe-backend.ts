@@ -35,12 +35,12 @@ export const nodeBackend: KeyBackend = {
     switch (keyManagementOf(alg)?.mode) {
       case 'rsa': {
         const privateKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
-        if (alg === 'RSA1_5')
-          return decodePkcs1Block(
-            privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encryptedKey),
-            params.cekLength,
-          );
         try {
+          if (alg === 'RSA1_5')
+            return decodePkcs1Block(
+              privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, encryptedKey),
+              params.cekLength,
+            );
           return privateDecrypt(
             {
               key: privateKey,
