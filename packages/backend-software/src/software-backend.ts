@@ -92,15 +92,16 @@ const CAPABILITIES: BackendCapabilities = {
 /** The software backend needs nothing beyond what every backend takes. */
 export type SoftwareBackendOptions = BackendOptions;
 
-async function generateAsymmetric(spec: KeySpec, singleOperation: boolean): Promise<JwkPair> {
+/** What node:crypto's keygen takes for a key pair of `spec`. */
+function keygenArguments(spec: KeySpec): [KeyPairType, KeyPairOptions] {
   switch (spec.kty) {
     case 'EC':
-      return generateJwkPair('ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string }, singleOperation);
+      return ['ec', { namedCurve: OPENSSL_CURVE[spec.crv as Curve] as string }];
     case 'OKP':
       // Node names the OKP key types after the curve in lower case: ed25519, x448 ...
-      return generateJwkPair((spec.crv as Curve).toLowerCase() as 'ed25519', undefined, singleOperation);
+      return [(spec.crv as Curve).toLowerCase() as 'ed25519', undefined];
     case 'RSA':
-      return generateJwkPair('rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 }, singleOperation);
+      return ['rsa', { modulusLength: spec.size as number, publicExponent: 0x10001 }];
     default:
       throw new KeymintError(ErrorCode.ALG_NOT_SUPPORTED, `the software backend cannot make ${spec.kty} key pairs`);
   }
@@ -158,7 +159,7 @@ export async function softwareBackend(options: SoftwareBackendOptions = {}): Pro
         const k = randomBytes((spec.size as number) / 8).toString('base64url');
         return { publicJwk: null, private: { kind: 'jwk', jwk: { kty: 'oct', k } } };
       }
-      const { publicJwk, privateJwk } = await generateAsymmetric(spec, singleOperation);
+      const { publicJwk, privateJwk } = await generateJwkPair(...keygenArguments(spec), singleOperation);
       return { publicJwk, private: { kind: 'jwk', jwk: privateJwk } };
     },
     async sign(key: PrivatePart, alg: string, data: Uint8Array): Promise<Uint8Array> {
