@@ -164,8 +164,13 @@ describe('class 1: changed headers', () => {
       )
       .map((pairs) => Object.fromEntries(pairs) as Record<string, unknown>);
     const removals = fc.subarray(['alg', 'enc', 'epk']);
+    // Three headers in four keep the shape JSON.stringify makes, so that the checks past the first
+    // are reached often (about 300 of each outcome in 10,000 runs). With one in four, the alg/enc
+    // and decryption outcomes came to 102-138 in six runs, and to 94 in one CI run, under the 100
+    // asserted at the end.
+    const shapes = fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: 1, max: 3 }));
     await fc.assert(
-      fc.asyncProperty(sampleIndex(), change, removals, fc.nat({ max: 3 }), async (i, changes, removed, shape) => {
+      fc.asyncProperty(sampleIndex(), change, removals, shapes, async (i, changes, removed, shape) => {
         const { jwe, jwk } = samples[i] as Sample;
         const header: Record<string, unknown> = { ...headerOf(jwe), ...changes };
         for (const name of removed) delete header[name];
